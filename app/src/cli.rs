@@ -1,0 +1,101 @@
+//! The command line: with no subcommand `pentimento` opens the window; subcommands work
+//! headless.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use pentimento_inference::onnx_runtime::DYLIB_PATH_ENV;
+use pentimento_inference::{LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
+
+use crate::{AppOptions, PentimentoApp};
+
+/// Pentimento: a painting assistant with local Stable Diffusion that adds layers and never
+/// paints over your work.
+#[derive(Debug, Parser)]
+#[command(name = "pentimento", version, about)]
+pub struct Cli {
+    /// What to do; without a subcommand the painting window opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The headless subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a model folder's components, their inputs and outputs, and what the model can do.
+    Info {
+        /// A Stable Diffusion model in the diffusers or optimum ONNX layout (the folder that
+        /// holds model_index.json).
+        model: PathBuf,
+    },
+    /// Show which ONNX Runtime library is used and where it comes from, fetching it if needed.
+    Runtime,
+}
+
+/// Parses the command line and runs it; the binary's `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_window(),
+        Some(command) => run_command(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the painting window and returns when it closes.
+pub fn run_window() -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Pentimento")
+            .with_app_id("pentimento")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 400.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Pentimento",
+        options,
+        Box::new(|cc| {
+            Ok(Box::new(PentimentoApp::with_options(
+                cc,
+                AppOptions::default(),
+            )))
+        }),
+    )
+    .map_err(|err| {
+        anyhow::anyhow!(
+            "could not open the window ({err}); Pentimento needs a graphics driver with Vulkan, \
+             Metal, DirectX 12 or OpenGL (on Linux, Mesa's drivers work without a GPU)"
+        )
+    })
+}
+
+/// Runs one headless subcommand.
+pub fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Info { model } => {
+            let folder = ModelFolder::open(&model)?;
+            let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
+            let report = ModelReport::inspect(&runtime, folder)
+                .with_context(|| format!("inspecting {}", model.display()))?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::Runtime => {
+            let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
+            println!("ONNX Runtime {}", runtime.version());
+            println!("library: {}", runtime.library().path.display());
+            println!("found via: {}", runtime.library().source);
+            println!("(set {DYLIB_PATH_ENV} to use another library)");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Stable Diffusion pipelines on ONNX Runtime for Pentimento.
+//!
+//! This crate knows nothing of the user interface: the app and the command line drive it, and
+//! it reports progress through callbacks.
+
+pub mod error;
+pub mod model;
+pub mod onnx_runtime;
+
+pub use error::ModelError;
+pub use model::{Component, ModelFolder, ModelReport};
+pub use onnx_runtime::{LocateOptions, OnnxRuntime, RuntimeError};

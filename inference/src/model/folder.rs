@@ -1,0 +1,170 @@
+//! A Stable Diffusion model folder in the diffusers or optimum ONNX layout.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ModelError;
+
+/// The ONNX components of a Stable Diffusion pipeline, each in its own sub-folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    /// CLIP text encoder: token ids → text embeddings.
+    TextEncoder,
+    /// The denoising UNet.
+    Unet,
+    /// VAE encoder: image → latents (img2img and inpainting).
+    VaeEncoder,
+    /// VAE decoder: latents → image.
+    VaeDecoder,
+}
+
+impl Component {
+    /// Every component, in pipeline order.
+    pub const ALL: [Self; 4] = [
+        Self::TextEncoder,
+        Self::Unet,
+        Self::VaeEncoder,
+        Self::VaeDecoder,
+    ];
+
+    /// The sub-folder name in the diffusers layout.
+    pub fn folder_name(self) -> &'static str {
+        match self {
+            Self::TextEncoder => "text_encoder",
+            Self::Unet => "unet",
+            Self::VaeEncoder => "vae_encoder",
+            Self::VaeDecoder => "vae_decoder",
+        }
+    }
+
+    /// Whether every generation needs it (the VAE encoder is only needed with an input image).
+    pub fn is_required(self) -> bool {
+        !matches!(self, Self::VaeEncoder)
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.folder_name())
+    }
+}
+
+/// One component's files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentFiles {
+    /// Which component.
+    pub component: Component,
+    /// The graph, `model.onnx`.
+    pub model: PathBuf,
+    /// Weights stored beside the graph (`model.onnx_data`), used by models over 2 GB.
+    pub external_data: Option<PathBuf>,
+    /// Bytes on disk, graph and external data together.
+    pub size_bytes: u64,
+}
+
+/// A model folder as found on disk, before any ONNX Runtime session is created.
+#[derive(Clone, Debug)]
+pub struct ModelFolder {
+    /// The folder.
+    pub root: PathBuf,
+    /// `model_index.json`, when present.
+    pub model_index: Option<serde_json::Value>,
+    /// The components that were found.
+    pub components: Vec<ComponentFiles>,
+    /// `scheduler/scheduler_config.json`, when present.
+    pub scheduler_config: Option<PathBuf>,
+    /// The tokenizer folder, when present.
+    pub tokenizer: Option<PathBuf>,
+}
+
+impl ModelFolder {
+    /// Reads a model folder's layout. Fails with a message naming what is missing when the
+    /// folder cannot be a Stable Diffusion ONNX model.
+    pub fn open(root: &Path) -> Result<Self, ModelError> {
+        if !root.is_dir() {
+            return Err(ModelError::NotAFolder {
+                path: root.to_path_buf(),
+            });
+        }
+        let model_index = read_json_if_present(&root.join("model_index.json"))?;
+        let mut components = Vec::new();
+        for component in Component::ALL {
+            let dir = root.join(component.folder_name());
+            let model = dir.join("model.onnx");
+            if !model.is_file() {
+                if component.is_required() {
+                    return Err(ModelError::MissingComponent {
+                        component: component.folder_name(),
+                        path: model,
+                    });
+                }
+                continue;
+            }
+            let external = dir.join("model.onnx_data");
+            let external_data = external.is_file().then_some(external);
+            let size_bytes = file_size(&model)?
+                + external_data
+                    .as_deref()
+                    .map(file_size)
+                    .transpose()?
+                    .unwrap_or(0);
+            components.push(ComponentFiles {
+                component,
+                model,
+                external_data,
+                size_bytes,
+            });
+        }
+        let scheduler_config = Some(root.join("scheduler").join("scheduler_config.json"))
+            .filter(|path| path.is_file());
+        let tokenizer = Some(root.join("tokenizer")).filter(|path| path.is_dir());
+        Ok(Self {
+            root: root.to_path_buf(),
+            model_index,
+            components,
+            scheduler_config,
+            tokenizer,
+        })
+    }
+
+    /// The files of one component, if the folder has it.
+    pub fn component(&self, component: Component) -> Option<&ComponentFiles> {
+        self.components
+            .iter()
+            .find(|files| files.component == component)
+    }
+
+    /// The pipeline class `model_index.json` names, e.g. `OnnxStableDiffusionPipeline`.
+    pub fn pipeline_class(&self) -> Option<&str> {
+        self.model_index.as_ref()?.get("_class_name")?.as_str()
+    }
+
+    /// Bytes on disk of all components.
+    pub fn size_bytes(&self) -> u64 {
+        self.components.iter().map(|files| files.size_bytes).sum()
+    }
+}
+
+fn file_size(path: &Path) -> Result<u64, ModelError> {
+    std::fs::metadata(path)
+        .map(|meta| meta.len())
+        .map_err(|source| ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>, ModelError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|err| ModelError::InvalidJson {
+            reason: err.to_string(),
+            path: path.to_path_buf(),
+        })
+}

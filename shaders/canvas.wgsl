@@ -1,0 +1,51 @@
+// Draws the document: the composited image over a transparency checkerboard, inside the
+// workspace. One triangle covers the canvas area; the fragment stage maps each screen pixel
+// back to a document pixel. Uses shared/checkerboard.wgsl.
+
+struct CanvasUniforms {
+    // Top-left corner of the document, in framebuffer pixels.
+    origin: vec2<f32>,
+    // Framebuffer pixels per document pixel (zoom × display scale).
+    scale: f32,
+    // Size of a checkerboard cell, in framebuffer pixels.
+    checker_size: f32,
+    // Document size in document pixels.
+    document_size: vec2<f32>,
+    // 1.0 to sample the document with nearest-neighbour filtering (zoomed in), 0.0 for linear.
+    nearest: f32,
+    _padding: f32,
+};
+
+@group(0) @binding(0) var<uniform> canvas: CanvasUniforms;
+@group(0) @binding(1) var document_texture: texture_2d<f32>;
+@group(0) @binding(2) var linear_sampler: sampler;
+@group(0) @binding(3) var nearest_sampler: sampler;
+
+struct VertexOutput {
+    @builtin(position) position: vec4<f32>,
+};
+
+// A single triangle that covers the whole viewport (the canvas area egui gives us).
+@vertex
+fn vs_main(@builtin(vertex_index) index: u32) -> VertexOutput {
+    let corner = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
+    var out: VertexOutput;
+    out.position = vec4<f32>(corner * 2.0 - 1.0, 0.0, 1.0);
+    return out;
+}
+
+@fragment
+fn fs_main(in: VertexOutput) -> @location(0) vec4<f32> {
+    let from_origin = in.position.xy - canvas.origin;
+    let document_position = from_origin / canvas.scale;
+    let uv = document_position / canvas.document_size;
+
+    // Sampled unconditionally: texture sampling must stay in uniform control flow.
+    let smooth_texel = textureSampleLevel(document_texture, linear_sampler, uv, 0.0);
+    let sharp_texel = textureSampleLevel(document_texture, nearest_sampler, uv, 0.0);
+    let texel = select(smooth_texel, sharp_texel, canvas.nearest > 0.5);
+
+    let inside = all(document_position >= vec2<f32>(0.0)) && all(document_position < canvas.document_size);
+    let on_canvas = over_opaque(texel, checkerboard(from_origin, canvas.checker_size));
+    return vec4<f32>(select(WORKSPACE_COLOR, on_canvas, inside), 1.0);
+}

@@ -1,0 +1,84 @@
+//! The real app in a headless window (egui_kittest on a software wgpu adapter): the panels are
+//! where an artist expects them, and the main window matches its snapshot.
+
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use egui_kittest::{Harness, SnapshotOptions};
+use pentimento::{AppOptions, PentimentoApp};
+
+fn snapshot_options() -> SnapshotOptions {
+    SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
+}
+
+fn harness(options: AppOptions) -> Harness<'static, PentimentoApp> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
+}
+
+#[test]
+fn main_window_has_its_panels() {
+    let mut harness = harness(AppOptions {
+        runtime: None,
+        ..AppOptions::default()
+    });
+    harness.run();
+
+    harness.get_by_label("Prompt");
+    harness.get_by_label("Layers");
+    harness.get_by_label("Canvas");
+    harness.get_by_label("ONNX Runtime not loaded");
+    harness.get_by_label("1024 × 1024 px");
+    let generate = harness.get_by_label("Generate");
+    assert!(
+        generate.accesskit_node().is_disabled(),
+        "Generate must be disabled without a model"
+    );
+
+    // The canvas fills the space between the panels and the document is fitted inside it.
+    let canvas = harness.get_by_label("Canvas").rect();
+    let prompt = harness.get_by_label("Prompt").rect();
+    let layers = harness.get_by_label("Layers").rect();
+    assert!(
+        prompt.max.x <= canvas.min.x,
+        "prompt panel left of the canvas"
+    );
+    assert!(
+        layers.min.x >= canvas.max.x,
+        "layer panel right of the canvas"
+    );
+    assert!(
+        canvas.width() > 600.0 && canvas.height() > 600.0,
+        "{canvas:?}"
+    );
+    let zoom = harness.state().view().zoom;
+    assert!(
+        zoom < 1.0 && zoom > 0.5,
+        "a 1024 px canvas is fitted into a ~700 px area, zoom was {zoom}"
+    );
+
+    harness.snapshot_options("main_window", &snapshot_options());
+}
+
+#[test]
+fn prompt_fields_take_text() {
+    let mut harness = harness(AppOptions {
+        runtime: None,
+        ..AppOptions::default()
+    });
+    harness.run();
+    let field = harness.get_by_label("Describe what to paint");
+    field.click();
+    harness.run();
+    harness
+        .get_by_label("Describe what to paint")
+        .type_text("a lighthouse at dusk");
+    harness.run();
+    assert_eq!(
+        harness
+            .get_by_label("Describe what to paint")
+            .value()
+            .as_deref(),
+        Some("a lighthouse at dusk")
+    );
+}

@@ -1,0 +1,75 @@
+//! When ONNX Runtime cannot be had (an empty cache and downloads off, as when offline), the app
+//! still opens, says in one sentence what failed and how to fix it, and stays usable.
+//! A separate test binary: ONNX Runtime can be started only once per process.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use pentimento::runtime_status::RuntimeStatus;
+use pentimento::{AppOptions, PentimentoApp};
+use pentimento_inference::LocateOptions;
+
+#[test]
+fn app_opens_and_explains_a_missing_runtime() {
+    let empty_cache = tempfile::tempdir().expect("temporary folder");
+    let options = AppOptions {
+        runtime: Some(LocateOptions {
+            cache_root: Some(empty_cache.path().to_path_buf()),
+            allow_download: false,
+            use_overrides: false,
+        }),
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe(move |cc| PentimentoApp::with_options(cc, options));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while matches!(harness.state().runtime_status(), RuntimeStatus::Starting(_)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loader never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        harness.run();
+    }
+    harness.run();
+
+    let RuntimeStatus::Unavailable(message) = harness.state().runtime_status() else {
+        panic!(
+            "expected an explanation, got {:?}",
+            harness.state().runtime_status()
+        );
+    };
+    assert!(
+        message.starts_with("ONNX Runtime 1.32.0 is not in the cache"),
+        "{message}"
+    );
+    assert!(
+        message.contains("ORT_DYLIB_PATH"),
+        "says how to fix it: {message}"
+    );
+    harness.get_by_label(message.as_str());
+
+    // The rest of the window works: the canvas is there and the prompt takes text.
+    harness.get_by_label("Canvas");
+    harness.get_by_label("Describe what to paint").click();
+    harness.run();
+    harness
+        .get_by_label("Describe what to paint")
+        .type_text("still paintable");
+    harness.run();
+    assert_eq!(
+        harness
+            .get_by_label("Describe what to paint")
+            .value()
+            .as_deref(),
+        Some("still paintable")
+    );
+    assert!(
+        harness
+            .get_by_label("Generate")
+            .accesskit_node()
+            .is_disabled()
+    );
+}
