@@ -55,6 +55,29 @@ pub enum ModelError {
         reason: String,
     },
 
+    /// The text encoder's embeddings do not fit the UNet.
+    #[error(
+        "the text encoder produces {text_encoder}-wide embeddings but the UNet expects \
+         {unet}-wide ones; the components come from different models (SD 1.x uses 768, SD 2.x \
+         1024) — take all of them from the same export"
+    )]
+    EmbeddingWidthMismatch {
+        /// Width of the text encoder's output.
+        text_encoder: u64,
+        /// Width the UNet's `encoder_hidden_states` expects.
+        unet: u64,
+    },
+
+    /// The UNet takes neither 4 nor 9 input channels.
+    #[error(
+        "the UNet takes {found} input channels; Pentimento runs Stable Diffusion UNets with 4 \
+         (ordinary) or 9 (inpainting) — ControlNet-merged or other variants are not supported"
+    )]
+    UnetChannels {
+        /// The channel count found.
+        found: u64,
+    },
+
     /// A file could not be read.
     #[error("could not read this file ({source}): {}", path.display())]
     Io {

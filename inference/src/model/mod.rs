@@ -1,6 +1,7 @@
 //! Model folders, their components, and what ONNX Runtime says about them.
 
 pub mod folder;
+pub mod onnx_graph;
 pub mod signature;
 
 use std::fmt::Write as _;
@@ -57,12 +58,22 @@ impl ModelReport {
             signatures.push(ComponentSignature::of_session(files.component, &session)?);
         }
         let find = |component| signatures.iter().find(|sig| sig.component == component);
-        let (Some(text_encoder), Some(unet)) =
-            (find(Component::TextEncoder), find(Component::Unet))
-        else {
-            unreachable!("ModelFolder::open guarantees the required components");
+        let missing = |component: Component| ModelError::MissingComponent {
+            component: component.folder_name(),
+            path: folder.root.join(component.folder_name()).join("model.onnx"),
         };
-        let conventions = Conventions::detect(text_encoder, unet, find(Component::VaeEncoder))?;
+        let text_encoder =
+            find(Component::TextEncoder).ok_or_else(|| missing(Component::TextEncoder))?;
+        let unet = find(Component::Unet).ok_or_else(|| missing(Component::Unet))?;
+        let unet_files = folder
+            .component(Component::Unet)
+            .ok_or_else(|| missing(Component::Unet))?;
+        let conventions = Conventions::detect(
+            text_encoder,
+            unet,
+            find(Component::VaeEncoder),
+            &unet_files.model,
+        )?;
         Ok(Self {
             folder,
             signatures,
@@ -90,9 +101,9 @@ impl ModelReport {
             lines.push(format!("text embedding width: {width}"));
         }
         lines.push(format!("input_ids: {}", c.input_ids));
-        lines.push(format!("timestep: {:?}", c.timestep));
+        lines.push(format!("timestep: {}", c.timestep));
         if let Some(output) = c.vae_encoder_output {
-            lines.push(format!("VAE encoder output: {output:?}"));
+            lines.push(format!("VAE encoder output: {output}"));
         }
         lines
     }

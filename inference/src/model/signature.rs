@@ -10,8 +10,11 @@
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
 
+use std::path::Path;
+
 use crate::error::ModelError;
 use crate::model::folder::Component;
+use crate::model::onnx_graph::GraphOutline;
 
 /// The element type of a tensor, as far as Pentimento cares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +204,19 @@ pub enum TimestepInput {
     Float16Scalar,
 }
 
+impl std::fmt::Display for TimestepInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Float32Batch => "float32 [batch]",
+            Self::Float32Scalar => "float32 scalar",
+            Self::Int64Batch => "int64 [batch]",
+            Self::Int64Scalar => "int64 scalar",
+            Self::Float16Batch => "float16 [batch]",
+            Self::Float16Scalar => "float16 scalar",
+        })
+    }
+}
+
 /// What the VAE encoder returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VaeEncoderOutput {
@@ -208,6 +224,15 @@ pub enum VaeEncoderOutput {
     LatentSample,
     /// `latent_parameters`: 8 channels, mean then log-variance; Pentimento takes the mean.
     LatentParameters,
+}
+
+impl std::fmt::Display for VaeEncoderOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::LatentSample => "latent_sample (4 channels)",
+            Self::LatentParameters => "latent_parameters (8 channels: mean, log-variance)",
+        })
+    }
 }
 
 /// Everything a pipeline needs to know about a model's ONNX conventions.
@@ -231,10 +256,15 @@ pub struct Conventions {
 
 impl Conventions {
     /// Derives the conventions from the components' signatures.
+    ///
+    /// `unet_graph` is read only when the UNet's metadata leaves its channel count dynamic (as
+    /// diffusers' conversion script does); the count then comes from the weights of the
+    /// convolution that reads `sample`.
     pub fn detect(
         text_encoder: &ComponentSignature,
         unet: &ComponentSignature,
         vae_encoder: Option<&ComponentSignature>,
+        unet_graph: &Path,
     ) -> Result<Self, ModelError> {
         let input_ids = text_encoder.require_input("input_ids")?.element.clone();
         if !matches!(input_ids, ElementType::Int32 | ElementType::Int64) {
@@ -242,10 +272,20 @@ impl Conventions {
                 "`input_ids` is {input_ids}, expected int32 or int64"
             )));
         }
-        let text_embedding_width = text_encoder
+        let text_output_width = text_encoder
             .output("last_hidden_state")
             .or_else(|| text_encoder.outputs.first())
             .and_then(|spec| spec.fixed_dim(2));
+        let unet_context_width = unet.require_input("encoder_hidden_states")?.fixed_dim(2);
+        let text_embedding_width = match (text_output_width, unet_context_width) {
+            (Some(text), Some(context)) if text != context => {
+                return Err(ModelError::EmbeddingWidthMismatch {
+                    text_encoder: text,
+                    unet: context,
+                });
+            }
+            (text, context) => text.or(context),
+        };
 
         let sample = unet.require_input("sample")?;
         if sample.shape.len() != 4 {
@@ -254,9 +294,24 @@ impl Conventions {
                 sample.shape.len()
             )));
         }
-        let unet_in_channels = sample.fixed_dim(1).ok_or_else(|| {
-            unet.unexpected("the channel count of `sample` is not fixed".to_owned())
-        })?;
+        let unet_in_channels = match sample.fixed_dim(1) {
+            Some(channels) => channels,
+            None => GraphOutline::read(unet_graph)
+                .map_err(|err| unet.unexpected(format!("its graph could not be read ({err})")))?
+                .convolution_input_channels("sample")
+                .ok_or_else(|| {
+                    unet.unexpected(
+                        "its number of input channels is neither declared nor visible in the \
+                         convolution that reads `sample`"
+                            .to_owned(),
+                    )
+                })?,
+        };
+        if !matches!(unet_in_channels, 4 | 9) {
+            return Err(ModelError::UnetChannels {
+                found: unet_in_channels,
+            });
+        }
         let latent_element = sample.element.clone();
         let timestep_spec = unet.require_input("timestep")?;
         let timestep = match (&timestep_spec.element, timestep_spec.shape.len()) {
@@ -273,7 +328,6 @@ impl Conventions {
                 )));
             }
         };
-        unet.require_input("encoder_hidden_states")?;
         let unet_output = unet
             .outputs
             .first()

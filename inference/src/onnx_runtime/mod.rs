@@ -37,28 +37,27 @@ pub enum RuntimeError {
     },
 
     /// The library exists but the system could not load it.
-    #[error(
-        "could not load the ONNX Runtime library ({reason}); it is damaged or built for another \
-         system — replace it, or unset {DYLIB_PATH_ENV} to use the copy Pentimento downloads: {}",
-        path.display()
-    )]
+    #[error("could not load the ONNX Runtime library ({reason}); {fix}: {}", path.display())]
     Load {
         /// The loader's explanation.
         reason: String,
+        /// What to do about it, which depends on where the library came from.
+        fix: &'static str,
         /// The library that failed to load.
         path: PathBuf,
     },
 
     /// The library is older than the API Pentimento needs.
     #[error(
-        "the ONNX Runtime library is version {found}, but Pentimento needs 1.{MINIMUM_MINOR_VERSION} \
-         or newer; install a newer one, or unset {DYLIB_PATH_ENV} to use the copy Pentimento \
-         downloads: {}",
+        "the ONNX Runtime library is version {found}, but Pentimento needs \
+         1.{MINIMUM_MINOR_VERSION} or newer; {fix}: {}",
         path.display()
     )]
     TooOld {
         /// The version the library reports.
         found: String,
+        /// What to do about it.
+        fix: &'static str,
         /// The library.
         path: PathBuf,
     },
@@ -82,6 +81,25 @@ pub enum LibrarySource {
     NextToExecutable,
     /// From Pentimento's verified cache.
     Cache,
+}
+
+impl LibrarySource {
+    /// What to do when the library from this source does not work.
+    fn fix(self) -> &'static str {
+        match self {
+            Self::EnvironmentVariable => {
+                "replace it with a working copy, or unset ORT_DYLIB_PATH to use the copy \
+                 Pentimento downloads"
+            }
+            Self::NextToExecutable => {
+                "replace it with a working copy, or remove it to use the copy Pentimento downloads"
+            }
+            Self::Cache => {
+                "this system may be too old for the official ONNX Runtime build; set \
+                 ORT_DYLIB_PATH to an ONNX Runtime library built for it"
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for LibrarySource {
@@ -223,8 +241,14 @@ impl OnnxRuntime {
     }
 
     fn start(library: RuntimeLibrary) -> Result<Self, RuntimeError> {
-        let builder =
-            ort::init_from(&library.path).map_err(|err| load_error(err, &library.path))?;
+        // The system loader maps the file's segments directly; a truncated file would crash the
+        // process with SIGBUS on first use instead of failing to load, so check it first.
+        check_library_file(&library.path).map_err(|reason| RuntimeError::Load {
+            reason,
+            fix: library.source.fix(),
+            path: library.path.clone(),
+        })?;
+        let builder = ort::init_from(&library.path).map_err(|err| load_error(err, &library))?;
         let environment = builder
             .with_name("pentimento")
             .with_telemetry(false)
@@ -233,8 +257,7 @@ impl OnnxRuntime {
                 reason: err.to_string(),
                 path: library.path.clone(),
             })?;
-        let version =
-            version_from_build_info(ort::info()).unwrap_or_else(|| "unknown version".to_owned());
+        let version = library_version(&library);
         Ok(Self {
             environment,
             library,
@@ -252,37 +275,83 @@ impl OnnxRuntime {
         &self.library
     }
 
-    /// The ONNX Runtime version, e.g. `1.32.0`.
+    /// The ONNX Runtime version, e.g. `1.32.0`, or `1.31 or newer` for a library of unknown
+    /// version (`ort` refuses older ones).
     pub fn version(&self) -> &str {
         &self.version
     }
 }
 
-fn load_error(err: ort::LoadDynamicError, path: &Path) -> RuntimeError {
+fn load_error(err: ort::LoadDynamicError, library: &RuntimeLibrary) -> RuntimeError {
+    let fix = library.source.fix();
     match err {
         ort::LoadDynamicError::BadVersion { version_str, path } => RuntimeError::TooOld {
             found: version_str,
+            fix,
             path,
         },
         ort::LoadDynamicError::Dlopen { error, path } => RuntimeError::Load {
             reason: error.to_string(),
+            fix,
             path,
         },
         other => RuntimeError::Load {
             reason: other.to_string(),
-            path: path.to_path_buf(),
+            fix,
+            path: library.path.clone(),
         },
     }
 }
 
-/// Reads `1.32.0` out of ONNX Runtime's build string (`… git-branch=rel-1.32.0, …`).
-fn version_from_build_info(info: &str) -> Option<String> {
-    let start = info.find("rel-")? + "rel-".len();
-    let version: String = info[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    (!version.is_empty()).then_some(version)
+/// The version of a loaded library: the pinned one for the verified cache, else what the file
+/// name says (`libonnxruntime.so.1.32.0`, `libonnxruntime.1.32.0.dylib`).
+fn library_version(library: &RuntimeLibrary) -> String {
+    if library.source == LibrarySource::Cache {
+        return ONNX_RUNTIME_VERSION.to_owned();
+    }
+    library
+        .path
+        .file_name()
+        .and_then(|name| version_from_file_name(&name.to_string_lossy()))
+        .unwrap_or_else(|| format!("1.{MINIMUM_MINOR_VERSION} or newer"))
+}
+
+fn version_from_file_name(name: &str) -> Option<String> {
+    name.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|part| part.trim_matches('.'))
+        .find(|part| part.starts_with("1.") && part.split('.').count() == 3)
+        .map(str::to_owned)
+}
+
+/// Checks that a shared library is whole: every segment and section the loader could map lies
+/// inside the file. Returns the reason when it does not.
+pub fn check_library_file(path: &Path) -> Result<(), String> {
+    use object::{Object as _, ObjectSection as _, ObjectSegment as _};
+
+    let file = std::fs::File::open(path).map_err(|err| err.to_string())?;
+    let length = file.metadata().map_err(|err| err.to_string())?.len();
+    let cache = object::ReadCache::new(file);
+    let parsed = object::File::parse(&cache)
+        .map_err(|err| format!("the file is truncated or not a shared library: {err}"))?;
+    let truncated = |end: u64| {
+        format!("the file is truncated: it has {length} bytes, but its contents reach byte {end}")
+    };
+    for segment in parsed.segments() {
+        let (offset, size) = segment.file_range();
+        let end = offset.saturating_add(size);
+        if end > length {
+            return Err(truncated(end));
+        }
+    }
+    for section in parsed.sections() {
+        if let Some((offset, size)) = section.file_range() {
+            let end = offset.saturating_add(size);
+            if end > length {
+                return Err(truncated(end));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -290,9 +359,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_version_from_build_info() {
-        let info = "ORT Build Info: git-branch=rel-1.32.0, git-commit-id=abc, build type=Release";
-        assert_eq!(version_from_build_info(info).as_deref(), Some("1.32.0"));
-        assert_eq!(version_from_build_info("no version here"), None);
+    fn reads_version_from_file_names() {
+        let cases = [
+            ("libonnxruntime.so.1.32.0", Some("1.32.0")),
+            ("libonnxruntime.1.31.1.dylib", Some("1.31.1")),
+            ("onnxruntime.dll", None),
+            ("libonnxruntime.so", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(version_from_file_name(name).as_deref(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn truncated_library_is_refused_before_loading() {
+        // Any shared library of the system will do; the test binary itself is an object file.
+        let exe = std::env::current_exe().expect("test binary");
+        check_library_file(&exe).expect("the test binary is whole");
+        let bytes = std::fs::read(&exe).expect("read");
+        let dir = std::env::temp_dir().join(format!("pentimento-truncated-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create");
+        let truncated = dir.join("truncated.so");
+        std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+        let reason = check_library_file(&truncated).expect_err("truncated");
+        assert!(reason.contains("truncated"), "{reason}");
+        std::fs::write(&truncated, b"plain text").expect("write");
+        let reason = check_library_file(&truncated).expect_err("not a library");
+        assert!(reason.contains("not a shared library"), "{reason}");
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

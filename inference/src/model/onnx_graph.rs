@@ -1,0 +1,435 @@
+//! Reads what ONNX Runtime's session metadata does not say from the ONNX graph itself.
+//!
+//! Exports from diffusers' conversion script declare the UNet input as
+//! `sample: [batch, channels, height, width]` with *every* dimension dynamic, so whether a UNet
+//! is an inpainting UNet (9 input channels) or an ordinary one (4) is only visible in the weights
+//! of the convolution that consumes `sample`. This module walks the protobuf encoding of
+//! `model.onnx` as a stream: node lists and initializer shapes are read, tensor data is skipped
+//! with a seek, so a UNet with 1.7 GB of embedded weights is inspected without reading them.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek};
+use std::path::Path;
+
+// Field numbers from onnx.proto.
+const MODEL_GRAPH: u64 = 7;
+const GRAPH_NODE: u64 = 1;
+const GRAPH_INITIALIZER: u64 = 5;
+const NODE_INPUT: u64 = 1;
+const NODE_OUTPUT: u64 = 2;
+const NODE_OP_TYPE: u64 = 4;
+const NODE_ATTRIBUTE: u64 = 5;
+const ATTRIBUTE_NAME: u64 = 1;
+const ATTRIBUTE_TENSOR: u64 = 5;
+const TENSOR_DIMS: u64 = 1;
+const TENSOR_NAME: u64 = 8;
+
+/// Protobuf wire types.
+const VARINT: u64 = 0;
+const FIXED64: u64 = 1;
+const LENGTH_DELIMITED: u64 = 2;
+const FIXED32: u64 = 5;
+
+/// A node of the graph, with only what the inspection needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Node {
+    op_type: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    /// Shape of the `value` tensor of a `Constant` node.
+    constant_dims: Option<Vec<i64>>,
+}
+
+/// The structure of a graph: its nodes and the shapes of its initializers.
+#[derive(Clone, Debug, Default)]
+pub struct GraphOutline {
+    nodes: Vec<Node>,
+    initializer_dims: HashMap<String, Vec<i64>>,
+}
+
+impl GraphOutline {
+    /// Reads the outline of `model.onnx` (tensor data is skipped, not read).
+    pub fn read(path: &Path) -> io::Result<Self> {
+        let file = File::open(path)?;
+        let length = file.metadata()?.len();
+        let mut reader = Limited {
+            inner: BufReader::with_capacity(1 << 16, file),
+            remaining: length,
+        };
+        let mut outline = Self::default();
+        while reader.remaining > 0 {
+            let (field, wire_type) = read_key(&mut reader)?;
+            if field == MODEL_GRAPH && wire_type == LENGTH_DELIMITED {
+                let size = read_varint(&mut reader)?;
+                let mut graph = reader.take_message(size)?;
+                outline.read_graph(&mut graph)?;
+                reader.remaining -= size;
+            } else {
+                skip_field(&mut reader, wire_type)?;
+            }
+        }
+        Ok(outline)
+    }
+
+    fn read_graph<R: Read + Seek>(&mut self, reader: &mut Limited<R>) -> io::Result<()> {
+        while reader.remaining > 0 {
+            let (field, wire_type) = read_key(reader)?;
+            match (field, wire_type) {
+                (GRAPH_NODE, LENGTH_DELIMITED) => {
+                    let size = read_varint(reader)?;
+                    let mut message = reader.take_message(size)?;
+                    self.nodes.push(read_node(&mut message)?);
+                    reader.remaining -= size;
+                }
+                (GRAPH_INITIALIZER, LENGTH_DELIMITED) => {
+                    let size = read_varint(reader)?;
+                    let mut message = reader.take_message(size)?;
+                    let (name, dims) = read_tensor_outline(&mut message)?;
+                    self.initializer_dims.insert(name, dims);
+                    reader.remaining -= size;
+                }
+                _ => skip_field(reader, wire_type)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of input channels of the first convolution fed by graph input `input`
+    /// (following `Cast`/`Identity` on the way), read from its weight's shape
+    /// `[out_channels, in_channels, kh, kw]`.
+    pub fn convolution_input_channels(&self, input: &str) -> Option<u64> {
+        // Breadth-first over the value's consumers: exports also read it with `Shape` and the
+        // like, which are passed over.
+        let mut frontier = vec![input.to_owned()];
+        for _ in 0..8 {
+            let mut next = Vec::new();
+            for value in &frontier {
+                for node in self
+                    .nodes
+                    .iter()
+                    .filter(|node| node.inputs.first() == Some(value))
+                {
+                    match node.op_type.as_str() {
+                        "Conv" => {
+                            let dims = self.tensor_dims(node.inputs.get(1)?)?;
+                            return dims.get(1).and_then(|&c| u64::try_from(c).ok());
+                        }
+                        "Cast" | "Identity" => next.extend(node.outputs.first().cloned()),
+                        _ => {}
+                    }
+                }
+            }
+            if next.is_empty() {
+                return None;
+            }
+            frontier = next;
+        }
+        None
+    }
+
+    /// Dimensions of an initializer or constant, following `Cast`/`Identity`/`DequantizeLinear`
+    /// back to their source.
+    fn tensor_dims(&self, name: &str) -> Option<Vec<i64>> {
+        let mut name = name.to_owned();
+        for _ in 0..8 {
+            if let Some(dims) = self.initializer_dims.get(&name) {
+                return Some(dims.clone());
+            }
+            let producer = self
+                .nodes
+                .iter()
+                .find(|node| node.outputs.first() == Some(&name))?;
+            match producer.op_type.as_str() {
+                "Constant" => return producer.constant_dims.clone(),
+                "Cast" | "Identity" | "DequantizeLinear" => {
+                    name = producer.inputs.first()?.clone();
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+fn read_node<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Node> {
+    let mut node = Node::default();
+    while reader.remaining > 0 {
+        let (field, wire_type) = read_key(reader)?;
+        match (field, wire_type) {
+            (NODE_INPUT, LENGTH_DELIMITED) => node.inputs.push(read_string(reader)?),
+            (NODE_OUTPUT, LENGTH_DELIMITED) => node.outputs.push(read_string(reader)?),
+            (NODE_OP_TYPE, LENGTH_DELIMITED) => node.op_type = read_string(reader)?,
+            (NODE_ATTRIBUTE, LENGTH_DELIMITED) => {
+                let size = read_varint(reader)?;
+                let mut attribute = reader.take_message(size)?;
+                if let Some(dims) = read_value_attribute(&mut attribute)? {
+                    node.constant_dims = Some(dims);
+                }
+                reader.remaining -= size;
+            }
+            _ => skip_field(reader, wire_type)?,
+        }
+    }
+    Ok(node)
+}
+
+/// The dims of an attribute called `value` holding a tensor (a `Constant` node's payload).
+fn read_value_attribute<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Option<Vec<i64>>> {
+    let mut name = String::new();
+    let mut dims = None;
+    while reader.remaining > 0 {
+        let (field, wire_type) = read_key(reader)?;
+        match (field, wire_type) {
+            (ATTRIBUTE_NAME, LENGTH_DELIMITED) => name = read_string(reader)?,
+            (ATTRIBUTE_TENSOR, LENGTH_DELIMITED) => {
+                let size = read_varint(reader)?;
+                let mut tensor = reader.take_message(size)?;
+                dims = Some(read_tensor_outline(&mut tensor)?.1);
+                reader.remaining -= size;
+            }
+            _ => skip_field(reader, wire_type)?,
+        }
+    }
+    Ok(dims.filter(|_| name == "value"))
+}
+
+/// A tensor's name and dims; its data is skipped.
+fn read_tensor_outline<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<(String, Vec<i64>)> {
+    let mut name = String::new();
+    let mut dims = Vec::new();
+    while reader.remaining > 0 {
+        let (field, wire_type) = read_key(reader)?;
+        match (field, wire_type) {
+            (TENSOR_DIMS, VARINT) => dims.push(read_varint(reader)? as i64),
+            (TENSOR_DIMS, LENGTH_DELIMITED) => {
+                let size = read_varint(reader)?;
+                let mut packed = reader.take_message(size)?;
+                while packed.remaining > 0 {
+                    dims.push(read_varint(&mut packed)? as i64);
+                }
+                reader.remaining -= size;
+            }
+            (TENSOR_NAME, LENGTH_DELIMITED) => name = read_string(reader)?,
+            _ => skip_field(reader, wire_type)?,
+        }
+    }
+    Ok((name, dims))
+}
+
+/// A reader that knows how many bytes of the current message are left.
+struct Limited<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read + Seek> Limited<R> {
+    /// A view of the next `size` bytes as a nested message. The caller reads it to the end and
+    /// then subtracts `size` from its own `remaining`.
+    fn take_message(&mut self, size: u64) -> io::Result<Limited<&mut R>> {
+        if size > self.remaining {
+            return Err(corrupt(
+                "a section runs past the end of the file or of its enclosing section (truncated?)",
+            ));
+        }
+        Ok(Limited {
+            inner: &mut self.inner,
+            remaining: size,
+        })
+    }
+}
+
+fn corrupt(reason: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("not a valid ONNX file: {reason}"),
+    )
+}
+
+fn read_byte<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<u8> {
+    if reader.remaining == 0 {
+        return Err(corrupt(
+            "a field runs past the end of its section (truncated?)",
+        ));
+    }
+    let mut byte = [0_u8];
+    reader.inner.read_exact(&mut byte).map_err(|err| {
+        if err.kind() == io::ErrorKind::UnexpectedEof {
+            corrupt("the file ends in the middle of the graph (truncated?)")
+        } else {
+            err
+        }
+    })?;
+    reader.remaining -= 1;
+    Ok(byte[0])
+}
+
+fn read_varint<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<u64> {
+    let mut value = 0_u64;
+    for shift in (0..64).step_by(7) {
+        let byte = read_byte(reader)?;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+    }
+    Err(corrupt("a number is longer than ten bytes"))
+}
+
+fn read_key<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<(u64, u64)> {
+    let key = read_varint(reader)?;
+    Ok((key >> 3, key & 7))
+}
+
+fn read_string<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<String> {
+    let size = read_varint(reader)?;
+    if size > reader.remaining || size > 1 << 20 {
+        return Err(corrupt("a name is implausibly long"));
+    }
+    let mut bytes = vec![0_u8; size as usize];
+    reader.inner.read_exact(&mut bytes).map_err(|err| {
+        if err.kind() == io::ErrorKind::UnexpectedEof {
+            corrupt("the file ends in the middle of the graph (truncated?)")
+        } else {
+            err
+        }
+    })?;
+    reader.remaining -= size;
+    String::from_utf8(bytes).map_err(|_| corrupt("a name is not UTF-8"))
+}
+
+fn skip_field<R: Read + Seek>(reader: &mut Limited<R>, wire_type: u64) -> io::Result<()> {
+    let size = match wire_type {
+        VARINT => {
+            read_varint(reader)?;
+            return Ok(());
+        }
+        FIXED64 => 8,
+        LENGTH_DELIMITED => read_varint(reader)?,
+        FIXED32 => 4,
+        _ => return Err(corrupt("unknown protobuf wire type")),
+    };
+    if size > reader.remaining {
+        return Err(corrupt(
+            "a field runs past the end of its section (truncated?)",
+        ));
+    }
+    if size <= 8192 {
+        // Small fields are read through the buffer; seeking would discard it.
+        let copied = io::copy(&mut (&mut reader.inner).take(size), &mut io::sink())?;
+        if copied != size {
+            return Err(corrupt(
+                "the file ends in the middle of the graph (truncated?)",
+            ));
+        }
+    } else {
+        // Tensor data: skipped without reading. Every enclosing message's size was checked
+        // against the file's length, so a truncated file cannot hide here.
+        reader.inner.seek(io::SeekFrom::Current(size as i64))?;
+    }
+    reader.remaining -= size;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Protobuf encoding helpers for building small graphs by hand.
+    fn varint(mut value: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn field_bytes(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(field << 3 | LENGTH_DELIMITED, out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+
+    fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for input in inputs {
+            field_bytes(NODE_INPUT, input.as_bytes(), &mut out);
+        }
+        for output in outputs {
+            field_bytes(NODE_OUTPUT, output.as_bytes(), &mut out);
+        }
+        field_bytes(NODE_OP_TYPE, op.as_bytes(), &mut out);
+        out
+    }
+
+    fn initializer(name: &str, dims: &[u64], data_len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut packed = Vec::new();
+        for &dim in dims {
+            varint(dim, &mut packed);
+        }
+        field_bytes(TENSOR_DIMS, &packed, &mut out);
+        field_bytes(TENSOR_NAME, name.as_bytes(), &mut out);
+        field_bytes(9, &vec![7_u8; data_len], &mut out); // raw_data
+        out
+    }
+
+    fn model(graph_parts: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let mut graph = Vec::new();
+        for (field, bytes) in graph_parts {
+            field_bytes(*field, bytes, &mut graph);
+        }
+        let mut out = Vec::new();
+        varint(1 << 3 | VARINT, &mut out); // ir_version
+        varint(8, &mut out);
+        field_bytes(MODEL_GRAPH, &graph, &mut out);
+        out
+    }
+
+    fn write(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("model.onnx");
+        std::fs::write(&path, bytes).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn finds_input_channels_through_a_cast() {
+        let bytes = model(&[
+            (GRAPH_NODE, node("Shape", &["sample"], &["sample_shape"])),
+            (GRAPH_NODE, node("Cast", &["sample"], &["sample_half"])),
+            (
+                GRAPH_NODE,
+                node(
+                    "Conv",
+                    &["sample_half", "conv_in.weight", "conv_in.bias"],
+                    &["h"],
+                ),
+            ),
+            (GRAPH_NODE, node("Relu", &["h"], &["out"])),
+            (
+                GRAPH_INITIALIZER,
+                initializer("conv_in.weight", &[320, 9, 3, 3], 4096),
+            ),
+        ]);
+        let (_dir, path) = write(&bytes);
+        let outline = GraphOutline::read(&path).expect("reads");
+        assert_eq!(outline.convolution_input_channels("sample"), Some(9));
+        assert_eq!(outline.convolution_input_channels("missing"), None);
+    }
+
+    #[test]
+    fn truncated_file_is_an_error_not_a_guess() {
+        let bytes = model(&[
+            (GRAPH_NODE, node("Conv", &["sample", "w"], &["h"])),
+            (GRAPH_INITIALIZER, initializer("w", &[8, 4, 3, 3], 10_000)),
+        ]);
+        let (_dir, path) = write(&bytes[..bytes.len() - 5000]);
+        let err = GraphOutline::read(&path).expect_err("truncated");
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+}
