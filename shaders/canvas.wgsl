@@ -18,8 +18,9 @@ struct CanvasUniforms {
 
 @group(0) @binding(0) var<uniform> canvas: CanvasUniforms;
 @group(0) @binding(1) var document_texture: texture_2d<f32>;
+// One sampler only: OpenGL backends cannot pair a texture with two samplers. Nearest-neighbour
+// reads use textureLoad instead.
 @group(0) @binding(2) var linear_sampler: sampler;
-@group(0) @binding(3) var nearest_sampler: sampler;
 
 struct VertexOutput {
     @builtin(position) position: vec4<f32>,
@@ -42,7 +43,9 @@ fn fs_main(in: VertexOutput) -> @location(0) vec4<f32> {
 
     // Sampled unconditionally: texture sampling must stay in uniform control flow.
     let smooth_texel = textureSampleLevel(document_texture, linear_sampler, uv, 0.0);
-    let sharp_texel = textureSampleLevel(document_texture, nearest_sampler, uv, 0.0);
+    let last_texel = vec2<i32>(canvas.document_size) - vec2<i32>(1);
+    let texel_index = clamp(vec2<i32>(floor(document_position)), vec2<i32>(0), last_texel);
+    let sharp_texel = textureLoad(document_texture, texel_index, 0);
     let texel = select(smooth_texel, sharp_texel, canvas.nearest > 0.5);
 
     let inside = all(document_position >= vec2<f32>(0.0)) && all(document_position < canvas.document_size);

@@ -7,6 +7,7 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use pentimento::runtime_status::RuntimeStatus;
 use pentimento::{AppOptions, PentimentoApp};
 use pentimento_inference::LocateOptions;
+use pentimento_inference::onnx_runtime::{self, wheel};
 
 #[test]
 fn app_opens_and_explains_a_missing_runtime() {
@@ -50,6 +51,7 @@ fn app_opens_and_explains_a_missing_runtime() {
         "says how to fix it: {message}"
     );
     harness.get_by_label(message.as_str());
+    harness.get_by_label("ONNX Runtime unavailable");
 
     // The rest of the window works: the canvas is there and the prompt takes text.
     harness.get_by_label("Canvas");
@@ -72,4 +74,53 @@ fn app_opens_and_explains_a_missing_runtime() {
             .accesskit_node()
             .is_disabled()
     );
+
+    // The artist fixes the cause (here: the library arrives in the cache) and clicks
+    // "Try again"; generation becomes available without a restart.
+    let pin = wheel::wheel_for_platform(std::env::consts::OS, std::env::consts::ARCH)
+        .expect("this platform has a wheel");
+    let verified = onnx_runtime::locate_library(&LocateOptions {
+        cache_root: None,
+        allow_download: true,
+        use_overrides: false,
+    })
+    .expect("the build fetched ONNX Runtime into the user's cache");
+    let source_dir = verified.path.parent().expect("folder");
+    let target_dir = wheel::install_dir(empty_cache.path(), pin);
+    std::fs::create_dir_all(&target_dir).expect("create");
+    for file in std::iter::once(&pin.library).chain(pin.companions) {
+        std::fs::copy(
+            source_dir.join(file.file_name),
+            target_dir.join(file.file_name),
+        )
+        .expect("copy");
+    }
+    harness.get_by_label("Try again").click();
+    harness.run();
+    wait_for_loader(&mut harness);
+    let RuntimeStatus::Ready(runtime) = harness.state().runtime_status() else {
+        panic!(
+            "expected ONNX Runtime to start, got {:?}",
+            harness.state().runtime_status()
+        );
+    };
+    assert_eq!(
+        runtime.library().path,
+        target_dir.join(pin.library.file_name)
+    );
+    harness.get_by_label("ONNX Runtime 1.32.0 ready (verified cache)");
+    assert!(harness.query_by_label("Try again").is_none());
+}
+
+fn wait_for_loader(harness: &mut Harness<'_, PentimentoApp>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while matches!(harness.state().runtime_status(), RuntimeStatus::Starting(_)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loader never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        harness.run();
+    }
+    harness.run();
 }

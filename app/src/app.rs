@@ -8,6 +8,9 @@ use crate::canvas::CanvasView;
 use crate::canvas::gpu::CanvasGpu;
 use crate::runtime_status::RuntimeStatus;
 
+/// The application icon, `assets/icon.png`.
+pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
+
 /// Size of a new canvas, in pixels.
 pub const DEFAULT_DOCUMENT_SIZE: [u32; 2] = [1024, 1024];
 
@@ -32,6 +35,7 @@ impl Default for AppOptions {
 /// The application state shown in the main window.
 pub struct PentimentoApp {
     runtime: RuntimeStatus,
+    runtime_options: Option<LocateOptions>,
     view: CanvasView,
     document_size: [u32; 2],
     prompt: String,
@@ -54,7 +58,7 @@ impl PentimentoApp {
             }
             None => false,
         };
-        let runtime = match options.runtime {
+        let runtime = match options.runtime.clone() {
             Some(locate) => {
                 let ctx = cc.egui_ctx.clone();
                 RuntimeStatus::start(locate, move || ctx.request_repaint())
@@ -63,6 +67,7 @@ impl PentimentoApp {
         };
         Self {
             runtime,
+            runtime_options: options.runtime,
             view: CanvasView::default(),
             document_size: options.document_size,
             prompt: String::new(),
@@ -102,13 +107,15 @@ impl PentimentoApp {
 
     fn status_bar(&self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let summary = self.runtime.summary();
             match &self.runtime {
-                RuntimeStatus::Unavailable(_) => {
-                    ui.label(RichText::new(summary).color(ui.visuals().warn_fg_color));
+                RuntimeStatus::Unavailable(message) => {
+                    ui.label(
+                        RichText::new("ONNX Runtime unavailable").color(ui.visuals().warn_fg_color),
+                    )
+                    .on_hover_text(message);
                 }
-                _ => {
-                    ui.label(summary);
+                status => {
+                    ui.label(status.summary());
                 }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -122,9 +129,32 @@ impl PentimentoApp {
         });
     }
 
+    /// The full explanation when ONNX Runtime is unavailable, with a way to try again.
+    fn runtime_problem(&mut self, ui: &mut egui::Ui) {
+        let RuntimeStatus::Unavailable(message) = &self.runtime else {
+            return;
+        };
+        let mut retry = false;
+        egui::Frame::group(ui.style())
+            .stroke(egui::Stroke::new(1.0, ui.visuals().warn_fg_color))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(RichText::new("Generation is unavailable").strong());
+                ui.label(message.as_str());
+                ui.label("You can keep painting meanwhile.");
+                retry = ui.button("Try again").clicked();
+            });
+        ui.add_space(8.0);
+        if retry && let Some(options) = self.runtime_options.clone() {
+            let ctx = ui.ctx().clone();
+            self.runtime = RuntimeStatus::start(options, move || ctx.request_repaint());
+        }
+    }
+
     fn prompt_panel(&mut self, ui: &mut egui::Ui) {
         ui.heading("Prompt");
         ui.add_space(4.0);
+        self.runtime_problem(ui);
         ui.horizontal(|ui| {
             ui.label("Model:");
             ui.weak("none open");
@@ -194,5 +224,18 @@ impl eframe::App for PentimentoApp {
                 });
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn icon_decodes() {
+        let icon = eframe::icon_data::from_png_bytes(super::ICON_PNG).expect("a valid PNG");
+        assert_eq!((icon.width, icon.height), (256, 256));
+        assert!(
+            icon.rgba.chunks(4).any(|pixel| pixel[3] == 0),
+            "rounded corners are transparent"
+        );
     }
 }

@@ -57,7 +57,8 @@ pub fn run_window() -> anyhow::Result<()> {
             .with_title("Pentimento")
             .with_app_id("pentimento")
             .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0]),
+            .with_min_inner_size([640.0, 400.0])
+            .with_icon(eframe::icon_data::from_png_bytes(crate::app::ICON_PNG).unwrap_or_default()),
         ..Default::default()
     };
     eframe::run_native(

@@ -30,7 +30,6 @@ pub struct CanvasGpu {
     bind_group_layout: wgpu::BindGroupLayout,
     uniforms: wgpu::Buffer,
     linear_sampler: wgpu::Sampler,
-    nearest_sampler: wgpu::Sampler,
     document: DocumentTexture,
 }
 
@@ -89,12 +88,6 @@ impl CanvasGpu {
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                     count: None,
                 },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 3,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-                    count: None,
-                },
             ],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -132,31 +125,18 @@ impl CanvasGpu {
             contents: bytemuck::bytes_of(&<CanvasUniforms as bytemuck::Zeroable>::zeroed()),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
-        let sampler = |filter, mipmap_filter, label| {
-            device.create_sampler(&wgpu::SamplerDescriptor {
-                label: Some(label),
-                mag_filter: filter,
-                min_filter: wgpu::FilterMode::Linear,
-                mipmap_filter,
-                ..Default::default()
-            })
-        };
-        let linear_sampler = sampler(
-            wgpu::FilterMode::Linear,
-            wgpu::MipmapFilterMode::Linear,
-            "canvas linear",
-        );
-        let nearest_sampler = sampler(
-            wgpu::FilterMode::Nearest,
-            wgpu::MipmapFilterMode::Nearest,
-            "canvas nearest",
-        );
+        let linear_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("canvas linear"),
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            mipmap_filter: wgpu::MipmapFilterMode::Linear,
+            ..Default::default()
+        });
         let document = DocumentTexture::new(
             device,
             &bind_group_layout,
             &uniforms,
             &linear_sampler,
-            &nearest_sampler,
             document_size,
         );
         Self {
@@ -164,7 +144,6 @@ impl CanvasGpu {
             bind_group_layout,
             uniforms,
             linear_sampler,
-            nearest_sampler,
             document,
         }
     }
@@ -177,7 +156,6 @@ impl CanvasGpu {
                 &self.bind_group_layout,
                 &self.uniforms,
                 &self.linear_sampler,
-                &self.nearest_sampler,
                 size,
             );
         }
@@ -227,7 +205,6 @@ impl DocumentTexture {
         layout: &wgpu::BindGroupLayout,
         uniforms: &wgpu::Buffer,
         linear_sampler: &wgpu::Sampler,
-        nearest_sampler: &wgpu::Sampler,
         size: [u32; 2],
     ) -> Self {
         let texture = device.create_texture(&wgpu::TextureDescriptor {
@@ -260,10 +237,6 @@ impl DocumentTexture {
                 wgpu::BindGroupEntry {
                     binding: 2,
                     resource: wgpu::BindingResource::Sampler(linear_sampler),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::Sampler(nearest_sampler),
                 },
             ],
         });

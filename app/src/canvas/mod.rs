@@ -86,7 +86,8 @@ impl CanvasView {
                     input.pointer.hover_pos(),
                 )
             });
-            let factor = zoom_delta * (scroll / 200.0).exp();
+            // About 1.25× per wheel notch (egui reports 50 points per notch).
+            let factor = zoom_delta * (scroll / 225.0).exp();
             if let Some(pointer) = pointer
                 && (factor - 1.0).abs() > f32::EPSILON
             {
