@@ -5,7 +5,10 @@
 
 pub mod error;
 pub mod model;
+pub mod npy;
 pub mod onnx_runtime;
+pub mod rng;
+pub mod scheduler;
 
 pub use error::ModelError;
 pub use model::{Component, ModelFolder, ModelReport};
