@@ -17,7 +17,10 @@ What is measured (all wall-clock, time.perf_counter):
   runs[i].ort_s  time spent inside InferenceSession.run, summed over all calls of the run
   runs[i].components[name] = {"total_s", "calls"} for text_encoder, unet, vae_encoder, vae_decoder
   runs[i].other_s = run_s - ort_s (Python: scheduler, guidance arithmetic, image pre/post-processing)
-  rss_*_bytes    resident memory after imports, after loading; peak_rss_bytes = getrusage ru_maxrss at the end
+  runs[i].cpu_s  user+system CPU seconds of the whole process during the run; cpu_s / run_s well below T
+                 means the cores were shared with something else (see also machine.loadavg_at_*)
+  rss_*_bytes    resident memory after imports, after loading, after each run (runs[i].rss_after_bytes);
+                 peak_rss_bytes = getrusage ru_maxrss at the end (whole process, imports included)
 
 ONNX Runtime sessions get intra_op_num_threads=T, inter_op_num_threads=1, sequential execution, every other
 option at its default (graph optimisation ORT_ENABLE_ALL, thread spinning on), CPUExecutionProvider.
@@ -68,6 +71,8 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
+LOADAVG_AT_START = None  # set in __main__
+
 PROMPT = "a red apple on a wooden table, oil painting"
 COMPONENTS = ("text_encoder", "unet", "vae_encoder", "vae_decoder")
 SCHEDULER_NAMES = ("ddim", "pndm", "euler", "euler-a", "dpmpp-2m", "dpmpp-2m-karras", "lcm")
@@ -106,6 +111,20 @@ def peak_rss_bytes() -> int | None:
             return psutil.Process().memory_info().peak_wset
         except ImportError:
             return None
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads."""
+    t = os.times()
+    return t.user + t.system
+
+
+def loadavg() -> list[float] | None:
+    """1/5/15-minute system load averages: a busy machine makes the timings meaningless."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 def parse_args(argv=None):
@@ -163,6 +182,7 @@ def main(args) -> dict:
     )
 
     diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
     ort.set_default_logger_severity(3)
     torch.set_num_threads(args.threads)
     import_s = time.perf_counter() - t_imports
@@ -268,18 +288,21 @@ def main(args) -> dict:
             if args.mode == "inpaint":
                 kw.update(image=init_image, mask_image=mask)
         torch.manual_seed(args.seed)
+        cpu0 = cpu_seconds()
         t0 = time.perf_counter()
         image = pipe(**kw).images
         run_s = time.perf_counter() - t0
+        cpu_s = cpu_seconds() - cpu0
         ort_s = sum(st["total_s"] for st in stats.values())
         u8 = (np.clip(image[0], 0.0, 1.0) * 255).round().astype(np.uint8)  # as pipe.numpy_to_pil
-        run = {"run_s": run_s, "ort_s": ort_s, "other_s": run_s - ort_s,
+        run = {"run_s": run_s, "ort_s": ort_s, "other_s": run_s - ort_s, "cpu_s": cpu_s,
                "components": {c: dict(st) for c, st in stats.items()},
+               "rss_after_bytes": rss_bytes(),
                "image_sha256": hashlib.sha256(u8.tobytes()).hexdigest()}
         runs.append(run)
         if first_image is None:
             first_image = u8
-        log(f"run {i + 1}/{args.runs}: {run_s:.3f} s, ORT {ort_s:.3f} s ("
+        log(f"run {i + 1}/{args.runs}: {run_s:.3f} s (CPU {cpu_s:.1f} s), ORT {ort_s:.3f} s ("
             + ", ".join(f"{c} {st['total_s']:.3f} s/{st['calls']}" for c, st in stats.items() if st["calls"]) + ")")
     if len({r["image_sha256"] for r in runs}) != 1:
         log("WARNING: the runs produced different images")
@@ -320,7 +343,8 @@ def main(args) -> dict:
         "seed": args.seed,
         "strength": args.strength if args.mode == "img2img" else None,
         "prompt": args.prompt,
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                    "loadavg_at_start": LOADAVG_AT_START, "loadavg_at_end": loadavg()},
         "process_s": time.perf_counter() - T_PROCESS,
     }
 
@@ -331,6 +355,7 @@ def emit(obj):
 
 
 if __name__ == "__main__":
+    LOADAVG_AT_START = loadavg()
     args = parse_args()
     try:
         result = main(args)

@@ -9,6 +9,7 @@ pub mod npy;
 pub mod onnx_runtime;
 pub mod rng;
 pub mod scheduler;
+pub mod tokenizer;
 
 pub use error::ModelError;
 pub use model::{Component, ModelFolder, ModelReport};
