@@ -15,7 +15,8 @@ What is measured (all wall-clock, time.perf_counter):
                  the requested scheduler. load_components: the seconds each InferenceSession took to create.
   runs[i].run_s  one full pipeline call (tokenize, text encoder, denoising loop, VAE decode, to float image)
   runs[i].ort_s  time spent inside InferenceSession.run, summed over all calls of the run
-  runs[i].components[name] = {"total_s", "calls"} for text_encoder, unet, vae_encoder, vae_decoder
+  runs[i].components[name] = {"total_s", "calls", "call_s": [seconds of each call]} for text_encoder, unet,
+                 vae_encoder, vae_decoder (always all four keys; calls 0 for a component the mode does not use)
   runs[i].other_s = run_s - ort_s (Python: scheduler, guidance arithmetic, image pre/post-processing)
   runs[i].cpu_s  user+system CPU seconds of the whole process during the run; cpu_s / run_s well below T
                  means the cores were shared with something else (see also machine.loadavg_at_*)
@@ -127,8 +128,16 @@ def loadavg() -> list[float] | None:
         return None
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors are also reported as {"error": ...} on stdout (exit status 2), like runtime errors."""
+
+    def error(self, message):
+        emit({"error": f"usage: {message}"})
+        super().error(message)
+
+
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description="Time diffusers' ONNX SD pipeline; prints one JSON object on stdout.")
+    ap = _ArgumentParser(description="Time diffusers' ONNX SD pipeline; prints one JSON object on stdout.")
     ap.add_argument("--model", required=True, help="diffusers ONNX pipeline folder (model_index.json, unet/, ...)")
     ap.add_argument("--mode", required=True, choices=("txt2img", "img2img", "inpaint"))
     ap.add_argument("--width", type=int, required=True)
@@ -153,6 +162,11 @@ def parse_args(argv=None):
         ap.error("img2img: diffusers' ONNX pipeline crops to multiples of 64; use a multiple of 64 for W and H")
     if a.mode in ("img2img", "inpaint") and not a.init_image:
         ap.error(f"{a.mode} needs --init-image")
+    if not os.path.isfile(os.path.join(a.model, "model_index.json")):
+        ap.error(f"--model {a.model!r} is not a diffusers pipeline folder (no model_index.json)")
+    for f in (a.init_image, a.mask):
+        if f and not os.path.isfile(f):
+            ap.error(f"no such file: {f}")
     if a.mode == "inpaint" and not a.mask:
         ap.error("inpaint needs --mask")
     if a.mode == "img2img" and not 0.0 < a.strength <= 1.0:
@@ -257,7 +271,7 @@ def main(args) -> dict:
         f"({', '.join(f'{k} {v:.3f}' for k, v in load_components.items())})")
 
     # wrap InferenceSession.run of each component
-    stats = {c: {"total_s": 0.0, "calls": 0} for c in COMPONENTS}
+    stats = {c: {"total_s": 0.0, "calls": 0, "call_s": []} for c in COMPONENTS}
     for comp in COMPONENTS:
         sess = getattr(pipe, comp).model
         inner = sess.run
@@ -267,8 +281,10 @@ def main(args) -> dict:
             try:
                 return _inner(*a, **kw)
             finally:
-                _st["total_s"] += time.perf_counter() - t
+                dt = time.perf_counter() - t
+                _st["total_s"] += dt
                 _st["calls"] += 1
+                _st["call_s"].append(dt)
 
         sess.run = timed_run
     providers = {c: getattr(pipe, c).model.get_providers() for c in COMPONENTS}
@@ -278,6 +294,7 @@ def main(args) -> dict:
     for i in range(args.runs):
         for st in stats.values():
             st["total_s"], st["calls"] = 0.0, 0
+            st["call_s"].clear()
         kw = dict(prompt=args.prompt, negative_prompt=None, num_inference_steps=args.steps,
                   guidance_scale=args.guidance, output_type="np")
         if args.mode == "img2img":
@@ -296,7 +313,8 @@ def main(args) -> dict:
         ort_s = sum(st["total_s"] for st in stats.values())
         u8 = (np.clip(image[0], 0.0, 1.0) * 255).round().astype(np.uint8)  # as pipe.numpy_to_pil
         run = {"run_s": run_s, "ort_s": ort_s, "other_s": run_s - ort_s, "cpu_s": cpu_s,
-               "components": {c: dict(st) for c, st in stats.items()},
+               "components": {c: {k: list(v) if isinstance(v, list) else v for k, v in st.items()}
+                              for c, st in stats.items()},
                "rss_after_bytes": rss_bytes(),
                "image_sha256": hashlib.sha256(u8.tobytes()).hexdigest()}
         runs.append(run)

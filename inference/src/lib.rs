@@ -4,13 +4,22 @@
 //! it reports progress through callbacks.
 
 pub mod error;
+pub mod image;
 pub mod model;
 pub mod npy;
 pub mod onnx_runtime;
+pub mod pipeline;
+pub mod providers;
 pub mod rng;
 pub mod scheduler;
 pub mod tokenizer;
 
-pub use error::ModelError;
+pub use error::{InferenceError, ModelError};
 pub use model::{Component, ModelFolder, ModelReport};
 pub use onnx_runtime::{LocateOptions, OnnxRuntime, RuntimeError};
+pub use pipeline::{
+    CancelToken, GenerationRequest, LoadOptions, Mode, Outcome, Progress, StableDiffusion,
+    Variation,
+};
+pub use providers::ProviderChoice;
+pub use scheduler::SchedulerKind;

@@ -22,6 +22,7 @@ const NODE_OP_TYPE: u64 = 4;
 const NODE_ATTRIBUTE: u64 = 5;
 const ATTRIBUTE_NAME: u64 = 1;
 const ATTRIBUTE_TENSOR: u64 = 5;
+const ATTRIBUTE_INTS: u64 = 8;
 const TENSOR_DIMS: u64 = 1;
 const TENSOR_NAME: u64 = 8;
 
@@ -39,6 +40,8 @@ struct Node {
     outputs: Vec<String>,
     /// Shape of the `value` tensor of a `Constant` node.
     constant_dims: Option<Vec<i64>>,
+    /// The `strides` attribute (convolutions).
+    strides: Vec<i64>,
 }
 
 /// The structure of a graph: its nodes and the shapes of its initializers.
@@ -128,6 +131,15 @@ impl GraphOutline {
         None
     }
 
+    /// How many convolutions halve the resolution (stride 2): a UNet with n of them needs
+    /// latents divisible by 2^n.
+    pub fn downsampling_convolutions(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|node| node.op_type == "Conv" && node.strides.contains(&2))
+            .count()
+    }
+
     /// Dimensions of an initializer or constant, following `Cast`/`Identity`/`DequantizeLinear`
     /// back to their source.
     fn tensor_dims(&self, name: &str) -> Option<Vec<i64>> {
@@ -163,8 +175,10 @@ fn read_node<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Node> {
             (NODE_ATTRIBUTE, LENGTH_DELIMITED) => {
                 let size = read_varint(reader)?;
                 let mut attribute = reader.take_message(size)?;
-                if let Some(dims) = read_value_attribute(&mut attribute)? {
-                    node.constant_dims = Some(dims);
+                match read_attribute(&mut attribute)? {
+                    Attribute::Value(dims) => node.constant_dims = Some(dims),
+                    Attribute::Strides(strides) => node.strides = strides,
+                    Attribute::Other => {}
                 }
                 reader.remaining -= size;
             }
@@ -174,10 +188,19 @@ fn read_node<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Node> {
     Ok(node)
 }
 
-/// The dims of an attribute called `value` holding a tensor (a `Constant` node's payload).
-fn read_value_attribute<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Option<Vec<i64>>> {
+/// The attributes the inspection reads.
+enum Attribute {
+    /// `value`: a `Constant` node's tensor (its dims).
+    Value(Vec<i64>),
+    /// `strides` of a convolution.
+    Strides(Vec<i64>),
+    Other,
+}
+
+fn read_attribute<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Attribute> {
     let mut name = String::new();
     let mut dims = None;
+    let mut ints = Vec::new();
     while reader.remaining > 0 {
         let (field, wire_type) = read_key(reader)?;
         match (field, wire_type) {
@@ -188,10 +211,23 @@ fn read_value_attribute<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<O
                 dims = Some(read_tensor_outline(&mut tensor)?.1);
                 reader.remaining -= size;
             }
+            (ATTRIBUTE_INTS, VARINT) => ints.push(read_varint(reader)? as i64),
+            (ATTRIBUTE_INTS, LENGTH_DELIMITED) => {
+                let size = read_varint(reader)?;
+                let mut packed = reader.take_message(size)?;
+                while packed.remaining > 0 {
+                    ints.push(read_varint(&mut packed)? as i64);
+                }
+                reader.remaining -= size;
+            }
             _ => skip_field(reader, wire_type)?,
         }
     }
-    Ok(dims.filter(|_| name == "value"))
+    Ok(match (name.as_str(), dims) {
+        ("value", Some(dims)) => Attribute::Value(dims),
+        ("strides", _) => Attribute::Strides(ints),
+        _ => Attribute::Other,
+    })
 }
 
 /// A tensor's name and dims; its data is skipped.

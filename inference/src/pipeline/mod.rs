@@ -1,0 +1,910 @@
+//! Stable Diffusion pipelines: text to image, image to image, and inpainting (with an
+//! inpainting UNet, or with any UNet by latent blending), sharing one denoising loop.
+//!
+//! A [`StableDiffusion`] holds the model's sessions, created once and reused; the VAE encoder is
+//! created the first time an input image needs it. [`StableDiffusion::generate`] runs a
+//! [`GenerationRequest`] for `count` variations with seeds `seed, seed + 1, …`, reporting every
+//! step through a callback that may stop the run, and honouring a [`CancelToken`] within one
+//! step (or inside a long ONNX Runtime call).
+
+pub mod components;
+pub mod img2img;
+pub mod inpaint;
+pub mod txt2img;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Arc;
+
+use ort::session::Session;
+
+pub use components::{CancelToken, SessionTimes};
+use components::{LoadedComponent, RunResult, float_tensor, id_tensor, timestep_tensor};
+
+use crate::error::{InferenceError, ModelError};
+use crate::image::{GrayImage, RgbImage, latent_preview};
+use crate::model::onnx_graph::GraphOutline;
+use crate::model::signature::VaeEncoderOutput;
+use crate::model::{Component, ComponentSignature, Conventions, ModelFolder};
+use crate::onnx_runtime::OnnxRuntime;
+use crate::providers::{self, ProviderChoice, ProviderReport};
+use crate::rng::{NoiseSource, NumpyRandom};
+use crate::scheduler::{self, Scheduler, SchedulerConfig, SchedulerKind};
+use crate::tokenizer::ClipTokenizer;
+
+/// Stable Diffusion's VAE latent scaling factor (aka `vae.config.scaling_factor`).
+pub const VAE_SCALING: f32 = 0.18215;
+/// Pixels per latent cell.
+pub const VAE_FACTOR: u32 = 8;
+/// Most variations one request may ask for.
+pub const MAX_COUNT: usize = 64;
+
+/// How a model is loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Where to run.
+    pub provider: ProviderChoice,
+    /// Threads per ONNX Runtime operator (`None`: ONNX Runtime's default, one per core).
+    pub intra_threads: Option<usize>,
+}
+
+/// How img2img turns `strength` into a starting point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Img2ImgSchedule {
+    /// diffusers' current pipelines: run the last `int(steps × strength)` steps, starting from
+    /// the input noised to the first of them.
+    #[default]
+    Diffusers,
+    /// diffusers' ONNX img2img pipeline: noise one step higher than where the loop starts (with
+    /// `steps_offset` 1). Reproduces its output exactly.
+    DiffusersOnnx,
+}
+
+/// What to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// From noise.
+    TextToImage,
+    /// From an input image, keeping its composition; `strength` 1 ignores it entirely.
+    ImageToImage {
+        /// The input image, at the generation's size.
+        image: RgbImage,
+        /// How much to change it, in (0, 1].
+        strength: f64,
+    },
+    /// Regenerate where the mask is white, keep the rest.
+    Inpaint {
+        /// The input image, at the generation's size.
+        image: RgbImage,
+        /// White = regenerate, black = keep; at the generation's size.
+        mask: GrayImage,
+        /// How much to change the masked area, in (0, 1] (1: from pure noise).
+        strength: f64,
+    },
+}
+
+/// One generation request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerationRequest {
+    /// What to paint.
+    pub prompt: String,
+    /// What to avoid (empty: nothing).
+    pub negative_prompt: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Denoising steps.
+    pub steps: usize,
+    /// Classifier-free guidance scale; at 1 or below the unconditional pass is skipped.
+    pub guidance: f32,
+    /// The noise scheduler.
+    pub scheduler: SchedulerKind,
+    /// DDIM's eta (0: deterministic).
+    pub eta: f32,
+    /// Seed of the first variation; variation `i` uses `seed + i`.
+    pub seed: u32,
+    /// Number of variations.
+    pub count: usize,
+    /// Text to image, image to image or inpainting.
+    pub mode: Mode,
+    /// Standard-normal initial noise, `[count, 4, height/8, width/8]`, instead of the seeded one.
+    pub initial_noise: Option<Vec<f32>>,
+    /// img2img's strength convention.
+    pub img2img_schedule: Img2ImgSchedule,
+}
+
+impl GenerationRequest {
+    /// A text-to-image request with common defaults (512², 25 steps, guidance 7.5, DPM++ 2M
+    /// Karras, one variation).
+    pub fn text_to_image(prompt: &str) -> Self {
+        Self {
+            prompt: prompt.to_owned(),
+            negative_prompt: String::new(),
+            width: 512,
+            height: 512,
+            steps: 25,
+            guidance: 7.5,
+            scheduler: SchedulerKind::DpmPlusPlus2MKarras,
+            eta: 0.0,
+            seed: 0,
+            count: 1,
+            mode: Mode::TextToImage,
+            initial_noise: None,
+            img2img_schedule: Img2ImgSchedule::Diffusers,
+        }
+    }
+
+    /// The latent shape of one variation, `[1, 4, height/8, width/8]`.
+    pub fn latent_shape(&self) -> [usize; 4] {
+        [
+            1,
+            4,
+            (self.height / VAE_FACTOR) as usize,
+            (self.width / VAE_FACTOR) as usize,
+        ]
+    }
+}
+
+/// One finished variation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variation {
+    /// The seed it was made with.
+    pub seed: u32,
+    /// The decoded image.
+    pub image: RgbImage,
+    /// The final latents (before the 1/0.18215 scaling), `[1, 4, height/8, width/8]`.
+    pub latents: Vec<f32>,
+}
+
+/// How a generation ended. Cancellation is an outcome, not an error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Every variation was made.
+    Finished(Vec<Variation>),
+    /// Stopped by the cancel token or the progress callback; `completed` holds the variations
+    /// that were whole before it stopped (never a partial one).
+    Cancelled {
+        /// Whole variations made before the stop.
+        completed: Vec<Variation>,
+    },
+}
+
+/// What the progress callback sees after every denoising step.
+#[derive(Debug)]
+pub struct Progress<'a> {
+    /// Which variation (0-based).
+    pub variation: usize,
+    /// How many variations.
+    pub variations: usize,
+    /// Steps done in this variation (1-based).
+    pub step: usize,
+    /// Steps this variation runs.
+    pub steps: usize,
+    /// The current latents, `[1, 4, height/8, width/8]`.
+    pub latents: &'a [f32],
+    /// A cheap RGB preview of the current latents, at latent resolution.
+    pub preview: &'a RgbImage,
+}
+
+/// What the per-variation step callback sees.
+#[derive(Debug)]
+pub struct StepView<'a> {
+    /// Steps done (1-based).
+    pub step: usize,
+    /// Steps this variation runs.
+    pub steps: usize,
+    /// The current latents.
+    pub latents: &'a [f32],
+    /// Their RGB preview.
+    pub preview: &'a RgbImage,
+}
+
+/// A loaded Stable Diffusion model.
+pub struct StableDiffusion {
+    folder: ModelFolder,
+    conventions: Conventions,
+    tokenizer: ClipTokenizer,
+    scheduler_config: SchedulerConfig,
+    text_encoder: LoadedComponent,
+    unet: LoadedComponent,
+    vae_decoder: LoadedComponent,
+    vae_encoder: Option<LoadedComponent>,
+    runtime: Arc<OnnxRuntime>,
+    options: LoadOptions,
+    provider: ProviderReport,
+    /// Width and height must be multiples of this.
+    size_multiple: u32,
+    times: SessionTimes,
+}
+
+impl std::fmt::Debug for StableDiffusion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StableDiffusion")
+            .field("folder", &self.folder.root)
+            .field("conventions", &self.conventions)
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StableDiffusion {
+    /// Loads a model folder: reads its layout, tokenizer and scheduler configuration, creates
+    /// the text encoder, UNet and VAE decoder sessions, and checks that they fit together.
+    pub fn load(
+        runtime: Arc<OnnxRuntime>,
+        root: &Path,
+        options: LoadOptions,
+    ) -> Result<Self, InferenceError> {
+        let folder = ModelFolder::open(root)?;
+        let tokenizer_dir =
+            folder
+                .tokenizer
+                .clone()
+                .ok_or_else(|| ModelError::MissingComponent {
+                    component: "tokenizer",
+                    path: root.join("tokenizer"),
+                })?;
+        let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
+        let scheduler_config = match &folder.scheduler_config {
+            Some(path) => SchedulerConfig::from_file(path)?,
+            None => SchedulerConfig::stable_diffusion_v1(),
+        };
+
+        // The UNet first: it decides the provider for the rest.
+        let unet_files = required(&folder, Component::Unet)?;
+        let (unet, provider) = create_session(&runtime, &unet_files, &options, None)?;
+        let text_encoder = create_session(
+            &runtime,
+            &required(&folder, Component::TextEncoder)?,
+            &options,
+            Some(&provider),
+        )?
+        .0;
+        let vae_decoder = create_session(
+            &runtime,
+            &required(&folder, Component::VaeDecoder)?,
+            &options,
+            Some(&provider),
+        )?
+        .0;
+
+        // The VAE encoder's output convention is filled in when it is first loaded.
+        let conventions = Conventions::detect(
+            &text_encoder.signature,
+            &unet.signature,
+            None,
+            &unet_files.model,
+        )?;
+        let downsamplings = GraphOutline::read(&unet_files.model)
+            .map(|outline| outline.downsampling_convolutions())
+            .unwrap_or(3)
+            .min(6);
+        let size_multiple = VAE_FACTOR << downsamplings;
+        Ok(Self {
+            folder,
+            conventions,
+            tokenizer,
+            scheduler_config,
+            text_encoder,
+            unet,
+            vae_decoder,
+            vae_encoder: None,
+            runtime,
+            options,
+            provider,
+            size_multiple,
+            times: SessionTimes::default(),
+        })
+    }
+
+    /// The model folder.
+    pub fn folder(&self) -> &ModelFolder {
+        &self.folder
+    }
+
+    /// The model's ONNX conventions.
+    pub fn conventions(&self) -> &Conventions {
+        &self.conventions
+    }
+
+    /// The execution provider in use.
+    pub fn provider(&self) -> &ProviderReport {
+        &self.provider
+    }
+
+    /// Width and height must be multiples of this.
+    pub fn size_multiple(&self) -> u32 {
+        self.size_multiple
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &ClipTokenizer {
+        &self.tokenizer
+    }
+
+    /// The model's scheduler configuration.
+    pub fn scheduler_config(&self) -> &SchedulerConfig {
+        &self.scheduler_config
+    }
+
+    /// Replaces the scheduler configuration read from the model (for models that ship a wrong
+    /// or no `scheduler_config.json`, e.g. an SD 2.x export missing `v_prediction`).
+    pub fn set_scheduler_config(&mut self, config: SchedulerConfig) {
+        self.scheduler_config = config;
+    }
+
+    /// Time spent inside ONNX Runtime since the last reset, per component.
+    pub fn session_times(&self) -> &SessionTimes {
+        &self.times
+    }
+
+    /// Clears the session time accounting.
+    pub fn reset_session_times(&mut self) {
+        self.times = SessionTimes::default();
+    }
+
+    /// Creates the VAE encoder session now (it is otherwise created on first use).
+    pub fn load_vae_encoder(&mut self) -> Result<(), InferenceError> {
+        if self.vae_encoder.is_some() {
+            return Ok(());
+        }
+        let files = self
+            .folder
+            .component(Component::VaeEncoder)
+            .cloned()
+            .ok_or_else(|| InferenceError::Unsupported {
+                task: "start from an image",
+                reason: "it has no vae_encoder (only text to image is possible)".to_owned(),
+            })?;
+        let encoder = create_session(&self.runtime, &files, &self.options, Some(&self.provider))?.0;
+        let output = if encoder.signature.output("latent_parameters").is_some() {
+            VaeEncoderOutput::LatentParameters
+        } else if encoder.signature.output("latent_sample").is_some() {
+            VaeEncoderOutput::LatentSample
+        } else {
+            return Err(ModelError::UnexpectedSignature {
+                component: "vae_encoder",
+                reason: "it has neither a `latent_sample` nor a `latent_parameters` output"
+                    .to_owned(),
+            }
+            .into());
+        };
+        self.conventions.vae_encoder_output = Some(output);
+        self.vae_encoder = Some(encoder);
+        Ok(())
+    }
+
+    /// Checks a request against the model before any work starts.
+    pub fn validate(&self, request: &GenerationRequest) -> Result<(), InferenceError> {
+        let multiple = self.size_multiple;
+        if request.width == 0
+            || request.height == 0
+            || !request.width.is_multiple_of(multiple)
+            || !request.height.is_multiple_of(multiple)
+            || request.width > 4096
+            || request.height > 4096
+        {
+            let round = |value: u32| {
+                ((value + multiple / 2) / multiple).clamp(1, 4096 / multiple) * multiple
+            };
+            return Err(InferenceError::Size {
+                width: request.width,
+                height: request.height,
+                multiple,
+                suggested_width: round(request.width),
+                suggested_height: round(request.height),
+            });
+        }
+        let parameter = |parameter, value: String, expected: &str| {
+            Err(InferenceError::Parameter {
+                parameter,
+                value,
+                expected: expected.to_owned(),
+            })
+        };
+        if request.steps == 0 || request.steps > 1000 {
+            return parameter("steps", request.steps.to_string(), "use 1 to 1000");
+        }
+        if !(request.guidance.is_finite() && (0.0..=100.0).contains(&request.guidance)) {
+            return parameter("guidance", request.guidance.to_string(), "use 0 to 100");
+        }
+        if !(request.eta.is_finite() && (0.0..=1.0).contains(&request.eta)) {
+            return parameter("eta", request.eta.to_string(), "use 0 to 1");
+        }
+        if request.count == 0 || request.count > MAX_COUNT {
+            return parameter(
+                "count",
+                request.count.to_string(),
+                &format!("use 1 to {MAX_COUNT}"),
+            );
+        }
+        let check_image = |what, width: u32, height: u32| {
+            if (width, height) == (request.width, request.height) {
+                Ok(())
+            } else {
+                Err(InferenceError::InputSize {
+                    what,
+                    found_width: width,
+                    found_height: height,
+                    width: request.width,
+                    height: request.height,
+                })
+            }
+        };
+        match &request.mode {
+            Mode::TextToImage => {}
+            Mode::ImageToImage { image, strength } => {
+                check_image("input image", image.width, image.height)?;
+                check_strength(*strength)?;
+            }
+            Mode::Inpaint {
+                image,
+                mask,
+                strength,
+            } => {
+                check_image("input image", image.width, image.height)?;
+                check_image("mask", mask.width, mask.height)?;
+                check_strength(*strength)?;
+            }
+        }
+        if let Some(noise) = &request.initial_noise {
+            let [_, channels, height, width] = request.latent_shape();
+            let expected = vec![request.count, channels, height, width];
+            if noise.len() != expected.iter().product::<usize>() {
+                return Err(InferenceError::NoiseShape {
+                    expected,
+                    found: vec![noise.len()],
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a request: `count` variations, one after the other. `progress` is called after every
+    /// step and may return `Break` to stop; `cancel` stops from another thread.
+    pub fn generate(
+        &mut self,
+        request: &GenerationRequest,
+        progress: &mut dyn FnMut(&Progress<'_>) -> ControlFlow<()>,
+        cancel: &CancelToken,
+    ) -> Result<Outcome, InferenceError> {
+        self.validate(request)?;
+        let embeddings = self.encode_prompts(request, cancel)?;
+        let Some(embeddings) = embeddings else {
+            return Ok(Outcome::Cancelled {
+                completed: Vec::new(),
+            });
+        };
+        let mut completed = Vec::with_capacity(request.count);
+        let latent_size: usize = request.latent_shape().iter().product();
+        for variation in 0..request.count {
+            let seed = request.seed.wrapping_add(variation as u32);
+            let mut rng = NumpyRandom::new(seed);
+            let initial = request
+                .initial_noise
+                .as_ref()
+                .map(|noise| &noise[variation * latent_size..(variation + 1) * latent_size]);
+            let mut report = |view: &StepView<'_>| {
+                progress(&Progress {
+                    variation,
+                    variations: request.count,
+                    step: view.step,
+                    steps: view.steps,
+                    latents: view.latents,
+                    preview: view.preview,
+                })
+            };
+            match self.generate_one(
+                request,
+                &embeddings,
+                seed,
+                initial,
+                &mut rng,
+                &mut report,
+                cancel,
+            )? {
+                Some(done) => completed.push(done),
+                None => return Ok(Outcome::Cancelled { completed }),
+            }
+        }
+        Ok(Outcome::Finished(completed))
+    }
+
+    /// Text embeddings for the request: `[negative; prompt]` when guidance applies, else
+    /// `[prompt]`. `None` when cancelled.
+    pub fn encode_prompts(
+        &mut self,
+        request: &GenerationRequest,
+        cancel: &CancelToken,
+    ) -> Result<Option<PromptEmbeddings>, InferenceError> {
+        let guided = request.guidance > 1.0;
+        let mut ids = Vec::new();
+        if guided {
+            ids.extend(self.tokenizer.encode(&request.negative_prompt).ids);
+        }
+        let prompt = self.tokenizer.encode(&request.prompt);
+        let truncated_tokens = prompt.truncated_tokens;
+        ids.extend(prompt.ids);
+        let batch = if guided { 2 } else { 1 };
+        let element = self.text_encoder.input_element("input_ids");
+        let inputs = vec![("input_ids".to_owned(), id_tensor(&ids, batch, &element)?)];
+        let output = if self
+            .text_encoder
+            .signature
+            .output("last_hidden_state")
+            .is_some()
+        {
+            "last_hidden_state".to_owned()
+        } else {
+            self.text_encoder
+                .signature
+                .outputs
+                .first()
+                .map(|spec| spec.name.clone())
+                .unwrap_or_default()
+        };
+        match self
+            .text_encoder
+            .run(inputs, &output, cancel, &mut self.times)?
+        {
+            RunResult::Output(data, shape) => Ok(Some(PromptEmbeddings {
+                data,
+                shape,
+                truncated_tokens,
+            })),
+            RunResult::Cancelled => Ok(None),
+        }
+    }
+
+    /// One variation. `initial_noise` replaces the first draw from `noise`; `noise` supplies
+    /// the rest (in-step noise). `None` when cancelled.
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_one(
+        &mut self,
+        request: &GenerationRequest,
+        embeddings: &PromptEmbeddings,
+        seed: u32,
+        initial_noise: Option<&[f32]>,
+        noise: &mut dyn NoiseSource,
+        progress: &mut dyn FnMut(&StepView<'_>) -> ControlFlow<()>,
+        cancel: &CancelToken,
+    ) -> Result<Option<Variation>, InferenceError> {
+        let shape = request.latent_shape();
+        let size: usize = shape.iter().product();
+        let mut scheduler = scheduler::create(
+            request.scheduler,
+            &self.scheduler_config,
+            request.steps,
+            request.eta,
+        )?;
+        let draw_initial = |noise: &mut dyn NoiseSource| -> Vec<f32> {
+            match initial_noise {
+                Some(supplied) => supplied.to_vec(),
+                None => {
+                    let mut values = vec![0.0; size];
+                    noise.fill_standard_normal(&mut values);
+                    values
+                }
+            }
+        };
+        let plan = match &request.mode {
+            Mode::TextToImage => txt2img::plan(scheduler.as_ref(), draw_initial(noise)),
+            Mode::ImageToImage { image, strength } => {
+                let Some(latents) = self.encode_image(image, cancel)? else {
+                    return Ok(None);
+                };
+                img2img::plan(
+                    scheduler.as_ref(),
+                    request,
+                    *strength,
+                    &latents,
+                    &draw_initial(noise),
+                )?
+            }
+            Mode::Inpaint {
+                image,
+                mask,
+                strength,
+            } => {
+                let initial = draw_initial(noise);
+                let Some(plan) = inpaint::plan(
+                    self,
+                    scheduler.as_ref(),
+                    request,
+                    image,
+                    mask,
+                    *strength,
+                    initial,
+                    cancel,
+                )?
+                else {
+                    return Ok(None);
+                };
+                plan
+            }
+        };
+        let Some(latents) = self.denoise(
+            request,
+            scheduler.as_mut(),
+            plan,
+            embeddings,
+            noise,
+            progress,
+            cancel,
+        )?
+        else {
+            return Ok(None);
+        };
+        let Some(image) = self.decode(&latents, shape, cancel)? else {
+            return Ok(None);
+        };
+        Ok(Some(Variation {
+            seed,
+            image,
+            latents,
+        }))
+    }
+
+    /// The shared denoising loop.
+    #[allow(clippy::too_many_arguments)]
+    fn denoise(
+        &mut self,
+        request: &GenerationRequest,
+        scheduler: &mut dyn Scheduler,
+        plan: DenoisePlan,
+        embeddings: &PromptEmbeddings,
+        noise: &mut dyn NoiseSource,
+        progress: &mut dyn FnMut(&StepView<'_>) -> ControlFlow<()>,
+        cancel: &CancelToken,
+    ) -> Result<Option<Vec<f32>>, InferenceError> {
+        let [_, channels, height, width] = request.latent_shape();
+        let size = channels * height * width;
+        let guided = request.guidance > 1.0;
+        let batch = if guided { 2 } else { 1 };
+        let timesteps: Vec<f32> = scheduler.timesteps().to_vec();
+        let total = timesteps.len() - plan.start;
+        let mut latents = plan.latents;
+        let latent_element = self.conventions.latent_element.clone();
+        let context_element = self.unet.input_element("encoder_hidden_states");
+        let output_name = self.conventions.unet_output.clone();
+        for (done, index) in (plan.start..timesteps.len()).enumerate() {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let mut scaled = latents.clone();
+            scheduler.scale_model_input(&mut scaled, index);
+            let mut sample = Vec::with_capacity(batch * size * 3);
+            let unet_channels = self.conventions.unet_in_channels as usize;
+            for _ in 0..batch {
+                sample.extend_from_slice(&scaled);
+                if let Some(extra) = &plan.unet_extra {
+                    sample.extend_from_slice(extra);
+                }
+            }
+            let inputs = vec![
+                (
+                    "sample".to_owned(),
+                    float_tensor(
+                        &sample,
+                        &[batch, unet_channels, height, width],
+                        &latent_element,
+                    )?,
+                ),
+                (
+                    "timestep".to_owned(),
+                    timestep_tensor(timesteps[index], batch, self.conventions.timestep)?,
+                ),
+                (
+                    "encoder_hidden_states".to_owned(),
+                    float_tensor(&embeddings.data, &embeddings.shape, &context_element)?,
+                ),
+            ];
+            let prediction = match self
+                .unet
+                .run(inputs, &output_name, cancel, &mut self.times)?
+            {
+                RunResult::Output(data, _) => data,
+                RunResult::Cancelled => return Ok(None),
+            };
+            let guided_prediction = if guided {
+                scheduler::common::apply_guidance(
+                    &prediction[..size],
+                    &prediction[size..2 * size],
+                    request.guidance,
+                )
+            } else {
+                prediction
+            };
+            latents = scheduler.step(&guided_prediction, index, &latents, noise);
+            if let Some(blend) = &plan.blend {
+                blend.apply(scheduler, &mut latents, index);
+            }
+            let preview = latent_preview(&latents, width, height);
+            let view = StepView {
+                step: done + 1,
+                steps: total,
+                latents: &latents,
+                preview: &preview,
+            };
+            if progress(&view).is_break() {
+                cancel.cancel();
+                return Ok(None);
+            }
+        }
+        Ok(Some(latents))
+    }
+
+    /// Encodes an image into scaled latents (`0.18215 · mean`), normalised as img2img does.
+    /// `None` when cancelled.
+    fn encode_image(
+        &mut self,
+        image: &RgbImage,
+        cancel: &CancelToken,
+    ) -> Result<Option<Vec<f32>>, InferenceError> {
+        let tensor = image.to_tensor_img2img();
+        self.encode_tensor(&tensor, image.width, image.height, cancel)
+    }
+
+    /// Encodes an NCHW image tensor in [-1, 1] into scaled latents. `None` when cancelled.
+    fn encode_tensor(
+        &mut self,
+        tensor: &[f32],
+        width: u32,
+        height: u32,
+        cancel: &CancelToken,
+    ) -> Result<Option<Vec<f32>>, InferenceError> {
+        self.load_vae_encoder()?;
+        let output = match self.conventions.vae_encoder_output {
+            Some(VaeEncoderOutput::LatentParameters) => "latent_parameters",
+            _ => "latent_sample",
+        };
+        let Some(encoder) = self.vae_encoder.as_mut() else {
+            return Err(InferenceError::Unsupported {
+                task: "start from an image",
+                reason: "it has no vae_encoder".to_owned(),
+            });
+        };
+        let element = encoder.input_element("sample");
+        let inputs = vec![(
+            "sample".to_owned(),
+            float_tensor(tensor, &[1, 3, height as usize, width as usize], &element)?,
+        )];
+        let (data, shape) = match encoder.run(inputs, output, cancel, &mut self.times)? {
+            RunResult::Output(data, shape) => (data, shape),
+            RunResult::Cancelled => return Ok(None),
+        };
+        // latent_parameters holds the mean in its first four channels, then the log-variance.
+        let plane = (height / VAE_FACTOR) as usize * (width / VAE_FACTOR) as usize;
+        if shape.get(1).copied().unwrap_or(0) < 4 || data.len() < 4 * plane {
+            return Err(InferenceError::Run {
+                component: "vae_encoder",
+                reason: format!("it returned shape {shape:?}, expected 4 or 8 latent channels"),
+            });
+        }
+        Ok(Some(
+            data[..4 * plane]
+                .iter()
+                .map(|&value| VAE_SCALING * value)
+                .collect(),
+        ))
+    }
+
+    /// Decodes final latents into an image. `None` when cancelled.
+    fn decode(
+        &mut self,
+        latents: &[f32],
+        shape: [usize; 4],
+        cancel: &CancelToken,
+    ) -> Result<Option<RgbImage>, InferenceError> {
+        let scale = 1.0 / VAE_SCALING;
+        let scaled: Vec<f32> = latents.iter().map(|&value| scale * value).collect();
+        let element = self.vae_decoder.input_element("latent_sample");
+        let inputs = vec![(
+            "latent_sample".to_owned(),
+            float_tensor(&scaled, &shape, &element)?,
+        )];
+        let output = if self.vae_decoder.signature.output("sample").is_some() {
+            "sample".to_owned()
+        } else {
+            self.vae_decoder
+                .signature
+                .outputs
+                .first()
+                .map(|spec| spec.name.clone())
+                .unwrap_or_default()
+        };
+        match self
+            .vae_decoder
+            .run(inputs, &output, cancel, &mut self.times)?
+        {
+            RunResult::Output(data, _) => Ok(Some(RgbImage::from_decoder_output(
+                &data,
+                shape[3] as u32 * VAE_FACTOR,
+                shape[2] as u32 * VAE_FACTOR,
+            ))),
+            RunResult::Cancelled => Ok(None),
+        }
+    }
+}
+
+/// Text embeddings for a request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PromptEmbeddings {
+    /// `[batch, 77, width]` floats.
+    pub data: Vec<f32>,
+    /// Their shape.
+    pub shape: Vec<usize>,
+    /// Prompt tokens beyond what the text encoder reads (dropped).
+    pub truncated_tokens: usize,
+}
+
+/// Where a mode's denoising starts and what it adds to each step.
+pub struct DenoisePlan {
+    /// Latents entering the loop.
+    pub latents: Vec<f32>,
+    /// First step index.
+    pub start: usize,
+    /// Channels appended to the UNet input (inpainting UNets: mask and masked-image latents).
+    pub unet_extra: Option<Vec<f32>>,
+    /// Latent blending after every step (inpainting with an ordinary UNet).
+    pub blend: Option<inpaint::LatentBlend>,
+}
+
+fn check_strength(strength: f64) -> Result<(), InferenceError> {
+    if strength.is_finite() && strength > 0.0 && strength <= 1.0 {
+        Ok(())
+    } else {
+        Err(InferenceError::Parameter {
+            parameter: "strength",
+            value: strength.to_string(),
+            expected: "use a value above 0 and at most 1".to_owned(),
+        })
+    }
+}
+
+fn required(
+    folder: &ModelFolder,
+    component: Component,
+) -> Result<crate::model::ComponentFiles, InferenceError> {
+    folder.component(component).cloned().ok_or_else(|| {
+        ModelError::MissingComponent {
+            component: component.folder_name(),
+            path: folder.root.join(component.folder_name()).join("model.onnx"),
+        }
+        .into()
+    })
+}
+
+/// Creates a session with the requested provider (or the one `decided` earlier).
+fn create_session(
+    runtime: &OnnxRuntime,
+    files: &crate::model::ComponentFiles,
+    options: &LoadOptions,
+    decided: Option<&ProviderReport>,
+) -> Result<(LoadedComponent, ProviderReport), InferenceError> {
+    let component = files.component;
+    let session_error = |reason: String| ModelError::Session {
+        component: component.folder_name(),
+        reason,
+        path: files.model.clone(),
+    };
+    let mut builder =
+        Session::builder(runtime.environment()).map_err(|err| session_error(err.to_string()))?;
+    if let Some(threads) = options.intra_threads {
+        builder = builder
+            .with_intra_threads(threads)
+            .map_err(|err| session_error(err.to_string()))?;
+    }
+    let choice = decided.map_or(options.provider, |report| report.active);
+    let mut report = providers::apply(choice, &mut builder)
+        .map_err(|(provider, reason)| InferenceError::Provider { provider, reason })?;
+    if let Some(decided) = decided {
+        report = decided.clone();
+    }
+    let session = builder
+        .commit_from_file(&files.model)
+        .map_err(|err| session_error(err.to_string()))?;
+    let signature = ComponentSignature::of_session(component, &session)?;
+    Ok((LoadedComponent { session, signature }, report))
+}
