@@ -60,6 +60,15 @@ impl CancelToken {
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Whether an ONNX Runtime call is running under this token right now.
+    pub fn is_running(&self) -> bool {
+        self.inner
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some()
+    }
+
     fn set_running(&self, options: Option<Arc<RunOptions>>) {
         *self
             .inner

@@ -1,0 +1,448 @@
+//! How the pipelines behave for a caller: seeds and variations, determinism, cancellation
+//! within a step and inside a running ONNX Runtime call, latent-blend inpainting keeping the
+//! unmasked area, the step counts of img2img and PNDM, and clear errors for bad requests — all on
+//! the real ONNX Runtime and the tiny fixture models.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use pentimento_inference::image::{GrayImage, RgbImage};
+use pentimento_inference::npy;
+use pentimento_inference::pipeline::Img2ImgSchedule;
+use pentimento_inference::{
+    CancelToken, GenerationRequest, InferenceError, LoadOptions, LocateOptions, Mode, OnnxRuntime,
+    Outcome, ProviderChoice, SchedulerKind, StableDiffusion,
+};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn runtime() -> Arc<OnnxRuntime> {
+    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
+        })
+        .clone()
+}
+
+fn load(name: &str) -> StableDiffusion {
+    StableDiffusion::load(
+        runtime(),
+        &fixtures().join("models").join(name),
+        LoadOptions {
+            intra_threads: Some(1),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_or_else(|err| panic!("{err}"))
+}
+
+fn request(scheduler: SchedulerKind, steps: usize) -> GenerationRequest {
+    GenerationRequest {
+        prompt: "a red apple on a wooden table".to_owned(),
+        width: 64,
+        height: 64,
+        steps,
+        scheduler,
+        seed: 42,
+        ..GenerationRequest::text_to_image("")
+    }
+}
+
+fn keep_going() -> impl FnMut(&pentimento_inference::Progress<'_>) -> ControlFlow<()> {
+    |_| ControlFlow::Continue(())
+}
+
+fn finished(outcome: Outcome) -> Vec<pentimento_inference::Variation> {
+    match outcome {
+        Outcome::Finished(variations) => variations,
+        Outcome::Cancelled { .. } => panic!("unexpectedly cancelled"),
+    }
+}
+
+fn test_image() -> RgbImage {
+    let image = image::open(fixtures().join("goldens/inputs/init_image.png"))
+        .expect("png")
+        .to_rgb8();
+    RgbImage::new(image.width(), image.height(), image.into_raw()).expect("size")
+}
+
+#[test]
+fn seed_gives_diffusers_noise_and_variations_count_up() {
+    let mut model = load("tiny-sd");
+    let mut request = request(SchedulerKind::Ddim, 5);
+    request.count = 3;
+    let variations = finished(
+        model
+            .generate(&request, &mut keep_going(), &CancelToken::new())
+            .expect("generates"),
+    );
+    assert_eq!(
+        variations.iter().map(|v| v.seed).collect::<Vec<_>>(),
+        [42, 43, 44]
+    );
+    // Seed 42 draws the same initial noise as diffusers, so the first variation is the golden.
+    let golden: Vec<f32> =
+        npy::read_f32(&fixtures().join("goldens/txt2img-ddim/final_latents.npy"))
+            .expect("golden")
+            .iter()
+            .copied()
+            .collect();
+    let difference = variations[0]
+        .latents
+        .iter()
+        .zip(&golden)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        difference < 1e-4,
+        "seed 42 differs from diffusers by {difference}"
+    );
+    assert_ne!(variations[0].latents, variations[1].latents);
+    assert_ne!(variations[1].image, variations[2].image);
+    assert_eq!(variations[2].image.width, 64);
+}
+
+#[test]
+fn same_inputs_give_bit_identical_outputs() {
+    let mut model = load("tiny-sd");
+    for scheduler in [
+        SchedulerKind::EulerAncestral,
+        SchedulerKind::DpmPlusPlus2MKarras,
+    ] {
+        let request = request(scheduler, 4);
+        let first = finished(
+            model
+                .generate(&request, &mut keep_going(), &CancelToken::new())
+                .expect("generates"),
+        );
+        let second = finished(
+            model
+                .generate(&request, &mut keep_going(), &CancelToken::new())
+                .expect("generates"),
+        );
+        assert_eq!(first, second, "{scheduler}");
+    }
+}
+
+#[test]
+fn supplied_initial_noise_replaces_the_seeded_one() {
+    let mut model = load("tiny-sd");
+    let noise: Vec<f32> = npy::read_f32(&fixtures().join("goldens/txt2img-ddim/noise.npy"))
+        .expect("noise")
+        .iter()
+        .copied()
+        .collect();
+    let mut supplied = request(SchedulerKind::Ddim, 5);
+    supplied.seed = 7;
+    supplied.initial_noise = Some(noise);
+    let from_noise = finished(
+        model
+            .generate(&supplied, &mut keep_going(), &CancelToken::new())
+            .expect("generates"),
+    );
+    let from_seed = finished(
+        model
+            .generate(
+                &request(SchedulerKind::Ddim, 5),
+                &mut keep_going(),
+                &CancelToken::new(),
+            )
+            .expect("generates"),
+    );
+    assert_eq!(from_noise[0].latents, from_seed[0].latents);
+
+    supplied.initial_noise = Some(vec![0.0; 10]);
+    let err = model
+        .generate(&supplied, &mut keep_going(), &CancelToken::new())
+        .expect_err("wrong shape");
+    assert!(matches!(err, InferenceError::NoiseShape { .. }), "{err}");
+}
+
+#[test]
+fn stopping_from_the_progress_callback_keeps_only_whole_variations() {
+    let mut model = load("tiny-sd");
+    let mut request = request(SchedulerKind::Euler, 6);
+    request.count = 3;
+    let mut seen = Vec::new();
+    let mut stop_in_second = |progress: &pentimento_inference::Progress<'_>| {
+        seen.push((progress.variation, progress.step));
+        assert_eq!(progress.preview.width, 8);
+        if progress.variation == 1 && progress.step == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let outcome = model
+        .generate(&request, &mut stop_in_second, &CancelToken::new())
+        .expect("runs");
+    let Outcome::Cancelled { completed } = outcome else {
+        panic!("expected a cancelled outcome");
+    };
+    assert_eq!(
+        completed.len(),
+        1,
+        "the first variation finished, the second did not"
+    );
+    assert_eq!(completed[0].seed, 42);
+    // The stop took effect within the step: nothing ran after step 2 of variation 1.
+    assert_eq!(seen.last(), Some(&(1, 2)));
+    assert_eq!(seen.len(), 6 + 2);
+}
+
+#[test]
+fn cancel_token_stops_a_running_onnx_runtime_call() {
+    let mut model = load("tiny-sd");
+    // A large image keeps the VAE decoder busy long enough to be caught mid-run.
+    let mut request = request(SchedulerKind::Ddim, 1);
+    request.width = 1024;
+    request.height = 1024;
+    let cancel = CancelToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !cancel.is_running() {
+                assert!(std::time::Instant::now() < deadline, "no run started");
+                std::thread::yield_now();
+            }
+            cancel.cancel();
+        })
+    };
+    let outcome = model
+        .generate(&request, &mut keep_going(), &cancel)
+        .expect("no error: cancellation is an outcome");
+    watcher.join().expect("watcher");
+    assert_eq!(
+        outcome,
+        Outcome::Cancelled {
+            completed: Vec::new()
+        }
+    );
+    // The model is still usable afterwards.
+    let variations = finished(
+        model
+            .generate(
+                &self::request(SchedulerKind::Ddim, 2),
+                &mut keep_going(),
+                &CancelToken::new(),
+            )
+            .expect("generates"),
+    );
+    assert_eq!(variations.len(), 1);
+}
+
+#[test]
+fn latent_blend_inpainting_keeps_the_unmasked_area() {
+    let mut model = load("tiny-sd");
+    assert!(!model.conventions().is_inpainting_unet());
+    let image = test_image();
+    // Regenerate the right half.
+    let mask_pixels: Vec<u8> = (0..64 * 64)
+        .map(|index| if index % 64 >= 32 { 255 } else { 0 })
+        .collect();
+    let mask = GrayImage::new(64, 64, mask_pixels).expect("size");
+    let mut request = request(SchedulerKind::DpmPlusPlus2M, 6);
+    request.mode = Mode::Inpaint {
+        image: image.clone(),
+        mask,
+        strength: 1.0,
+    };
+    let variations = finished(
+        model
+            .generate(&request, &mut keep_going(), &CancelToken::new())
+            .expect("generates"),
+    );
+    // The kept half equals the input's own latents exactly; the masked half was regenerated.
+    let original = encoded_input(&mut model, &image);
+    let latents = &variations[0].latents;
+    for channel in 0..4 {
+        for y in 0..8 {
+            for x in 0..8 {
+                let index = channel * 64 + y * 8 + x;
+                if x < 4 {
+                    assert_eq!(latents[index], original[index], "kept cell ({x}, {y})");
+                } else {
+                    assert_ne!(
+                        latents[index], original[index],
+                        "regenerated cell ({x}, {y})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The input's scaled latents: inpainting with an all-black mask keeps everything, so its final
+/// latents are the encoded input.
+fn encoded_input(model: &mut StableDiffusion, image: &RgbImage) -> Vec<f32> {
+    let mut keep_all = request(SchedulerKind::Ddim, 2);
+    keep_all.mode = Mode::Inpaint {
+        image: image.clone(),
+        mask: GrayImage::new(64, 64, vec![0; 64 * 64]).expect("size"),
+        strength: 1.0,
+    };
+    finished(
+        model
+            .generate(&keep_all, &mut keep_going(), &CancelToken::new())
+            .expect("generates"),
+    )[0]
+    .latents
+    .clone()
+}
+
+#[test]
+fn img2img_runs_the_strength_share_of_the_steps() {
+    let mut model = load("tiny-sd");
+    let mut request = request(SchedulerKind::Ddim, 10);
+    request.mode = Mode::ImageToImage {
+        image: test_image(),
+        strength: 0.7,
+    };
+    let mut steps = 0;
+    let mut count = |progress: &pentimento_inference::Progress<'_>| {
+        steps = progress.steps;
+        ControlFlow::Continue(())
+    };
+    model
+        .generate(&request, &mut count, &CancelToken::new())
+        .expect("generates");
+    assert_eq!(steps, 7, "int(10 × 0.7) = 7 steps, as Python computes it");
+
+    request.img2img_schedule = Img2ImgSchedule::DiffusersOnnx;
+    let mut count = |progress: &pentimento_inference::Progress<'_>| {
+        steps = progress.steps;
+        ControlFlow::Continue(())
+    };
+    model
+        .generate(&request, &mut count, &CancelToken::new())
+        .expect("generates");
+    assert_eq!(
+        steps, 7,
+        "diffusers' ONNX pipeline starts at 10 + 1 − 8 = 3: 7 steps"
+    );
+}
+
+#[test]
+fn pndm_with_four_steps_calls_the_unet_five_times() {
+    let mut model = load("tiny-sd");
+    let mut calls = 0;
+    let mut count = |_: &pentimento_inference::Progress<'_>| {
+        calls += 1;
+        ControlFlow::Continue(())
+    };
+    model
+        .generate(
+            &request(SchedulerKind::Pndm, 4),
+            &mut count,
+            &CancelToken::new(),
+        )
+        .expect("generates");
+    assert_eq!(calls, 5);
+    let unet = model
+        .session_times()
+        .components
+        .iter()
+        .find(|(component, _, _)| *component == pentimento_inference::Component::Unet)
+        .map(|(_, _, runs)| *runs);
+    assert_eq!(unet, Some(5));
+}
+
+#[test]
+fn bad_requests_are_explained() {
+    let mut model = load("tiny-sd-inpaint");
+    assert_eq!(model.size_multiple(), 16);
+    let cases: Vec<(GenerationRequest, &str)> = vec![
+        (
+            GenerationRequest {
+                width: 70,
+                ..request(SchedulerKind::Ddim, 2)
+            },
+            "70×64 is not a size this model can generate: width and height must be multiples of 16 (for example 64×64)",
+        ),
+        (
+            GenerationRequest {
+                mode: Mode::Inpaint {
+                    image: test_image(),
+                    mask: GrayImage::new(32, 32, vec![255; 32 * 32]).expect("size"),
+                    strength: 1.0,
+                },
+                ..request(SchedulerKind::Ddim, 2)
+            },
+            "the mask is 32×32 but the generation is 64×64; resize it to match",
+        ),
+        (
+            GenerationRequest {
+                mode: Mode::ImageToImage {
+                    image: test_image(),
+                    strength: 0.0,
+                },
+                ..request(SchedulerKind::Ddim, 2)
+            },
+            "strength is 0: use a value above 0 and at most 1",
+        ),
+        (
+            GenerationRequest {
+                count: 0,
+                ..request(SchedulerKind::Ddim, 2)
+            },
+            "count is 0: use 1 to 64",
+        ),
+        (
+            GenerationRequest {
+                mode: Mode::ImageToImage {
+                    image: test_image(),
+                    strength: 0.05,
+                },
+                ..request(SchedulerKind::Ddim, 4)
+            },
+            "strength is 0.05: with 4 steps this leaves no step to run; raise the strength or the steps",
+        ),
+        (
+            request(SchedulerKind::Lcm, 60),
+            "LCM cannot run 60 steps: at most 50 (the model's original_inference_steps)",
+        ),
+    ];
+    for (request, expected) in cases {
+        let err = model
+            .generate(&request, &mut keep_going(), &CancelToken::new())
+            .expect_err(expected);
+        assert_eq!(err.to_string(), expected);
+    }
+}
+
+#[test]
+fn an_unavailable_gpu_provider_is_reported_not_replaced() {
+    let err = StableDiffusion::load(
+        runtime(),
+        &fixtures().join("models/tiny-sd"),
+        LoadOptions {
+            provider: ProviderChoice::Cuda,
+            intra_threads: Some(1),
+        },
+    )
+    .expect_err("the bundled ONNX Runtime is the CPU build");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("the CUDA execution provider cannot be used ("),
+        "{message}"
+    );
+    // Automatic falls back to the CPU and says why.
+    let model = load("tiny-sd");
+    let auto = StableDiffusion::load(
+        runtime(),
+        &fixtures().join("models/tiny-sd"),
+        LoadOptions {
+            provider: ProviderChoice::Auto,
+            intra_threads: Some(1),
+        },
+    )
+    .expect("loads");
+    assert_eq!(auto.provider().active, ProviderChoice::Cpu);
+    assert_eq!(model.provider().active, ProviderChoice::Cpu);
+}
