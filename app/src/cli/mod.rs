@@ -1,6 +1,8 @@
 //! The command line: with no subcommand `pentimento` opens the window; subcommands work
 //! headless.
 
+pub mod generate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,17 +34,20 @@ pub enum Command {
     },
     /// Show which ONNX Runtime library is used and where it comes from, fetching it if needed.
     Runtime,
+    /// Generate images from a prompt (text to image), an input image (image to image) or an
+    /// image and a mask (inpainting).
+    Generate(Box<generate::GenerateArgs>),
 }
 
 /// Parses the command line and runs it; the binary's `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run_window(),
+        None => run_window().map(|()| ExitCode::SUCCESS),
         Some(command) => run_command(command),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -79,16 +84,23 @@ pub fn run_window() -> anyhow::Result<()> {
     })
 }
 
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_CANCELLED: u8 = 130;
+
 /// Runs one headless subcommand.
-pub fn run_command(command: Command) -> anyhow::Result<()> {
+pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Generate(args) => Ok(match generate::run(&args)? {
+            generate::GenerateEnd::Finished => ExitCode::SUCCESS,
+            generate::GenerateEnd::Cancelled(_) => ExitCode::from(EXIT_CANCELLED),
+        }),
         Command::Info { model } => {
             let folder = ModelFolder::open(&model)?;
             let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
             let report = ModelReport::inspect(&runtime, folder)
                 .with_context(|| format!("inspecting {}", model.display()))?;
             print!("{report}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Runtime => {
             let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
@@ -96,7 +108,7 @@ pub fn run_command(command: Command) -> anyhow::Result<()> {
             println!("library: {}", runtime.library().path.display());
             println!("found via: {}", runtime.library().source);
             println!("(set {DYLIB_PATH_ENV} to use another library)");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,0 +1,187 @@
+//! Reading and writing image files: input images and masks in, PNGs with their generation
+//! parameters out. Writes are atomic — a temporary file beside the target, flushed, then renamed
+//! over it — so an interrupted write never leaves half a file under the final name.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use pentimento_inference::image::{GrayImage, RgbImage};
+
+/// Largest width or height Pentimento opens (larger files are refused before decoding).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+
+/// Why an image file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageFileError {
+    /// The file could not be opened.
+    #[error("could not open the image ({source}): {}", path.display())]
+    Open {
+        /// The operating system's error.
+        source: std::io::Error,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not a readable image.
+    #[error(
+        "this file is not a readable PNG, JPEG or WebP image ({reason}); it may be damaged: {}",
+        path.display()
+    )]
+    Decode {
+        /// The decoder's explanation.
+        reason: String,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The image is too large.
+    #[error(
+        "this image is {width}×{height} pixels; Pentimento opens images up to \
+         {MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE}: {}",
+        path.display()
+    )]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file could not be written.
+    #[error("could not write the image ({reason}); check the folder exists and is writable: {}", path.display())]
+    Write {
+        /// What went wrong.
+        reason: String,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+fn decode(path: &Path) -> Result<image::DynamicImage, ImageFileError> {
+    let decode_error = |reason: String| ImageFileError::Decode {
+        reason,
+        path: path.to_path_buf(),
+    };
+    let reader = image::ImageReader::open(path)
+        .map_err(|source| ImageFileError::Open {
+            source,
+            path: path.to_path_buf(),
+        })?
+        .with_guessed_format()
+        .map_err(|err| decode_error(err.to_string()))?;
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|err| decode_error(err.to_string()))?;
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(ImageFileError::TooLarge {
+            width,
+            height,
+            path: path.to_path_buf(),
+        });
+    }
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|source| ImageFileError::Open {
+            source,
+            path: path.to_path_buf(),
+        })?
+        .with_guessed_format()
+        .map_err(|err| decode_error(err.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(2 << 30);
+    reader.limits(limits);
+    reader.decode().map_err(|err| decode_error(err.to_string()))
+}
+
+/// Reads an image file as 8-bit RGB (transparency is composited over white).
+pub fn read_rgb(path: &Path) -> Result<RgbImage, ImageFileError> {
+    let image = decode(path)?;
+    let rgba = image.to_rgba8();
+    let (width, height) = rgba.dimensions();
+    let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+    for pixel in rgba.pixels() {
+        let [r, g, b, a] = pixel.0;
+        let alpha = u32::from(a);
+        for channel in [r, g, b] {
+            let over_white = (u32::from(channel) * alpha + 255 * (255 - alpha) + 127) / 255;
+            pixels.push(over_white as u8);
+        }
+    }
+    Ok(RgbImage {
+        width,
+        height,
+        pixels,
+    })
+}
+
+/// Reads a mask file as 8-bit grey (white = regenerate, black = keep).
+pub fn read_mask(path: &Path) -> Result<GrayImage, ImageFileError> {
+    let image = decode(path)?;
+    let gray = image.to_luma8();
+    let (width, height) = gray.dimensions();
+    Ok(GrayImage {
+        width,
+        height,
+        pixels: gray.into_raw(),
+    })
+}
+
+/// Writes an RGB PNG with `text` chunks (generation parameters), atomically.
+pub fn write_png(
+    path: &Path,
+    image: &RgbImage,
+    text: &[(&str, String)],
+) -> Result<(), ImageFileError> {
+    let write_error = |reason: String| ImageFileError::Write {
+        reason,
+        path: path.to_path_buf(),
+    };
+    let temporary = partial_path(path);
+    let result = (|| -> Result<(), ImageFileError> {
+        let file = std::fs::File::create(&temporary).map_err(|err| write_error(err.to_string()))?;
+        let mut buffered = std::io::BufWriter::new(file);
+        {
+            let mut encoder = png::Encoder::new(&mut buffered, image.width, image.height);
+            encoder.set_color(png::ColorType::Rgb);
+            encoder.set_depth(png::BitDepth::Eight);
+            for (key, value) in text {
+                encoder
+                    .add_itxt_chunk((*key).to_owned(), value.clone())
+                    .map_err(|err| write_error(err.to_string()))?;
+            }
+            let mut writer = encoder
+                .write_header()
+                .map_err(|err| write_error(err.to_string()))?;
+            writer
+                .write_image_data(&image.pixels)
+                .map_err(|err| write_error(err.to_string()))?;
+            writer
+                .finish()
+                .map_err(|err| write_error(err.to_string()))?;
+        }
+        buffered
+            .flush()
+            .map_err(|err| write_error(err.to_string()))?;
+        let file = buffered
+            .into_inner()
+            .map_err(|err| write_error(err.to_string()))?;
+        file.sync_all()
+            .map_err(|err| write_error(err.to_string()))?;
+        std::fs::rename(&temporary, path).map_err(|err| write_error(err.to_string()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// The temporary name a file is written under before it is renamed into place.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|name| name.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
+}

@@ -1,0 +1,306 @@
+//! `pentimento generate` as a user runs it, on the tiny fixture models: numbered outputs,
+//! `--save-latents`, `--init-noise` reproducing diffusers' golden image, provenance in the PNG,
+//! Ctrl-C leaving only whole images, and clear errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn pentimento() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pentimento"));
+    command.env_remove("ORT_DYLIB_PATH");
+    command
+}
+
+fn generate(args: &[&str]) -> Output {
+    pentimento()
+        .arg("generate")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn model(name: &str) -> String {
+    fixtures()
+        .join("models")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn png_text_chunks(path: &Path) -> Vec<(String, String)> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("open"),
+    ));
+    let reader = decoder.read_info().expect("png");
+    reader
+        .info()
+        .utf8_text
+        .iter()
+        .map(|chunk| (chunk.keyword.clone(), chunk.get_text().expect("utf-8 text")))
+        .collect()
+}
+
+#[test]
+fn count_numbers_the_outputs_and_latents_are_saved() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let out = dir.path().join("apple.png");
+    let latents = dir.path().join("latents.npy");
+    let output = generate(&[
+        "--model",
+        &model("tiny-sd"),
+        "--prompt",
+        "a red apple",
+        "--width",
+        "96",
+        "--height",
+        "64",
+        "--steps",
+        "3",
+        "--scheduler",
+        "euler-a",
+        "--seed",
+        "10",
+        "--count",
+        "3",
+        "--save-latents",
+        latents.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    for (index, seed) in [(1, 10), (2, 11), (3, 12)] {
+        let path = dir.path().join(format!("apple-{index}.png"));
+        assert!(
+            stdout.contains(&format!("{} (seed {seed})", path.display())),
+            "{stdout}"
+        );
+        let image = image::open(&path).expect("a whole PNG").to_rgb8();
+        assert_eq!(image.dimensions(), (96, 64));
+        let chunks = png_text_chunks(&path);
+        let generation = chunks
+            .iter()
+            .find(|(key, _)| key == "pentimento:generation")
+            .map(|(_, value)| value.clone())
+            .expect("generation parameters are recorded");
+        let parameters: serde_json::Value = serde_json::from_str(&generation).expect("json");
+        assert_eq!(parameters["seed"], seed);
+        assert_eq!(parameters["prompt"], "a red apple");
+        assert_eq!(parameters["scheduler"], "euler-a");
+    }
+    assert!(!out.exists(), "with --count 3 the bare name is not used");
+    let saved = pentimento_inference::npy::read_f32(&latents).expect("npy");
+    assert_eq!(saved.shape(), [3, 4, 8, 12]);
+}
+
+#[test]
+fn init_noise_reproduces_the_diffusers_golden() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let out = dir.path().join("golden.png");
+    let golden = fixtures().join("goldens/txt2img-ddim");
+    let output = generate(&[
+        "--model",
+        &model("tiny-sd-optimum"),
+        "--prompt",
+        "a red apple on a wooden table",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "5",
+        "--scheduler",
+        "ddim",
+        "--guidance",
+        "7.5",
+        "--seed",
+        "1234",
+        "--init-noise",
+        golden.join("noise.npy").to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let ours = image::open(&out).expect("png").to_rgb8();
+    let theirs = image::open(golden.join("image.png"))
+        .expect("png")
+        .to_rgb8();
+    let worst = ours
+        .as_raw()
+        .iter()
+        .zip(theirs.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .expect("pixels");
+    assert!(worst <= 1, "differs from diffusers by {worst}/255");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_only_whole_images() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let out = dir.path().join("long.png");
+    let mut child = pentimento()
+        .args([
+            "generate",
+            "--model",
+            &model("tiny-sd"),
+            "--prompt",
+            "a long run",
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--steps",
+            "80",
+            "--scheduler",
+            "euler",
+            "--count",
+            "3",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the first image is written, then interrupt the second.
+    let first = dir.path().join("long-1.png");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !first.exists() {
+        assert!(Instant::now() < deadline, "the first image never appeared");
+        assert!(
+            child.try_wait().expect("status").is_none(),
+            "the run ended early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted_at = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        interrupted_at.elapsed() < Duration::from_secs(30),
+        "stopping took {:?}",
+        interrupted_at.elapsed()
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("cancelled: 1 of 3 image(s) finished and written"),
+        "{stderr}"
+    );
+    image::open(&first).expect("the finished image is whole");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["long-1.png"], "no partial or later images");
+}
+
+#[test]
+fn bad_input_is_explained() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let out = dir.path().join("x.png");
+    let out = out.to_str().expect("utf-8");
+    let init = fixtures().join("goldens/inputs/init_image.png");
+    let init = init.to_str().expect("utf-8");
+    let corrupt_npy = dir.path().join("corrupt.npy");
+    std::fs::write(&corrupt_npy, b"\x93NUMPY garbage").expect("write");
+    let small_mask = dir.path().join("small-mask.png");
+    image::GrayImage::new(32, 32)
+        .save(&small_mask)
+        .expect("save");
+    let truncated_png = dir.path().join("truncated.png");
+    let bytes = std::fs::read(init).expect("read");
+    std::fs::write(&truncated_png, &bytes[..bytes.len() / 2]).expect("write");
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--mask", init], "error: --mask needs --init-image"),
+        (
+            vec!["--width", "70", "--height", "64"],
+            "error: 70×64 is not a size this model can generate: width and height must be multiples of 16 (for example 64×64)",
+        ),
+        (
+            vec![
+                "--width",
+                "64",
+                "--height",
+                "64",
+                "--init-noise",
+                corrupt_npy.to_str().expect("utf-8"),
+            ],
+            "error: this is not a usable .npy array (",
+        ),
+        (
+            vec![
+                "--init-image",
+                init,
+                "--mask",
+                small_mask.to_str().expect("utf-8"),
+            ],
+            "error: the mask is 32×32 but the generation is 64×64; resize it to match",
+        ),
+        (
+            vec!["--init-image", truncated_png.to_str().expect("utf-8")],
+            "error: this file is not a readable PNG, JPEG or WebP image (",
+        ),
+        (
+            vec!["--scheduler", "heun"],
+            "unknown scheduler \"heun\"; choose one of ddim, pndm, euler, euler-a, dpmpp-2m, dpmpp-2m-karras, lcm",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let mut args = vec![
+            "--model".to_owned(),
+            model("tiny-sd"),
+            "--prompt".to_owned(),
+            "x".to_owned(),
+            "--steps".to_owned(),
+            "2".to_owned(),
+            "--out".to_owned(),
+            out.to_owned(),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = generate(&args);
+        let stderr = text(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{expected}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let missing = generate(&[
+        "--model",
+        dir.path().to_str().expect("utf-8"),
+        "--prompt",
+        "x",
+        "--out",
+        out,
+    ]);
+    assert!(
+        text(&missing.stderr).contains("the model has no text_encoder"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
