@@ -29,10 +29,10 @@ pub struct GenerateArgs {
     /// What to avoid.
     #[arg(long, default_value = "")]
     pub negative_prompt: String,
-    /// Width in pixels (default: the input image's, else 512).
+    /// Width in pixels (default: the input image's, else the model's native resolution).
     #[arg(long)]
     pub width: Option<u32>,
-    /// Height in pixels (default: the input image's, else 512).
+    /// Height in pixels (default: the input image's, else the model's native resolution).
     #[arg(long)]
     pub height: Option<u32>,
     /// Denoising steps.
@@ -128,14 +128,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         bail!("--strength needs --init-image: it says how much of that image to change");
     }
     let image = args.init_image.as_deref().map(io::read_rgb).transpose()?;
-    let width = args
-        .width
-        .or(image.as_ref().map(|image| image.width))
-        .unwrap_or(512);
-    let height = args
-        .height
-        .or(image.as_ref().map(|image| image.height))
-        .unwrap_or(512);
+    let image_size = image.as_ref().map(|image| (image.width, image.height));
     let mode = match (image, &args.mask) {
         (None, _) => Mode::TextToImage,
         (Some(image), None) => Mode::ImageToImage {
@@ -151,8 +144,8 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
     let mut request = GenerationRequest {
         prompt: args.prompt.clone(),
         negative_prompt: args.negative_prompt.clone(),
-        width,
-        height,
+        width: 0,
+        height: 0,
         steps: args.steps,
         guidance: args.guidance,
         scheduler: args.scheduler,
@@ -163,10 +156,6 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         initial_noise: None,
         img2img_schedule: args.img2img_schedule,
     };
-    if let Some(path) = &args.init_noise {
-        request.initial_noise = Some(read_noise(path, &request)?);
-    }
-
     let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
     let started = Instant::now();
     let mut model = StableDiffusion::load(
@@ -178,6 +167,12 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         },
     )?;
     let load_time = started.elapsed();
+    let native = model.native_resolution();
+    request.width = args.width.or(image_size.map(|(w, _)| w)).unwrap_or(native);
+    request.height = args.height.or(image_size.map(|(_, h)| h)).unwrap_or(native);
+    if let Some(path) = &args.init_noise {
+        request.initial_noise = Some(read_noise(path, &request)?);
+    }
     model.validate(&request)?;
     eprintln!(
         "model loaded in {:.1} s; running on {}",

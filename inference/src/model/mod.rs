@@ -47,6 +47,11 @@ pub struct ModelReport {
     pub signatures: Vec<ComponentSignature>,
     /// The conventions the signatures imply.
     pub conventions: Conventions,
+    /// The scheduler configuration (`None` when the folder has none or it is unreadable, with
+    /// the reason).
+    pub scheduler: Result<crate::scheduler::SchedulerConfig, String>,
+    /// Width and height must be multiples of this.
+    pub size_multiple: u32,
 }
 
 impl ModelReport {
@@ -74,17 +79,43 @@ impl ModelReport {
             find(Component::VaeEncoder),
             &unet_files.model,
         )?;
+        let size_multiple = onnx_graph::GraphOutline::read(&unet_files.model)
+            .map(|outline| 8 << outline.downsampling_convolutions().min(6))
+            .unwrap_or(64);
+        let scheduler = match &folder.scheduler_config {
+            Some(path) => {
+                crate::scheduler::SchedulerConfig::from_file(path).map_err(|err| err.to_string())
+            }
+            None => Err("no scheduler/scheduler_config.json; SD 1.x defaults are used".to_owned()),
+        };
         Ok(Self {
             folder,
             signatures,
             conventions,
+            scheduler,
+            size_multiple,
         })
     }
 
     /// Human-readable capabilities, one per line.
     pub fn capabilities(&self) -> Vec<String> {
         let c = &self.conventions;
-        let mut lines = vec!["text to image".to_owned()];
+        let prediction = self
+            .scheduler
+            .as_ref()
+            .ok()
+            .and_then(|config| config.prediction_type.clone())
+            .unwrap_or_else(|| "epsilon".to_owned());
+        let family = match c.text_embedding_width {
+            Some(768) => "Stable Diffusion 1.x".to_owned(),
+            Some(1024) if prediction == "v_prediction" => {
+                "Stable Diffusion 2.x (768 px, v-prediction)".to_owned()
+            }
+            Some(1024) => "Stable Diffusion 2.x (512 px base)".to_owned(),
+            Some(width) => format!("unrecognised family (text embeddings {width} wide)"),
+            None => "unrecognised family".to_owned(),
+        };
+        let mut lines = vec![family, "text to image".to_owned()];
         if c.vae_encoder_output.is_some() {
             lines.push("image to image".to_owned());
             lines.push(if c.is_inpainting_unet() {
@@ -99,6 +130,11 @@ impl ModelReport {
         });
         if let Some(width) = c.text_embedding_width {
             lines.push(format!("text embedding width: {width}"));
+        }
+        lines.push(format!("prediction type: {prediction}"));
+        lines.push(format!("sizes: multiples of {} px", self.size_multiple));
+        if let Err(reason) = &self.scheduler {
+            lines.push(format!("scheduler configuration: {reason}"));
         }
         lines.push(format!("input_ids: {}", c.input_ids));
         lines.push(format!("timestep: {}", c.timestep));

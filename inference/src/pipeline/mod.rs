@@ -318,6 +318,27 @@ impl StableDiffusion {
         self.size_multiple
     }
 
+    /// The resolution the model was trained at: `unet/config.json`'s `sample_size` × 8 when the
+    /// export wrote one, else 768 for SD 2.x v-prediction models and 512 otherwise.
+    pub fn native_resolution(&self) -> u32 {
+        let from_config =
+            std::fs::read_to_string(self.folder.root.join("unet").join("config.json"))
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|json| json.get("sample_size")?.as_u64())
+                .filter(|size| (8..=512).contains(size))
+                .map(|size| size as u32 * VAE_FACTOR);
+        from_config.unwrap_or_else(|| {
+            let v_prediction =
+                self.scheduler_config.prediction_type.as_deref() == Some("v_prediction");
+            if self.conventions.text_embedding_width == Some(1024) && v_prediction {
+                768
+            } else {
+                512
+            }
+        })
+    }
+
     /// The tokenizer.
     pub fn tokenizer(&self) -> &ClipTokenizer {
         &self.tokenizer

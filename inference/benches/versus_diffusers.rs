@@ -1,0 +1,365 @@
+//! Pentimento's pipeline against diffusers' ONNX pipeline on the same ONNX files, with the same
+//! ONNX Runtime version and thread count, side by side in one run.
+//!
+//! ```text
+//! cargo bench -p pentimento-inference --bench versus_diffusers -- \
+//!     --model tests/fixtures/models/tiny-sd --size 256 --steps 20 --scheduler ddim --runs 5
+//! ```
+//!
+//! The reference side is `bench/diffusers_reference.py`, run with the Python named by
+//! `PENTIMENTO_BENCH_PYTHON` (default `bench/.venv/bin/python`; see bench/README.md). Without it
+//! only Pentimento's figures are printed. Reported: model load, first run, steady state (runs 3
+//! and later: ONNX Runtime's first two runs grow arenas and plan memory), time inside ONNX
+//! Runtime sessions, time outside them, peak resident memory, and the ratios.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pentimento_inference::{
+    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, ProviderChoice,
+    SchedulerKind, StableDiffusion,
+};
+
+struct Options {
+    model: PathBuf,
+    size: u32,
+    steps: usize,
+    guidance: f32,
+    scheduler: SchedulerKind,
+    runs: usize,
+    threads: usize,
+    seed: u32,
+    skip_reference: bool,
+}
+
+fn parse() -> Result<Options, String> {
+    let mut options = Options {
+        model: PathBuf::from("tests/fixtures/models/tiny-sd"),
+        size: 256,
+        steps: 20,
+        guidance: 7.5,
+        scheduler: SchedulerKind::Ddim,
+        runs: 5,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        seed: 42,
+        skip_reference: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--model" => options.model = PathBuf::from(value()?),
+            "--size" => options.size = value()?.parse().map_err(|e| format!("--size: {e}"))?,
+            "--steps" => options.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
+            "--guidance" => {
+                options.guidance = value()?.parse().map_err(|e| format!("--guidance: {e}"))?;
+            }
+            "--scheduler" => options.scheduler = value()?.parse()?,
+            "--runs" => options.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
+            "--threads" => {
+                options.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?;
+            }
+            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--skip-reference" => options.skip_reference = true,
+            // cargo bench passes --bench to every bench binary.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    // `cargo bench` runs in the crate's folder; accept paths relative to the workspace too.
+    if options.model.is_relative() && !options.model.exists() {
+        options.model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(&options.model);
+    }
+    if options.runs < 3 {
+        return Err("--runs must be at least 3 (steady state is run 3 and later)".to_owned());
+    }
+    Ok(options)
+}
+
+/// Figures of one side.
+#[derive(Debug, Default)]
+struct Figures {
+    load: Duration,
+    runs: Vec<Duration>,
+    inside: Vec<Duration>,
+    peak_rss: u64,
+    /// Steady-state time per component (last run): name, seconds, calls.
+    components: Vec<(String, f64, u64)>,
+}
+
+impl Figures {
+    fn first(&self) -> Duration {
+        self.runs[0]
+    }
+
+    fn steady(&self) -> Duration {
+        mean(&self.runs[2..])
+    }
+
+    fn steady_inside(&self) -> Duration {
+        mean(&self.inside[2..])
+    }
+
+    fn outside_share(&self) -> f64 {
+        let steady = self.steady().as_secs_f64();
+        if steady == 0.0 {
+            return 0.0;
+        }
+        (steady - self.steady_inside().as_secs_f64()).max(0.0) / steady
+    }
+}
+
+fn mean(durations: &[Duration]) -> Duration {
+    durations.iter().sum::<Duration>() / durations.len().max(1) as u32
+}
+
+/// Peak resident set size of this process (Linux: VmHWM).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn ours(options: &Options) -> Result<Figures, String> {
+    let runtime = OnnxRuntime::initialize(&LocateOptions::default()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut model = StableDiffusion::load(
+        Arc::clone(&runtime),
+        &options.model,
+        LoadOptions {
+            provider: ProviderChoice::Cpu,
+            intra_threads: Some(options.threads),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let load = started.elapsed();
+    let request = GenerationRequest {
+        prompt: "a red apple on a wooden table, oil painting".to_owned(),
+        width: options.size,
+        height: options.size,
+        steps: options.steps,
+        guidance: options.guidance,
+        scheduler: options.scheduler,
+        seed: options.seed,
+        ..GenerationRequest::text_to_image("")
+    };
+    let mut figures = Figures {
+        load,
+        ..Figures::default()
+    };
+    for _ in 0..options.runs {
+        model.reset_session_times();
+        let started = Instant::now();
+        model
+            .generate(
+                &request,
+                &mut |_| ControlFlow::Continue(()),
+                &CancelToken::new(),
+            )
+            .map_err(|e| e.to_string())?;
+        figures.runs.push(started.elapsed());
+        figures.inside.push(model.session_times().total());
+    }
+    figures.components = model
+        .session_times()
+        .components
+        .iter()
+        .map(|(component, total, calls)| {
+            (component.to_string(), total.as_secs_f64(), *calls as u64)
+        })
+        .collect();
+    figures.peak_rss = peak_rss();
+    Ok(figures)
+}
+
+fn reference(options: &Options) -> Result<Figures, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var_os("PENTIMENTO_BENCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("bench/.venv/bin/python"));
+    if !python.exists() {
+        return Err(format!(
+            "no Python with diffusers at {} (see bench/README.md, or set PENTIMENTO_BENCH_PYTHON)",
+            python.display()
+        ));
+    }
+    let output = Command::new(&python)
+        .arg(root.join("bench/diffusers_reference.py"))
+        .args(["--model", &absolute(&options.model).to_string_lossy()])
+        .args(["--mode", "txt2img"])
+        .args(["--width", &options.size.to_string()])
+        .args(["--height", &options.size.to_string()])
+        .args(["--steps", &options.steps.to_string()])
+        .args(["--guidance", &options.guidance.to_string()])
+        .args(["--scheduler", options.scheduler.cli_name()])
+        .args(["--seed", &options.seed.to_string()])
+        .args(["--runs", &options.runs.to_string()])
+        .args(["--threads", &options.threads.to_string()])
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "diffusers_reference.py failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("unreadable reference output ({e})"))?;
+    let seconds =
+        |value: &serde_json::Value| Duration::from_secs_f64(value.as_f64().unwrap_or(0.0));
+    let runs = json["runs"]
+        .as_array()
+        .ok_or("no runs in reference output")?;
+    Ok(Figures {
+        load: seconds(&json["load_s"]),
+        runs: runs.iter().map(|run| seconds(&run["run_s"])).collect(),
+        inside: runs.iter().map(|run| seconds(&run["ort_s"])).collect(),
+        peak_rss: json["peak_rss_bytes"].as_u64().unwrap_or(0),
+        components: runs
+            .last()
+            .and_then(|run| run["components"].as_object())
+            .map(|components| {
+                components
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            name.clone(),
+                            value["total_s"]
+                                .as_f64()
+                                .or_else(|| value["s"].as_f64())
+                                .unwrap_or(0.0),
+                            value["calls"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn row(name: &str, ours: f64, theirs: Option<f64>, unit: &str) {
+    match theirs {
+        Some(theirs) if theirs > 0.0 => println!(
+            "{name:<28} {ours:>10.3} {unit:<3} {theirs:>10.3} {unit:<3} {:>8.2}×",
+            ours / theirs
+        ),
+        _ => println!("{name:<28} {ours:>10.3} {unit:<3} {:>14}", "—"),
+    }
+}
+
+fn main() {
+    let options = match parse() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "model {} · {}² · {} steps · {} · guidance {} · {} threads · {} runs",
+        options.model.display(),
+        options.size,
+        options.steps,
+        options.scheduler.cli_name(),
+        options.guidance,
+        options.threads,
+        options.runs
+    );
+    // Ours first, in this process; the reference in its own process afterwards, so neither
+    // side's memory counts against the other.
+    let ours = match ours(&options) {
+        Ok(figures) => figures,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(1);
+        }
+    };
+    let theirs = if options.skip_reference {
+        None
+    } else {
+        match reference(&options) {
+            Ok(figures) => Some(figures),
+            Err(err) => {
+                eprintln!("reference skipped: {err}");
+                None
+            }
+        }
+    };
+    println!(
+        "{:<28} {:>14} {:>14} {:>9}",
+        "", "Pentimento", "diffusers", "ratio"
+    );
+    let t = theirs.as_ref();
+    row(
+        "session load",
+        ours.load.as_secs_f64(),
+        t.map(|f| f.load.as_secs_f64()),
+        "s",
+    );
+    row(
+        "first run",
+        ours.first().as_secs_f64(),
+        t.map(|f| f.first().as_secs_f64()),
+        "s",
+    );
+    row(
+        "load + first run",
+        (ours.load + ours.first()).as_secs_f64(),
+        t.map(|f| (f.load + f.first()).as_secs_f64()),
+        "s",
+    );
+    row(
+        "steady run (3rd on)",
+        ours.steady().as_secs_f64(),
+        t.map(|f| f.steady().as_secs_f64()),
+        "s",
+    );
+    row(
+        "  inside ONNX Runtime",
+        ours.steady_inside().as_secs_f64(),
+        t.map(|f| f.steady_inside().as_secs_f64()),
+        "s",
+    );
+    row(
+        "  outside sessions",
+        ours.outside_share() * 100.0,
+        t.map(|f| f.outside_share() * 100.0),
+        "%",
+    );
+    for (name, seconds, calls) in &ours.components {
+        let theirs = t.and_then(|f| {
+            f.components
+                .iter()
+                .find(|(other, _, _)| other == name)
+                .map(|(_, seconds, calls)| (*seconds, *calls))
+        });
+        row(
+            &format!("  {name} ({calls} calls)"),
+            *seconds,
+            theirs.map(|(seconds, _)| seconds),
+            "s",
+        );
+    }
+    row(
+        "peak resident memory",
+        ours.peak_rss as f64 / (1u64 << 30) as f64,
+        t.map(|f| f.peak_rss as f64 / (1u64 << 30) as f64),
+        "GiB",
+    );
+}
