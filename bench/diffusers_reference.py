@@ -256,7 +256,9 @@ def main(args) -> dict:
         pipe = pipeline_cls.from_pretrained(args.model, provider="CPUExecutionProvider", provider_options={},
                                             sess_options=so)
         cls, overrides = schedulers[args.scheduler]
-        if args.mode != "img2img" and cls in (EulerDiscreteScheduler, EulerAncestralDiscreteScheduler):
+        float_sigma_patched = args.mode != "img2img" and cls in (EulerDiscreteScheduler,
+                                                                  EulerAncestralDiscreteScheduler)
+        if float_sigma_patched:
             cls = float_sigma(cls)
         pipe.scheduler = cls.from_config(pipe.scheduler.config, **overrides)
         pipe.set_progress_bar_config(disable=True)
@@ -350,7 +352,8 @@ def main(args) -> dict:
                             "graph_optimization_level": str(so.graph_optimization_level)},
         "providers": providers,
         "pipeline_class": pipeline_cls.__name__,
-        "scheduler_class": type(pipe.scheduler).__mro__[0].__name__,
+        "scheduler_class": type(pipe.scheduler).__name__,
+        "scheduler_init_noise_sigma_patched_to_float": float_sigma_patched,
         "model": os.path.abspath(args.model),
         "mode": args.mode,
         "width": args.width,
