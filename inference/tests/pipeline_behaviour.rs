@@ -424,6 +424,7 @@ fn an_unavailable_gpu_provider_is_reported_not_replaced() {
         LoadOptions {
             provider: ProviderChoice::Cuda,
             intra_threads: Some(1),
+            optimized_cache: None,
         },
     )
     .expect_err("the bundled ONNX Runtime is the CPU build");
@@ -440,6 +441,7 @@ fn an_unavailable_gpu_provider_is_reported_not_replaced() {
         LoadOptions {
             provider: ProviderChoice::Auto,
             intra_threads: Some(1),
+            optimized_cache: None,
         },
     )
     .expect("loads");

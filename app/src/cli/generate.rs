@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use pentimento_inference::pipeline::{Img2ImgSchedule, Progress};
+use pentimento_inference::onnx_runtime::wheel;
+use pentimento_inference::pipeline::{CacheUse, Img2ImgSchedule, Progress};
 use pentimento_inference::{
     CancelToken, GenerationRequest, LoadOptions, LocateOptions, Mode, OnnxRuntime, Outcome,
     ProviderChoice, SchedulerKind, StableDiffusion, Variation, npy,
@@ -164,9 +165,17 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         LoadOptions {
             provider: args.provider,
             intra_threads: args.threads,
+            optimized_cache: optimized_cache_folder(),
         },
     )?;
     let load_time = started.elapsed();
+    if model
+        .cache_uses()
+        .iter()
+        .any(|(_, cache_use)| *cache_use == CacheUse::Stored)
+    {
+        eprintln!("optimized the model for this computer; later loads will be faster");
+    }
     let native = model.native_resolution();
     request.width = args.width.or(image_size.map(|(w, _)| w)).unwrap_or(native);
     request.height = args.height.or(image_size.map(|(_, h)| h)).unwrap_or(native);
@@ -283,6 +292,14 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         return Ok(GenerateEnd::Cancelled(variations.len()));
     }
     Ok(GenerateEnd::Finished)
+}
+
+/// Where ONNX Runtime's optimized graphs are kept: beside the ONNX Runtime library in the user
+/// cache folder.
+pub fn optimized_cache_folder() -> Option<PathBuf> {
+    wheel::default_cache_root()
+        .ok()
+        .map(|root| root.join("optimized-models"))
 }
 
 fn read_noise(path: &Path, request: &GenerationRequest) -> anyhow::Result<Vec<f32>> {

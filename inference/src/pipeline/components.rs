@@ -119,11 +119,14 @@ pub enum RunResult {
 }
 
 impl LoadedComponent {
-    /// Runs the session with `inputs` and returns output `output` as float32.
+    /// Runs the session with `inputs` and returns output `output` as float32. With
+    /// `release_memory` the session's memory arena gives its free memory back afterwards (after
+    /// the last UNet step, so the VAE decoder does not stack its peak on the UNet's).
     pub fn run(
         &mut self,
         inputs: Vec<(String, DynValue)>,
         output: &str,
+        release_memory: bool,
         cancel: &CancelToken,
         times: &mut SessionTimes,
     ) -> Result<RunResult, InferenceError> {
@@ -131,7 +134,13 @@ impl LoadedComponent {
         if cancel.is_cancelled() {
             return Ok(RunResult::Cancelled);
         }
-        let options = Arc::new(RunOptions::new().map_err(|err| run_error(component, &err))?);
+        let mut options = RunOptions::new().map_err(|err| run_error(component, &err))?;
+        if release_memory {
+            options
+                .set("memory.enable_memory_arena_shrinkage", "cpu:0")
+                .map_err(|err| run_error(component, &err))?;
+        }
+        let options = Arc::new(options);
         cancel.set_running(Some(Arc::clone(&options)));
         // A cancel between the check above and registering the options must not be lost.
         if cancel.is_cancelled() {
