@@ -3,31 +3,20 @@
 //! unmasked area, the step counts of img2img and PNDM, and clear errors for bad requests — all on
 //! the real ONNX Runtime and the tiny fixture models.
 
+mod common;
+
 use std::ops::ControlFlow;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use common::{fixtures, runtime};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
 use pentimento_inference::npy;
 use pentimento_inference::pipeline::Img2ImgSchedule;
 use pentimento_inference::{
-    CancelToken, GenerationRequest, InferenceError, LoadOptions, LocateOptions, Mode, OnnxRuntime,
-    Outcome, ProviderChoice, SchedulerKind, StableDiffusion,
+    CancelToken, GenerationRequest, InferenceError, LoadOptions, Mode, Outcome, ProviderChoice,
+    SchedulerKind, StableDiffusion,
 };
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn runtime() -> Arc<OnnxRuntime> {
-    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .clone()
-}
 
 fn load(name: &str) -> StableDiffusion {
     StableDiffusion::load(

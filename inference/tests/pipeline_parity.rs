@@ -3,19 +3,17 @@
 //! the latents after every step, the final latents and the decoded image must match what
 //! diffusers produced from the same inputs.
 
+mod common;
+
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+
+use common::{Recorded, fixtures, golden_names, load_npy, max_difference, runtime, scheduler_of};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
-use pentimento_inference::npy;
 use pentimento_inference::pipeline::{Img2ImgSchedule, StepView};
-use pentimento_inference::rng::NoiseSource;
 use pentimento_inference::scheduler::SchedulerConfig;
-use pentimento_inference::{
-    CancelToken, GenerationRequest, LoadOptions, LocateOptions, Mode, OnnxRuntime, SchedulerKind,
-    StableDiffusion,
-};
+use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, Mode, StableDiffusion};
 
 /// Latents, against the goldens made from the same ONNX files: 1e-4 absolute.
 const LATENT_TOLERANCE: f32 = 1e-4;
@@ -34,44 +32,6 @@ fn tolerance(optimum: bool, expected: &[f32]) -> f32 {
     }
 }
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn runtime() -> Arc<OnnxRuntime> {
-    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .clone()
-}
-
-struct Recorded {
-    values: Vec<f32>,
-    position: usize,
-}
-
-impl NoiseSource for Recorded {
-    fn fill_standard_normal(&mut self, out: &mut [f32]) {
-        let end = self.position + out.len();
-        assert!(
-            end <= self.values.len(),
-            "more in-step noise than diffusers drew"
-        );
-        out.copy_from_slice(&self.values[self.position..end]);
-        self.position = end;
-    }
-}
-
-fn load_npy(path: &Path) -> Vec<f32> {
-    npy::read_f32(path)
-        .unwrap_or_else(|err| panic!("{err}"))
-        .iter()
-        .copied()
-        .collect()
-}
-
 fn rgb(path: &Path) -> RgbImage {
     let image = image::open(path).expect("png").to_rgb8();
     RgbImage::new(image.width(), image.height(), image.into_raw()).expect("size")
@@ -80,31 +40,6 @@ fn rgb(path: &Path) -> RgbImage {
 fn gray(path: &Path) -> GrayImage {
     let image = image::open(path).expect("png").to_luma8();
     GrayImage::new(image.width(), image.height(), image.into_raw()).expect("size")
-}
-
-fn max_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-fn kind_of(params: &serde_json::Value) -> SchedulerKind {
-    match params["scheduler_class"].as_str().expect("class") {
-        "DDIMScheduler" => SchedulerKind::Ddim,
-        "PNDMScheduler" => SchedulerKind::Pndm,
-        "EulerDiscreteScheduler" => SchedulerKind::Euler,
-        "EulerAncestralDiscreteScheduler" => SchedulerKind::EulerAncestral,
-        "DPMSolverMultistepScheduler"
-            if params["scheduler_config"]["use_karras_sigmas"] == true =>
-        {
-            SchedulerKind::DpmPlusPlus2MKarras
-        }
-        "DPMSolverMultistepScheduler" => SchedulerKind::DpmPlusPlus2M,
-        "LCMScheduler" => SchedulerKind::Lcm,
-        other => panic!("no scheduler for {other}"),
-    }
 }
 
 struct Measured {
@@ -149,7 +84,7 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
         height: params["height"].as_u64().expect("height") as u32,
         steps: params["num_inference_steps"].as_u64().expect("steps") as usize,
         guidance: params["guidance_scale"].as_f64().expect("guidance") as f32,
-        scheduler: kind_of(&params),
+        scheduler: scheduler_of(&params),
         eta: params["eta"].as_f64().unwrap_or(0.0) as f32,
         seed: params["seed"].as_u64().expect("seed") as u32,
         count: 1,
@@ -172,14 +107,7 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
     }
 
     let noise = load_npy(&dir.join("noise.npy"));
-    let mut recorded = Recorded {
-        values: if dir.join("step_noise.npy").is_file() {
-            load_npy(&dir.join("step_noise.npy"))
-        } else {
-            Vec::new()
-        },
-        position: 0,
-    };
+    let mut recorded = Recorded::from_golden(&dir);
     let golden_latents = load_npy(&dir.join("latents.npy"));
     let size: usize = request.latent_shape().iter().product();
     let mut worst_step = 0.0_f32;
@@ -209,7 +137,7 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
     if let Some(failure) = step_failure {
         return Err(failure);
     }
-    if recorded.position != recorded.values.len() {
+    if !recorded.exhausted() {
         return Err(format!(
             "drew {} of diffusers' {} in-step noise values",
             recorded.position,
@@ -274,17 +202,6 @@ impl Models {
             .expect("loaded");
         &mut self.loaded[index].1
     }
-}
-
-fn golden_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("goldens"))
-        .expect("goldens")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().join("params.json").is_file())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn check_convention(optimum: bool) {

@@ -166,6 +166,18 @@ impl LoadedComponent {
         Ok(RunResult::Output(data, shape))
     }
 
+    /// `preferred` when the graph has an output of that name, else its first output.
+    pub fn output_named(&self, preferred: &str) -> String {
+        if self.signature.output(preferred).is_some() {
+            return preferred.to_owned();
+        }
+        self.signature
+            .outputs
+            .first()
+            .map(|spec| spec.name.clone())
+            .unwrap_or_else(|| preferred.to_owned())
+    }
+
     /// The element type the graph declares for input `name` (float32 when unknown).
     pub fn input_element(&self, name: &str) -> ElementType {
         self.signature

@@ -843,16 +843,7 @@ impl StableDiffusion {
             "latent_sample".to_owned(),
             float_tensor(&scaled, &shape, &element)?,
         )];
-        let output = if self.vae_decoder.signature.output("sample").is_some() {
-            "sample".to_owned()
-        } else {
-            self.vae_decoder
-                .signature
-                .outputs
-                .first()
-                .map(|spec| spec.name.clone())
-                .unwrap_or_default()
-        };
+        let output = self.vae_decoder.output_named("sample");
         match self
             .vae_decoder
             .run(inputs, &output, true, cancel, &mut self.times)?

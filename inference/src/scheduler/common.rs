@@ -159,6 +159,16 @@ impl Common {
         })
     }
 
+    /// ᾱ used after the last training step (aka `final_alpha_cumprod`): 1 with
+    /// `set_alpha_to_one`, else ᾱ at the first training step.
+    pub fn final_alpha(&self, set_alpha_to_one: bool) -> f32 {
+        if set_alpha_to_one {
+            1.0
+        } else {
+            self.alphas_cumprod[0]
+        }
+    }
+
     /// `alphas_cumprod[timestep]`, or `final_alpha` before the first training step.
     pub fn alpha_at(&self, timestep: i64, final_alpha: f32) -> f32 {
         if timestep >= 0 {

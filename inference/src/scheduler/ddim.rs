@@ -24,11 +24,7 @@ impl Ddim {
     /// DDIM for `steps` inference steps with noise amount `eta`.
     pub fn new(config: &SchedulerConfig, steps: usize, eta: f32) -> Result<Self, SchedulerError> {
         let common = Common::new(config, &LINEAR_LEADING)?;
-        let final_alpha = if config.set_alpha_to_one.unwrap_or(true) {
-            1.0
-        } else {
-            common.alphas_cumprod[0]
-        };
+        let final_alpha = common.final_alpha(config.set_alpha_to_one.unwrap_or(true));
         let integer_timesteps = common.integer_timesteps(steps);
         let timesteps = integer_timesteps.iter().map(|&t| t as f32).collect();
         let clip = config

@@ -29,11 +29,7 @@ impl Lcm {
     /// LCM for `steps` inference steps.
     pub fn new(config: &SchedulerConfig, steps: usize) -> Result<Self, SchedulerError> {
         let common = Common::new(config, &LCM_DEFAULTS)?;
-        let final_alpha = if config.set_alpha_to_one.unwrap_or(true) {
-            1.0
-        } else {
-            common.alphas_cumprod[0]
-        };
+        let final_alpha = common.final_alpha(config.set_alpha_to_one.unwrap_or(true));
         let original_steps = config.original_inference_steps.unwrap_or(50);
         let steps_error = |reason: String| SchedulerError::Steps {
             scheduler: SchedulerKind::Lcm,

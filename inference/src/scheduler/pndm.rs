@@ -28,11 +28,7 @@ impl Pndm {
     /// PNDM for `steps` inference steps.
     pub fn new(config: &SchedulerConfig, steps: usize) -> Result<Self, SchedulerError> {
         let common = Common::new(config, &LINEAR_LEADING)?;
-        let final_alpha = if config.set_alpha_to_one.unwrap_or(false) {
-            1.0
-        } else {
-            common.alphas_cumprod[0]
-        };
+        let final_alpha = common.final_alpha(config.set_alpha_to_one.unwrap_or(false));
         let skip_prk_steps = config.skip_prk_steps.unwrap_or(false);
         // diffusers keeps these ascending (`_timesteps`).
         let mut ascending = common.integer_timesteps(steps);

@@ -1,0 +1,113 @@
+//! Helpers shared by the integration tests: fixture paths, the one ONNX Runtime per test
+//! process, goldens' scheduler names, recorded noise.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use pentimento_inference::rng::NoiseSource;
+use pentimento_inference::{LocateOptions, OnnxRuntime, SchedulerKind, npy};
+
+/// `tests/fixtures/`.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// ONNX Runtime, started once per test process.
+pub fn runtime() -> Arc<OnnxRuntime> {
+    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
+        })
+        .clone()
+}
+
+/// A float32 `.npy` file, flattened.
+pub fn load_npy(path: &Path) -> Vec<f32> {
+    npy::read_f32(path)
+        .unwrap_or_else(|err| panic!("{err}"))
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// The scheduler a golden's `params.json` describes.
+pub fn scheduler_of(params: &serde_json::Value) -> SchedulerKind {
+    match params["scheduler_class"].as_str().expect("class") {
+        "DDIMScheduler" => SchedulerKind::Ddim,
+        "PNDMScheduler" => SchedulerKind::Pndm,
+        "EulerDiscreteScheduler" => SchedulerKind::Euler,
+        "EulerAncestralDiscreteScheduler" => SchedulerKind::EulerAncestral,
+        "DPMSolverMultistepScheduler"
+            if params["scheduler_config"]["use_karras_sigmas"] == true =>
+        {
+            SchedulerKind::DpmPlusPlus2MKarras
+        }
+        "DPMSolverMultistepScheduler" => SchedulerKind::DpmPlusPlus2M,
+        "LCMScheduler" => SchedulerKind::Lcm,
+        other => panic!("no scheduler for {other}"),
+    }
+}
+
+/// The names of all golden runs.
+pub fn golden_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("goldens"))
+        .expect("goldens")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("params.json").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Largest absolute difference between two equally long slices.
+pub fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Noise replayed from diffusers' recording, in order.
+pub struct Recorded {
+    /// The recorded values.
+    pub values: Vec<f32>,
+    /// How many have been used.
+    pub position: usize,
+}
+
+impl Recorded {
+    /// The recording in `step_noise.npy` of a golden folder (empty when it has none).
+    pub fn from_golden(dir: &Path) -> Self {
+        let path = dir.join("step_noise.npy");
+        Self {
+            values: if path.is_file() {
+                load_npy(&path)
+            } else {
+                Vec::new()
+            },
+            position: 0,
+        }
+    }
+
+    /// Whether every recorded value was used.
+    pub fn exhausted(&self) -> bool {
+        self.position == self.values.len()
+    }
+}
+
+impl NoiseSource for Recorded {
+    fn fill_standard_normal(&mut self, out: &mut [f32]) {
+        let end = self.position + out.len();
+        assert!(
+            end <= self.values.len(),
+            "more in-step noise drawn than diffusers drew"
+        );
+        out.copy_from_slice(&self.values[self.position..end]);
+        self.position = end;
+    }
+}
