@@ -7,6 +7,7 @@
 pub mod app;
 pub mod canvas;
 pub mod cli;
+pub mod document;
 pub mod io;
 pub mod runtime_status;
 pub mod shaders;

@@ -1,0 +1,349 @@
+//! Brush strokes: round dabs placed along a smoothed path, with hardness, opacity, flow and pen
+//! pressure. Within one stroke dabs build up coverage up to the stroke's opacity (flow is how
+//! fast), like a real brush pass: crossing your own stroke does not darken it past the opacity.
+//! The stroke is applied against the pixels as they were before it began, so it is exact and
+//! undo restores exactly those.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::document::tiles::{PixelRect, TILE, Tile, Tiled};
+
+/// What a stroke does to its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StrokeMode {
+    /// Paint colour over a layer.
+    Paint,
+    /// Erase a layer's alpha.
+    Erase,
+    /// Add to the mask.
+    MaskAdd,
+    /// Remove from the mask.
+    MaskErase,
+}
+
+/// The brush a stroke uses.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BrushSettings {
+    /// Diameter in pixels at full pressure.
+    pub size: f32,
+    /// 0: soft edge all the way, 1: hard edge.
+    pub hardness: f32,
+    /// Most coverage one stroke reaches, 0..1.
+    pub opacity: f32,
+    /// Coverage each dab adds, 0..1.
+    pub flow: f32,
+    /// Straight RGB colour.
+    pub color: [u8; 3],
+    /// Pressure scales the size.
+    pub pressure_size: bool,
+    /// Pressure scales the opacity.
+    pub pressure_opacity: bool,
+}
+
+impl Default for BrushSettings {
+    fn default() -> Self {
+        Self {
+            size: 24.0,
+            hardness: 0.7,
+            opacity: 1.0,
+            flow: 1.0,
+            color: [30, 30, 30],
+            pressure_size: true,
+            pressure_opacity: false,
+        }
+    }
+}
+
+/// One input sample of a stroke.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StrokePoint {
+    /// Document x in pixels.
+    pub x: f32,
+    /// Document y in pixels.
+    pub y: f32,
+    /// Pen pressure 0..1 (1 for a mouse).
+    pub pressure: f32,
+}
+
+/// A stroke in progress on a tiled image with `CHANNELS` channels.
+#[derive(Debug)]
+pub struct Stroke {
+    /// What it does.
+    pub mode: StrokeMode,
+    /// The brush.
+    pub brush: BrushSettings,
+    /// Tiles as they were before the stroke touched them.
+    pub before: HashMap<usize, Option<Arc<Tile>>>,
+    /// Coverage built up by this stroke, per touched tile (0..1 per pixel).
+    coverage: HashMap<usize, Vec<f32>>,
+    /// Input points not yet fully drawn (for smoothing).
+    recent: Vec<StrokePoint>,
+    /// Where the last dab was placed.
+    last_dab: Option<StrokePoint>,
+    /// Path length travelled since the last dab.
+    since_last: f32,
+    /// Document area the stroke changed.
+    pub changed: PixelRect,
+    /// Area changed since `take_recent_change`.
+    recent_change: PixelRect,
+}
+
+impl Stroke {
+    /// A new stroke.
+    pub fn new(mode: StrokeMode, brush: BrushSettings) -> Self {
+        Self {
+            mode,
+            brush,
+            before: HashMap::new(),
+            coverage: HashMap::new(),
+            recent: Vec::new(),
+            last_dab: None,
+            since_last: 0.0,
+            changed: PixelRect::new(0, 0, 0, 0),
+            recent_change: PixelRect::new(0, 0, 0, 0),
+        }
+    }
+
+    /// The area changed since the last call.
+    pub fn take_recent_change(&mut self) -> PixelRect {
+        std::mem::replace(&mut self.recent_change, PixelRect::new(0, 0, 0, 0))
+    }
+
+    /// Adds an input point and draws what can be drawn. The path is smoothed with quadratic
+    /// curves through the midpoints of consecutive inputs.
+    pub fn add_point<const C: usize>(&mut self, image: &mut Tiled<C>, point: StrokePoint) {
+        self.recent.push(point);
+        match self.recent.len() {
+            1 => self.dab(image, point),
+            2 => {
+                let (a, b) = (self.recent[0], self.recent[1]);
+                self.draw_segment(image, a, midpoint(a, b), midpoint(a, b));
+            }
+            _ => {
+                let n = self.recent.len();
+                let (a, b, c) = (self.recent[n - 3], self.recent[n - 2], self.recent[n - 1]);
+                self.draw_segment(image, midpoint(a, b), b, midpoint(b, c));
+                self.recent.drain(..n - 2);
+            }
+        }
+    }
+
+    /// Draws the rest of the path to the last input point.
+    pub fn finish<const C: usize>(&mut self, image: &mut Tiled<C>) {
+        let n = self.recent.len();
+        if n >= 2 {
+            let (a, b) = (self.recent[n - 2], self.recent[n - 1]);
+            let start = midpoint(a, b);
+            self.draw_segment(image, start, midpoint(start, b), b);
+        }
+        self.recent.clear();
+    }
+
+    /// Dabs along the quadratic curve from `from` to `to` with control point `control`.
+    fn draw_segment<const C: usize>(
+        &mut self,
+        image: &mut Tiled<C>,
+        from: StrokePoint,
+        control: StrokePoint,
+        to: StrokePoint,
+    ) {
+        let length = distance(from, control) + distance(control, to);
+        let samples = (length.ceil() as usize * 2).max(1);
+        let mut previous = from;
+        for i in 1..=samples {
+            let t = i as f32 / samples as f32;
+            let point = quadratic(from, control, to, t);
+            self.walk(image, previous, point);
+            previous = point;
+        }
+    }
+
+    /// Places dabs every `spacing` pixels along a straight piece of the path.
+    fn walk<const C: usize>(&mut self, image: &mut Tiled<C>, from: StrokePoint, to: StrokePoint) {
+        if self.last_dab.is_none() {
+            self.dab(image, from);
+        }
+        let length = distance(from, to);
+        if length <= f32::EPSILON {
+            return;
+        }
+        let mut position = 0.0;
+        loop {
+            let here = lerp(from, to, position / length);
+            let next = position + (self.spacing(here.pressure) - self.since_last).max(0.0);
+            if next > length {
+                self.since_last += length - position;
+                break;
+            }
+            position = next;
+            self.dab(image, lerp(from, to, position / length));
+        }
+    }
+
+    fn spacing(&self, pressure: f32) -> f32 {
+        (self.diameter(pressure) * 0.12).max(0.5)
+    }
+
+    fn diameter(&self, pressure: f32) -> f32 {
+        if self.brush.pressure_size {
+            (self.brush.size * pressure.clamp(0.05, 1.0)).max(1.0)
+        } else {
+            self.brush.size.max(1.0)
+        }
+    }
+
+    /// One round dab.
+    fn dab<const C: usize>(&mut self, image: &mut Tiled<C>, point: StrokePoint) {
+        self.last_dab = Some(point);
+        self.since_last = 0.0;
+        let radius = self.diameter(point.pressure) / 2.0;
+        let hardness = self.brush.hardness.clamp(0.0, 1.0);
+        let flow = self.brush.flow.clamp(0.0, 1.0);
+        let opacity = if self.brush.pressure_opacity {
+            self.brush.opacity * point.pressure.clamp(0.0, 1.0)
+        } else {
+            self.brush.opacity
+        }
+        .clamp(0.0, 1.0);
+        let x0 = (point.x - radius - 1.0).floor().max(0.0) as u32;
+        let y0 = (point.y - radius - 1.0).floor().max(0.0) as u32;
+        let x1 = ((point.x + radius + 1.0).ceil().max(0.0) as u32).min(image.width());
+        let y1 = ((point.y + radius + 1.0).ceil().max(0.0) as u32).min(image.height());
+        let rect = PixelRect {
+            x0,
+            y0,
+            x1: x1.max(x0),
+            y1: y1.max(y0),
+        };
+        if rect.is_empty() {
+            return;
+        }
+        self.changed = self.changed.union(&rect);
+        self.recent_change = self.recent_change.union(&rect);
+        for index in image.tiles_in(&rect) {
+            let part = image.tile_rect(index).intersect(&rect);
+            self.before
+                .entry(index)
+                .or_insert_with(|| image.tile(index).cloned());
+            let before = self.before.get(&index).cloned().flatten();
+            let coverage = self
+                .coverage
+                .entry(index)
+                .or_insert_with(|| vec![0.0; (TILE * TILE) as usize]);
+            let tile = image.tile_mut(index);
+            for y in part.y0..part.y1 {
+                for x in part.x0..part.x1 {
+                    let dx = x as f32 + 0.5 - point.x;
+                    let dy = y as f32 + 0.5 - point.y;
+                    let d = (dx * dx + dy * dy).sqrt() / radius.max(0.5);
+                    let shape = dab_shape(d, hardness, radius);
+                    if shape <= 0.0 {
+                        continue;
+                    }
+                    let local = ((y % TILE) * TILE + x % TILE) as usize;
+                    let c = &mut coverage[local];
+                    *c += shape * flow * (1.0 - *c);
+                    let strength = *c * opacity;
+                    let offset = local * C;
+                    let original: [u8; 4] = match &before {
+                        Some(tile) => {
+                            let mut pixel = [0; 4];
+                            pixel[..C].copy_from_slice(&tile[offset..offset + C]);
+                            pixel
+                        }
+                        None => [0; 4],
+                    };
+                    let out = apply(self.mode, self.brush.color, original, strength);
+                    tile[offset..offset + C].copy_from_slice(&out[..C]);
+                }
+            }
+        }
+    }
+}
+
+/// The dab's opacity at normalised distance `d` (1 = edge) for a hardness, with a one-pixel
+/// anti-aliased rim.
+fn dab_shape(d: f32, hardness: f32, radius: f32) -> f32 {
+    if d >= 1.0 + 0.5 / radius.max(0.5) {
+        return 0.0;
+    }
+    let soft = if d <= hardness || hardness >= 1.0 {
+        1.0
+    } else {
+        let t = ((d - hardness) / (1.0 - hardness)).clamp(0.0, 1.0);
+        // Smooth falloff.
+        1.0 - t * t * (3.0 - 2.0 * t)
+    };
+    // Anti-alias the outer edge over one pixel.
+    let edge = ((1.0 - d) * radius + 0.5).clamp(0.0, 1.0);
+    soft * edge
+}
+
+/// The pixel after applying a stroke of `strength` (0..1) to `original`.
+fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> [u8; 4] {
+    match mode {
+        StrokeMode::Paint => {
+            let source_alpha = strength;
+            let backdrop_alpha = f32::from(original[3]) / 255.0;
+            let alpha = source_alpha + backdrop_alpha * (1.0 - source_alpha);
+            if alpha <= 0.0 {
+                return [0, 0, 0, 0];
+            }
+            let mut out = [0; 4];
+            for c in 0..3 {
+                let value = (f32::from(color[c]) * source_alpha
+                    + f32::from(original[c]) * backdrop_alpha * (1.0 - source_alpha))
+                    / alpha;
+                out[c] = value.round().clamp(0.0, 255.0) as u8;
+            }
+            out[3] = (alpha * 255.0).round().clamp(0.0, 255.0) as u8;
+            out
+        }
+        StrokeMode::Erase => {
+            let alpha = (f32::from(original[3]) * (1.0 - strength)).round() as u8;
+            if alpha == 0 {
+                [0, 0, 0, 0]
+            } else {
+                [original[0], original[1], original[2], alpha]
+            }
+        }
+        StrokeMode::MaskAdd => {
+            let value = f32::from(original[0]);
+            [
+                (value + strength * (255.0 - value)).round().min(255.0) as u8,
+                0,
+                0,
+                0,
+            ]
+        }
+        StrokeMode::MaskErase => [
+            (f32::from(original[0]) * (1.0 - strength)).round() as u8,
+            0,
+            0,
+            0,
+        ],
+    }
+}
+
+fn distance(a: StrokePoint, b: StrokePoint) -> f32 {
+    ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt()
+}
+
+fn lerp(a: StrokePoint, b: StrokePoint, t: f32) -> StrokePoint {
+    StrokePoint {
+        x: a.x + (b.x - a.x) * t,
+        y: a.y + (b.y - a.y) * t,
+        pressure: a.pressure + (b.pressure - a.pressure) * t,
+    }
+}
+
+fn midpoint(a: StrokePoint, b: StrokePoint) -> StrokePoint {
+    lerp(a, b, 0.5)
+}
+
+fn quadratic(a: StrokePoint, control: StrokePoint, b: StrokePoint, t: f32) -> StrokePoint {
+    let ab = lerp(a, control, t);
+    let bc = lerp(control, b, t);
+    lerp(ab, bc, t)
+}

@@ -1,0 +1,328 @@
+//! Document behaviour: strokes, undo/redo across every kind of change, masks, generative
+//! layers leaving the unmasked area untouched, provenance.
+
+use super::brush::{BrushSettings, StrokeMode, StrokePoint};
+use super::compositor::{Provenance, ProvenanceShares};
+use super::generative::GenerativeParams;
+use super::layer::LayerProperties;
+use super::tiles::PixelRect;
+use super::*;
+
+fn point(x: f32, y: f32) -> StrokePoint {
+    StrokePoint {
+        x,
+        y,
+        pressure: 1.0,
+    }
+}
+
+fn stroke(
+    document: &mut Document,
+    layer: Option<LayerId>,
+    mode: StrokeMode,
+    points: &[(f32, f32)],
+) {
+    document
+        .begin_stroke(
+            layer,
+            mode,
+            BrushSettings {
+                size: 10.0,
+                hardness: 1.0,
+                color: [255, 0, 0],
+                ..BrushSettings::default()
+            },
+        )
+        .expect("stroke starts");
+    for &(x, y) in points {
+        document.stroke_to(point(x, y));
+    }
+    document.end_stroke();
+}
+
+#[test]
+fn a_stroke_paints_along_its_path_and_undoes_exactly() {
+    let mut document = Document::new(300, 300).expect("size");
+    let layer = document.layers()[0].id;
+    stroke(
+        &mut document,
+        Some(layer),
+        StrokeMode::Paint,
+        &[(20.0, 150.0), (280.0, 150.0)],
+    );
+    let pixels = document.layer(layer).expect("layer").pixels();
+    for x in (25..275).step_by(10) {
+        assert_eq!(pixels.pixel(x, 150), [255, 0, 0, 255], "covered at x = {x}");
+    }
+    assert_eq!(pixels.pixel(150, 170), [0, 0, 0, 0], "outside the brush");
+    assert!(document.has_unsaved_changes());
+
+    assert_eq!(document.undo().as_deref(), Some("Brush stroke"));
+    assert!(document.layer(layer).expect("layer").pixels().is_empty());
+    assert_eq!(document.redo().as_deref(), Some("Brush stroke"));
+    assert_eq!(
+        document
+            .layer(layer)
+            .expect("layer")
+            .pixels()
+            .pixel(150, 150),
+        [255, 0, 0, 255]
+    );
+}
+
+#[test]
+fn strokes_build_up_to_their_opacity_only() {
+    let mut document = Document::new(64, 64).expect("size");
+    let layer = document.layers()[0].id;
+    document
+        .begin_stroke(
+            Some(layer),
+            StrokeMode::Paint,
+            BrushSettings {
+                size: 20.0,
+                hardness: 1.0,
+                opacity: 0.5,
+                flow: 0.3,
+                color: [0, 0, 255],
+                ..BrushSettings::default()
+            },
+        )
+        .expect("starts");
+    // Scrub back and forth over the same spot.
+    for i in 0..40 {
+        let x = 30.0 + (i % 2) as f32;
+        document.stroke_to(point(x, 32.0));
+    }
+    document.end_stroke();
+    let alpha = document.layer(layer).expect("layer").pixels().pixel(31, 32)[3];
+    // One dab adds 0.3 × 0.5 ≈ 38; scrubbing builds up well past that but never past 0.5.
+    assert!(
+        (100..=128).contains(&alpha),
+        "built up, capped at opacity 0.5: {alpha}"
+    );
+}
+
+#[test]
+fn erasing_and_locked_layers() {
+    let mut document = Document::new(100, 100).expect("size");
+    let layer = document.layers()[0].id;
+    stroke(
+        &mut document,
+        Some(layer),
+        StrokeMode::Paint,
+        &[(10.0, 50.0), (90.0, 50.0)],
+    );
+    stroke(
+        &mut document,
+        Some(layer),
+        StrokeMode::Erase,
+        &[(50.0, 10.0), (50.0, 90.0)],
+    );
+    let pixels = document.layer(layer).expect("layer").pixels();
+    assert_eq!(pixels.pixel(50, 50)[3], 0, "erased where the strokes cross");
+    assert_eq!(pixels.pixel(20, 50)[3], 255);
+
+    let mut properties = document.layer(layer).expect("layer").properties.clone();
+    properties.locked = true;
+    document
+        .set_properties(layer, properties, None)
+        .expect("exists");
+    let err = document
+        .begin_stroke(Some(layer), StrokeMode::Paint, BrushSettings::default())
+        .expect_err("locked");
+    assert_eq!(
+        err.to_string(),
+        "the layer \"Layer 1\" is locked; unlock it in the layer panel to change it"
+    );
+}
+
+#[test]
+fn layer_operations_undo_and_redo() {
+    let mut document = Document::new(64, 64).expect("size");
+    let bottom = document.layers()[0].id;
+    let top = document.add_paint_layer("Ink", Some(0));
+    assert_eq!(document.layers().len(), 2);
+    document.move_layer(top, 0).expect("moves");
+    assert_eq!(document.layers()[0].id, top);
+    let mut properties = LayerProperties::named("Renamed");
+    properties.opacity = 0.25;
+    document
+        .set_properties(bottom, properties.clone(), None)
+        .expect("exists");
+    document.remove_layer(top).expect("exists");
+    assert_eq!(document.layers().len(), 1);
+
+    document.undo(); // remove
+    assert_eq!(document.layers()[0].id, top);
+    document.undo(); // properties
+    assert_eq!(
+        document.layer(bottom).expect("layer").properties.name,
+        "Layer 1"
+    );
+    document.undo(); // move
+    assert_eq!(document.layers()[1].id, top);
+    document.undo(); // add
+    assert_eq!(document.layers().len(), 1);
+    for _ in 0..4 {
+        document.redo();
+    }
+    assert_eq!(document.layers().len(), 1);
+    assert_eq!(
+        document.layer(bottom).expect("layer").properties,
+        properties
+    );
+}
+
+#[test]
+fn slider_drags_make_one_undo_step() {
+    let mut document = Document::new(8, 8).expect("size");
+    let layer = document.layers()[0].id;
+    for step in 1..=10 {
+        let mut properties = document.layer(layer).expect("layer").properties.clone();
+        properties.opacity = 1.0 - step as f32 * 0.05;
+        document
+            .set_properties(layer, properties, Some("opacity"))
+            .expect("exists");
+    }
+    document.seal_history();
+    assert_eq!(document.history().undo_depth(), 1);
+    document.undo();
+    assert_eq!(
+        document.layer(layer).expect("layer").properties.opacity,
+        1.0
+    );
+}
+
+#[test]
+fn mask_selection_and_strokes() {
+    let mut document = Document::new(200, 200).expect("size");
+    document.fill_mask_polygon(
+        &[(10.0, 10.0), (60.0, 10.0), (60.0, 40.0), (10.0, 40.0)],
+        false,
+    );
+    assert_eq!(document.mask().pixel(10, 10), [255]);
+    assert_eq!(document.mask().pixel(59, 39), [255]);
+    assert_eq!(document.mask().pixel(60, 40), [0]);
+    assert_eq!(
+        document.mask().content_bounds(0),
+        PixelRect::new(10, 10, 50, 30)
+    );
+    stroke(
+        &mut document,
+        None,
+        StrokeMode::MaskAdd,
+        &[(100.0, 100.0), (150.0, 100.0)],
+    );
+    assert_eq!(document.mask().pixel(120, 100), [255]);
+    stroke(
+        &mut document,
+        None,
+        StrokeMode::MaskErase,
+        &[(120.0, 80.0), (120.0, 120.0)],
+    );
+    assert_eq!(document.mask().pixel(120, 100), [0]);
+    document.undo();
+    document.undo();
+    document.undo();
+    assert!(document.mask().is_empty());
+}
+
+#[test]
+fn generative_layers_touch_only_the_masked_area_and_are_traceable() {
+    let mut document = Document::new(128, 128).expect("size");
+    let paint = document.layers()[0].id;
+    stroke(
+        &mut document,
+        Some(paint),
+        StrokeMode::Paint,
+        &[(0.0, 64.0), (128.0, 64.0)],
+    );
+    let before = document.composite(&document.bounds()).0;
+
+    // A generation over a 64×64 region whose mask covers its middle 32×32.
+    let region = PixelRect::new(32, 32, 64, 64);
+    let raw: Vec<u8> = (0..64 * 64).flat_map(|_| [10_u8, 200, 30]).collect();
+    let mut mask = vec![0_u8; 64 * 64];
+    for y in 16..48 {
+        for x in 16..48 {
+            mask[y * 64 + x] = 255;
+        }
+    }
+    let generated = document.add_generative_layer("Generation 1", region, raw, mask, 1);
+    let (after, provenance) = document.composite(&document.bounds());
+    let masked = PixelRect::new(48, 48, 32, 32);
+    for y in 0..128 {
+        for x in 0..128 {
+            let index = (y * 128 + x) as usize;
+            if masked.contains(x, y) {
+                assert_eq!(&after[index * 4..index * 4 + 4], &[10, 200, 30, 255]);
+                assert_eq!(provenance[index], Provenance::Generated);
+            } else {
+                assert_eq!(
+                    &after[index * 4..index * 4 + 4],
+                    &before[index * 4..index * 4 + 4],
+                    "unchanged outside the mask at ({x}, {y})"
+                );
+                assert_ne!(provenance[index], Provenance::Generated);
+            }
+        }
+    }
+    let shares = ProvenanceShares::count(&provenance);
+    assert_eq!(shares.generated, 32 * 32);
+
+    // Painting over generated pixels on a layer above marks them.
+    let above = document.add_paint_layer("Touch-ups", None);
+    stroke(
+        &mut document,
+        Some(above),
+        StrokeMode::Paint,
+        &[(60.0, 30.0), (60.0, 100.0)],
+    );
+    let (_, provenance) = document.composite(&document.bounds());
+    assert_eq!(provenance[60 * 128 + 60], Provenance::GeneratedThenPainted);
+    assert_eq!(provenance[60 * 128 + 10], Provenance::Hand);
+
+    // Feather changes the composite without a new generation, and undoes.
+    let sharp = document.composite(&document.bounds()).0;
+    document
+        .set_generative_params(
+            generated,
+            GenerativeParams {
+                grow: 0,
+                feather: 8.0,
+            },
+            None,
+        )
+        .expect("generative");
+    let soft = document.composite(&document.bounds()).0;
+    assert_ne!(sharp, soft);
+    let edge = (48 * 128 + 49) as usize * 4;
+    assert!(soft[edge + 1] < sharp[edge + 1], "the edge is softer");
+    document.undo();
+    assert_eq!(document.composite(&document.bounds()).0, sharp);
+
+    // Generative layers cannot be painted on.
+    let err = document
+        .begin_stroke(Some(generated), StrokeMode::Paint, BrushSettings::default())
+        .expect_err("not paintable");
+    assert!(err.to_string().contains("is a generative layer"), "{err}");
+}
+
+#[test]
+fn history_stays_within_its_budget() {
+    let mut document = Document::new(1024, 1024).expect("size");
+    let layer = document.layers()[0].id;
+    document.set_history_budget(3 * 256 * 256 * 4);
+    for i in 0..10 {
+        let y = 50.0 + i as f32 * 90.0;
+        stroke(
+            &mut document,
+            Some(layer),
+            StrokeMode::Paint,
+            &[(10.0, y), (1000.0, y)],
+        );
+    }
+    assert!(document.history().memory_bytes() <= 3 * 256 * 256 * 4);
+    assert!(document.history().dropped > 0);
+    assert!(document.history().undo_depth() < 10);
+}

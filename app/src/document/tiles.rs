@@ -1,0 +1,321 @@
+//! Tiled pixel storage with copy-on-write tiles.
+//!
+//! An image is a grid of 256×256 tiles; a tile that was never painted is absent (transparent /
+//! zero). Tiles are shared through `Arc`: an undo step keeps the tiles an operation replaced, and
+//! writing to a tile that is still shared copies it first, so history costs only the tiles that
+//! changed and large canvases stay cheap until painted.
+
+use std::sync::Arc;
+
+/// Edge length of a tile, in pixels.
+pub const TILE: u32 = 256;
+
+/// A rectangle in pixels, `x0..x1 × y0..y1` (half-open).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PixelRect {
+    /// Left edge.
+    pub x0: u32,
+    /// Top edge.
+    pub y0: u32,
+    /// Right edge (exclusive).
+    pub x1: u32,
+    /// Bottom edge (exclusive).
+    pub y1: u32,
+}
+
+impl PixelRect {
+    /// The rectangle `x, y, width, height`.
+    pub fn new(x: u32, y: u32, width: u32, height: u32) -> Self {
+        Self {
+            x0: x,
+            y0: y,
+            x1: x + width,
+            y1: y + height,
+        }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.x1.saturating_sub(self.x0)
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.y1.saturating_sub(self.y0)
+    }
+
+    /// Whether it covers no pixel.
+    pub fn is_empty(&self) -> bool {
+        self.width() == 0 || self.height() == 0
+    }
+
+    /// The overlap of two rectangles (possibly empty).
+    pub fn intersect(&self, other: &Self) -> Self {
+        let x0 = self.x0.max(other.x0);
+        let y0 = self.y0.max(other.y0);
+        Self {
+            x0,
+            y0,
+            x1: self.x1.min(other.x1).max(x0),
+            y1: self.y1.min(other.y1).max(y0),
+        }
+    }
+
+    /// The smallest rectangle covering both (an empty one covers nothing).
+    pub fn union(&self, other: &Self) -> Self {
+        if self.is_empty() {
+            return *other;
+        }
+        if other.is_empty() {
+            return *self;
+        }
+        Self {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+
+    /// Whether the pixel lies inside.
+    pub fn contains(&self, x: u32, y: u32) -> bool {
+        x >= self.x0 && x < self.x1 && y >= self.y0 && y < self.y1
+    }
+}
+
+/// One tile's pixels, `TILE × TILE × channels` bytes.
+pub type Tile = Vec<u8>;
+
+/// A tiled image with `CHANNELS` bytes per pixel (4: RGBA with straight alpha, 1: a mask).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tiled<const CHANNELS: usize> {
+    width: u32,
+    height: u32,
+    tiles: Vec<Option<Arc<Tile>>>,
+}
+
+/// RGBA, straight (not premultiplied) alpha, as PNG and OpenRaster store it.
+pub type RgbaTiles = Tiled<4>;
+/// One byte per pixel: 0 = none, 255 = full.
+pub type MaskTiles = Tiled<1>;
+
+impl<const CHANNELS: usize> Tiled<CHANNELS> {
+    /// An empty (transparent / zero) image.
+    pub fn new(width: u32, height: u32) -> Self {
+        let columns = width.div_ceil(TILE) as usize;
+        let rows = height.div_ceil(TILE) as usize;
+        Self {
+            width,
+            height,
+            tiles: vec![None; columns * rows],
+        }
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The whole image as a rectangle.
+    pub fn bounds(&self) -> PixelRect {
+        PixelRect::new(0, 0, self.width, self.height)
+    }
+
+    /// Tiles per row.
+    pub fn columns(&self) -> u32 {
+        self.width.div_ceil(TILE)
+    }
+
+    /// Tile rows.
+    pub fn rows(&self) -> u32 {
+        self.height.div_ceil(TILE)
+    }
+
+    /// Index of the tile at tile coordinates.
+    pub fn tile_index(&self, column: u32, row: u32) -> usize {
+        (row * self.columns() + column) as usize
+    }
+
+    /// The pixel rectangle of a tile (clipped to the image).
+    pub fn tile_rect(&self, index: usize) -> PixelRect {
+        let column = index as u32 % self.columns();
+        let row = index as u32 / self.columns();
+        PixelRect::new(column * TILE, row * TILE, TILE, TILE).intersect(&self.bounds())
+    }
+
+    /// Indices of the tiles a rectangle touches.
+    pub fn tiles_in(&self, rect: &PixelRect) -> Vec<usize> {
+        let rect = rect.intersect(&self.bounds());
+        if rect.is_empty() {
+            return Vec::new();
+        }
+        let mut indices = Vec::new();
+        for row in rect.y0 / TILE..=(rect.y1 - 1) / TILE {
+            for column in rect.x0 / TILE..=(rect.x1 - 1) / TILE {
+                indices.push(self.tile_index(column, row));
+            }
+        }
+        indices
+    }
+
+    /// The tile at an index (`None`: never painted).
+    pub fn tile(&self, index: usize) -> Option<&Arc<Tile>> {
+        self.tiles.get(index).and_then(Option::as_ref)
+    }
+
+    /// Replaces a tile, returning the previous one (for undo).
+    pub fn replace_tile(&mut self, index: usize, tile: Option<Arc<Tile>>) -> Option<Arc<Tile>> {
+        std::mem::replace(&mut self.tiles[index], tile)
+    }
+
+    /// A tile's bytes for writing: allocated if absent, copied first if shared.
+    pub fn tile_mut(&mut self, index: usize) -> &mut Tile {
+        let slot = &mut self.tiles[index];
+        let tile = slot.get_or_insert_with(|| Arc::new(vec![0; (TILE * TILE) as usize * CHANNELS]));
+        Arc::make_mut(tile)
+    }
+
+    /// Every tile slot (present or not).
+    pub fn tile_count(&self) -> usize {
+        self.tiles.len()
+    }
+
+    /// One pixel (zeros outside the image or in an unpainted tile).
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; CHANNELS] {
+        let mut out = [0; CHANNELS];
+        if x >= self.width || y >= self.height {
+            return out;
+        }
+        let index = self.tile_index(x / TILE, y / TILE);
+        if let Some(tile) = self.tile(index) {
+            let offset = (((y % TILE) * TILE + x % TILE) as usize) * CHANNELS;
+            out.copy_from_slice(&tile[offset..offset + CHANNELS]);
+        }
+        out
+    }
+
+    /// Writes one pixel (ignored outside the image).
+    pub fn set_pixel(&mut self, x: u32, y: u32, value: [u8; CHANNELS]) {
+        if x >= self.width || y >= self.height {
+            return;
+        }
+        let index = self.tile_index(x / TILE, y / TILE);
+        let offset = (((y % TILE) * TILE + x % TILE) as usize) * CHANNELS;
+        self.tile_mut(index)[offset..offset + CHANNELS].copy_from_slice(&value);
+    }
+
+    /// Reads a rectangle into a packed buffer (`width × height × CHANNELS`).
+    pub fn read_rect(&self, rect: &PixelRect) -> Vec<u8> {
+        let mut out = vec![0; rect.width() as usize * rect.height() as usize * CHANNELS];
+        let clipped = rect.intersect(&self.bounds());
+        for index in self.tiles_in(&clipped) {
+            let Some(tile) = self.tile(index) else {
+                continue;
+            };
+            let part = self.tile_rect(index).intersect(&clipped);
+            for y in part.y0..part.y1 {
+                let source = (((y % TILE) * TILE + part.x0 % TILE) as usize) * CHANNELS;
+                let target =
+                    (((y - rect.y0) * rect.width() + (part.x0 - rect.x0)) as usize) * CHANNELS;
+                let length = part.width() as usize * CHANNELS;
+                out[target..target + length].copy_from_slice(&tile[source..source + length]);
+            }
+        }
+        out
+    }
+
+    /// Writes a packed buffer (`rect.width × rect.height × CHANNELS`) into a rectangle. Tiles
+    /// that end up all zero are dropped.
+    pub fn write_rect(&mut self, rect: &PixelRect, data: &[u8]) {
+        let clipped = rect.intersect(&self.bounds());
+        for index in self.tiles_in(&clipped) {
+            let part = self.tile_rect(index).intersect(&clipped);
+            let tile = self.tile_mut(index);
+            for y in part.y0..part.y1 {
+                let target = (((y % TILE) * TILE + part.x0 % TILE) as usize) * CHANNELS;
+                let source =
+                    (((y - rect.y0) * rect.width() + (part.x0 - rect.x0)) as usize) * CHANNELS;
+                let length = part.width() as usize * CHANNELS;
+                tile[target..target + length].copy_from_slice(&data[source..source + length]);
+            }
+            if tile.iter().all(|&byte| byte == 0) {
+                self.tiles[index] = None;
+            }
+        }
+    }
+
+    /// The bounding box of the non-zero pixels (of channel `channel`; empty when none).
+    pub fn content_bounds(&self, channel: usize) -> PixelRect {
+        let mut bounds = PixelRect::new(0, 0, 0, 0);
+        for index in 0..self.tiles.len() {
+            let Some(tile) = self.tile(index) else {
+                continue;
+            };
+            let rect = self.tile_rect(index);
+            for y in rect.y0..rect.y1 {
+                for x in rect.x0..rect.x1 {
+                    let offset = (((y % TILE) * TILE + x % TILE) as usize) * CHANNELS;
+                    if tile[offset + channel] != 0 {
+                        bounds = bounds.union(&PixelRect::new(x, y, 1, 1));
+                    }
+                }
+            }
+        }
+        bounds
+    }
+
+    /// Bytes held by present tiles (shared tiles counted once per image).
+    pub fn memory_bytes(&self) -> usize {
+        self.tiles.iter().flatten().map(|tile| tile.len()).sum()
+    }
+
+    /// Whether no tile is present.
+    pub fn is_empty(&self) -> bool {
+        self.tiles.iter().all(Option::is_none)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_on_write_shares_until_written() {
+        let mut image = RgbaTiles::new(600, 300);
+        image.set_pixel(10, 10, [1, 2, 3, 4]);
+        let snapshot = image.clone();
+        assert!(Arc::ptr_eq(
+            image.tile(0).expect("tile"),
+            snapshot.tile(0).expect("tile")
+        ));
+        image.set_pixel(11, 10, [5, 6, 7, 8]);
+        assert!(!Arc::ptr_eq(
+            image.tile(0).expect("tile"),
+            snapshot.tile(0).expect("tile")
+        ));
+        assert_eq!(snapshot.pixel(11, 10), [0, 0, 0, 0]);
+        assert_eq!(image.pixel(10, 10), [1, 2, 3, 4]);
+        // Only the one tile exists.
+        assert_eq!(image.memory_bytes(), (TILE * TILE * 4) as usize);
+    }
+
+    #[test]
+    fn rectangles_round_trip_across_tiles() {
+        let mut image = MaskTiles::new(700, 520);
+        let rect = PixelRect::new(250, 200, 20, 300);
+        let data: Vec<u8> = (0..rect.width() * rect.height())
+            .map(|v| (v % 251) as u8 + 1)
+            .collect();
+        image.write_rect(&rect, &data);
+        assert_eq!(image.read_rect(&rect), data);
+        assert_eq!(image.content_bounds(0), rect.intersect(&image.bounds()));
+        // Clearing drops the tiles again.
+        image.write_rect(&rect, &vec![0; data.len()]);
+        assert!(image.is_empty());
+    }
+}
