@@ -4,6 +4,7 @@
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use egui_kittest::{Harness, SnapshotOptions};
 use pentimento::{AppOptions, PentimentoApp};
+use pentimento_tests::Sandbox;
 
 fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
@@ -18,10 +19,8 @@ fn harness(options: AppOptions) -> Harness<'static, PentimentoApp> {
 
 #[test]
 fn main_window_has_its_panels() {
-    let mut harness = harness(AppOptions {
-        runtime: None,
-        ..AppOptions::default()
-    });
+    let sandbox = Sandbox::new();
+    let mut harness = harness(sandbox.options());
     harness.run();
 
     harness.get_by_label("Prompt");
@@ -62,10 +61,8 @@ fn main_window_has_its_panels() {
 
 #[test]
 fn prompt_fields_take_text() {
-    let mut harness = harness(AppOptions {
-        runtime: None,
-        ..AppOptions::default()
-    });
+    let sandbox = Sandbox::new();
+    let mut harness = harness(sandbox.options());
     harness.run();
     let field = harness.get_by_label("Describe what to paint");
     field.click();

@@ -12,13 +12,14 @@ use pentimento_inference::onnx_runtime::{self, wheel};
 #[test]
 fn app_opens_and_explains_a_missing_runtime() {
     let empty_cache = tempfile::tempdir().expect("temporary folder");
+    let sandbox = pentimento_tests::Sandbox::new();
     let options = AppOptions {
         runtime: Some(LocateOptions {
             cache_root: Some(empty_cache.path().to_path_buf()),
             allow_download: false,
             use_overrides: false,
         }),
-        ..AppOptions::default()
+        ..sandbox.options()
     };
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])

@@ -1,12 +1,31 @@
-//! The main window: canvas in the middle, prompt panel on the left, layers on the right, status
-//! bar at the bottom.
+//! The main window: canvas in the middle, toolbar and prompt panel on the left, layers on the
+//! right, the staging strip under the canvas, the status bar at the bottom.
+//!
+//! The app owns the document and the UI state; generation runs on the worker thread, which it
+//! talks to only through commands and events.
+
+mod generation;
+mod panels;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use egui::{Panel, RichText};
 use pentimento_inference::LocateOptions;
 
-use crate::canvas::CanvasView;
+use crate::autosave::{Autosave, Recovery};
 use crate::canvas::gpu::CanvasGpu;
+use crate::canvas::{CanvasEvent, CanvasView, Overlays};
+use crate::dialogs::{FileDialogs, NativeDialogs};
+use crate::document::Document;
+use crate::document::layer::LayerId;
+use crate::io::ora;
 use crate::runtime_status::RuntimeStatus;
+use crate::settings::{Folders, Settings};
+use crate::tools::Tool;
+use crate::worker::Worker;
+pub use generation::{GenerationState, ModelState};
 
 /// The application icon, `assets/icon.png`.
 pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
@@ -14,13 +33,36 @@ pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 /// Size of a new canvas, in pixels.
 pub const DEFAULT_DOCUMENT_SIZE: [u32; 2] = [1024, 1024];
 
+/// Canvas size presets of the New dialog.
+pub const SIZE_PRESETS: [(&str, u32, u32); 6] = [
+    ("Square 512", 512, 512),
+    ("Square 1024", 1024, 1024),
+    ("Portrait 768 × 1024", 768, 1024),
+    ("Landscape 1024 × 768", 1024, 768),
+    ("Landscape 1920 × 1080", 1920, 1080),
+    ("Square 2048", 2048, 2048),
+];
+
 /// How the app starts.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppOptions {
-    /// Where to look for ONNX Runtime; `None` leaves it unloaded (for tests of the bare UI).
+    /// Where to look for ONNX Runtime; `None` starts neither ONNX Runtime nor the worker (tests
+    /// of the bare UI).
     pub runtime: Option<LocateOptions>,
     /// Size of the initial empty canvas.
     pub document_size: [u32; 2],
+    /// Settings and autosave folders (`None`: the platform's).
+    pub folders: Option<Folders>,
+    /// File dialogs (`None`: native ones).
+    pub dialogs: Option<Arc<dyn FileDialogs>>,
+    /// A model folder to load at start (overrides the remembered one).
+    pub model: Option<PathBuf>,
+    /// Where ONNX Runtime's optimized graphs are cached (`None`: the user cache).
+    pub optimized_cache: Option<PathBuf>,
+    /// ONNX Runtime threads per operator (`None`: one per core).
+    pub threads: Option<usize>,
+    /// A project or image to open at start.
+    pub open: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -28,19 +70,94 @@ impl Default for AppOptions {
         Self {
             runtime: Some(LocateOptions::default()),
             document_size: DEFAULT_DOCUMENT_SIZE,
+            folders: None,
+            dialogs: None,
+            model: None,
+            optimized_cache: crate::cli::generate::optimized_cache_folder(),
+            threads: None,
+            open: None,
         }
     }
+}
+
+impl std::fmt::Debug for AppOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppOptions")
+            .field("document_size", &self.document_size)
+            .field("folders", &self.folders)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message shown to the artist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    /// The sentence.
+    pub text: String,
+    /// Errors stay until dismissed; information fades.
+    pub is_error: bool,
+    /// When it was posted (seconds of app time).
+    pub posted: f64,
+}
+
+/// A modal question waiting for an answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Modal {
+    /// Offer to recover an autosave.
+    Recover(Recovery),
+    /// Unsaved changes before closing the window.
+    ConfirmQuit,
+    /// Unsaved changes before replacing the document.
+    ConfirmReplace(ReplaceWith),
+    /// Choose a size for a new canvas.
+    NewCanvas {
+        /// Width being edited.
+        width: u32,
+        /// Height being edited.
+        height: u32,
+    },
+    /// The settings window.
+    Settings,
+}
+
+/// What replaces the current document once the artist confirms.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReplaceWith {
+    /// A new canvas.
+    New(u32, u32),
+    /// A file.
+    Open(PathBuf),
 }
 
 /// The application state shown in the main window.
 pub struct PentimentoApp {
     runtime: RuntimeStatus,
-    runtime_options: Option<LocateOptions>,
+    worker: Option<Worker>,
+    /// The loaded model and its state.
+    pub model: ModelState,
+    /// The running generation and the staged variations.
+    pub generation: GenerationState,
+    document: Document,
+    document_path: Option<PathBuf>,
     view: CanvasView,
-    document_size: [u32; 2],
+    active_layer: Option<LayerId>,
+    settings: Settings,
+    folders: Folders,
+    dialogs: Arc<dyn FileDialogs>,
+    autosave: Autosave,
+    notices: Vec<Notice>,
+    modal: Option<Modal>,
+    overlays: Overlays,
     prompt: String,
     negative_prompt: String,
+    renaming: Option<(LayerId, String)>,
+    /// Provenance shares of the composite, with the revision they were counted at.
+    provenance_shares: Option<(u64, crate::document::compositor::ProvenanceShares)>,
     gpu_canvas: bool,
+    allow_close: bool,
+    options: AppOptions,
+    next_job: u64,
 }
 
 impl PentimentoApp {
@@ -49,15 +166,22 @@ impl PentimentoApp {
         Self::with_options(cc, AppOptions::default())
     }
 
-    /// Creates the app; starts loading ONNX Runtime in the background when asked to.
+    /// Creates the app; starts loading ONNX Runtime and the remembered model in the
+    /// background when asked to.
     pub fn with_options(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
         let gpu_canvas = match cc.wgpu_render_state.as_ref() {
             Some(render_state) => {
-                CanvasGpu::install(render_state, options.document_size);
+                CanvasGpu::install(render_state);
                 true
             }
             None => false,
         };
+        let folders = options.folders.clone().unwrap_or_else(Folders::platform);
+        let settings = Settings::load(&folders.settings_file());
+        let dialogs = options
+            .dialogs
+            .clone()
+            .unwrap_or_else(|| Arc::new(NativeDialogs));
         let runtime = match options.runtime.clone() {
             Some(locate) => {
                 let ctx = cc.egui_ctx.clone();
@@ -65,16 +189,83 @@ impl PentimentoApp {
             }
             None => RuntimeStatus::NotStarted,
         };
-        Self {
+        let mut notices = Vec::new();
+        let worker = match options.runtime.clone() {
+            Some(locate) => {
+                let ctx = cc.egui_ctx.clone();
+                match Worker::spawn(locate, options.optimized_cache.clone(), move || {
+                    ctx.request_repaint();
+                }) {
+                    Ok(worker) => Some(worker),
+                    Err(err) => {
+                        notices.push(Notice {
+                            text: format!(
+                                "Could not start the generation worker ({err}); restart Pentimento."
+                            ),
+                            is_error: true,
+                            posted: 0.0,
+                        });
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let document = Document::new(options.document_size[0], options.document_size[1])
+            .or_else(|_| Document::new(DEFAULT_DOCUMENT_SIZE[0], DEFAULT_DOCUMENT_SIZE[1]));
+        let Ok(mut document) = document else {
+            unreachable!("the default canvas size is valid");
+        };
+        document.set_history_budget(settings.history_budget_mib << 20);
+        let active_layer = document.layers().last().map(|layer| layer.id);
+        let autosave = Autosave::new(
+            folders.autosave_dir(),
+            Duration::from_secs(settings.autosave_seconds.max(5)),
+        );
+        let modal = Autosave::pending_recovery(&folders.autosave_dir()).map(Modal::Recover);
+        let mut app = Self {
             runtime,
-            runtime_options: options.runtime,
+            worker,
+            model: ModelState::None,
+            generation: GenerationState::default(),
+            document,
+            document_path: None,
             view: CanvasView::default(),
-            document_size: options.document_size,
+            active_layer,
+            settings,
+            folders,
+            dialogs,
+            autosave,
+            notices,
+            modal,
+            overlays: Overlays {
+                mask: true,
+                ..Overlays::default()
+            },
             prompt: String::new(),
             negative_prompt: String::new(),
+            renaming: None,
+            provenance_shares: None,
             gpu_canvas,
+            allow_close: false,
+            next_job: 1,
+            options: options.clone(),
+        };
+        if let Some(path) = options
+            .model
+            .clone()
+            .or_else(|| app.settings.model_folder.clone())
+            && app.worker.is_some()
+        {
+            app.load_model(path);
         }
+        if let Some(path) = options.open {
+            app.open_path(&path);
+        }
+        app
     }
+
+    // ---- Accessors (tests and panels) -----------------------------------------------------
 
     /// Where ONNX Runtime stands.
     pub fn runtime_status(&self) -> &RuntimeStatus {
@@ -86,11 +277,469 @@ impl PentimentoApp {
         &self.view
     }
 
+    /// The open document.
+    pub fn document(&self) -> &Document {
+        &self.document
+    }
+
+    /// The open document, for changing it (tests drive it like the tools do).
+    pub fn document_mut(&mut self) -> &mut Document {
+        &mut self.document
+    }
+
+    /// The file the document was opened from or saved to.
+    pub fn document_path(&self) -> Option<&Path> {
+        self.document_path.as_deref()
+    }
+
+    /// The layer strokes go to.
+    pub fn active_layer(&self) -> Option<LayerId> {
+        self.active_layer
+    }
+
+    /// Selects the layer strokes go to.
+    pub fn set_active_layer(&mut self, layer: LayerId) {
+        self.active_layer = Some(layer);
+    }
+
+    /// The remembered settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The remembered settings, for changing them.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// Messages on screen.
+    pub fn notices(&self) -> &[Notice] {
+        &self.notices
+    }
+
+    /// The modal question on screen.
+    pub fn modal(&self) -> Option<&Modal> {
+        self.modal.as_ref()
+    }
+
+    /// The autosave file.
+    pub fn autosave_file(&self) -> PathBuf {
+        self.autosave.file()
+    }
+
+    /// Writes an autosave now (if there are unsaved changes) and waits for it.
+    pub fn autosave_now(&mut self) {
+        self.autosave
+            .tick(&self.document, self.document_path.as_deref(), true);
+        self.autosave.wait();
+    }
+
+    fn notify(&mut self, ctx: &egui::Context, text: impl Into<String>, is_error: bool) {
+        let text = text.into();
+        self.notices.retain(|notice| notice.text != text);
+        self.notices.push(Notice {
+            text,
+            is_error,
+            posted: ctx.input(|input| input.time),
+        });
+        self.notices.truncate(6);
+    }
+
+    fn job_id(&mut self) -> u64 {
+        let job = self.next_job;
+        self.next_job += 1;
+        job
+    }
+
+    // ---- Files -------------------------------------------------------------------------------
+
+    fn replace_document(&mut self, document: Document, path: Option<PathBuf>) {
+        // A running generation belongs to the document it was planned on.
+        self.generation.cancel();
+        self.generation.running = None;
+        self.document = document;
+        self.document
+            .set_history_budget(self.settings.history_budget_mib << 20);
+        self.document_path = path;
+        self.active_layer = self.document.layers().last().map(|layer| layer.id);
+        self.generation.discard_staging();
+        self.view.reset_document();
+    }
+
+    /// Opens a project (`.ora`) or an image as a new document. Errors leave the current
+    /// document untouched.
+    pub fn open_path(&mut self, path: &Path) -> Option<String> {
+        let is_project = path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
+        let result = if is_project {
+            ora::open(path)
+                .map(|document| (document, Some(path.to_path_buf())))
+                .map_err(|err| crate::worker::sentence(&err.to_string()))
+        } else {
+            crate::io::read_rgba(path)
+                .map_err(|err| crate::worker::sentence(&err.to_string()))
+                .and_then(|(width, height, rgba)| {
+                    let mut document = Document::from_parts(
+                        width,
+                        height,
+                        Vec::new(),
+                        crate::document::tiles::MaskTiles::new(width, height),
+                        Vec::new(),
+                    )
+                    .map_err(|err| crate::worker::sentence(&err.to_string()))?;
+                    let name = path
+                        .file_stem()
+                        .map(|stem| stem.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "Image".to_owned());
+                    document.import_layer(&name, width, height, &rgba, 0, 0);
+                    document.mark_saved();
+                    Ok((document, None))
+                })
+        };
+        match result {
+            Ok((document, saved_path)) => {
+                self.replace_document(document, saved_path);
+                self.settings.remember_file(path);
+                None
+            }
+            Err(message) => Some(message),
+        }
+    }
+
+    /// Adds an image file as a new layer on top.
+    pub fn import_layer(&mut self, path: &Path) -> Option<String> {
+        match crate::io::read_rgba(path) {
+            Ok((width, height, rgba)) => {
+                let name = path
+                    .file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "Image".to_owned());
+                let id = self.document.import_layer(&name, width, height, &rgba, 0, 0);
+                self.active_layer = Some(id);
+                None
+            }
+            Err(err) => Some(crate::worker::sentence(&err.to_string())),
+        }
+    }
+
+    /// Saves the document to `path` (or its own file, or asks). Returns an error sentence.
+    pub fn save(&mut self, path: Option<PathBuf>) -> Result<(), String> {
+        let path = match path.or_else(|| self.document_path.clone()) {
+            Some(path) => path,
+            None => match self.dialogs.save_project("untitled.ora") {
+                Some(path) => path,
+                None => return Err("Not saved: no file was chosen.".to_owned()),
+            },
+        };
+        ora::save(&self.document, &path).map_err(|err| crate::worker::sentence(&err.to_string()))?;
+        self.document.mark_saved();
+        self.document_path = Some(path.clone());
+        self.settings.remember_file(&path);
+        self.autosave.clear();
+        Ok(())
+    }
+
+    /// Exports the flattened image as PNG, with the provenance summary in its text chunks.
+    pub fn export_png(&mut self, path: &Path) -> Result<(), String> {
+        let bounds = self.document.bounds();
+        let (composite, provenance) = self.document.composite(&bounds);
+        let straight = crate::document::compositor::unpremultiply(&composite);
+        let shares = crate::document::compositor::ProvenanceShares::count(&provenance);
+        let summary = format!(
+            "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
+            shares.percent(shares.hand),
+            shares.percent(shares.generated),
+            shares.percent(shares.generated_then_painted)
+        );
+        let log = serde_json::to_string(&self.document.generation_log).unwrap_or_default();
+        crate::io::write_rgba_png(
+            path,
+            bounds.width(),
+            bounds.height(),
+            &straight,
+            &[
+                ("Software", format!("Pentimento {}", env!("CARGO_PKG_VERSION"))),
+                ("pentimento:provenance", summary),
+                ("pentimento:generation-log", log),
+            ],
+        )
+        .map_err(|err| crate::worker::sentence(&err.to_string()))
+    }
+
+    fn request_replace(&mut self, with: ReplaceWith) {
+        if self.document.has_unsaved_changes() {
+            self.modal = Some(Modal::ConfirmReplace(with));
+        } else {
+            self.do_replace(with);
+        }
+    }
+
+    fn do_replace(&mut self, with: ReplaceWith) -> Option<String> {
+        match with {
+            ReplaceWith::New(width, height) => match Document::new(width, height) {
+                Ok(document) => {
+                    self.replace_document(document, None);
+                    None
+                }
+                Err(err) => Some(crate::worker::sentence(&err.to_string())),
+            },
+            ReplaceWith::Open(path) => self.open_path(&path),
+        }
+    }
+
+    /// Loads a model folder in the worker.
+    pub fn load_model(&mut self, path: PathBuf) {
+        let job = self.job_id();
+        let Some(worker) = &self.worker else {
+            self.model = ModelState::Failed(
+                "Generation is unavailable in this session (ONNX Runtime was not started)."
+                    .to_owned(),
+            );
+            return;
+        };
+        let options = pentimento_inference::LoadOptions {
+            provider: self.settings.generation.provider,
+            intra_threads: self.options.threads,
+            optimized_cache: self.options.optimized_cache.clone(),
+        };
+        match worker.send(crate::worker::Command::LoadModel {
+            job,
+            path: path.clone(),
+            options,
+        }) {
+            Ok(()) => {
+                self.model = ModelState::Loading {
+                    job,
+                    path,
+                    stage: "Waiting for the worker…".to_owned(),
+                };
+            }
+            Err(message) => self.model = ModelState::Failed(message),
+        }
+    }
+
+    fn save_settings(&self) {
+        let _ = self.settings.save(&self.folders.settings_file());
+    }
+
+    // ---- Frame -------------------------------------------------------------------------------
+
+    fn handle_shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() || self.modal.is_some() {
+            return;
+        }
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let pressed = |modifiers, key| {
+            ctx.input_mut(|input| input.consume_shortcut(&KeyboardShortcut::new(modifiers, key)))
+        };
+        if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) || pressed(Modifiers::COMMAND, Key::Y) {
+            self.document.redo();
+        } else if pressed(Modifiers::COMMAND, Key::Z) {
+            self.document.undo();
+        }
+        if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::S) {
+            self.save_as(ctx);
+        } else if pressed(Modifiers::COMMAND, Key::S) {
+            if let Err(message) = self.save(None) {
+                self.notify(ctx, message, true);
+            }
+        }
+        if pressed(Modifiers::COMMAND, Key::O)
+            && let Some(path) = self.dialogs.open_file()
+        {
+            self.request_replace(ReplaceWith::Open(path));
+        }
+        if pressed(Modifiers::COMMAND, Key::N) {
+            self.modal = Some(Modal::NewCanvas {
+                width: self.document.width(),
+                height: self.document.height(),
+            });
+        }
+        if pressed(Modifiers::COMMAND, Key::Enter) {
+            self.start_generation(ctx);
+        }
+        if pressed(Modifiers::NONE, Key::Escape) {
+            self.generation.cancel();
+        }
+        if self.generation.has_staging() {
+            if pressed(Modifiers::NONE, Key::ArrowRight) {
+                self.generation.cycle(1);
+            }
+            if pressed(Modifiers::NONE, Key::ArrowLeft) {
+                self.generation.cycle(-1);
+            }
+            if pressed(Modifiers::NONE, Key::Enter) {
+                self.accept_selected(ctx);
+            }
+        }
+        if pressed(Modifiers::COMMAND, Key::Num0) {
+            self.view.fit_pending = true;
+        }
+        if pressed(Modifiers::COMMAND, Key::Num1) {
+            self.view.zoom = 1.0;
+        }
+        let tools = &mut self.settings.tools;
+        for (modifiers, key, tool) in [
+            (Modifiers::NONE, Key::B, Tool::Brush),
+            (Modifiers::NONE, Key::E, Tool::Eraser),
+            (Modifiers::SHIFT, Key::M, Tool::MaskEraser),
+            (Modifiers::NONE, Key::M, Tool::MaskBrush),
+            (Modifiers::NONE, Key::R, Tool::RectangleSelect),
+            (Modifiers::NONE, Key::L, Tool::LassoSelect),
+            (Modifiers::NONE, Key::I, Tool::Eyedropper),
+            (Modifiers::NONE, Key::H, Tool::Pan),
+        ] {
+            if pressed(modifiers, key) {
+                tools.tool = tool;
+            }
+        }
+        if pressed(Modifiers::NONE, Key::OpenBracket) {
+            tools.scale_size(1.0 / 1.15);
+        }
+        if pressed(Modifiers::NONE, Key::CloseBracket) {
+            tools.scale_size(1.15);
+        }
+    }
+
+    fn save_as(&mut self, ctx: &egui::Context) {
+        let suggested = self
+            .document_path
+            .as_ref()
+            .and_then(|path| path.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "untitled.ora".to_owned());
+        if let Some(path) = self.dialogs.save_project(&suggested)
+            && let Err(message) = self.save(Some(path))
+        {
+            self.notify(ctx, message, true);
+        }
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|input| {
+            input
+                .raw
+                .dropped_files
+                .iter()
+                .map(|file| file.path().to_path_buf())
+                .filter(|path| !path.as_os_str().is_empty())
+                .collect()
+        });
+        for path in dropped {
+            let is_project = path
+                .extension()
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
+            let message = if is_project || self.document.is_blank() {
+                self.request_replace(ReplaceWith::Open(path));
+                None
+            } else {
+                self.import_layer(&path)
+            };
+            if let Some(message) = message {
+                self.notify(ctx, message, true);
+            }
+        }
+    }
+
+    fn handle_close(&mut self, ctx: &egui::Context) {
+        if ctx.input(|input| input.viewport().close_requested()) && !self.allow_close {
+            if self.document.has_unsaved_changes() {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.modal = Some(Modal::ConfirmQuit);
+            } else {
+                self.quit_cleanly();
+            }
+        }
+    }
+
+    fn quit_cleanly(&mut self) {
+        self.allow_close = true;
+        self.generation.cancel();
+        self.autosave.clear();
+        self.save_settings();
+    }
+
     fn menu_bar(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
+                if ui.button("New…").clicked() {
+                    self.modal = Some(Modal::NewCanvas {
+                        width: self.document.width(),
+                        height: self.document.height(),
+                    });
+                }
+                if ui.button("Open…").clicked()
+                    && let Some(path) = self.dialogs.open_file()
+                {
+                    self.request_replace(ReplaceWith::Open(path));
+                }
+                if ui.button("Add image as layer…").clicked()
+                    && let Some(path) = self.dialogs.open_image()
+                    && let Some(message) = self.import_layer(&path)
+                {
+                    self.notify(ui.ctx(), message, true);
+                }
+                ui.menu_button("Open recent", |ui| {
+                    let recent = self.settings.recent_files.clone();
+                    if recent.is_empty() {
+                        ui.weak("No recent files");
+                    }
+                    for path in recent {
+                        if ui.button(path.display().to_string()).clicked() {
+                            self.request_replace(ReplaceWith::Open(path));
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Save").clicked()
+                    && let Err(message) = self.save(None)
+                {
+                    self.notify(ui.ctx(), message, true);
+                }
+                if ui.button("Save as…").clicked() {
+                    self.save_as(ui.ctx());
+                }
+                if ui.button("Export PNG…").clicked()
+                    && let Some(path) = self.dialogs.export_png("export.png")
+                    && let Err(message) = self.export_png(&path)
+                {
+                    self.notify(ui.ctx(), message, true);
+                }
+                ui.separator();
+                if ui.button("Settings…").clicked() {
+                    self.modal = Some(Modal::Settings);
+                }
                 if ui.button("Quit").clicked() {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                let undo = self
+                    .document
+                    .history()
+                    .undo_label()
+                    .map(|label| format!("Undo {label}"));
+                if ui
+                    .add_enabled(undo.is_some(), egui::Button::new(undo.as_deref().unwrap_or("Undo")))
+                    .clicked()
+                {
+                    self.document.undo();
+                }
+                let redo = self
+                    .document
+                    .history()
+                    .redo_label()
+                    .map(|label| format!("Redo {label}"));
+                if ui
+                    .add_enabled(redo.is_some(), egui::Button::new(redo.as_deref().unwrap_or("Redo")))
+                    .clicked()
+                {
+                    self.document.redo();
+                }
+                ui.separator();
+                if ui.button("Clear mask").clicked() {
+                    self.document.clear_mask();
                 }
             });
             ui.menu_button("View", |ui| {
@@ -101,6 +750,8 @@ impl PentimentoApp {
                     self.view.zoom = 1.0;
                     self.view.pan = egui::Vec2::ZERO;
                 }
+                ui.checkbox(&mut self.overlays.mask, "Show mask");
+                ui.checkbox(&mut self.overlays.provenance, "Show AI and hand-painted areas");
             });
         });
     }
@@ -118,90 +769,67 @@ impl PentimentoApp {
                     ui.label(status.summary());
                 }
             }
+            ui.separator();
+            ui.label(self.model.summary());
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(format!("{:.0} %", self.view.zoom * 100.0));
                 ui.separator();
                 ui.label(format!(
                     "{} × {} px",
-                    self.document_size[0], self.document_size[1]
+                    self.document.width(),
+                    self.document.height()
                 ));
+                if self.document.has_unsaved_changes() {
+                    ui.separator();
+                    ui.weak("unsaved changes");
+                }
             });
         });
     }
 
-    /// The full explanation when ONNX Runtime is unavailable, with a way to try again.
-    fn runtime_problem(&mut self, ui: &mut egui::Ui) {
-        let RuntimeStatus::Unavailable(message) = &self.runtime else {
-            return;
-        };
-        let mut retry = false;
-        egui::Frame::group(ui.style())
-            .stroke(egui::Stroke::new(1.0, ui.visuals().warn_fg_color))
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.label(RichText::new("Generation is unavailable").strong());
-                ui.label(message.as_str());
-                ui.label("You can keep painting meanwhile.");
-                retry = ui.button("Try again").clicked();
-            });
-        ui.add_space(8.0);
-        if retry && let Some(options) = self.runtime_options.clone() {
-            let ctx = ui.ctx().clone();
-            self.runtime = RuntimeStatus::start(options, move || ctx.request_repaint());
+    fn notices_ui(&mut self, ui: &mut egui::Ui) {
+        let now = ui.input(|input| input.time);
+        self.notices
+            .retain(|notice| notice.is_error || now - notice.posted < 6.0);
+        let mut dismiss = None;
+        for (index, notice) in self.notices.iter().enumerate() {
+            let color = if notice.is_error {
+                ui.visuals().warn_fg_color
+            } else {
+                ui.visuals().text_color()
+            };
+            egui::Frame::group(ui.style())
+                .stroke(egui::Stroke::new(1.0, color))
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.label(RichText::new(&notice.text).color(color));
+                    if notice.is_error && ui.small_button("Dismiss").clicked() {
+                        dismiss = Some(index);
+                    }
+                });
         }
-    }
-
-    fn prompt_panel(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Prompt");
-        ui.add_space(4.0);
-        self.runtime_problem(ui);
-        ui.horizontal(|ui| {
-            ui.label("Model:");
-            ui.weak("none open");
-        });
-        ui.add_space(8.0);
-
-        let label = ui.label("Describe what to paint");
-        ui.add(
-            egui::TextEdit::multiline(&mut self.prompt)
-                .hint_text("a red apple on a wooden table, oil painting")
-                .desired_rows(4)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
-        ui.add_space(6.0);
-        let label = ui.label("Negative prompt");
-        ui.add(
-            egui::TextEdit::multiline(&mut self.negative_prompt)
-                .hint_text("what to avoid")
-                .desired_rows(2)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
-        ui.add_space(10.0);
-
-        let reason = if !self.runtime.is_ready() {
-            "ONNX Runtime is not ready; see the status bar."
-        } else {
-            "Open a model folder first."
-        };
-        ui.add_enabled(false, egui::Button::new("Generate"))
-            .on_disabled_hover_text(reason);
-    }
-
-    fn layer_panel(&self, ui: &mut egui::Ui) {
-        ui.heading("Layers");
-        ui.add_space(4.0);
-        ui.weak(format!(
-            "Empty canvas, {} × {} px. Layers you paint, import or generate appear here.",
-            self.document_size[0], self.document_size[1]
-        ));
+        if let Some(index) = dismiss {
+            self.notices.remove(index);
+        }
     }
 }
 
 impl eframe::App for PentimentoApp {
-    fn logic(&mut self, _ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.runtime.poll();
+        self.poll_worker(ctx);
+        self.handle_close(ctx);
+        self.handle_dropped_files(ctx);
+        self.handle_shortcuts(ctx);
+        if !self.document.is_stroking() {
+            self.autosave
+                .tick(&self.document, self.document_path.as_deref(), false);
+            if let Some(error) = self.autosave.error.take() {
+                self.notify(ctx, error, true);
+            }
+        }
+        // Keep the autosave clock and notices ticking.
+        ctx.request_repaint_after(Duration::from_secs(1));
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
@@ -209,33 +837,63 @@ impl eframe::App for PentimentoApp {
         Panel::bottom("status_bar").show(ui, |ui| self.status_bar(ui));
         Panel::left("prompt_panel")
             .resizable(true)
-            .default_size(280.0)
-            .show(ui, |ui| self.prompt_panel(ui));
+            .default_size(300.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.notices_ui(ui);
+                    self.runtime_problem(ui);
+                    self.toolbar(ui);
+                    ui.separator();
+                    self.prompt_panel(ui);
+                });
+            });
         Panel::right("layer_panel")
             .resizable(true)
-            .default_size(240.0)
-            .show(ui, |ui| self.layer_panel(ui));
+            .default_size(260.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.layer_panel(ui));
+            });
+        if self.generation.has_staging() {
+            Panel::bottom("staging_strip")
+                .resizable(false)
+                .show(ui, |ui| self.staging_strip(ui));
+        }
         egui::CentralPanel::no_frame().show(ui, |ui| {
             if self.gpu_canvas {
-                self.view.show(ui, self.document_size);
+                let overlays = Overlays {
+                    region: self.generation.region_overlay(),
+                    ..self.overlays.clone()
+                };
+                let interactive = self.modal.is_none();
+                let (_, events) = self.view.show(
+                    ui,
+                    &mut self.document,
+                    &mut self.settings.tools,
+                    self.active_layer,
+                    &overlays,
+                    interactive,
+                );
+                for event in events {
+                    match event {
+                        CanvasEvent::ColorPicked(color) => self.settings.tools.remember_color(color),
+                        CanvasEvent::Refused(message) => {
+                            self.notify(ui.ctx(), crate::worker::sentence(&message), true);
+                        }
+                    }
+                }
             } else {
                 ui.centered_and_justified(|ui| {
                     ui.label("The canvas needs a GPU renderer (wgpu), which is not available.");
                 });
             }
         });
+        self.modal_ui(ui.ctx());
     }
-}
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn icon_decodes() {
-        let icon = eframe::icon_data::from_png_bytes(super::ICON_PNG).expect("a valid PNG");
-        assert_eq!((icon.width, icon.height), (256, 256));
-        assert!(
-            icon.rgba.chunks(4).any(|pixel| pixel[3] == 0),
-            "rounded corners are transparent"
-        );
+    fn on_exit(&mut self) {
+        if !self.allow_close && !self.document.has_unsaved_changes() {
+            self.quit_cleanly();
+        }
+        self.save_settings();
     }
 }

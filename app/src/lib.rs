@@ -5,11 +5,18 @@
 //! the same code the `pentimento` binary runs.
 
 pub mod app;
+pub mod autosave;
 pub mod canvas;
 pub mod cli;
+pub mod dialogs;
 pub mod document;
+pub mod fingerprint;
 pub mod io;
+pub mod region;
 pub mod runtime_status;
+pub mod settings;
 pub mod shaders;
+pub mod tools;
+pub mod worker;
 
 pub use app::{AppOptions, PentimentoApp};

@@ -49,15 +49,23 @@ pub const CHECKERBOARD: SharedModule = SharedModule {
     source: include_str!("../../shaders/shared/checkerboard.wgsl"),
 };
 
-/// `canvas.wgsl`: the document over a checkerboard inside the workspace.
+/// `canvas.wgsl`: the composite over a checkerboard inside the workspace, with the mask and
+/// provenance overlays.
 pub const CANVAS: Shader = Shader {
     path: "canvas.wgsl",
     imports: &[CHECKERBOARD],
     source: include_str!("../../shaders/canvas.wgsl"),
 };
 
+/// `composite.wgsl`: the layers of one tile into the composite.
+pub const COMPOSITE: Shader = Shader {
+    path: "composite.wgsl",
+    imports: &[],
+    source: include_str!("../../shaders/composite.wgsl"),
+};
+
 /// Every shared module.
 pub const SHARED_MODULES: &[SharedModule] = &[CHECKERBOARD];
 
 /// Every entry-point shader.
-pub const SHADERS: &[Shader] = &[CANVAS];
+pub const SHADERS: &[Shader] = &[CANVAS, COMPOSITE];

@@ -1,9 +1,14 @@
-//! Draws the canvas on the GPU through an egui paint callback: the document texture over a
-//! checkerboard, inside the workspace, using `shaders/canvas.wgsl`.
+//! Draws the canvas on the GPU through an egui paint callback: dirty document tiles are
+//! composited by `shaders/composite.wgsl`, then `shaders/canvas.wgsl` shows the composite over a
+//! checkerboard, inside the workspace, with the mask and provenance overlays.
+
+use std::sync::Arc;
 
 use egui_wgpu::wgpu;
 use egui_wgpu::wgpu::util::DeviceExt as _;
 
+use crate::canvas::compositor_gpu::{ChannelTexture, GpuCompositor, TileJob};
+use crate::document::tiles::{PixelRect, Tile};
 use crate::shaders;
 
 /// The uniform block of `canvas.wgsl`; field order and padding match the WGSL struct.
@@ -20,8 +25,23 @@ pub struct CanvasUniforms {
     pub document_size: [f32; 2],
     /// 1.0 for nearest-neighbour sampling, 0.0 for linear.
     pub nearest: f32,
-    /// Keeps the block a multiple of 16 bytes.
-    pub padding: f32,
+    /// Opacity of the mask tint.
+    pub mask_opacity: f32,
+    /// Opacity of the provenance overlay.
+    pub provenance_opacity: f32,
+    /// Keeps the block a multiple of 16 bytes (WGSL's vec3 padding).
+    pub padding: [f32; 7],
+}
+
+/// What changed in the document since the last frame, ready for the GPU.
+#[derive(Debug, Default)]
+pub struct FrameWork {
+    /// Composite tiles to recompute.
+    pub jobs: Vec<TileJob>,
+    /// Mask tiles to upload (rect, tile).
+    pub mask_tiles: Vec<(PixelRect, Option<Arc<Tile>>)>,
+    /// Provenance tiles to upload (rect, 256×256 categories).
+    pub provenance_tiles: Vec<(PixelRect, Vec<u8>)>,
 }
 
 /// GPU objects for the canvas, kept in egui-wgpu's callback resources.
@@ -29,36 +49,41 @@ pub struct CanvasGpu {
     pipeline: wgpu::RenderPipeline,
     bind_group_layout: wgpu::BindGroupLayout,
     uniforms: wgpu::Buffer,
-    linear_sampler: wgpu::Sampler,
-    document: DocumentTexture,
+    sampler: wgpu::Sampler,
+    document: Option<DocumentGpu>,
 }
 
-struct DocumentTexture {
-    texture: wgpu::Texture,
+struct DocumentGpu {
+    compositor: GpuCompositor,
     bind_group: wgpu::BindGroup,
-    size: [u32; 2],
 }
 
 impl CanvasGpu {
-    /// Creates the pipeline for the window's target format and registers it with egui-wgpu.
-    pub fn install(render_state: &egui_wgpu::RenderState, document_size: [u32; 2]) {
-        let gpu = Self::new(
-            &render_state.device,
-            render_state.target_format,
-            document_size,
-        );
-        render_state.renderer.write().callback_resources.insert(gpu);
+    /// Creates the display pipeline for the window's target format and registers it.
+    pub fn install(render_state: &egui_wgpu::RenderState) {
+        let gpu = Self::new(&render_state.device, render_state.target_format);
+        render_state
+            .renderer
+            .write()
+            .callback_resources
+            .insert(gpu);
     }
 
-    fn new(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        document_size: [u32; 2],
-    ) -> Self {
+    fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("canvas.wgsl"),
             source: wgpu::ShaderSource::Wgsl(shaders::CANVAS.composed().into()),
         });
+        let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable: true },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        };
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("canvas"),
             entries: &[
@@ -68,26 +93,21 @@ impl CanvasGpu {
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(size_of::<CanvasUniforms>() as u64),
+                        min_binding_size: wgpu::BufferSize::new(
+                            size_of::<CanvasUniforms>() as u64,
+                        ),
                     },
                     count: None,
                 },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 1,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
+                texture_entry(1),
                 wgpu::BindGroupLayoutEntry {
                     binding: 2,
                     visibility: wgpu::ShaderStages::FRAGMENT,
                     ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                     count: None,
                 },
+                texture_entry(3),
+                texture_entry(4),
             ],
         });
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -125,135 +145,77 @@ impl CanvasGpu {
             contents: bytemuck::bytes_of(&<CanvasUniforms as bytemuck::Zeroable>::zeroed()),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
-        let linear_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("canvas linear"),
             mag_filter: wgpu::FilterMode::Linear,
             min_filter: wgpu::FilterMode::Linear,
             mipmap_filter: wgpu::MipmapFilterMode::Linear,
             ..Default::default()
         });
-        let document = DocumentTexture::new(
-            device,
-            &bind_group_layout,
-            &uniforms,
-            &linear_sampler,
-            document_size,
-        );
         Self {
             pipeline,
             bind_group_layout,
             uniforms,
-            linear_sampler,
-            document,
+            sampler,
+            document: None,
         }
     }
 
-    /// Replaces the document texture with an empty (transparent) one of a new size.
-    pub fn resize_document(&mut self, device: &wgpu::Device, size: [u32; 2]) {
-        if self.document.size != size {
-            self.document = DocumentTexture::new(
-                device,
-                &self.bind_group_layout,
-                &self.uniforms,
-                &self.linear_sampler,
-                size,
-            );
+    /// Makes sure the document textures match `size`; returns whether they were (re)created
+    /// (then every tile must be uploaded again).
+    fn ensure_document(&mut self, device: &wgpu::Device, size: [u32; 2]) -> bool {
+        if self
+            .document
+            .as_ref()
+            .is_some_and(|document| document.compositor.size() == size)
+        {
+            return false;
         }
-    }
-
-    /// Uploads premultiplied RGBA8 pixels into a rectangle of the document texture.
-    pub fn upload_document_region(
-        &self,
-        queue: &wgpu::Queue,
-        origin: [u32; 2],
-        size: [u32; 2],
-        premultiplied_rgba: &[u8],
-    ) {
-        debug_assert_eq!(
-            premultiplied_rgba.len(),
-            size[0] as usize * size[1] as usize * 4
-        );
-        queue.write_texture(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.document.texture,
-                mip_level: 0,
-                origin: wgpu::Origin3d {
-                    x: origin[0],
-                    y: origin[1],
-                    z: 0,
-                },
-                aspect: wgpu::TextureAspect::All,
-            },
-            premultiplied_rgba,
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(size[0] * 4),
-                rows_per_image: Some(size[1]),
-            },
-            wgpu::Extent3d {
-                width: size[0],
-                height: size[1],
-                depth_or_array_layers: 1,
-            },
-        );
-    }
-}
-
-impl DocumentTexture {
-    fn new(
-        device: &wgpu::Device,
-        layout: &wgpu::BindGroupLayout,
-        uniforms: &wgpu::Buffer,
-        linear_sampler: &wgpu::Sampler,
-        size: [u32; 2],
-    ) -> Self {
-        let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("document"),
-            size: wgpu::Extent3d {
-                width: size[0].max(1),
-                height: size[1].max(1),
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba8Unorm,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
-        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let compositor = GpuCompositor::new(device, size);
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("canvas"),
-            layout,
+            layout: &self.bind_group_layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: uniforms.as_entire_binding(),
+                    resource: self.uniforms.as_entire_binding(),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&view),
+                    resource: wgpu::BindingResource::TextureView(&compositor.composite_view),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
-                    resource: wgpu::BindingResource::Sampler(linear_sampler),
+                    resource: wgpu::BindingResource::Sampler(&self.sampler),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::TextureView(&compositor.mask_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: wgpu::BindingResource::TextureView(&compositor.provenance_view),
                 },
             ],
         });
-        Self {
-            texture,
+        self.document = Some(DocumentGpu {
+            compositor,
             bind_group,
-            size,
-        }
+        });
+        true
     }
 }
 
 /// One frame's canvas drawing, handed to egui-wgpu.
 pub struct CanvasCallback {
-    /// The view transform for this frame.
+    /// The view transform and overlays for this frame.
     pub uniforms: CanvasUniforms,
     /// The document size this frame shows.
     pub document_size: [u32; 2],
+    /// Tiles that changed since the last frame.
+    pub work: Arc<FrameWork>,
+    /// Set when the GPU lost its copy of the document and needs every tile again.
+    pub needs_full_upload: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl egui_wgpu::CallbackTrait for CanvasCallback {
@@ -265,9 +227,36 @@ impl egui_wgpu::CallbackTrait for CanvasCallback {
         _egui_encoder: &mut wgpu::CommandEncoder,
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
-        if let Some(gpu) = resources.get_mut::<CanvasGpu>() {
-            gpu.resize_document(device, self.document_size);
-            queue.write_buffer(&gpu.uniforms, 0, bytemuck::bytes_of(&self.uniforms));
+        let Some(gpu) = resources.get_mut::<CanvasGpu>() else {
+            return Vec::new();
+        };
+        if gpu.ensure_document(device, self.document_size) {
+            // Fresh textures: this frame's work may be partial; ask for everything next frame.
+            self.needs_full_upload
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        queue.write_buffer(&gpu.uniforms, 0, bytemuck::bytes_of(&self.uniforms));
+        let Some(document) = gpu.document.as_ref() else {
+            return Vec::new();
+        };
+        document
+            .compositor
+            .composite_tiles(device, queue, &self.work.jobs);
+        for (rect, tile) in &self.work.mask_tiles {
+            document.compositor.upload_channel_tile(
+                queue,
+                ChannelTexture::Mask,
+                *rect,
+                tile.as_ref().map(|tile| tile.as_slice()),
+            );
+        }
+        for (rect, tile) in &self.work.provenance_tiles {
+            document.compositor.upload_channel_tile(
+                queue,
+                ChannelTexture::Provenance,
+                *rect,
+                Some(tile),
+            );
         }
         Vec::new()
     }
@@ -281,8 +270,11 @@ impl egui_wgpu::CallbackTrait for CanvasCallback {
         let Some(gpu) = resources.get::<CanvasGpu>() else {
             return;
         };
+        let Some(document) = gpu.document.as_ref() else {
+            return;
+        };
         render_pass.set_pipeline(&gpu.pipeline);
-        render_pass.set_bind_group(0, &gpu.document.bind_group, &[]);
+        render_pass.set_bind_group(0, &document.bind_group, &[]);
         render_pass.draw(0..3, 0..1);
     }
 }

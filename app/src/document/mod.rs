@@ -153,6 +153,24 @@ impl Document {
         })
     }
 
+    /// A copy of the current state without history (cheap: tiles are shared), for saving in
+    /// the background.
+    pub fn snapshot(&self) -> Self {
+        Self {
+            width: self.width,
+            height: self.height,
+            layers: self.layers.clone(),
+            mask: self.mask.clone(),
+            generation_log: self.generation_log.clone(),
+            history: History::default(),
+            next_id: self.next_id,
+            dirty: Dirty::default(),
+            revision: self.revision,
+            saved_revision: self.saved_revision,
+            active: None,
+        }
+    }
+
     fn allocate_id(&mut self) -> LayerId {
         let id = LayerId(self.next_id);
         self.next_id += 1;
@@ -217,6 +235,12 @@ impl Document {
     /// Marks the current state as saved.
     pub fn mark_saved(&mut self) {
         self.saved_revision = self.revision;
+    }
+
+    /// Marks the document as changed since its last save (recovered work that exists only in
+    /// an autosave).
+    pub fn mark_modified(&mut self) {
+        self.changed();
     }
 
     /// Takes the changes since the last call (for the canvas upload).
@@ -603,6 +627,14 @@ impl Document {
         self.generation_log.push(record);
         self.changed();
         id
+    }
+
+    /// A generation log entry, for completing it (seeds, outcome, accepted variations). The log
+    /// only grows: entries are completed, never removed.
+    pub fn generation_record_mut(&mut self, id: u64) -> Option<&mut GenerationRecord> {
+        let record = self.generation_log.iter_mut().find(|record| record.id == id)?;
+        self.revision += 1;
+        Some(record)
     }
 
     /// Adds a generative layer on top; returns its id.

@@ -2,6 +2,8 @@
 //! parameters out. Writes are atomic — a temporary file beside the target, flushed, then renamed
 //! over it — so an interrupted write never leaves half a file under the final name.
 
+pub mod ora;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -115,6 +117,13 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage, ImageFileError> {
     })
 }
 
+/// Reads an image file as straight RGBA8 (for importing as a layer).
+pub fn read_rgba(path: &Path) -> Result<(u32, u32, Vec<u8>), ImageFileError> {
+    let image = decode(path)?.to_rgba8();
+    let (width, height) = image.dimensions();
+    Ok((width, height, image.into_raw()))
+}
+
 /// Reads a mask file as 8-bit grey (white = regenerate, black = keep).
 pub fn read_mask(path: &Path) -> Result<GrayImage, ImageFileError> {
     let image = decode(path)?;
@@ -133,6 +142,35 @@ pub fn write_png(
     image: &RgbImage,
     text: &[(&str, String)],
 ) -> Result<(), ImageFileError> {
+    write_png_with(
+        path,
+        image.width,
+        image.height,
+        png::ColorType::Rgb,
+        &image.pixels,
+        text,
+    )
+}
+
+/// Writes a straight-alpha RGBA PNG with `text` chunks, atomically.
+pub fn write_rgba_png(
+    path: &Path,
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+    text: &[(&str, String)],
+) -> Result<(), ImageFileError> {
+    write_png_with(path, width, height, png::ColorType::Rgba, rgba, text)
+}
+
+fn write_png_with(
+    path: &Path,
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    pixels: &[u8],
+    text: &[(&str, String)],
+) -> Result<(), ImageFileError> {
     let write_error = |reason: String| ImageFileError::Write {
         reason,
         path: path.to_path_buf(),
@@ -142,8 +180,8 @@ pub fn write_png(
         let file = std::fs::File::create(&temporary).map_err(|err| write_error(err.to_string()))?;
         let mut buffered = std::io::BufWriter::new(file);
         {
-            let mut encoder = png::Encoder::new(&mut buffered, image.width, image.height);
-            encoder.set_color(png::ColorType::Rgb);
+            let mut encoder = png::Encoder::new(&mut buffered, width, height);
+            encoder.set_color(color);
             encoder.set_depth(png::BitDepth::Eight);
             for (key, value) in text {
                 encoder
@@ -154,7 +192,7 @@ pub fn write_png(
                 .write_header()
                 .map_err(|err| write_error(err.to_string()))?;
             writer
-                .write_image_data(&image.pixels)
+                .write_image_data(pixels)
                 .map_err(|err| write_error(err.to_string()))?;
             writer
                 .finish()
@@ -184,4 +222,27 @@ pub fn partial_path(path: &Path) -> PathBuf {
         .unwrap_or_default();
     name.push(".partial");
     path.with_file_name(name)
+}
+
+/// Writes bytes to a file atomically: a temporary file beside it, flushed to disk, renamed over
+/// it. A crash leaves either the old file or the new one, never a mix.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = partial_path(path);
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        // Make the rename itself durable.
+        if let Some(parent) = path.parent()
+            && let Ok(directory) = std::fs::File::open(parent)
+        {
+            let _ = directory.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
 }

@@ -1,0 +1,488 @@
+//! The app side of generation: the model's state, the running job, the staged variations, and
+//! turning worker events into document changes.
+
+use std::sync::Arc;
+
+use pentimento_inference::{CancelToken, GenerationRequest};
+
+use super::PentimentoApp;
+use crate::canvas::RegionOverlay;
+use crate::document::GenerationRecord;
+use crate::region::{self, GenerationPlan, ModelShape};
+use crate::worker::{Command, Event, ModelInfo};
+
+/// Where the model stands.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ModelState {
+    /// None chosen.
+    #[default]
+    None,
+    /// Loading in the worker.
+    Loading {
+        /// Job id.
+        job: u64,
+        /// The folder.
+        path: std::path::PathBuf,
+        /// What it is doing.
+        stage: String,
+    },
+    /// Ready.
+    Ready(Box<ModelInfo>),
+    /// Could not be loaded; the sentence says why.
+    Failed(String),
+}
+
+impl ModelState {
+    /// One line for the status bar.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::None => "No model".to_owned(),
+            Self::Loading { stage, .. } => stage.clone(),
+            Self::Ready(info) => format!("{} on {}", info.name, info.provider),
+            Self::Failed(_) => "Model not loaded".to_owned(),
+        }
+    }
+
+    /// The loaded model.
+    pub fn ready(&self) -> Option<&ModelInfo> {
+        match self {
+            Self::Ready(info) => Some(info),
+            _ => None,
+        }
+    }
+}
+
+/// A generation in progress.
+pub struct Running {
+    /// Job id.
+    pub job: u64,
+    /// Stops it.
+    pub cancel: CancelToken,
+    /// Where it goes.
+    pub plan: GenerationPlan,
+    /// What was asked.
+    pub request: GenerationRequest,
+    /// Its entry in the document's generation log.
+    pub log_id: u64,
+    /// `(variation, variations, step, steps)`.
+    pub progress: (usize, usize, usize, usize),
+    /// The live preview of the current latents.
+    pub preview: Option<egui::TextureHandle>,
+}
+
+/// One variation waiting to be accepted or discarded.
+pub struct Staged {
+    /// Its seed.
+    pub seed: u32,
+    /// Raw RGB at region size.
+    pub raw: Arc<Vec<u8>>,
+    /// Thumbnail and canvas preview (masked, region size).
+    pub texture: egui::TextureHandle,
+    /// Already accepted as a layer.
+    pub accepted: bool,
+}
+
+/// Variations of the last generation.
+pub struct Staging {
+    /// Where they go.
+    pub plan: GenerationPlan,
+    /// The request that made them (for "Generate more").
+    pub request: GenerationRequest,
+    /// The variations.
+    pub variations: Vec<Staged>,
+    /// The one shown on the canvas.
+    pub selected: usize,
+    /// Its generation log entry.
+    pub log_id: u64,
+}
+
+/// The generation part of the app state.
+#[derive(Default)]
+pub struct GenerationState {
+    /// The job running now.
+    pub running: Option<Running>,
+    /// Variations made.
+    pub staging: Option<Staging>,
+}
+
+impl GenerationState {
+    /// Whether variations wait for a decision.
+    pub fn has_staging(&self) -> bool {
+        self.staging
+            .as_ref()
+            .is_some_and(|staging| !staging.variations.is_empty())
+    }
+
+    /// Whether a generation runs.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Cancels the running generation (its finished variations stay staged).
+    pub fn cancel(&mut self) {
+        if let Some(running) = &self.running {
+            running.cancel.cancel();
+        }
+    }
+
+    /// Shows the next (or previous) staged variation.
+    pub fn cycle(&mut self, by: isize) {
+        if let Some(staging) = &mut self.staging {
+            let count = staging.variations.len() as isize;
+            if count > 0 {
+                staging.selected = (staging.selected as isize + by).rem_euclid(count) as usize;
+            }
+        }
+    }
+
+    /// Drops the staged variations.
+    pub fn discard_staging(&mut self) {
+        self.staging = None;
+    }
+
+    /// What to draw over the canvas: the live preview while running, else the selected
+    /// variation.
+    pub fn region_overlay(&self) -> Option<RegionOverlay> {
+        if let Some(running) = &self.running {
+            let (variation, variations, step, steps) = running.progress;
+            return Some(RegionOverlay {
+                region: running.plan.region,
+                texture: running.preview.as_ref().map(|texture| texture.id()),
+                caption: if steps == 0 {
+                    "Starting…".to_owned()
+                } else {
+                    format!(
+                        "Variation {} of {variations} · step {step} of {steps}",
+                        variation + 1
+                    )
+                },
+            });
+        }
+        let staging = self.staging.as_ref()?;
+        let staged = staging.variations.get(staging.selected)?;
+        Some(RegionOverlay {
+            region: staging.plan.region,
+            texture: Some(staged.texture.id()),
+            caption: format!(
+                "Variation {} of {} · seed {}",
+                staging.selected + 1,
+                staging.variations.len(),
+                staged.seed
+            ),
+        })
+    }
+}
+
+fn now_rfc3339() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    // Civil time from Unix seconds (UTC), without a date library.
+    let days = seconds / 86_400;
+    let (hour, minute, second) = ((seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+fn texture(ctx: &egui::Context, name: &str, width: u32, height: u32, rgba: &[u8]) -> egui::TextureHandle {
+    ctx.load_texture(
+        name,
+        egui::ColorImage::from_rgba_unmultiplied([width as usize, height as usize], rgba),
+        egui::TextureOptions::LINEAR,
+    )
+}
+
+impl PentimentoApp {
+    /// Handles the worker's events.
+    pub(super) fn poll_worker(&mut self, ctx: &egui::Context) {
+        loop {
+            let Some(event) = self.worker.as_ref().and_then(|worker| worker.try_recv()) else {
+                return;
+            };
+            self.handle_event(ctx, event);
+        }
+    }
+
+    fn handle_event(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::ModelLoading { job, stage } => {
+                if let ModelState::Loading { job: current, stage: shown, .. } = &mut self.model
+                    && *current == job
+                {
+                    *shown = stage;
+                }
+            }
+            Event::ModelLoaded { job, info } => {
+                if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job) {
+                    self.settings.model_folder = Some(info.path.clone());
+                    self.model = ModelState::Ready(info);
+                }
+            }
+            Event::ModelFailed { job, message } => {
+                if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job) {
+                    self.model = ModelState::Failed(message);
+                }
+            }
+            Event::Progress {
+                job,
+                variation,
+                variations,
+                step,
+                steps,
+                preview,
+            } => {
+                let Some(running) = self.generation.running.as_mut().filter(|r| r.job == job) else {
+                    return;
+                };
+                running.progress = (variation, variations, step, steps);
+                let rgba: Vec<u8> = preview
+                    .pixels
+                    .chunks_exact(3)
+                    .flat_map(|pixel| [pixel[0], pixel[1], pixel[2], 255])
+                    .collect();
+                running.preview = Some(texture(ctx, "generation preview", preview.width, preview.height, &rgba));
+            }
+            Event::Variation { job, variation } => {
+                let Some(running) = self.generation.running.as_ref().filter(|r| r.job == job) else {
+                    return;
+                };
+                let plan = running.plan.clone();
+                let request = running.request.clone();
+                let log_id = running.log_id;
+                if let Some(record) = self.document.generation_record_mut(log_id) {
+                    record.seeds.push(variation.seed);
+                }
+                let raw = Arc::new(region::to_region(&variation.image, plan.region));
+                let rgba: Vec<u8> = raw
+                    .chunks_exact(3)
+                    .zip(&plan.region_mask)
+                    .flat_map(|(pixel, &alpha)| [pixel[0], pixel[1], pixel[2], alpha])
+                    .collect();
+                let handle = texture(
+                    ctx,
+                    &format!("variation {}", variation.seed),
+                    plan.region.width(),
+                    plan.region.height(),
+                    &rgba,
+                );
+                let staging = self.generation.staging.get_or_insert_with(|| Staging {
+                    plan,
+                    request,
+                    variations: Vec::new(),
+                    selected: 0,
+                    log_id,
+                });
+                staging.variations.push(Staged {
+                    seed: variation.seed,
+                    raw,
+                    texture: handle,
+                    accepted: false,
+                });
+                staging.selected = staging.variations.len() - 1;
+            }
+            Event::Finished { job, cancelled } => {
+                self.finish_generation(ctx, job, if cancelled { "cancelled" } else { "finished" });
+            }
+            Event::Failed { job, message } => {
+                self.finish_generation(ctx, job, &format!("failed: {message}"));
+                self.notify(ctx, message, true);
+            }
+        }
+    }
+
+    fn finish_generation(&mut self, ctx: &egui::Context, job: u64, outcome: &str) {
+        let Some(running) = self.generation.running.take_if(|running| running.job == job) else {
+            return;
+        };
+        if let Some(record) = self.document.generation_record_mut(running.log_id) {
+            record.outcome = outcome.to_owned();
+        }
+        if outcome == "cancelled" {
+            self.notify(ctx, "Generation cancelled; finished variations are kept below.", false);
+        }
+    }
+
+    /// Starts a generation with the prompt panel's settings (Ctrl+Enter).
+    pub fn start_generation(&mut self, ctx: &egui::Context) {
+        if self.generation.is_running() {
+            return;
+        }
+        let Some(info) = self.model.ready().cloned() else {
+            self.notify(ctx, "Open a model folder in the prompt panel first.", true);
+            return;
+        };
+        let settings = self.settings.generation.clone();
+        let plan = match region::plan(
+            &self.document,
+            settings.mode,
+            ModelShape {
+                native_resolution: info.native_resolution,
+                size_multiple: info.size_multiple,
+                has_vae_encoder: info.has_vae_encoder,
+            },
+            settings.strength,
+        ) {
+            Ok(plan) => plan,
+            Err(message) => {
+                self.notify(ctx, message, true);
+                return;
+            }
+        };
+        if !settings.seed_locked {
+            self.settings.generation.seed = random_seed();
+        }
+        let base = GenerationRequest {
+            prompt: self.prompt.clone(),
+            negative_prompt: self.negative_prompt.clone(),
+            steps: settings.steps,
+            guidance: settings.guidance,
+            scheduler: settings.scheduler,
+            seed: self.settings.generation.seed,
+            count: settings.count,
+            ..GenerationRequest::text_to_image("")
+        };
+        let request = region::request_for(&plan, &base);
+        self.submit(ctx, plan, request, &info);
+    }
+
+    fn submit(&mut self, ctx: &egui::Context, plan: GenerationPlan, request: GenerationRequest, info: &ModelInfo) {
+        let job = self.job_id();
+        let cancel = CancelToken::new();
+        let record = GenerationRecord {
+            id: 0,
+            time: now_rfc3339(),
+            model: info.name.clone(),
+            model_files: info.fingerprint.clone(),
+            prompt: request.prompt.clone(),
+            negative_prompt: request.negative_prompt.clone(),
+            seeds: Vec::new(),
+            scheduler: request.scheduler.cli_name().to_owned(),
+            steps: request.steps,
+            guidance: request.guidance,
+            strength: match &request.mode {
+                pentimento_inference::Mode::TextToImage => None,
+                pentimento_inference::Mode::ImageToImage { strength, .. }
+                | pentimento_inference::Mode::Inpaint { strength, .. } => Some(*strength),
+            },
+            mode: plan.mode.log_name().to_owned(),
+            region: plan.region,
+            generated_size: plan.generated,
+            execution_provider: info.provider.clone(),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            outcome: "running".to_owned(),
+            accepted: Vec::new(),
+        };
+        let Some(worker) = &self.worker else {
+            self.notify(ctx, "Generation is unavailable in this session.", true);
+            return;
+        };
+        if let Err(message) = worker.send(Command::Generate {
+            job,
+            request: Box::new(request.clone()),
+            cancel: cancel.clone(),
+        }) {
+            self.notify(ctx, message, true);
+            return;
+        }
+        self.generation.staging = None;
+        let log_id = self.document.log_generation(record);
+        self.generation.running = Some(Running {
+            job,
+            cancel,
+            plan,
+            request,
+            log_id,
+            progress: (0, 0, 0, 0),
+            preview: None,
+        });
+    }
+
+    /// Runs the last generation again with the next seeds.
+    pub fn generate_more(&mut self, ctx: &egui::Context) {
+        let Some(info) = self.model.ready().cloned() else {
+            return;
+        };
+        let Some(staging) = self.generation.staging.as_ref() else {
+            return;
+        };
+        let mut request = staging.request.clone();
+        request.seed = request.seed.wrapping_add(request.count as u32);
+        let plan = staging.plan.clone();
+        self.settings.generation.seed = request.seed;
+        self.submit(ctx, plan, request, &info);
+    }
+
+    /// Accepts the variation shown as a generative layer.
+    pub fn accept_selected(&mut self, ctx: &egui::Context) {
+        let selected = self
+            .generation
+            .staging
+            .as_ref()
+            .map(|staging| staging.selected);
+        if let Some(index) = selected {
+            self.accept(ctx, index);
+        }
+    }
+
+    /// Accepts every staged variation not yet accepted, each as its own layer.
+    pub fn accept_all(&mut self, ctx: &egui::Context) {
+        let count = self
+            .generation
+            .staging
+            .as_ref()
+            .map_or(0, |staging| staging.variations.len());
+        for index in 0..count {
+            self.accept(ctx, index);
+        }
+    }
+
+    /// Accepts staged variation `index` as a generative layer on top.
+    pub fn accept(&mut self, ctx: &egui::Context, index: usize) {
+        let Some(staging) = self.generation.staging.as_mut() else {
+            return;
+        };
+        let Some(staged) = staging.variations.get_mut(index) else {
+            return;
+        };
+        if staged.accepted {
+            return;
+        }
+        staged.accepted = true;
+        let name = format!("Generation {} · seed {}", staging.log_id, staged.seed);
+        let raw = staged.raw.as_ref().clone();
+        let region = staging.plan.region;
+        let mask = staging.plan.region_mask.clone();
+        let log_id = staging.log_id;
+        let seed = staged.seed;
+        let id = self.document.add_generative_layer(&name, region, raw, mask, log_id);
+        if let Some(record) = self.document.generation_record_mut(log_id)
+            && let Some(position) = record.seeds.iter().position(|&s| s == seed)
+        {
+            record.accepted.push(position);
+        }
+        self.active_layer = Some(id);
+        // An accepted generation is autosaved at once.
+        self.autosave
+            .tick(&self.document, self.document_path.as_deref(), true);
+        let _ = ctx;
+    }
+}
+
+fn random_seed() -> u32 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos()),
+    );
+    (hasher.finish() % u64::from(u32::MAX)) as u32
+}

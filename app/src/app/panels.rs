@@ -1,0 +1,985 @@
+//! The panels around the canvas: tools, prompt, layers, the staging strip, and the modal
+//! questions.
+
+use egui::{RichText, Ui};
+use pentimento_inference::{ProviderChoice, SchedulerKind};
+
+use super::{Modal, ModelState, PentimentoApp, ReplaceWith, SIZE_PRESETS};
+use crate::autosave::Autosave;
+use crate::document::compositor::ProvenanceShares;
+use crate::document::generative::GenerativeParams;
+use crate::document::layer::{BlendMode, LayerContent, LayerId};
+use crate::io::ora;
+use crate::region::ModeChoice;
+use crate::runtime_status::RuntimeStatus;
+use crate::tools::Tool;
+
+/// Height of a staged variation's thumbnail, in points.
+const THUMBNAIL: f32 = 96.0;
+
+impl PentimentoApp {
+    /// The warning shown while ONNX Runtime is unavailable, with a way to try again.
+    pub(super) fn runtime_problem(&mut self, ui: &mut Ui) {
+        let RuntimeStatus::Unavailable(message) = &self.runtime else {
+            return;
+        };
+        let mut retry = false;
+        egui::Frame::group(ui.style())
+            .stroke(egui::Stroke::new(1.0, ui.visuals().warn_fg_color))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.label(RichText::new("Generation is unavailable").strong());
+                ui.label(message.as_str());
+                ui.label("You can keep painting meanwhile.");
+                retry = ui.button("Try again").clicked();
+            });
+        ui.add_space(8.0);
+        if retry && let Some(options) = self.options.runtime.clone() {
+            let ctx = ui.ctx().clone();
+            self.runtime = RuntimeStatus::start(options, move || ctx.request_repaint());
+            if let Some(path) = self.settings.model_folder.clone()
+                && matches!(self.model, ModelState::Failed(_) | ModelState::None)
+            {
+                self.load_model(path);
+            }
+        }
+    }
+
+    /// Tool buttons and the active brush's settings.
+    pub(super) fn toolbar(&mut self, ui: &mut Ui) {
+        ui.heading("Tools");
+        let tools = &mut self.settings.tools;
+        ui.horizontal_wrapped(|ui| {
+            for tool in Tool::ALL {
+                ui.selectable_value(&mut tools.tool, tool, tool.label())
+                    .on_hover_text(format!("{} ({})", tool.label(), tool.shortcut()));
+            }
+        });
+        ui.add_space(4.0);
+        let tool = tools.tool;
+        if tool.stroke_mode().is_some() {
+            let brush = tools.active_brush_mut();
+            egui::Grid::new("brush_settings")
+                .num_columns(2)
+                .spacing([8.0, 4.0])
+                .show(ui, |ui| {
+                    let label = ui.label("Size");
+                    ui.add(
+                        egui::Slider::new(&mut brush.size, 1.0..=1000.0)
+                            .logarithmic(true)
+                            .suffix(" px")
+                            .max_decimals(0),
+                    )
+                    .labelled_by(label.id)
+                    .on_hover_text("[ and ] change the size");
+                    ui.end_row();
+                    let label = ui.label("Hardness");
+                    ui.add(egui::Slider::new(&mut brush.hardness, 0.0..=1.0))
+                        .labelled_by(label.id);
+                    ui.end_row();
+                    if tool != Tool::MaskEraser {
+                        let label = ui.label("Opacity");
+                        ui.add(egui::Slider::new(&mut brush.opacity, 0.01..=1.0))
+                            .labelled_by(label.id);
+                        ui.end_row();
+                        let label = ui.label("Flow");
+                        ui.add(egui::Slider::new(&mut brush.flow, 0.01..=1.0))
+                            .labelled_by(label.id)
+                            .on_hover_text("Coverage each dab adds; low flow builds up");
+                        ui.end_row();
+                    }
+                    ui.label("Pen pressure");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut brush.pressure_size, "size");
+                        ui.checkbox(&mut brush.pressure_opacity, "opacity");
+                    });
+                    ui.end_row();
+                    if tool == Tool::Brush {
+                        let label = ui.label("Colour");
+                        ui.color_edit_button_srgb(&mut brush.color)
+                            .labelled_by(label.id);
+                        ui.end_row();
+                    }
+                });
+            if tool == Tool::Brush && !tools.recent_colors.is_empty() {
+                let mut picked = None;
+                ui.horizontal_wrapped(|ui| {
+                    ui.spacing_mut().item_spacing.x = 3.0;
+                    for &color in &tools.recent_colors {
+                        let [r, g, b] = color;
+                        let swatch = egui::Button::new("")
+                            .fill(egui::Color32::from_rgb(r, g, b))
+                            .min_size(egui::vec2(18.0, 18.0));
+                        if ui
+                            .add(swatch)
+                            .on_hover_text(format!("#{r:02x}{g:02x}{b:02x}"))
+                            .clicked()
+                        {
+                            picked = Some(color);
+                        }
+                    }
+                });
+                if let Some(color) = picked {
+                    tools.brush.color = color;
+                }
+            }
+        }
+        match tool {
+            Tool::RectangleSelect | Tool::LassoSelect => {
+                ui.weak("Adds to the mask; hold Alt to subtract.");
+            }
+            Tool::Eyedropper => {
+                ui.weak("Click the canvas to pick the colour you see.");
+            }
+            Tool::Pan => {
+                ui.weak("Drag to move; scroll to zoom. Space or the middle button pans with any tool.");
+            }
+            _ => {}
+        }
+        if tool.works_on_mask() || !self.document.mask().is_empty() {
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut self.overlays.mask, "Show mask");
+                if ui
+                    .add_enabled(!self.document.mask().is_empty(), egui::Button::new("Clear mask"))
+                    .clicked()
+                {
+                    self.document.clear_mask();
+                }
+            });
+        }
+    }
+
+    /// The model, the prompt, the generation settings, and Generate.
+    pub(super) fn prompt_panel(&mut self, ui: &mut Ui) {
+        ui.heading("Prompt");
+        ui.add_space(4.0);
+        self.model_section(ui);
+        ui.add_space(8.0);
+
+        let label = ui.label("Describe what to paint");
+        ui.add(
+            egui::TextEdit::multiline(&mut self.prompt)
+                .hint_text("a red apple on a wooden table, oil painting")
+                .desired_rows(4)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        ui.add_space(6.0);
+        let label = ui.label("Negative prompt");
+        ui.add(
+            egui::TextEdit::multiline(&mut self.negative_prompt)
+                .hint_text("what to avoid")
+                .desired_rows(2)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        ui.add_space(8.0);
+
+        self.generation_settings(ui);
+        ui.add_space(10.0);
+        self.generate_controls(ui);
+    }
+
+    fn model_section(&mut self, ui: &mut Ui) {
+        let mut open = false;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            match &self.model {
+                ModelState::None => {
+                    ui.label("No model open.");
+                    ui.weak("Choose a Stable Diffusion ONNX folder (model_index.json, unet/, vae_decoder/…).");
+                }
+                ModelState::Loading { path, stage, .. } => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label(stage.as_str());
+                    });
+                    ui.weak(path.display().to_string());
+                }
+                ModelState::Ready(info) => {
+                    ui.label(RichText::new(&info.name).strong());
+                    let kind = if info.inpainting_unet {
+                        "inpainting model"
+                    } else {
+                        "standard model"
+                    };
+                    ui.weak(format!(
+                        "{kind} · {} px · on {}",
+                        info.native_resolution, info.provider
+                    ));
+                }
+                ModelState::Failed(message) => {
+                    ui.label(RichText::new("The model could not be loaded").strong());
+                    ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
+                }
+            }
+            let loading = matches!(self.model, ModelState::Loading { .. });
+            open = ui
+                .add_enabled(
+                    !loading && !self.generation.is_running(),
+                    egui::Button::new("Open model folder…"),
+                )
+                .clicked();
+        });
+        if open && let Some(path) = self.dialogs.pick_model_folder() {
+            self.load_model(path);
+        }
+    }
+
+    fn generation_settings(&mut self, ui: &mut Ui) {
+        let generation = &mut self.settings.generation;
+        let mask_empty = self.document.mask().is_empty();
+        egui::Grid::new("generation_settings")
+            .num_columns(2)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                let label = ui.label("Mode");
+                egui::ComboBox::from_id_salt("mode")
+                    .selected_text(generation.mode.label())
+                    .show_ui(ui, |ui| {
+                        for mode in ModeChoice::ALL {
+                            ui.selectable_value(&mut generation.mode, mode, mode.label());
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.end_row();
+
+                let label = ui.label("Steps");
+                ui.add(egui::Slider::new(&mut generation.steps, 1..=150))
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui.label("Guidance");
+                ui.add(egui::Slider::new(&mut generation.guidance, 1.0..=20.0).step_by(0.5))
+                    .labelled_by(label.id)
+                    .on_hover_text("How closely to follow the prompt");
+                ui.end_row();
+                let uses_strength = match generation.mode {
+                    ModeChoice::TextToImage => false,
+                    ModeChoice::Auto => !mask_empty || !self.document.is_blank(),
+                    _ => true,
+                };
+                if uses_strength {
+                    let label = ui.label("Strength");
+                    ui.add(egui::Slider::new(&mut generation.strength, 0.05..=1.0))
+                        .labelled_by(label.id)
+                        .on_hover_text("How much to change: low keeps your drawing, 1 repaints");
+                    ui.end_row();
+                }
+                let label = ui.label("Scheduler");
+                egui::ComboBox::from_id_salt("scheduler")
+                    .selected_text(generation.scheduler.label())
+                    .show_ui(ui, |ui| {
+                        for scheduler in SchedulerKind::ALL {
+                            ui.selectable_value(
+                                &mut generation.scheduler,
+                                scheduler,
+                                scheduler.label(),
+                            );
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui.label("Variations");
+                ui.add(egui::Slider::new(&mut generation.count, 1..=8))
+                    .labelled_by(label.id);
+                ui.end_row();
+                let label = ui.label("Seed");
+                ui.horizontal(|ui| {
+                    ui.add(egui::DragValue::new(&mut generation.seed))
+                        .labelled_by(label.id);
+                    ui.checkbox(&mut generation.seed_locked, "Lock")
+                        .on_hover_text("Keep this seed; otherwise each generation picks a new one");
+                });
+                ui.end_row();
+                let label = ui.label("Device");
+                let before = generation.provider;
+                egui::ComboBox::from_id_salt("provider")
+                    .selected_text(generation.provider.label())
+                    .show_ui(ui, |ui| {
+                        for provider in ProviderChoice::ALL {
+                            ui.selectable_value(&mut generation.provider, provider, provider.label());
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id)
+                    .on_hover_text("Takes effect when the model is loaded again");
+                ui.end_row();
+                if before != generation.provider {
+                    ui.label("");
+                    ui.weak("Reopen the model to use it.");
+                    ui.end_row();
+                }
+            });
+    }
+
+    fn generate_controls(&mut self, ui: &mut Ui) {
+        if let Some(running) = &self.generation.running {
+            let (variation, variations, step, steps) = running.progress;
+            let done = variation * steps + step;
+            let total = (variations * steps).max(1);
+            let text = if steps == 0 {
+                "Starting…".to_owned()
+            } else {
+                format!(
+                    "Variation {} of {variations} · step {step} of {steps}",
+                    variation + 1
+                )
+            };
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total as f32)
+                    .text(text)
+                    .animate(true),
+            );
+            let cancelling = running.cancel.is_cancelled();
+            if ui
+                .add_enabled(!cancelling, egui::Button::new("Cancel"))
+                .on_hover_text("Esc; finished variations are kept")
+                .clicked()
+            {
+                self.generation.cancel();
+            }
+            return;
+        }
+        let reason = if matches!(self.runtime, RuntimeStatus::Unavailable(_)) {
+            Some("ONNX Runtime is unavailable; see the message above.")
+        } else {
+            match &self.model {
+                ModelState::Ready(_) => None,
+                ModelState::Loading { .. } => Some("The model is still loading."),
+                ModelState::None | ModelState::Failed(_) => Some("Open a model folder first."),
+            }
+        };
+        let button = egui::Button::new(RichText::new("Generate").strong())
+            .min_size(egui::vec2(ui.available_width(), 32.0));
+        let response = ui.add_enabled(reason.is_none(), button);
+        let response = match reason {
+            Some(reason) => response.on_disabled_hover_text(reason),
+            None => response.on_hover_text("Ctrl+Enter"),
+        };
+        if response.clicked() {
+            self.start_generation(ui.ctx());
+        }
+    }
+
+    /// The layer stack, the selected layer's properties, and the mask.
+    pub(super) fn layer_panel(&mut self, ui: &mut Ui) {
+        ui.heading("Layers");
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            if ui.button("New layer").clicked() {
+                let above = self
+                    .active_layer
+                    .and_then(|id| self.document.layer_index(id));
+                let name = format!("Layer {}", self.document.layers().len() + 1);
+                self.active_layer = Some(self.document.add_paint_layer(&name, above));
+            }
+            let selected = self.active_layer;
+            let can_delete = selected.is_some() && self.document.layers().len() > 1;
+            if ui
+                .add_enabled(can_delete, egui::Button::new("Delete"))
+                .on_hover_text("Undo brings it back")
+                .clicked()
+                && let Some(id) = selected
+            {
+                let index = self.document.layer_index(id).unwrap_or(0);
+                if let Err(err) = self.document.remove_layer(id) {
+                    self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true);
+                } else {
+                    let layers = self.document.layers();
+                    self.active_layer = layers
+                        .get(index.saturating_sub(1).min(layers.len().saturating_sub(1)))
+                        .map(|layer| layer.id);
+                }
+            }
+            if let Some(id) = selected
+                && let Some(index) = self.document.layer_index(id)
+            {
+                let count = self.document.layers().len();
+                if ui
+                    .add_enabled(index + 1 < count, egui::Button::new("⬆"))
+                    .on_hover_text("Move up")
+                    .clicked()
+                {
+                    let _ = self.document.move_layer(id, index + 1);
+                }
+                if ui
+                    .add_enabled(index > 0, egui::Button::new("⬇"))
+                    .on_hover_text("Move down")
+                    .clicked()
+                {
+                    let _ = self.document.move_layer(id, index - 1);
+                }
+            }
+        });
+        ui.add_space(4.0);
+
+        let rows: Vec<(LayerId, String, bool, bool, bool)> = self
+            .document
+            .layers()
+            .iter()
+            .rev()
+            .map(|layer| {
+                (
+                    layer.id,
+                    layer.properties.name.clone(),
+                    layer.properties.visible,
+                    layer.properties.locked,
+                    layer.is_generative(),
+                )
+            })
+            .collect();
+        for (id, name, visible, locked, generative) in rows {
+            self.layer_row(ui, id, &name, visible, locked, generative);
+        }
+        ui.add_space(6.0);
+        ui.separator();
+        self.layer_properties(ui);
+        ui.separator();
+        self.mask_row(ui);
+        ui.separator();
+        self.provenance_section(ui);
+    }
+
+    fn layer_row(&mut self, ui: &mut Ui, id: LayerId, name: &str, visible: bool, locked: bool, generative: bool) {
+        let selected = self.active_layer == Some(id);
+        ui.horizontal(|ui| {
+            let mut shown = visible;
+            if ui
+                .checkbox(&mut shown, "")
+                .on_hover_text(if visible { "Hide" } else { "Show" })
+                .changed()
+            {
+                self.update_properties(ui, id, None, |properties| properties.visible = shown);
+            }
+            let renaming = matches!(&self.renaming, Some((renamed, _)) if *renamed == id);
+            if renaming {
+                let mut commit = false;
+                let mut cancel = false;
+                if let Some((_, text)) = &mut self.renaming {
+                    let response = ui.add(egui::TextEdit::singleline(text).desired_width(140.0));
+                    response.request_focus();
+                    commit = response.lost_focus() && ui.input(|input| !input.key_pressed(egui::Key::Escape));
+                    cancel = ui.input(|input| input.key_pressed(egui::Key::Escape));
+                }
+                if cancel {
+                    self.renaming = None;
+                } else if commit && let Some((_, text)) = self.renaming.take() {
+                    let text = text.trim().to_owned();
+                    if !text.is_empty() {
+                        self.update_properties(ui, id, None, |properties| properties.name = text);
+                    }
+                }
+            } else {
+                let mut label = RichText::new(name);
+                if !visible {
+                    label = label.weak();
+                }
+                let response = ui
+                    .selectable_label(selected, label)
+                    .on_hover_text("Click to select, double-click to rename");
+                if response.clicked() {
+                    self.active_layer = Some(id);
+                }
+                if response.double_clicked() {
+                    self.renaming = Some((id, name.to_owned()));
+                }
+            }
+            if generative {
+                ui.label(RichText::new("AI").small().strong().color(ui.visuals().warn_fg_color))
+                    .on_hover_text("A generated layer: its pixels were made by the model");
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let lock = if locked { "🔒" } else { "🔓" };
+                if ui
+                    .small_button(lock)
+                    .on_hover_text(if locked { "Unlock" } else { "Lock against changes" })
+                    .clicked()
+                {
+                    self.update_properties(ui, id, None, |properties| properties.locked = !locked);
+                }
+            });
+        });
+    }
+
+    fn update_properties(
+        &mut self,
+        ui: &Ui,
+        id: LayerId,
+        coalesce: Option<&str>,
+        change: impl FnOnce(&mut crate::document::layer::LayerProperties),
+    ) {
+        let Some(layer) = self.document.layer(id) else {
+            return;
+        };
+        let mut properties = layer.properties.clone();
+        change(&mut properties);
+        if let Err(err) = self.document.set_properties(id, properties, coalesce) {
+            self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true);
+        }
+    }
+
+    fn layer_properties(&mut self, ui: &mut Ui) {
+        let Some(id) = self.active_layer else {
+            ui.weak("No layer selected.");
+            return;
+        };
+        let Some(layer) = self.document.layer(id) else {
+            return;
+        };
+        let mut opacity = layer.properties.opacity;
+        let mut blend = layer.properties.blend;
+        let generative = match &layer.content {
+            LayerContent::Generative(generative) => Some((generative.params, generative.generation)),
+            LayerContent::Paint(_) => None,
+        };
+        let mut released = false;
+        egui::Grid::new("layer_properties")
+            .num_columns(2)
+            .spacing([8.0, 4.0])
+            .show(ui, |ui| {
+                let label = ui.label("Opacity");
+                let response = ui
+                    .add(egui::Slider::new(&mut opacity, 0.0..=1.0))
+                    .labelled_by(label.id);
+                if response.changed() {
+                    self.update_properties(ui, id, Some("opacity"), |properties| {
+                        properties.opacity = opacity;
+                    });
+                }
+                released |= response.drag_stopped() || response.lost_focus();
+                ui.end_row();
+                let label = ui.label("Blend");
+                egui::ComboBox::from_id_salt("blend")
+                    .selected_text(blend.label())
+                    .show_ui(ui, |ui| {
+                        for mode in [BlendMode::Normal, BlendMode::Multiply, BlendMode::Screen] {
+                            ui.selectable_value(&mut blend, mode, mode.label());
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                if blend != layer_blend(&self.document, id) {
+                    self.update_properties(ui, id, None, |properties| properties.blend = blend);
+                }
+                ui.end_row();
+                if let Some((mut params, _)) = generative {
+                    let before = params;
+                    let label = ui.label("Grow edge");
+                    let grow = ui
+                        .add(egui::Slider::new(&mut params.grow, -64..=64).suffix(" px"))
+                        .labelled_by(label.id)
+                        .on_hover_text("Grow (or shrink) the area the generation covers");
+                    ui.end_row();
+                    let label = ui.label("Feather");
+                    let feather = ui
+                        .add(egui::Slider::new(&mut params.feather, 0.0..=64.0).suffix(" px"))
+                        .labelled_by(label.id)
+                        .on_hover_text("Soften the edge where the generation meets your work");
+                    ui.end_row();
+                    released |= grow.drag_stopped() || feather.drag_stopped();
+                    released |= grow.lost_focus() || feather.lost_focus();
+                    if params != before {
+                        self.set_generative(ui, id, params);
+                    }
+                }
+            });
+        if released {
+            self.document.seal_history();
+        }
+        if let Some((params, generation)) = generative {
+            if params != GenerativeParams::default() && ui.button("Reset edges").clicked() {
+                self.set_generative(ui, id, GenerativeParams::default());
+                self.document.seal_history();
+            }
+            if let Some(record) = self
+                .document
+                .generation_log
+                .iter()
+                .find(|record| record.id == generation)
+            {
+                egui::CollapsingHeader::new("How it was made")
+                    .id_salt(("generation", id.0))
+                    .show(ui, |ui| {
+                        ui.label(format!("Prompt: {}", record.prompt));
+                        if !record.negative_prompt.is_empty() {
+                            ui.label(format!("Negative: {}", record.negative_prompt));
+                        }
+                        ui.weak(format!(
+                            "{} · {} · {} steps · guidance {} · {}",
+                            record.mode, record.model, record.steps, record.guidance, record.scheduler
+                        ));
+                        ui.weak(format!("Made {} on {}", record.time, record.execution_provider));
+                    });
+            }
+        }
+    }
+
+    fn set_generative(&mut self, ui: &Ui, id: LayerId, params: GenerativeParams) {
+        if let Err(err) = self
+            .document
+            .set_generative_params(id, params, Some("edges"))
+        {
+            self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true);
+        }
+    }
+
+    fn mask_row(&mut self, ui: &mut Ui) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Mask").strong());
+            let empty = self.document.mask().is_empty();
+            ui.weak(if empty {
+                "empty: generations cover the canvas"
+            } else {
+                "inpainting the masked area"
+            });
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.overlays.mask, "Show");
+            if ui
+                .add_enabled(!self.document.mask().is_empty(), egui::Button::new("Clear"))
+                .clicked()
+            {
+                self.document.clear_mask();
+            }
+        });
+    }
+
+    fn provenance_section(&mut self, ui: &mut Ui) {
+        let response = egui::CollapsingHeader::new("Provenance")
+            .default_open(false)
+            .show(ui, |ui| {
+                ui.checkbox(&mut self.overlays.provenance, "Show on the canvas")
+                    .on_hover_text("Tints generated pixels and those painted over generations");
+                let revision = self.document.revision();
+                let stale = self
+                    .provenance_shares
+                    .as_ref()
+                    .is_none_or(|(counted, _)| *counted != revision);
+                if stale && !self.document.is_stroking() {
+                    let (_, map) = self.document.composite(&self.document.bounds());
+                    self.provenance_shares = Some((revision, ProvenanceShares::count(&map)));
+                }
+                if let Some((_, shares)) = &self.provenance_shares {
+                    ui.label(format!("{:.1} % painted by hand", shares.percent(shares.hand)));
+                    ui.label(format!("{:.1} % generated", shares.percent(shares.generated)));
+                    ui.label(format!(
+                        "{:.1} % generated, then painted over",
+                        shares.percent(shares.generated_then_painted)
+                    ));
+                }
+                ui.weak(format!(
+                    "{} generation(s) in this document's log",
+                    self.document.generation_log.len()
+                ));
+            });
+        let _ = response;
+    }
+
+    /// The staged variations under the canvas.
+    pub(super) fn staging_strip(&mut self, ui: &mut Ui) {
+        let Some(staging) = &self.generation.staging else {
+            return;
+        };
+        let region = staging.plan.region;
+        let aspect = region.width() as f32 / region.height().max(1) as f32;
+        let size = egui::vec2(THUMBNAIL * aspect.clamp(0.25, 4.0), THUMBNAIL);
+        let mut select = None;
+        let mut accept = None;
+        let mut actions = (false, false, false);
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Variations").strong());
+            ui.weak("← → to compare, Enter to accept as a layer; nothing is painted over your work.");
+        });
+        ui.horizontal(|ui| {
+            egui::ScrollArea::horizontal()
+                .max_width(ui.available_width() - 220.0)
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        for (index, staged) in staging.variations.iter().enumerate() {
+                            ui.vertical(|ui| {
+                                let image = egui::Image::from_texture((staged.texture.id(), size));
+                                let response = ui
+                                    .add(egui::Button::image(image).selected(index == staging.selected))
+                                    .on_hover_text(format!("Seed {}", staged.seed));
+                                if response.clicked() {
+                                    select = Some(index);
+                                }
+                                if response.double_clicked() {
+                                    accept = Some(index);
+                                }
+                                let caption = if staged.accepted {
+                                    format!("seed {} · accepted", staged.seed)
+                                } else {
+                                    format!("seed {}", staged.seed)
+                                };
+                                ui.weak(caption);
+                            });
+                        }
+                    });
+                });
+            ui.vertical(|ui| {
+                let selected_accepted = staging
+                    .variations
+                    .get(staging.selected)
+                    .is_none_or(|staged| staged.accepted);
+                actions.0 = ui
+                    .add_enabled(!selected_accepted, egui::Button::new("Accept"))
+                    .on_hover_text("Add the variation shown as a new layer (Enter)")
+                    .clicked();
+                actions.1 = ui
+                    .add_enabled(
+                        staging.variations.iter().any(|staged| !staged.accepted),
+                        egui::Button::new("Accept all"),
+                    )
+                    .on_hover_text("Each variation becomes its own layer")
+                    .clicked();
+                let more = ui
+                    .add_enabled(
+                        !self.generation.is_running() && self.model.ready().is_some(),
+                        egui::Button::new("Generate more"),
+                    )
+                    .on_hover_text("The same settings with the next seeds")
+                    .clicked();
+                let discard = ui
+                    .add_enabled(!self.generation.is_running(), egui::Button::new("Discard"))
+                    .on_hover_text("Drop the variations that were not accepted (they stay in the generation log)")
+                    .clicked();
+                actions.2 = discard;
+                if more {
+                    select = select.or(Some(usize::MAX));
+                }
+            });
+        });
+        let ctx = ui.ctx().clone();
+        match select {
+            Some(usize::MAX) => self.generate_more(&ctx),
+            Some(index) => {
+                if let Some(staging) = &mut self.generation.staging {
+                    staging.selected = index;
+                }
+            }
+            None => {}
+        }
+        if let Some(index) = accept {
+            self.accept(&ctx, index);
+        }
+        if actions.0 {
+            self.accept_selected(&ctx);
+        }
+        if actions.1 {
+            self.accept_all(&ctx);
+        }
+        if actions.2 {
+            self.generation.discard_staging();
+        }
+    }
+
+    /// The modal question, if any.
+    pub(super) fn modal_ui(&mut self, ctx: &egui::Context) {
+        let Some(modal) = self.modal.clone() else {
+            return;
+        };
+        let mut close = false;
+        let response = egui::Modal::new(egui::Id::unique("pentimento_modal")).show(ctx, |ui| {
+            ui.set_max_width(420.0);
+            match modal {
+                Modal::Recover(recovery) => {
+                    ui.heading("Recover your work?");
+                    ui.label("Pentimento did not close cleanly last time. An autosave of the open document was kept.");
+                    if let Some(original) = &recovery.original {
+                        ui.label(format!("It was saved as {}.", original.display()));
+                    }
+                    if let Some(age) = recovery
+                        .saved_at
+                        .and_then(|time| time.elapsed().ok())
+                    {
+                        ui.weak(format!("Autosaved {} ago.", describe_age(age.as_secs())));
+                    }
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.button("Recover").clicked() {
+                            close = true;
+                            match ora::open(&recovery.path) {
+                                Ok(mut document) => {
+                                    document.mark_modified();
+                                    self.replace_document(document, recovery.original.clone());
+                                    // The recovered work is kept on disk until it is saved.
+                                    self.autosave.tick(&self.document, recovery.original.as_deref(), true);
+                                }
+                                Err(err) => {
+                                    let aside = Autosave::set_aside(&self.folders.autosave_dir());
+                                    let kept = aside
+                                        .map(|path| format!(" The file was kept as {}.", path.display()))
+                                        .unwrap_or_default();
+                                    self.notify(
+                                        ui.ctx(),
+                                        format!("The autosave could not be opened: {err}.{kept}"),
+                                        true,
+                                    );
+                                }
+                            }
+                        }
+                        if ui
+                            .button("Discard")
+                            .on_hover_text("The autosave is kept aside in the data folder, not deleted")
+                            .clicked()
+                        {
+                            close = true;
+                            if let Some(path) = Autosave::set_aside(&self.folders.autosave_dir()) {
+                                self.notify(ui.ctx(), format!("The autosave was kept as {}.", path.display()), false);
+                            }
+                        }
+                    });
+                }
+                Modal::ConfirmQuit => {
+                    ui.heading("Save changes before closing?");
+                    ui.label("The document has changes that are not saved.");
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.button("Save").clicked() {
+                            match self.save(None) {
+                                Ok(()) => {
+                                    close = true;
+                                    self.quit_cleanly();
+                                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                                }
+                                Err(message) => {
+                                    close = true;
+                                    self.notify(ui.ctx(), message, true);
+                                }
+                            }
+                        }
+                        if ui.button("Don't save").clicked() {
+                            close = true;
+                            self.quit_cleanly();
+                            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
+                        }
+                    });
+                }
+                Modal::ConfirmReplace(with) => {
+                    ui.heading("Replace the open document?");
+                    ui.label("It has changes that are not saved.");
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.button("Save first").clicked() {
+                            close = true;
+                            match self.save(None) {
+                                Ok(()) => {
+                                    if let Some(message) = self.do_replace(with.clone()) {
+                                        self.notify(ui.ctx(), message, true);
+                                    }
+                                }
+                                Err(message) => self.notify(ui.ctx(), message, true),
+                            }
+                        }
+                        if ui.button("Discard changes").clicked() {
+                            close = true;
+                            if let Some(message) = self.do_replace(with.clone()) {
+                                self.notify(ui.ctx(), message, true);
+                            }
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
+                        }
+                    });
+                }
+                Modal::NewCanvas { mut width, mut height } => {
+                    ui.heading("New canvas");
+                    ui.horizontal_wrapped(|ui| {
+                        for (name, w, h) in SIZE_PRESETS {
+                            if ui.selectable_label(width == w && height == h, name).clicked() {
+                                width = w;
+                                height = h;
+                            }
+                        }
+                    });
+                    ui.horizontal(|ui| {
+                        let label = ui.label("Width");
+                        ui.add(egui::DragValue::new(&mut width).range(1..=crate::document::MAX_SIDE).suffix(" px"))
+                            .labelled_by(label.id);
+                        let label = ui.label("Height");
+                        ui.add(egui::DragValue::new(&mut height).range(1..=crate::document::MAX_SIDE).suffix(" px"))
+                            .labelled_by(label.id);
+                    });
+                    self.modal = Some(Modal::NewCanvas { width, height });
+                    ui.add_space(8.0);
+                    ui.horizontal(|ui| {
+                        if ui.button("Create").clicked() {
+                            // Not `close`: replacing may ask to save first (another modal).
+                            self.modal = None;
+                            self.request_replace(ReplaceWith::New(width, height));
+                        }
+                        if ui.button("Cancel").clicked() {
+                            close = true;
+                        }
+                    });
+                }
+                Modal::Settings => {
+                    ui.heading("Settings");
+                    egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
+                        let label = ui.label("Undo memory");
+                        ui.add(
+                            egui::Slider::new(&mut self.settings.history_budget_mib, 64..=16_384)
+                                .logarithmic(true)
+                                .suffix(" MiB"),
+                        )
+                        .labelled_by(label.id);
+                        ui.end_row();
+                        ui.label("");
+                        ui.weak(format!(
+                            "{} steps use {:.0} MiB now",
+                            self.document.history().undo_depth(),
+                            self.document.history().memory_bytes() as f64 / (1 << 20) as f64
+                        ));
+                        ui.end_row();
+                        let label = ui.label("Autosave every");
+                        ui.add(egui::Slider::new(&mut self.settings.autosave_seconds, 5..=600).suffix(" s"))
+                            .labelled_by(label.id);
+                        ui.end_row();
+                        ui.label("Autosave folder");
+                        ui.weak(self.folders.autosave_dir().display().to_string());
+                        ui.end_row();
+                    });
+                    ui.add_space(8.0);
+                    if ui.button("Close").clicked() {
+                        close = true;
+                        self.document
+                            .set_history_budget(self.settings.history_budget_mib << 20);
+                        self.autosave.set_interval(std::time::Duration::from_secs(
+                            self.settings.autosave_seconds.max(5),
+                        ));
+                        self.save_settings();
+                    }
+                }
+            }
+        });
+        let dismissable = matches!(
+            self.modal,
+            Some(Modal::NewCanvas { .. } | Modal::Settings | Modal::ConfirmReplace(_))
+        );
+        if close || (dismissable && response.should_close()) {
+            self.modal = None;
+        }
+    }
+}
+
+fn layer_blend(document: &crate::document::Document, id: LayerId) -> BlendMode {
+    document
+        .layer(id)
+        .map_or(BlendMode::Normal, |layer| layer.properties.blend)
+}
+
+fn describe_age(seconds: u64) -> String {
+    match seconds {
+        0..=89 => format!("{seconds} s"),
+        90..=5399 => format!("{} min", seconds / 60),
+        5400..=129_599 => format!("{} h", seconds / 3600),
+        _ => format!("{} days", seconds / 86_400),
+    }
+}

@@ -1,0 +1,472 @@
+//! The GPU compositor: composites document tiles with `shaders/composite.wgsl` into a
+//! document-sized texture, uploading only the tiles that changed. Layer tiles for a batch of
+//! composite tiles go into an array texture; each composite tile is one draw.
+
+use std::sync::Arc;
+
+use egui_wgpu::wgpu;
+
+use crate::document::layer::{BlendMode, Layer};
+use crate::document::tiles::{PixelRect, TILE, Tile};
+use crate::shaders;
+
+/// Layer tiles one batch can hold.
+pub const ATLAS_SLOTS: u32 = 64;
+/// Most layers the GPU compositor blends (the shader's `MAX_LAYERS`).
+pub const MAX_LAYERS: usize = 64;
+/// Composite tiles per batch (uniform buffer size).
+const JOBS_PER_BATCH: usize = 64;
+/// Bytes per job in the uniform buffer: 16-byte header + 64 × 16-byte layer slots, rounded up to
+/// the 256-byte dynamic offset alignment.
+const JOB_STRIDE: u64 = 1280;
+const JOB_SIZE: u64 = 16 + 16 * MAX_LAYERS as u64;
+
+/// One layer's contribution to a composite tile.
+#[derive(Clone, Debug)]
+pub struct TileLayer {
+    /// The layer's tile (`None`: nothing there).
+    pub tile: Option<Arc<Tile>>,
+    /// Layer opacity.
+    pub opacity: f32,
+    /// Blend mode.
+    pub blend: BlendMode,
+}
+
+/// One composite tile to recompute.
+#[derive(Clone, Debug)]
+pub struct TileJob {
+    /// Where it is in the document.
+    pub rect: PixelRect,
+    /// Visible layers, bottom to top.
+    pub layers: Vec<TileLayer>,
+}
+
+impl TileJob {
+    /// The job for document tile `index` of `layers`.
+    pub fn for_tile(layers: &[Layer], index: usize) -> Option<Self> {
+        let first = layers.first()?.pixels();
+        let rect = first.tile_rect(index);
+        let layers = layers
+            .iter()
+            .filter(|layer| layer.properties.visible && layer.properties.opacity > 0.0)
+            .map(|layer| TileLayer {
+                tile: layer.pixels().tile(index).cloned(),
+                opacity: layer.properties.opacity.clamp(0.0, 1.0),
+                blend: layer.properties.blend,
+            })
+            .filter(|layer| layer.tile.is_some())
+            .take(MAX_LAYERS)
+            .collect();
+        Some(Self { rect, layers })
+    }
+}
+
+/// GPU objects of the compositor for one document size.
+pub struct GpuCompositor {
+    size: [u32; 2],
+    pipeline: wgpu::RenderPipeline,
+    atlas: wgpu::Texture,
+    jobs: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    composite: wgpu::Texture,
+    /// The composite, premultiplied RGBA8.
+    pub composite_view: wgpu::TextureView,
+    mask: wgpu::Texture,
+    /// The mask, R8.
+    pub mask_view: wgpu::TextureView,
+    provenance: wgpu::Texture,
+    /// The provenance categories, R8 (0 empty, 1 hand, 2 generated, 3 generated then painted).
+    pub provenance_view: wgpu::TextureView,
+}
+
+fn document_texture(
+    device: &wgpu::Device,
+    size: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+    label: &str,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: size[0].max(1),
+            height: size[1].max(1),
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
+}
+
+impl GpuCompositor {
+    /// Creates the compositor for a document size.
+    pub fn new(device: &wgpu::Device, size: [u32; 2]) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("composite.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(shaders::COMPOSITE.composed().into()),
+        });
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("composite"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: true,
+                        min_binding_size: wgpu::BufferSize::new(JOB_SIZE),
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D2Array,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("composite"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("composite"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: wgpu::TextureFormat::Rgba8Unorm,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let atlas = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("layer tiles"),
+            size: wgpu::Extent3d {
+                width: TILE,
+                height: TILE,
+                depth_or_array_layers: ATLAS_SLOTS,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba8Unorm,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        let atlas_view = atlas.create_view(&wgpu::TextureViewDescriptor {
+            dimension: Some(wgpu::TextureViewDimension::D2Array),
+            ..Default::default()
+        });
+        let jobs = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("composite jobs"),
+            size: JOB_STRIDE * JOBS_PER_BATCH as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("composite"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &jobs,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(JOB_SIZE),
+                    }),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::TextureView(&atlas_view),
+                },
+            ],
+        });
+        let composite = document_texture(
+            device,
+            size,
+            wgpu::TextureFormat::Rgba8Unorm,
+            wgpu::TextureUsages::RENDER_ATTACHMENT
+                | wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_SRC,
+            "composite",
+        );
+        let mask = document_texture(
+            device,
+            size,
+            wgpu::TextureFormat::R8Unorm,
+            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            "mask",
+        );
+        let provenance = document_texture(
+            device,
+            size,
+            wgpu::TextureFormat::R8Unorm,
+            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            "provenance",
+        );
+        Self {
+            size,
+            pipeline,
+            atlas,
+            jobs,
+            bind_group,
+            composite_view: composite.create_view(&wgpu::TextureViewDescriptor::default()),
+            composite,
+            mask_view: mask.create_view(&wgpu::TextureViewDescriptor::default()),
+            mask,
+            provenance_view: provenance.create_view(&wgpu::TextureViewDescriptor::default()),
+            provenance,
+        }
+    }
+
+    /// The document size it was made for.
+    pub fn size(&self) -> [u32; 2] {
+        self.size
+    }
+
+    /// Recomputes composite tiles. Each batch's tile uploads and draws are submitted together,
+    /// so a later batch cannot overwrite tiles an earlier one still reads.
+    pub fn composite_tiles(&self, device: &wgpu::Device, queue: &wgpu::Queue, jobs: &[TileJob]) {
+        let mut start = 0;
+        while start < jobs.len() {
+            // Fill a batch up to the atlas and uniform capacity.
+            let mut end = start;
+            let mut slots = 0;
+            while end < jobs.len() && end - start < JOBS_PER_BATCH {
+                let needed = jobs[end].layers.len() as u32;
+                if slots + needed > ATLAS_SLOTS && end > start {
+                    break;
+                }
+                slots += needed.min(ATLAS_SLOTS);
+                end += 1;
+            }
+            self.composite_batch(device, queue, &jobs[start..end]);
+            start = end;
+        }
+    }
+
+    fn composite_batch(&self, device: &wgpu::Device, queue: &wgpu::Queue, jobs: &[TileJob]) {
+        let mut uniforms = vec![0_u8; JOB_STRIDE as usize * jobs.len()];
+        let mut slot = 0_u32;
+        for (number, job) in jobs.iter().enumerate() {
+            let base = number * JOB_STRIDE as usize;
+            let write_u32 = |data: &mut [u8], at: usize, value: u32| {
+                data[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            };
+            write_u32(&mut uniforms, base, job.rect.x0);
+            write_u32(&mut uniforms, base + 4, job.rect.y0);
+            let mut count = 0_u32;
+            for layer in &job.layers {
+                let Some(tile) = &layer.tile else {
+                    continue;
+                };
+                if slot >= ATLAS_SLOTS {
+                    break;
+                }
+                queue.write_texture(
+                    wgpu::TexelCopyTextureInfo {
+                        texture: &self.atlas,
+                        mip_level: 0,
+                        origin: wgpu::Origin3d {
+                            x: 0,
+                            y: 0,
+                            z: slot,
+                        },
+                        aspect: wgpu::TextureAspect::All,
+                    },
+                    tile,
+                    wgpu::TexelCopyBufferLayout {
+                        offset: 0,
+                        bytes_per_row: Some(TILE * 4),
+                        rows_per_image: Some(TILE),
+                    },
+                    wgpu::Extent3d {
+                        width: TILE,
+                        height: TILE,
+                        depth_or_array_layers: 1,
+                    },
+                );
+                let at = base + 16 + count as usize * 16;
+                write_u32(&mut uniforms, at, slot);
+                write_u32(&mut uniforms, at + 4, layer.blend.shader_index());
+                uniforms[at + 8..at + 12].copy_from_slice(&layer.opacity.to_le_bytes());
+                slot += 1;
+                count += 1;
+            }
+            write_u32(&mut uniforms, base + 8, count);
+        }
+        queue.write_buffer(&self.jobs, 0, &uniforms);
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("composite"),
+        });
+        {
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("composite"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &self.composite_view,
+                    resolve_target: None,
+                    depth_slice: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Load,
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            for (number, job) in jobs.iter().enumerate() {
+                let rect = job.rect;
+                if rect.is_empty() {
+                    continue;
+                }
+                pass.set_viewport(
+                    rect.x0 as f32,
+                    rect.y0 as f32,
+                    rect.width() as f32,
+                    rect.height() as f32,
+                    0.0,
+                    1.0,
+                );
+                pass.set_scissor_rect(rect.x0, rect.y0, rect.width(), rect.height());
+                pass.set_bind_group(0, &self.bind_group, &[(number as u64 * JOB_STRIDE) as u32]);
+                pass.draw(0..3, 0..1);
+            }
+        }
+        queue.submit([encoder.finish()]);
+    }
+
+    /// Uploads a single-channel document tile (mask or provenance) into its texture.
+    pub fn upload_channel_tile(
+        &self,
+        queue: &wgpu::Queue,
+        which: ChannelTexture,
+        rect: PixelRect,
+        tile: Option<&[u8]>,
+    ) {
+        if rect.is_empty() {
+            return;
+        }
+        let zeros;
+        let data = match tile {
+            Some(data) => data,
+            None => {
+                zeros = vec![0_u8; (TILE * TILE) as usize];
+                &zeros
+            }
+        };
+        let texture = match which {
+            ChannelTexture::Mask => &self.mask,
+            ChannelTexture::Provenance => &self.provenance,
+        };
+        queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d {
+                    x: rect.x0,
+                    y: rect.y0,
+                    z: 0,
+                },
+                aspect: wgpu::TextureAspect::All,
+            },
+            data,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(TILE),
+                rows_per_image: Some(TILE),
+            },
+            wgpu::Extent3d {
+                width: rect.width(),
+                height: rect.height(),
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
+    /// Reads the composite back (premultiplied RGBA8, row by row); for tests and exports of
+    /// what is on screen.
+    pub fn read_composite(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Vec<u8> {
+        let [width, height] = self.size;
+        let padded = (width * 4).div_ceil(256) * 256;
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("composite readback"),
+            size: u64::from(padded) * u64::from(height),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("readback"),
+        });
+        encoder.copy_texture_to_buffer(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.composite,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded),
+                    rows_per_image: Some(height),
+                },
+            },
+            wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+        );
+        queue.submit([encoder.finish()]);
+        let slice = buffer.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        let _ = device.poll(wgpu::PollType::wait_indefinitely());
+        let mut out = Vec::with_capacity((width * height * 4) as usize);
+        let Ok(mapped) = slice.get_mapped_range() else {
+            return out;
+        };
+        for row in 0..height {
+            let start = (row * padded) as usize;
+            out.extend_from_slice(&mapped[start..start + (width * 4) as usize]);
+        }
+        out
+    }
+}
+
+/// The single-channel document textures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelTexture {
+    /// The inpainting mask.
+    Mask,
+    /// The provenance categories.
+    Provenance,
+}

@@ -1,0 +1,283 @@
+//! From the document to a generation request and back: which region to regenerate, what the
+//! model sees of it, and how its result returns to document pixels.
+//!
+//! The region is the mask's bounding box plus a context margin, clamped to the canvas, and
+//! scaled so its shorter side meets the model's native resolution (small regions are upscaled,
+//! not generated at 128 px), with sides rounded to the model's size multiple.
+
+use image::imageops::FilterType;
+use pentimento_inference::image::{GrayImage, RgbImage};
+use pentimento_inference::{GenerationRequest, Mode};
+
+use crate::document::Document;
+use crate::document::compositor::over_color;
+use crate::document::tiles::PixelRect;
+
+/// What the artist asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ModeChoice {
+    /// Inpaint when a mask exists, image to image when the canvas has content, text to image on
+    /// an empty canvas.
+    #[default]
+    Auto,
+    /// From the prompt only (the whole canvas).
+    TextToImage,
+    /// From the canvas (the whole canvas).
+    ImageToImage,
+    /// The masked area.
+    Inpaint,
+}
+
+impl ModeChoice {
+    /// Every choice, in menu order.
+    pub const ALL: [Self; 4] = [
+        Self::Auto,
+        Self::TextToImage,
+        Self::ImageToImage,
+        Self::Inpaint,
+    ];
+
+    /// The name shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Auto => "Auto",
+            Self::TextToImage => "Text to image",
+            Self::ImageToImage => "Image to image",
+            Self::Inpaint => "Inpaint",
+        }
+    }
+}
+
+/// The resolved kind of a generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResolvedMode {
+    /// From noise.
+    TextToImage,
+    /// From the canvas.
+    ImageToImage,
+    /// The masked area.
+    Inpaint,
+}
+
+impl ResolvedMode {
+    /// The name recorded in the generation log.
+    pub fn log_name(self) -> &'static str {
+        match self {
+            Self::TextToImage => "text-to-image",
+            Self::ImageToImage => "image-to-image",
+            Self::Inpaint => "inpaint",
+        }
+    }
+}
+
+/// A generation laid out on the document.
+#[derive(Clone, Debug)]
+pub struct GenerationPlan {
+    /// What kind.
+    pub mode: ResolvedMode,
+    /// The document region it covers.
+    pub region: PixelRect,
+    /// The size the model generates at.
+    pub generated: (u32, u32),
+    /// The mask at region size (all 255 for whole-canvas generations).
+    pub region_mask: Vec<u8>,
+    /// The request's mode with images at the generated size.
+    pub request_mode: Mode,
+}
+
+/// The model facts a plan needs.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelShape {
+    /// Shorter side the model was trained at.
+    pub native_resolution: u32,
+    /// Sides must be multiples of this.
+    pub size_multiple: u32,
+    /// Whether it can start from an image.
+    pub has_vae_encoder: bool,
+}
+
+/// Longest side a generation may have (memory).
+pub const MAX_GENERATED_SIDE: u32 = 1536;
+
+/// Lays out a generation. `strength` is used for image to image and inpainting.
+pub fn plan(
+    document: &Document,
+    choice: ModeChoice,
+    model: ModelShape,
+    strength: f64,
+) -> Result<GenerationPlan, String> {
+    let mask_bounds = document.mask().content_bounds(0);
+    let mode = match choice {
+        ModeChoice::Auto if !mask_bounds.is_empty() => ResolvedMode::Inpaint,
+        ModeChoice::Auto if !document.is_blank() => ResolvedMode::ImageToImage,
+        ModeChoice::Auto | ModeChoice::TextToImage => ResolvedMode::TextToImage,
+        ModeChoice::ImageToImage => ResolvedMode::ImageToImage,
+        ModeChoice::Inpaint => {
+            if mask_bounds.is_empty() {
+                return Err(
+                    "Inpainting needs a mask: paint one with the mask brush (M) or draw a \
+                     selection (R, L)."
+                        .to_owned(),
+                );
+            }
+            ResolvedMode::Inpaint
+        }
+    };
+    if mode != ResolvedMode::TextToImage && !model.has_vae_encoder {
+        return Err(
+            "This model has no VAE encoder, so it can only generate from text; choose \
+             \"Text to image\" or another model."
+                .to_owned(),
+        );
+    }
+    let region = match mode {
+        ResolvedMode::Inpaint => context_region(document, mask_bounds),
+        _ => document.bounds(),
+    };
+    let generated = generated_size(region, model);
+    let region_mask = match mode {
+        ResolvedMode::Inpaint => document.mask().read_rect(&region),
+        _ => vec![255; region.width() as usize * region.height() as usize],
+    };
+    let request_mode = match mode {
+        ResolvedMode::TextToImage => Mode::TextToImage,
+        ResolvedMode::ImageToImage => Mode::ImageToImage {
+            image: flatten_region(document, region, generated),
+            strength,
+        },
+        ResolvedMode::Inpaint => Mode::Inpaint {
+            image: flatten_region(document, region, generated),
+            mask: resize_mask(&region_mask, region, generated),
+            strength,
+        },
+    };
+    Ok(GenerationPlan {
+        mode,
+        region,
+        generated,
+        region_mask,
+        request_mode,
+    })
+}
+
+/// The mask's bounding box with a context margin of a quarter of its larger side (at least
+/// 32 px), clamped to the canvas.
+pub fn context_region(document: &Document, mask_bounds: PixelRect) -> PixelRect {
+    let margin = (mask_bounds.width().max(mask_bounds.height()) / 4).max(32);
+    PixelRect {
+        x0: mask_bounds.x0.saturating_sub(margin),
+        y0: mask_bounds.y0.saturating_sub(margin),
+        x1: (mask_bounds.x1 + margin).min(document.width()),
+        y1: (mask_bounds.y1 + margin).min(document.height()),
+    }
+}
+
+/// The generated size for a region: its shorter side at the native resolution, both sides
+/// multiples of the model's size multiple, the longer side at most `MAX_GENERATED_SIDE`.
+pub fn generated_size(region: PixelRect, model: ModelShape) -> (u32, u32) {
+    let (width, height) = (region.width().max(1) as f32, region.height().max(1) as f32);
+    let mut scale = model.native_resolution as f32 / width.min(height);
+    let longest = width.max(height) * scale;
+    if longest > MAX_GENERATED_SIDE as f32 {
+        scale *= MAX_GENERATED_SIDE as f32 / longest;
+    }
+    let multiple = model.size_multiple.max(8) as f32;
+    let snap = |side: f32| (((side * scale) / multiple).round().max(1.0) * multiple) as u32;
+    (snap(width), snap(height))
+}
+
+/// The visible layers inside a region over white, resized to the generated size.
+pub fn flatten_region(document: &Document, region: PixelRect, size: (u32, u32)) -> RgbImage {
+    let (premultiplied, _) = document.composite(&region);
+    let rgb = over_color(&premultiplied, [255, 255, 255]);
+    let image = image::RgbImage::from_raw(region.width(), region.height(), rgb)
+        .unwrap_or_else(|| image::RgbImage::new(region.width(), region.height()));
+    let resized = if (region.width(), region.height()) == size {
+        image
+    } else {
+        image::imageops::resize(&image, size.0, size.1, FilterType::Lanczos3)
+    };
+    RgbImage {
+        width: size.0,
+        height: size.1,
+        pixels: resized.into_raw(),
+    }
+}
+
+/// The mask at the generated size (bilinear, so edges stay soft for latent blending).
+pub fn resize_mask(mask: &[u8], region: PixelRect, size: (u32, u32)) -> GrayImage {
+    let image = image::GrayImage::from_raw(region.width(), region.height(), mask.to_vec())
+        .unwrap_or_else(|| image::GrayImage::new(region.width(), region.height()));
+    let resized = if (region.width(), region.height()) == size {
+        image
+    } else {
+        image::imageops::resize(&image, size.0, size.1, FilterType::Triangle)
+    };
+    GrayImage {
+        width: size.0,
+        height: size.1,
+        pixels: resized.into_raw(),
+    }
+}
+
+/// A generated image back at region size, as raw RGB.
+pub fn to_region(image: &RgbImage, region: PixelRect) -> Vec<u8> {
+    let source = image::RgbImage::from_raw(image.width, image.height, image.pixels.clone())
+        .unwrap_or_else(|| image::RgbImage::new(image.width, image.height));
+    if (image.width, image.height) == (region.width(), region.height()) {
+        return source.into_raw();
+    }
+    image::imageops::resize(&source, region.width(), region.height(), FilterType::Lanczos3)
+        .into_raw()
+}
+
+/// A request for a plan with the panel's settings.
+pub fn request_for(plan: &GenerationPlan, base: &GenerationRequest) -> GenerationRequest {
+    GenerationRequest {
+        width: plan.generated.0,
+        height: plan.generated.1,
+        mode: plan.request_mode.clone(),
+        ..base.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SD15: ModelShape = ModelShape {
+        native_resolution: 512,
+        size_multiple: 64,
+        has_vae_encoder: true,
+    };
+
+    #[test]
+    fn small_regions_are_upscaled_to_the_native_resolution() {
+        assert_eq!(generated_size(PixelRect::new(0, 0, 128, 96), SD15), (704, 512));
+        assert_eq!(generated_size(PixelRect::new(0, 0, 2048, 2048), SD15), (512, 512));
+        // Very long regions are capped.
+        let (w, h) = generated_size(PixelRect::new(0, 0, 4000, 500), SD15);
+        assert!(w <= MAX_GENERATED_SIDE && h % 64 == 0 && w % 64 == 0, "{w}×{h}");
+    }
+
+    #[test]
+    fn modes_follow_the_canvas() {
+        let mut document = Document::new(256, 256).expect("size");
+        let blank = plan(&document, ModeChoice::Auto, SD15, 0.75).expect("plan");
+        assert_eq!(blank.mode, ResolvedMode::TextToImage);
+        assert_eq!(blank.region, document.bounds());
+        document.fill_mask_polygon(&[(100.0, 100.0), (140.0, 100.0), (140.0, 120.0), (100.0, 120.0)], false);
+        let masked = plan(&document, ModeChoice::Auto, SD15, 1.0).expect("plan");
+        assert_eq!(masked.mode, ResolvedMode::Inpaint);
+        assert_eq!(masked.region, PixelRect::new(68, 68, 104, 84));
+        assert_eq!(masked.generated.1, 512);
+        let err = plan(
+            &Document::new(64, 64).expect("size"),
+            ModeChoice::Inpaint,
+            SD15,
+            1.0,
+        )
+        .expect_err("no mask");
+        assert!(err.starts_with("Inpainting needs a mask"), "{err}");
+    }
+}

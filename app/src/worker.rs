@@ -1,0 +1,362 @@
+//! The generation worker: a named thread that owns the model. The UI sends typed commands over
+//! a bounded channel and drains typed events once per frame; every job has an increasing id and
+//! events of stale jobs are ignored by the UI. Loading a model and generating never block the
+//! window, and cancelling takes effect within one step.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+
+use pentimento_inference::image::RgbImage;
+use pentimento_inference::pipeline::CacheUse;
+use pentimento_inference::{
+    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
+    StableDiffusion, Variation,
+};
+
+/// What the UI asks the worker to do.
+#[derive(Debug)]
+pub enum Command {
+    /// Load a model folder (replacing the loaded one).
+    LoadModel {
+        /// Job id.
+        job: u64,
+        /// The model folder.
+        path: PathBuf,
+        /// Provider, threads, cache.
+        options: LoadOptions,
+    },
+    /// Generate `request.count` variations, one at a time.
+    Generate {
+        /// Job id.
+        job: u64,
+        /// What to generate.
+        request: Box<GenerationRequest>,
+        /// Stops the job (shared with the UI).
+        cancel: CancelToken,
+    },
+    /// Stop the thread.
+    Shutdown,
+}
+
+/// What a loaded model can do, for the prompt panel and the generation log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    /// The folder.
+    pub path: PathBuf,
+    /// Its name (the folder name).
+    pub name: String,
+    /// Whether it has an inpainting UNet.
+    pub inpainting_unet: bool,
+    /// Whether it can start from an image.
+    pub has_vae_encoder: bool,
+    /// Native resolution.
+    pub native_resolution: u32,
+    /// Sizes must be multiples of this.
+    pub size_multiple: u32,
+    /// The execution provider in use.
+    pub provider: String,
+    /// sha256 of each model file.
+    pub fingerprint: Vec<(String, String)>,
+}
+
+/// What the worker reports.
+#[derive(Debug)]
+pub enum Event {
+    /// Model loading advanced.
+    ModelLoading {
+        /// Job id.
+        job: u64,
+        /// What it is doing.
+        stage: String,
+    },
+    /// The model is ready.
+    ModelLoaded {
+        /// Job id.
+        job: u64,
+        /// What it can do.
+        info: Box<ModelInfo>,
+    },
+    /// The model could not be loaded; the sentence says why.
+    ModelFailed {
+        /// Job id.
+        job: u64,
+        /// Why.
+        message: String,
+    },
+    /// A denoising step finished.
+    Progress {
+        /// Job id.
+        job: u64,
+        /// Which variation.
+        variation: usize,
+        /// How many.
+        variations: usize,
+        /// Step done (1-based).
+        step: usize,
+        /// Steps per variation.
+        steps: usize,
+        /// Cheap preview of the current latents.
+        preview: RgbImage,
+    },
+    /// One variation is whole.
+    Variation {
+        /// Job id.
+        job: u64,
+        /// The variation.
+        variation: Box<Variation>,
+    },
+    /// The job ended (finished or cancelled; its variations were sent before).
+    Finished {
+        /// Job id.
+        job: u64,
+        /// Whether it was cancelled.
+        cancelled: bool,
+    },
+    /// The job failed; the sentence says why and what to do.
+    Failed {
+        /// Job id.
+        job: u64,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The handle the UI keeps.
+pub struct Worker {
+    commands: SyncSender<Command>,
+    events: Receiver<Event>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// Starts the worker thread. `wake` is called after every event (the app passes a closure
+    /// that asks egui for a repaint), so this module needs no UI types.
+    pub fn spawn(
+        locate: LocateOptions,
+        optimized_cache: Option<PathBuf>,
+        wake: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let (commands, command_receiver) = mpsc::sync_channel(8);
+        let (event_sender, events) = mpsc::sync_channel(64);
+        let thread = std::thread::Builder::new()
+            .name("generation-worker".to_owned())
+            .spawn(move || {
+                let mut state = WorkerState {
+                    locate,
+                    optimized_cache,
+                    model: None,
+                    events: event_sender,
+                    wake: Box::new(wake),
+                };
+                while let Ok(command) = command_receiver.recv() {
+                    match command {
+                        Command::Shutdown => break,
+                        Command::LoadModel { job, path, options } => {
+                            state.load(job, &path, options);
+                        }
+                        Command::Generate {
+                            job,
+                            request,
+                            cancel,
+                        } => state.generate(job, &request, &cancel),
+                    }
+                }
+            })?;
+        Ok(Self {
+            commands,
+            events,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; fails only when the worker has stopped.
+    pub fn send(&self, command: Command) -> Result<(), String> {
+        self.commands.send(command).map_err(|_| {
+            "the generation worker stopped unexpectedly; restart Pentimento (your document is safe)"
+                .to_owned()
+        })
+    }
+
+    /// The next event, if any.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.commands.try_send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            // Leave a running generation to finish in the background rather than blocking the
+            // UI on exit; the thread ends with the process.
+            drop(thread);
+        }
+    }
+}
+
+struct WorkerState {
+    locate: LocateOptions,
+    optimized_cache: Option<PathBuf>,
+    model: Option<(StableDiffusion, ModelInfo)>,
+    events: SyncSender<Event>,
+    wake: Box<dyn Fn() + Send>,
+}
+
+impl WorkerState {
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+        (self.wake)();
+    }
+
+    fn load(&mut self, job: u64, path: &Path, mut options: LoadOptions) {
+        // Free the old model first: two SD models at once may not fit in memory.
+        self.model = None;
+        self.emit(Event::ModelLoading {
+            job,
+            stage: "Starting ONNX Runtime…".to_owned(),
+        });
+        let runtime: Arc<OnnxRuntime> = match OnnxRuntime::initialize(&self.locate) {
+            Ok(runtime) => runtime,
+            Err(err) => {
+                self.emit(Event::ModelFailed {
+                    job,
+                    message: sentence(&err.to_string()),
+                });
+                return;
+            }
+        };
+        self.emit(Event::ModelLoading {
+            job,
+            stage: "Loading the model…".to_owned(),
+        });
+        options.optimized_cache = options.optimized_cache.or(self.optimized_cache.clone());
+        let model = match StableDiffusion::load(runtime, path, options) {
+            Ok(model) => model,
+            Err(err) => {
+                self.emit(Event::ModelFailed {
+                    job,
+                    message: sentence(&err.to_string()),
+                });
+                return;
+            }
+        };
+        if model
+            .cache_uses()
+            .iter()
+            .any(|(_, used)| *used == CacheUse::Stored)
+        {
+            self.emit(Event::ModelLoading {
+                job,
+                stage: "Optimized the model for this computer (once).".to_owned(),
+            });
+        }
+        self.emit(Event::ModelLoading {
+            job,
+            stage: "Fingerprinting the model files…".to_owned(),
+        });
+        let fingerprint = crate::fingerprint::model_fingerprint(path);
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            name: path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string()),
+            inpainting_unet: model.conventions().is_inpainting_unet(),
+            has_vae_encoder: model
+                .folder()
+                .component(pentimento_inference::Component::VaeEncoder)
+                .is_some(),
+            native_resolution: model.native_resolution(),
+            size_multiple: model.size_multiple(),
+            provider: model.provider().active.cli_name().to_owned(),
+            fingerprint,
+        };
+        self.model = Some((model, info.clone()));
+        self.emit(Event::ModelLoaded {
+            job,
+            info: Box::new(info),
+        });
+    }
+
+    fn generate(&mut self, job: u64, request: &GenerationRequest, cancel: &CancelToken) {
+        let Some((mut model, info)) = self.model.take() else {
+            self.emit(Event::Failed {
+                job,
+                message: "No model is loaded; open a model folder in the prompt panel first."
+                    .to_owned(),
+            });
+            return;
+        };
+        let mut cancelled = false;
+        for index in 0..request.count {
+            let single = GenerationRequest {
+                seed: request.seed.wrapping_add(index as u32),
+                count: 1,
+                initial_noise: None,
+                ..request.clone()
+            };
+            let events = self.events.clone();
+            let wake = &self.wake;
+            let mut progress = |progress: &pentimento_inference::Progress<'_>| {
+                let event = Event::Progress {
+                    job,
+                    variation: index,
+                    variations: request.count,
+                    step: progress.step,
+                    steps: progress.steps,
+                    preview: progress.preview.clone(),
+                };
+                if let Err(TrySendError::Full(_)) | Ok(()) = events.try_send(event) {
+                    wake();
+                }
+                std::ops::ControlFlow::Continue(())
+            };
+            match model.generate(&single, &mut progress, cancel) {
+                Ok(Outcome::Finished(variations)) => {
+                    for variation in variations {
+                        self.emit(Event::Variation {
+                            job,
+                            variation: Box::new(variation),
+                        });
+                    }
+                }
+                Ok(Outcome::Cancelled { completed }) => {
+                    for variation in completed {
+                        self.emit(Event::Variation {
+                            job,
+                            variation: Box::new(variation),
+                        });
+                    }
+                    cancelled = true;
+                    break;
+                }
+                Err(err) => {
+                    self.model = Some((model, info));
+                    self.emit(Event::Failed {
+                        job,
+                        message: sentence(&err.to_string()),
+                    });
+                    return;
+                }
+            }
+        }
+        self.model = Some((model, info));
+        self.emit(Event::Finished { job, cancelled });
+    }
+}
+
+/// An error message as a sentence (capitalised).
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
