@@ -13,13 +13,21 @@ use pentimento::document::tiles::PixelRect;
 
 fn device() -> (wgpu::Device, wgpu::Queue) {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-        .expect("a wgpu adapter (Mesa's software drivers work)");
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("a wgpu adapter (Mesa's software drivers work)");
     pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
         .expect("a device")
 }
 
-fn stroke(document: &mut Document, layer: pentimento::document::layer::LayerId, color: [u8; 3], from: (f32, f32), to: (f32, f32), hardness: f32) {
+fn stroke(
+    document: &mut Document,
+    layer: pentimento::document::layer::LayerId,
+    color: [u8; 3],
+    from: (f32, f32),
+    to: (f32, f32),
+    hardness: f32,
+) {
     document
         .begin_stroke(
             Some(layer),
@@ -50,11 +58,32 @@ fn gpu_composite_matches_the_cpu_reference() {
     // 600×400: tiles at the right and bottom edges are partial.
     let mut document = Document::new(600, 400).expect("size");
     let base = document.layers()[0].id;
-    stroke(&mut document, base, [200, 150, 40], (0.0, 100.0), (600.0, 300.0), 0.3);
+    stroke(
+        &mut document,
+        base,
+        [200, 150, 40],
+        (0.0, 100.0),
+        (600.0, 300.0),
+        0.3,
+    );
     let multiply = document.add_paint_layer("Multiply", None);
-    stroke(&mut document, multiply, [40, 90, 220], (100.0, 0.0), (300.0, 400.0), 0.9);
+    stroke(
+        &mut document,
+        multiply,
+        [40, 90, 220],
+        (100.0, 0.0),
+        (300.0, 400.0),
+        0.9,
+    );
     let screen = document.add_paint_layer("Screen", None);
-    stroke(&mut document, screen, [250, 20, 90], (550.0, 0.0), (50.0, 380.0), 0.0);
+    stroke(
+        &mut document,
+        screen,
+        [250, 20, 90],
+        (550.0, 0.0),
+        (50.0, 380.0),
+        0.0,
+    );
     for (layer, blend, opacity) in [
         (multiply, BlendMode::Multiply, 0.7),
         (screen, BlendMode::Screen, 0.55),
@@ -62,18 +91,33 @@ fn gpu_composite_matches_the_cpu_reference() {
         let mut properties = document.layer(layer).expect("layer").properties.clone();
         properties.blend = blend;
         properties.opacity = opacity;
-        document.set_properties(layer, properties, None).expect("exists");
+        document
+            .set_properties(layer, properties, None)
+            .expect("exists");
     }
     let region = PixelRect::new(250, 150, 200, 150);
     let raw: Vec<u8> = (0..200 * 150)
         .flat_map(|i| [(i % 200) as u8, (i / 200) as u8, 128])
         .collect();
     let mask: Vec<u8> = (0..200 * 150)
-        .map(|i| if (i % 200) > 40 && (i / 200) > 30 { 255 } else { 0 })
+        .map(|i| {
+            if (i % 200) > 40 && (i / 200) > 30 {
+                255
+            } else {
+                0
+            }
+        })
         .collect();
     let generated = document.add_generative_layer("Generation", region, raw, mask, 1);
     document
-        .set_generative_params(generated, GenerativeParams { grow: 4, feather: 10.0 }, None)
+        .set_generative_params(
+            generated,
+            GenerativeParams {
+                grow: 4,
+                feather: 10.0,
+            },
+            None,
+        )
         .expect("generative");
 
     let (device, queue) = device();
@@ -101,6 +145,9 @@ fn gpu_composite_matches_the_cpu_reference() {
             covered += 1;
         }
     }
-    assert!(covered > 600 * 400 / 3, "the test document is mostly painted: {covered}");
+    assert!(
+        covered > 600 * 400 / 3,
+        "the test document is mostly painted: {covered}"
+    );
     println!("worst difference {worst}/255 over {covered} covered pixels");
 }

@@ -415,7 +415,9 @@ impl PentimentoApp {
                     .file_stem()
                     .map(|stem| stem.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "Image".to_owned());
-                let id = self.document.import_layer(&name, width, height, &rgba, 0, 0);
+                let id = self
+                    .document
+                    .import_layer(&name, width, height, &rgba, 0, 0);
                 self.active_layer = Some(id);
                 None
             }
@@ -432,7 +434,8 @@ impl PentimentoApp {
                 None => return Err("Not saved: no file was chosen.".to_owned()),
             },
         };
-        ora::save(&self.document, &path).map_err(|err| crate::worker::sentence(&err.to_string()))?;
+        ora::save(&self.document, &path)
+            .map_err(|err| crate::worker::sentence(&err.to_string()))?;
         self.document.mark_saved();
         self.document_path = Some(path.clone());
         self.settings.remember_file(&path);
@@ -442,29 +445,9 @@ impl PentimentoApp {
 
     /// Exports the flattened image as PNG, with the provenance summary in its text chunks.
     pub fn export_png(&mut self, path: &Path) -> Result<(), String> {
-        let bounds = self.document.bounds();
-        let (composite, provenance) = self.document.composite(&bounds);
-        let straight = crate::document::compositor::unpremultiply(&composite);
-        let shares = crate::document::compositor::ProvenanceShares::count(&provenance);
-        let summary = format!(
-            "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
-            shares.percent(shares.hand),
-            shares.percent(shares.generated),
-            shares.percent(shares.generated_then_painted)
-        );
-        let log = serde_json::to_string(&self.document.generation_log).unwrap_or_default();
-        crate::io::write_rgba_png(
-            path,
-            bounds.width(),
-            bounds.height(),
-            &straight,
-            &[
-                ("Software", format!("Pentimento {}", env!("CARGO_PKG_VERSION"))),
-                ("pentimento:provenance", summary),
-                ("pentimento:generation-log", log),
-            ],
-        )
-        .map_err(|err| crate::worker::sentence(&err.to_string()))
+        crate::io::export_flattened(&self.document, path)
+            .map(|_| ())
+            .map_err(|err| crate::worker::sentence(&err.to_string()))
     }
 
     fn request_replace(&mut self, with: ReplaceWith) {
@@ -526,14 +509,16 @@ impl PentimentoApp {
     // ---- Frame -------------------------------------------------------------------------------
 
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() || self.modal.is_some() {
+        if ctx.text_edit_focused() || self.modal.is_some() {
             return;
         }
         use egui::{Key, KeyboardShortcut, Modifiers};
         let pressed = |modifiers, key| {
             ctx.input_mut(|input| input.consume_shortcut(&KeyboardShortcut::new(modifiers, key)))
         };
-        if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) || pressed(Modifiers::COMMAND, Key::Y) {
+        if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
+            || pressed(Modifiers::COMMAND, Key::Y)
+        {
             self.document.redo();
         } else if pressed(Modifiers::COMMAND, Key::Z) {
             self.document.undo();
@@ -721,7 +706,10 @@ impl PentimentoApp {
                     .undo_label()
                     .map(|label| format!("Undo {label}"));
                 if ui
-                    .add_enabled(undo.is_some(), egui::Button::new(undo.as_deref().unwrap_or("Undo")))
+                    .add_enabled(
+                        undo.is_some(),
+                        egui::Button::new(undo.as_deref().unwrap_or("Undo")),
+                    )
                     .clicked()
                 {
                     self.document.undo();
@@ -732,7 +720,10 @@ impl PentimentoApp {
                     .redo_label()
                     .map(|label| format!("Redo {label}"));
                 if ui
-                    .add_enabled(redo.is_some(), egui::Button::new(redo.as_deref().unwrap_or("Redo")))
+                    .add_enabled(
+                        redo.is_some(),
+                        egui::Button::new(redo.as_deref().unwrap_or("Redo")),
+                    )
                     .clicked()
                 {
                     self.document.redo();
@@ -751,7 +742,10 @@ impl PentimentoApp {
                     self.view.pan = egui::Vec2::ZERO;
                 }
                 ui.checkbox(&mut self.overlays.mask, "Show mask");
-                ui.checkbox(&mut self.overlays.provenance, "Show AI and hand-painted areas");
+                ui.checkbox(
+                    &mut self.overlays.provenance,
+                    "Show AI and hand-painted areas",
+                );
             });
         });
     }
@@ -839,6 +833,14 @@ impl eframe::App for PentimentoApp {
             .resizable(true)
             .default_size(300.0)
             .show(ui, |ui| {
+                // Generate (or the progress and Cancel) stays in view however long the panel.
+                Panel::bottom("generate_bar")
+                    .resizable(false)
+                    .show(ui, |ui| {
+                        ui.add_space(6.0);
+                        self.generate_controls(ui);
+                        ui.add_space(2.0);
+                    });
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.notices_ui(ui);
                     self.runtime_problem(ui);
@@ -875,7 +877,9 @@ impl eframe::App for PentimentoApp {
                 );
                 for event in events {
                     match event {
-                        CanvasEvent::ColorPicked(color) => self.settings.tools.remember_color(color),
+                        CanvasEvent::ColorPicked(color) => {
+                            self.settings.tools.remember_color(color)
+                        }
                         CanvasEvent::Refused(message) => {
                             self.notify(ui.ctx(), crate::worker::sentence(&message), true);
                         }

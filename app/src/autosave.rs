@@ -83,7 +83,9 @@ impl Autosave {
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok());
         Some(Recovery {
-            saved_at: std::fs::metadata(&path).and_then(|meta| meta.modified()).ok(),
+            saved_at: std::fs::metadata(&path)
+                .and_then(|meta| meta.modified())
+                .ok(),
             original: session.and_then(|session| session.original),
             path,
         })
@@ -110,7 +112,10 @@ impl Autosave {
                     Ok(Ok(())) => self.error = None,
                     Ok(Err(message)) => self.error = Some(message),
                     Err(_) => {
-                        self.error = Some("The autosave stopped unexpectedly; save your work with Ctrl+S.".to_owned())
+                        self.error = Some(
+                            "The autosave stopped unexpectedly; save your work with Ctrl+S."
+                                .to_owned(),
+                        )
                     }
                 }
             } else {
@@ -137,7 +142,10 @@ impl Autosave {
             .name("autosave".to_owned())
             .spawn(move || {
                 std::fs::create_dir_all(&dir).map_err(|err| {
-                    format!("Could not autosave ({err}); save your work with Ctrl+S: {}", dir.display())
+                    format!(
+                        "Could not autosave ({err}); save your work with Ctrl+S: {}",
+                        dir.display()
+                    )
                 })?;
                 ora::save(&snapshot, &dir.join(AUTOSAVE))
                     .map_err(|err| format!("Could not autosave: {err}"))?;

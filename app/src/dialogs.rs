@@ -32,7 +32,10 @@ impl FileDialogs for NativeDialogs {
     fn open_file(&self) -> Option<PathBuf> {
         rfd::FileDialog::new()
             .set_title("Open")
-            .add_filter("Projects and images", &["ora", "png", "jpg", "jpeg", "webp"])
+            .add_filter(
+                "Projects and images",
+                &["ora", "png", "jpg", "jpeg", "webp"],
+            )
             .add_filter("OpenRaster project", &["ora"])
             .pick_file()
     }

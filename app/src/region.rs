@@ -227,8 +227,13 @@ pub fn to_region(image: &RgbImage, region: PixelRect) -> Vec<u8> {
     if (image.width, image.height) == (region.width(), region.height()) {
         return source.into_raw();
     }
-    image::imageops::resize(&source, region.width(), region.height(), FilterType::Lanczos3)
-        .into_raw()
+    image::imageops::resize(
+        &source,
+        region.width(),
+        region.height(),
+        FilterType::Lanczos3,
+    )
+    .into_raw()
 }
 
 /// A request for a plan with the panel's settings.
@@ -253,11 +258,20 @@ mod tests {
 
     #[test]
     fn small_regions_are_upscaled_to_the_native_resolution() {
-        assert_eq!(generated_size(PixelRect::new(0, 0, 128, 96), SD15), (704, 512));
-        assert_eq!(generated_size(PixelRect::new(0, 0, 2048, 2048), SD15), (512, 512));
+        assert_eq!(
+            generated_size(PixelRect::new(0, 0, 128, 96), SD15),
+            (704, 512)
+        );
+        assert_eq!(
+            generated_size(PixelRect::new(0, 0, 2048, 2048), SD15),
+            (512, 512)
+        );
         // Very long regions are capped.
         let (w, h) = generated_size(PixelRect::new(0, 0, 4000, 500), SD15);
-        assert!(w <= MAX_GENERATED_SIDE && h % 64 == 0 && w % 64 == 0, "{w}×{h}");
+        assert!(
+            w <= MAX_GENERATED_SIDE && h % 64 == 0 && w % 64 == 0,
+            "{w}×{h}"
+        );
     }
 
     #[test]
@@ -266,7 +280,15 @@ mod tests {
         let blank = plan(&document, ModeChoice::Auto, SD15, 0.75).expect("plan");
         assert_eq!(blank.mode, ResolvedMode::TextToImage);
         assert_eq!(blank.region, document.bounds());
-        document.fill_mask_polygon(&[(100.0, 100.0), (140.0, 100.0), (140.0, 120.0), (100.0, 120.0)], false);
+        document.fill_mask_polygon(
+            &[
+                (100.0, 100.0),
+                (140.0, 100.0),
+                (140.0, 120.0),
+                (100.0, 120.0),
+            ],
+            false,
+        );
         let masked = plan(&document, ModeChoice::Auto, SD15, 1.0).expect("plan");
         assert_eq!(masked.mode, ResolvedMode::Inpaint);
         assert_eq!(masked.region, PixelRect::new(68, 68, 104, 84));

@@ -3,7 +3,9 @@
 use crate::document::brush::{BrushSettings, StrokeMode};
 
 /// A canvas tool.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Tool {
     /// Paint on the selected layer (B).
     #[default]

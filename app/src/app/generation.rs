@@ -183,16 +183,27 @@ fn now_rfc3339() -> String {
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
-fn texture(ctx: &egui::Context, name: &str, width: u32, height: u32, rgba: &[u8]) -> egui::TextureHandle {
+fn texture(
+    ctx: &egui::Context,
+    name: &str,
+    width: u32,
+    height: u32,
+    rgba: &[u8],
+) -> egui::TextureHandle {
     ctx.load_texture(
         name,
         egui::ColorImage::from_rgba_unmultiplied([width as usize, height as usize], rgba),
@@ -214,20 +225,26 @@ impl PentimentoApp {
     fn handle_event(&mut self, ctx: &egui::Context, event: Event) {
         match event {
             Event::ModelLoading { job, stage } => {
-                if let ModelState::Loading { job: current, stage: shown, .. } = &mut self.model
+                if let ModelState::Loading {
+                    job: current,
+                    stage: shown,
+                    ..
+                } = &mut self.model
                     && *current == job
                 {
                     *shown = stage;
                 }
             }
             Event::ModelLoaded { job, info } => {
-                if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job) {
+                if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job)
+                {
                     self.settings.model_folder = Some(info.path.clone());
                     self.model = ModelState::Ready(info);
                 }
             }
             Event::ModelFailed { job, message } => {
-                if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job) {
+                if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job)
+                {
                     self.model = ModelState::Failed(message);
                 }
             }
@@ -239,19 +256,25 @@ impl PentimentoApp {
                 steps,
                 preview,
             } => {
-                let Some(running) = self.generation.running.as_mut().filter(|r| r.job == job) else {
+                let Some(running) = self.generation.running.as_mut().filter(|r| r.job == job)
+                else {
                     return;
                 };
                 running.progress = (variation, variations, step, steps);
-                let rgba: Vec<u8> = preview
-                    .pixels
-                    .chunks_exact(3)
-                    .flat_map(|pixel| [pixel[0], pixel[1], pixel[2], 255])
-                    .collect();
-                running.preview = Some(texture(ctx, "generation preview", preview.width, preview.height, &rgba));
+                // Shown through the mask, like the result will be: the artist's work around
+                // it stays visible while the generation runs.
+                let rgba = masked_preview(&preview, &running.plan);
+                running.preview = Some(texture(
+                    ctx,
+                    "generation preview",
+                    preview.width,
+                    preview.height,
+                    &rgba,
+                ));
             }
             Event::Variation { job, variation } => {
-                let Some(running) = self.generation.running.as_ref().filter(|r| r.job == job) else {
+                let Some(running) = self.generation.running.as_ref().filter(|r| r.job == job)
+                else {
                     return;
                 };
                 let plan = running.plan.clone();
@@ -299,14 +322,22 @@ impl PentimentoApp {
     }
 
     fn finish_generation(&mut self, ctx: &egui::Context, job: u64, outcome: &str) {
-        let Some(running) = self.generation.running.take_if(|running| running.job == job) else {
+        let Some(running) = self
+            .generation
+            .running
+            .take_if(|running| running.job == job)
+        else {
             return;
         };
         if let Some(record) = self.document.generation_record_mut(running.log_id) {
             record.outcome = outcome.to_owned();
         }
         if outcome == "cancelled" {
-            self.notify(ctx, "Generation cancelled; finished variations are kept below.", false);
+            self.notify(
+                ctx,
+                "Generation cancelled; finished variations are kept below.",
+                false,
+            );
         }
     }
 
@@ -353,7 +384,13 @@ impl PentimentoApp {
         self.submit(ctx, plan, request, &info);
     }
 
-    fn submit(&mut self, ctx: &egui::Context, plan: GenerationPlan, request: GenerationRequest, info: &ModelInfo) {
+    fn submit(
+        &mut self,
+        ctx: &egui::Context,
+        plan: GenerationPlan,
+        request: GenerationRequest,
+        info: &ModelInfo,
+    ) {
         let job = self.job_id();
         let cancel = CancelToken::new();
         let record = GenerationRecord {
@@ -462,7 +499,9 @@ impl PentimentoApp {
         let mask = staging.plan.region_mask.clone();
         let log_id = staging.log_id;
         let seed = staged.seed;
-        let id = self.document.add_generative_layer(&name, region, raw, mask, log_id);
+        let id = self
+            .document
+            .add_generative_layer(&name, region, raw, mask, log_id);
         if let Some(record) = self.document.generation_record_mut(log_id)
             && let Some(position) = record.seeds.iter().position(|&s| s == seed)
         {
@@ -474,6 +513,33 @@ impl PentimentoApp {
             .tick(&self.document, self.document_path.as_deref(), true);
         let _ = ctx;
     }
+}
+
+/// The step preview (latent resolution) with the plan's mask as alpha, sampled to its size.
+fn masked_preview(
+    preview: &pentimento_inference::image::RgbImage,
+    plan: &GenerationPlan,
+) -> Vec<u8> {
+    let (width, height) = (preview.width as usize, preview.height as usize);
+    let (region_width, region_height) =
+        (plan.region.width() as usize, plan.region.height() as usize);
+    let mut rgba = Vec::with_capacity(width * height * 4);
+    for y in 0..height {
+        let mask_y =
+            ((y * 2 + 1) * region_height / (height * 2)).min(region_height.saturating_sub(1));
+        for x in 0..width {
+            let mask_x =
+                ((x * 2 + 1) * region_width / (width * 2)).min(region_width.saturating_sub(1));
+            let alpha = plan
+                .region_mask
+                .get(mask_y * region_width + mask_x)
+                .copied()
+                .unwrap_or(255);
+            let pixel = &preview.pixels[(y * width + x) * 3..][..3];
+            rgba.extend_from_slice(&[pixel[0], pixel[1], pixel[2], alpha]);
+        }
+    }
+    rgba
 }
 
 fn random_seed() -> u32 {

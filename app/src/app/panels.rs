@@ -14,6 +14,11 @@ use crate::region::ModeChoice;
 use crate::runtime_status::RuntimeStatus;
 use crate::tools::Tool;
 
+/// The provenance overlay's colours (as in `shaders/canvas.wgsl`), for the legend.
+const HAND_TINT: egui::Color32 = egui::Color32::from_rgb(64, 204, 89);
+const GENERATED_TINT: egui::Color32 = egui::Color32::from_rgb(41, 115, 255);
+const OVERPAINTED_TINT: egui::Color32 = egui::Color32::from_rgb(158, 77, 242);
+
 /// Height of a staged variation's thumbnail, in points.
 const THUMBNAIL: f32 = 96.0;
 
@@ -132,7 +137,9 @@ impl PentimentoApp {
                 ui.weak("Click the canvas to pick the colour you see.");
             }
             Tool::Pan => {
-                ui.weak("Drag to move; scroll to zoom. Space or the middle button pans with any tool.");
+                ui.weak(
+                    "Drag to move; scroll to zoom. Space or the middle button pans with any tool.",
+                );
             }
             _ => {}
         }
@@ -140,7 +147,10 @@ impl PentimentoApp {
             ui.horizontal(|ui| {
                 ui.checkbox(&mut self.overlays.mask, "Show mask");
                 if ui
-                    .add_enabled(!self.document.mask().is_empty(), egui::Button::new("Clear mask"))
+                    .add_enabled(
+                        !self.document.mask().is_empty(),
+                        egui::Button::new("Clear mask"),
+                    )
                     .clicked()
                 {
                     self.document.clear_mask();
@@ -176,8 +186,7 @@ impl PentimentoApp {
         ui.add_space(8.0);
 
         self.generation_settings(ui);
-        ui.add_space(10.0);
-        self.generate_controls(ui);
+        ui.add_space(6.0);
     }
 
     fn model_section(&mut self, ui: &mut Ui) {
@@ -299,7 +308,11 @@ impl PentimentoApp {
                     .selected_text(generation.provider.label())
                     .show_ui(ui, |ui| {
                         for provider in ProviderChoice::ALL {
-                            ui.selectable_value(&mut generation.provider, provider, provider.label());
+                            ui.selectable_value(
+                                &mut generation.provider,
+                                provider,
+                                provider.label(),
+                            );
                         }
                     })
                     .response
@@ -314,7 +327,8 @@ impl PentimentoApp {
             });
     }
 
-    fn generate_controls(&mut self, ui: &mut Ui) {
+    /// Generate, or the progress and Cancel while a generation runs.
+    pub(super) fn generate_controls(&mut self, ui: &mut Ui) {
         if let Some(running) = &self.generation.running {
             let (variation, variations, step, steps) = running.progress;
             let done = variation * steps + step;
@@ -442,7 +456,15 @@ impl PentimentoApp {
         self.provenance_section(ui);
     }
 
-    fn layer_row(&mut self, ui: &mut Ui, id: LayerId, name: &str, visible: bool, locked: bool, generative: bool) {
+    fn layer_row(
+        &mut self,
+        ui: &mut Ui,
+        id: LayerId,
+        name: &str,
+        visible: bool,
+        locked: bool,
+        generative: bool,
+    ) {
         let selected = self.active_layer == Some(id);
         ui.horizontal(|ui| {
             let mut shown = visible;
@@ -460,7 +482,8 @@ impl PentimentoApp {
                 if let Some((_, text)) = &mut self.renaming {
                     let response = ui.add(egui::TextEdit::singleline(text).desired_width(140.0));
                     response.request_focus();
-                    commit = response.lost_focus() && ui.input(|input| !input.key_pressed(egui::Key::Escape));
+                    commit = response.lost_focus()
+                        && ui.input(|input| !input.key_pressed(egui::Key::Escape));
                     cancel = ui.input(|input| input.key_pressed(egui::Key::Escape));
                 }
                 if cancel {
@@ -487,14 +510,23 @@ impl PentimentoApp {
                 }
             }
             if generative {
-                ui.label(RichText::new("AI").small().strong().color(ui.visuals().warn_fg_color))
-                    .on_hover_text("A generated layer: its pixels were made by the model");
+                ui.label(
+                    RichText::new("AI")
+                        .small()
+                        .strong()
+                        .color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text("A generated layer: its pixels were made by the model");
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let lock = if locked { "🔒" } else { "🔓" };
                 if ui
                     .small_button(lock)
-                    .on_hover_text(if locked { "Unlock" } else { "Lock against changes" })
+                    .on_hover_text(if locked {
+                        "Unlock"
+                    } else {
+                        "Lock against changes"
+                    })
                     .clicked()
                 {
                     self.update_properties(ui, id, None, |properties| properties.locked = !locked);
@@ -531,7 +563,9 @@ impl PentimentoApp {
         let mut opacity = layer.properties.opacity;
         let mut blend = layer.properties.blend;
         let generative = match &layer.content {
-            LayerContent::Generative(generative) => Some((generative.params, generative.generation)),
+            LayerContent::Generative(generative) => {
+                Some((generative.params, generative.generation))
+            }
             LayerContent::Paint(_) => None,
         };
         let mut released = false;
@@ -608,9 +642,16 @@ impl PentimentoApp {
                         }
                         ui.weak(format!(
                             "{} · {} · {} steps · guidance {} · {}",
-                            record.mode, record.model, record.steps, record.guidance, record.scheduler
+                            record.mode,
+                            record.model,
+                            record.steps,
+                            record.guidance,
+                            record.scheduler
                         ));
-                        ui.weak(format!("Made {} on {}", record.time, record.execution_provider));
+                        ui.weak(format!(
+                            "Made {} on {}",
+                            record.time, record.execution_provider
+                        ));
                     });
             }
         }
@@ -662,12 +703,28 @@ impl PentimentoApp {
                     self.provenance_shares = Some((revision, ProvenanceShares::count(&map)));
                 }
                 if let Some((_, shares)) = &self.provenance_shares {
-                    ui.label(format!("{:.1} % painted by hand", shares.percent(shares.hand)));
-                    ui.label(format!("{:.1} % generated", shares.percent(shares.generated)));
-                    ui.label(format!(
-                        "{:.1} % generated, then painted over",
-                        shares.percent(shares.generated_then_painted)
-                    ));
+                    let overlay = self.overlays.provenance;
+                    for (color, count, text) in [
+                        (HAND_TINT, shares.hand, "painted by hand"),
+                        (GENERATED_TINT, shares.generated, "generated"),
+                        (
+                            OVERPAINTED_TINT,
+                            shares.generated_then_painted,
+                            "generated, then painted over",
+                        ),
+                    ] {
+                        ui.horizontal(|ui| {
+                            if overlay {
+                                let (rect, _) = ui.allocate_exact_size(
+                                    egui::vec2(10.0, 10.0),
+                                    egui::Sense::hover(),
+                                );
+                                ui.painter().rect_filled(rect, 2.0, color);
+                            }
+                            ui.label(format!("{:.1} % {text}", shares.percent(count)));
+                        });
+                    }
+                    ui.weak("of the visible pixels");
                 }
                 ui.weak(format!(
                     "{} generation(s) in this document's log",
@@ -688,15 +745,44 @@ impl PentimentoApp {
         let mut select = None;
         let mut accept = None;
         let mut actions = (false, false, false);
+        let mut more = false;
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             ui.label(RichText::new("Variations").strong());
-            ui.weak("← → to compare, Enter to accept as a layer; nothing is painted over your work.");
+            ui.weak("Left and Right arrows compare, Enter accepts as a new layer; nothing is painted over your work.");
         });
         ui.horizontal(|ui| {
+            ui.vertical(|ui| {
+                let selected_accepted = staging
+                    .variations
+                    .get(staging.selected)
+                    .is_none_or(|staged| staged.accepted);
+                actions.0 = ui
+                    .add_enabled(!selected_accepted, egui::Button::new("Accept"))
+                    .on_hover_text("Add the variation shown as a new layer (Enter)")
+                    .clicked();
+                actions.1 = ui
+                    .add_enabled(
+                        staging.variations.iter().any(|staged| !staged.accepted),
+                        egui::Button::new("Accept all"),
+                    )
+                    .on_hover_text("Each variation becomes its own layer")
+                    .clicked();
+                more = ui
+                    .add_enabled(
+                        !self.generation.is_running() && self.model.ready().is_some(),
+                        egui::Button::new("Generate more"),
+                    )
+                    .on_hover_text("The same settings with the next seeds")
+                    .clicked();
+                let discard = ui
+                    .add_enabled(!self.generation.is_running(), egui::Button::new("Discard"))
+                    .on_hover_text("Drop the variations that were not accepted (they stay in the generation log)")
+                    .clicked();
+                actions.2 = discard;
+            });
             egui::ScrollArea::horizontal()
-                .max_width(ui.available_width() - 220.0)
-                .show(ui, |ui| {
+                                .show(ui, |ui| {
                     ui.horizontal(|ui| {
                         for (index, staged) in staging.variations.iter().enumerate() {
                             ui.vertical(|ui| {
@@ -720,48 +806,15 @@ impl PentimentoApp {
                         }
                     });
                 });
-            ui.vertical(|ui| {
-                let selected_accepted = staging
-                    .variations
-                    .get(staging.selected)
-                    .is_none_or(|staged| staged.accepted);
-                actions.0 = ui
-                    .add_enabled(!selected_accepted, egui::Button::new("Accept"))
-                    .on_hover_text("Add the variation shown as a new layer (Enter)")
-                    .clicked();
-                actions.1 = ui
-                    .add_enabled(
-                        staging.variations.iter().any(|staged| !staged.accepted),
-                        egui::Button::new("Accept all"),
-                    )
-                    .on_hover_text("Each variation becomes its own layer")
-                    .clicked();
-                let more = ui
-                    .add_enabled(
-                        !self.generation.is_running() && self.model.ready().is_some(),
-                        egui::Button::new("Generate more"),
-                    )
-                    .on_hover_text("The same settings with the next seeds")
-                    .clicked();
-                let discard = ui
-                    .add_enabled(!self.generation.is_running(), egui::Button::new("Discard"))
-                    .on_hover_text("Drop the variations that were not accepted (they stay in the generation log)")
-                    .clicked();
-                actions.2 = discard;
-                if more {
-                    select = select.or(Some(usize::MAX));
-                }
-            });
         });
         let ctx = ui.ctx().clone();
-        match select {
-            Some(usize::MAX) => self.generate_more(&ctx),
-            Some(index) => {
-                if let Some(staging) = &mut self.generation.staging {
-                    staging.selected = index;
-                }
-            }
-            None => {}
+        if let Some(index) = select
+            && let Some(staging) = &mut self.generation.staging
+        {
+            staging.selected = index;
+        }
+        if more {
+            self.generate_more(&ctx);
         }
         if let Some(index) = accept {
             self.accept(&ctx, index);

@@ -62,11 +62,7 @@ impl CanvasGpu {
     /// Creates the display pipeline for the window's target format and registers it.
     pub fn install(render_state: &egui_wgpu::RenderState) {
         let gpu = Self::new(&render_state.device, render_state.target_format);
-        render_state
-            .renderer
-            .write()
-            .callback_resources
-            .insert(gpu);
+        render_state.renderer.write().callback_resources.insert(gpu);
     }
 
     fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
@@ -93,9 +89,7 @@ impl CanvasGpu {
                     ty: wgpu::BindingType::Buffer {
                         ty: wgpu::BufferBindingType::Uniform,
                         has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(
-                            size_of::<CanvasUniforms>() as u64,
-                        ),
+                        min_binding_size: wgpu::BufferSize::new(size_of::<CanvasUniforms>() as u64),
                     },
                     count: None,
                 },

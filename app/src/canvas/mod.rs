@@ -59,6 +59,9 @@ pub struct CanvasView {
     pub pan: Vec2,
     /// Fit the document into the area on the next frame (set for new documents).
     pub fit_pending: bool,
+    /// The area size the document was last fitted to, while the artist has not zoomed or
+    /// panned since: the view then follows the area (panels opening and closing).
+    fitted_to: Option<Vec2>,
     needs_full_upload: Arc<AtomicBool>,
     provenance_uploaded: bool,
     selection: Vec<(f32, f32)>,
@@ -73,6 +76,7 @@ impl Default for CanvasView {
             zoom: 1.0,
             pan: Vec2::ZERO,
             fit_pending: true,
+            fitted_to: None,
             needs_full_upload: Arc::new(AtomicBool::new(true)),
             provenance_uploaded: false,
             selection: Vec::new(),
@@ -101,6 +105,7 @@ impl CanvasView {
             .clamp(*ZOOM_RANGE.start(), *ZOOM_RANGE.end());
         self.pan = Vec2::ZERO;
         self.fit_pending = false;
+        self.fitted_to = Some(area.size());
     }
 
     /// Multiplies the zoom by `factor`, keeping the document point under `anchor` in place.
@@ -111,6 +116,7 @@ impl CanvasView {
         let new_centre = anchor + (centre - anchor) * applied;
         self.pan = new_centre - area.center();
         self.zoom = new_zoom;
+        self.fitted_to = None;
     }
 
     /// Asks for every tile to be uploaded again (a new or reopened document).
@@ -146,17 +152,31 @@ impl CanvasView {
         interactive: bool,
     ) -> (egui::Response, Vec<CanvasEvent>) {
         let size = [document.width(), document.height()];
-        let (area, response) =
-            ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+        let (area, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::Role::Canvas, ui.is_enabled(), "Canvas")
         });
-        if self.fit_pending && area.width() > 1.0 && area.height() > 1.0 {
+        let area_changed = self
+            .fitted_to
+            .is_some_and(|fitted| (fitted - area.size()).length() > 0.5);
+        if (self.fit_pending || area_changed) && area.width() > 1.0 && area.height() > 1.0 {
             self.fit(area, size);
         }
         let mut events = Vec::new();
+        if response.is_pointer_button_down_on() {
+            // Working on the canvas ends typing in the prompt, so tool keys reach the tools.
+            ui.memory_mut(egui::Memory::stop_text_input);
+        }
         if interactive {
-            self.handle_input(ui, &response, area, document, tools, active_layer, &mut events);
+            self.handle_input(
+                ui,
+                &response,
+                area,
+                document,
+                tools,
+                active_layer,
+                &mut events,
+            );
         }
         self.paint(ui, area, document, overlays, tools);
         (response, events)
@@ -208,6 +228,7 @@ impl CanvasView {
                 && response.dragged_by(egui::PointerButton::Primary));
         if panning {
             self.pan += response.drag_delta();
+            self.fitted_to = None;
             return;
         }
         if response.hovered() {
@@ -228,9 +249,14 @@ impl CanvasView {
                     return;
                 };
                 if response.drag_started_by(egui::PointerButton::Primary)
-                    || (response.clicked_by(egui::PointerButton::Primary) && !document.is_stroking())
+                    || (response.clicked_by(egui::PointerButton::Primary)
+                        && !document.is_stroking())
                 {
-                    let layer = if tool.works_on_mask() { None } else { active_layer };
+                    let layer = if tool.works_on_mask() {
+                        None
+                    } else {
+                        active_layer
+                    };
                     match document.begin_stroke(layer, mode, tools.active_brush()) {
                         Ok(()) => {
                             if let Some(origin) = response.interact_pointer_pos() {
@@ -295,7 +321,8 @@ impl CanvasView {
                 {
                     let (x, y) = self.to_document(area, size, position);
                     if x >= 0.0 && y >= 0.0 && (x as u32) < size[0] && (y as u32) < size[1] {
-                        let (pixel, _) = document.composite(&PixelRect::new(x as u32, y as u32, 1, 1));
+                        let (pixel, _) =
+                            document.composite(&PixelRect::new(x as u32, y as u32, 1, 1));
                         let color = crate::document::compositor::unpremultiply(&pixel);
                         if color[3] > 0 {
                             let picked = [color[0], color[1], color[2]];
@@ -331,7 +358,11 @@ impl CanvasView {
             document_size: [size[0] as f32, size[1] as f32],
             nearest: if self.zoom >= 1.0 { 1.0 } else { 0.0 },
             mask_opacity: if overlays.mask {
-                if tools.tool.works_on_mask() { 0.55 } else { 0.35 }
+                if tools.tool.works_on_mask() {
+                    0.55
+                } else {
+                    0.35
+                }
             } else {
                 0.0
             },
@@ -375,13 +406,15 @@ impl CanvasView {
                 egui::StrokeKind::Outside,
             );
             if !region.caption.is_empty() {
-                painter.text(
-                    rect.left_top() + vec2(4.0, -4.0),
-                    egui::Align2::LEFT_BOTTOM,
-                    &region.caption,
+                let galley = painter.layout_no_wrap(
+                    region.caption.clone(),
                     egui::FontId::proportional(13.0),
-                    egui::Color32::from_rgb(170, 210, 255),
+                    egui::Color32::WHITE,
                 );
+                let at = rect.left_top() + vec2(0.0, -galley.size().y - 8.0);
+                let background = Rect::from_min_size(at, galley.size() + vec2(10.0, 6.0));
+                painter.rect_filled(background, 3.0, egui::Color32::from_black_alpha(190));
+                painter.galley(at + vec2(5.0, 3.0), galley, egui::Color32::WHITE);
             }
         }
         if self.selecting && self.selection.len() >= 2 {
@@ -488,7 +521,10 @@ mod tests {
 
         view.fit(area, [4000, 2000]);
         let rect = view.document_rect(area, [4000, 2000]);
-        assert!((rect.width() - 952.0).abs() < 1e-3, "fills the limiting side");
+        assert!(
+            (rect.width() - 952.0).abs() < 1e-3,
+            "fills the limiting side"
+        );
     }
 
     #[test]
@@ -496,6 +532,7 @@ mod tests {
         let area = Rect::from_min_size(pos2(0.0, 0.0), vec2(800.0, 800.0));
         let mut view = CanvasView {
             fit_pending: false,
+            fitted_to: None,
             ..CanvasView::default()
         };
         let anchor = pos2(500.0, 300.0);

@@ -21,6 +21,11 @@ pub struct Cli {
     /// What to do; without a subcommand the painting window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// A project (.ora) or image to open in the window.
+    pub file: Option<PathBuf>,
+    /// A model folder to load in the window (instead of the one used last).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 /// The headless subcommands.
@@ -37,13 +42,25 @@ pub enum Command {
     /// Generate images from a prompt (text to image), an input image (image to image) or an
     /// image and a mask (inpainting).
     Generate(Box<generate::GenerateArgs>),
+    /// Render a project (.ora) to a PNG with the same compositor as the window.
+    Flatten {
+        /// The project.
+        project: PathBuf,
+        /// The PNG to write.
+        output: PathBuf,
+    },
 }
 
 /// Parses the command line and runs it; the binary's `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run_window().map(|()| ExitCode::SUCCESS),
+        None => run_window(AppOptions {
+            open: cli.file,
+            model: cli.model,
+            ..AppOptions::default()
+        })
+        .map(|()| ExitCode::SUCCESS),
         Some(command) => run_command(command),
     };
     match result {
@@ -56,7 +73,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Opens the painting window and returns when it closes.
-pub fn run_window() -> anyhow::Result<()> {
+pub fn run_window(app_options: AppOptions) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Pentimento")
@@ -69,12 +86,7 @@ pub fn run_window() -> anyhow::Result<()> {
     eframe::run_native(
         "Pentimento",
         options,
-        Box::new(|cc| {
-            Ok(Box::new(PentimentoApp::with_options(
-                cc,
-                AppOptions::default(),
-            )))
-        }),
+        Box::new(|cc| Ok(Box::new(PentimentoApp::with_options(cc, app_options)))),
     )
     .map_err(|err| {
         anyhow::anyhow!(
@@ -100,6 +112,20 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
             let report = ModelReport::inspect(&runtime, folder)
                 .with_context(|| format!("inspecting {}", model.display()))?;
             print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Flatten { project, output } => {
+            let document = crate::io::ora::open(&project)?;
+            let shares = crate::io::export_flattened(&document, &output)?;
+            println!(
+                "wrote {} ({}×{}): {:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
+                output.display(),
+                document.width(),
+                document.height(),
+                shares.percent(shares.hand),
+                shares.percent(shares.generated),
+                shares.percent(shares.generated_then_painted)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Runtime => {

@@ -632,7 +632,10 @@ impl Document {
     /// A generation log entry, for completing it (seeds, outcome, accepted variations). The log
     /// only grows: entries are completed, never removed.
     pub fn generation_record_mut(&mut self, id: u64) -> Option<&mut GenerationRecord> {
-        let record = self.generation_log.iter_mut().find(|record| record.id == id)?;
+        let record = self
+            .generation_log
+            .iter_mut()
+            .find(|record| record.id == id)?;
         self.revision += 1;
         Some(record)
     }

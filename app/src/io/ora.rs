@@ -103,9 +103,9 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
         let deflated = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
         let add = |zip: &mut zip::ZipWriter<&mut std::io::Cursor<Vec<u8>>>,
-                       name: &str,
-                       data: &[u8],
-                       options: zip::write::SimpleFileOptions| {
+                   name: &str,
+                   data: &[u8],
+                   options: zip::write::SimpleFileOptions| {
             let _ = zip.start_file(name, options);
             let _ = zip.write_all(data);
         };
@@ -141,7 +141,11 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                  visibility=\"{}\" composite-op=\"{}\"/>\n",
                 xml_escape(&properties.name),
                 properties.opacity,
-                if properties.visible { "visible" } else { "hidden" },
+                if properties.visible {
+                    "visible"
+                } else {
+                    "hidden"
+                },
                 properties.blend.openraster(),
             ));
             let generative = match &layer.content {
@@ -154,7 +158,12 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                         add(
                             &mut zip,
                             &name,
-                            &png_bytes(region.width(), region.height(), image::ExtendedColorType::Rgb8, raw),
+                            &png_bytes(
+                                region.width(),
+                                region.height(),
+                                image::ExtendedColorType::Rgb8,
+                                raw,
+                            ),
                             stored,
                         );
                         variations.push(name);
@@ -163,7 +172,12 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                     add(
                         &mut zip,
                         &mask,
-                        &png_bytes(region.width(), region.height(), image::ExtendedColorType::L8, &generative.mask),
+                        &png_bytes(
+                            region.width(),
+                            region.height(),
+                            image::ExtendedColorType::L8,
+                            &generative.mask,
+                        ),
                         stored,
                     );
                     Some(GenerativeData {
@@ -196,10 +210,16 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
         add(
             &mut zip,
             "mergedimage.png",
-            &png_bytes(bounds.width(), bounds.height(), image::ExtendedColorType::Rgba8, &merged),
+            &png_bytes(
+                bounds.width(),
+                bounds.height(),
+                image::ExtendedColorType::Rgba8,
+                &merged,
+            ),
             stored,
         );
-        if let Some(thumbnail) = image::RgbaImage::from_raw(bounds.width(), bounds.height(), merged) {
+        if let Some(thumbnail) = image::RgbaImage::from_raw(bounds.width(), bounds.height(), merged)
+        {
             let scale = 256.0 / bounds.width().max(bounds.height()) as f32;
             let (w, h) = if scale < 1.0 {
                 (
@@ -221,14 +241,24 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
         add(
             &mut zip,
             "pentimento/mask.png",
-            &png_bytes(bounds.width(), bounds.height(), image::ExtendedColorType::L8, &mask),
+            &png_bytes(
+                bounds.width(),
+                bounds.height(),
+                image::ExtendedColorType::L8,
+                &mask,
+            ),
             stored,
         );
         let provenance: Vec<u8> = provenance.iter().map(|&p| p as u8).collect();
         add(
             &mut zip,
             "pentimento/provenance.png",
-            &png_bytes(bounds.width(), bounds.height(), image::ExtendedColorType::L8, &provenance),
+            &png_bytes(
+                bounds.width(),
+                bounds.height(),
+                image::ExtendedColorType::L8,
+                &provenance,
+            ),
             stored,
         );
         let data = DocumentData {
@@ -279,7 +309,9 @@ impl<R: std::io::Read + Seek> Archive<R> {
             || name.contains(':')
             || name.split(['/', '\\']).any(|part| part == "..")
         {
-            return Err(format!("it refers to a file outside the project (\"{name}\")"));
+            return Err(format!(
+                "it refers to a file outside the project (\"{name}\")"
+            ));
         }
         let entry = self
             .zip
@@ -331,7 +363,8 @@ pub fn open(path: &Path) -> Result<Document, OraError> {
 
 /// Reads a project from any seekable reader.
 pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
-    let zip = zip::ZipArchive::new(reader).map_err(|err| format!("it is not a zip archive ({err})"))?;
+    let zip =
+        zip::ZipArchive::new(reader).map_err(|err| format!("it is not a zip archive ({err})"))?;
     let mut archive = Archive { zip, total: 0 };
     let stack = String::from_utf8(archive.read("stack.xml")?)
         .map_err(|_| "its stack.xml is not text".to_owned())?;
@@ -385,7 +418,10 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
         let y = number(node, "y", 0)?;
         let image = archive.image(src, (width, height))?.to_rgba8();
         let mut tiles = RgbaTiles::new(width, height);
-        tiles.write_rect(&PixelRect::new(x, y, image.width(), image.height()), image.as_raw());
+        tiles.write_rect(
+            &PixelRect::new(x, y, image.width(), image.height()),
+            image.as_raw(),
+        );
         let opacity = node
             .attribute("opacity")
             .and_then(|text| text.trim().parse::<f32>().ok())
@@ -408,7 +444,9 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
             Some(generative) => {
                 let region = generative.region;
                 if region.is_empty() || region.x1 > width || region.y1 > height {
-                    return Err(format!("a generative layer's region {region:?} is outside the canvas"));
+                    return Err(format!(
+                        "a generative layer's region {region:?} is outside the canvas"
+                    ));
                 }
                 let size = (region.width(), region.height());
                 let mut variations = Vec::new();
@@ -421,7 +459,10 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
                 }
                 let mask = archive.image(&generative.mask, size)?.to_luma8();
                 if mask.dimensions() != size || variations.is_empty() {
-                    return Err(format!("the generative layer \"{}\" is incomplete", properties.name));
+                    return Err(format!(
+                        "the generative layer \"{}\" is incomplete",
+                        properties.name
+                    ));
                 }
                 let layer = GenerativeLayer::new(
                     (width, height),
@@ -454,7 +495,10 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
     let mut mask = MaskTiles::new(width, height);
     if let Some(name) = data.as_ref().and_then(|data| data.mask.clone()) {
         let image = archive.image(&name, (width, height))?.to_luma8();
-        mask.write_rect(&PixelRect::new(0, 0, image.width(), image.height()), image.as_raw());
+        mask.write_rect(
+            &PixelRect::new(0, 0, image.width(), image.height()),
+            image.as_raw(),
+        );
     }
     let log = data.map(|data| data.generation_log).unwrap_or_default();
     Document::from_parts(width, height, layers, mask, log).map_err(|err| err.to_string())
@@ -478,5 +522,9 @@ pub fn saved_provenance(path: &Path) -> Result<Vec<Provenance>, OraError> {
         .image("pentimento/provenance.png", (MAX_SIDE, MAX_SIDE))
         .map_err(invalid)?
         .to_luma8();
-    Ok(image.as_raw().iter().map(|&value| Provenance::from_byte(value)).collect())
+    Ok(image
+        .as_raw()
+        .iter()
+        .map(|&value| Provenance::from_byte(value))
+        .collect())
 }
