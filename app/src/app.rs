@@ -858,6 +858,7 @@ impl eframe::App for PentimentoApp {
         if self.generation.has_staging() {
             Panel::bottom("staging_strip")
                 .resizable(false)
+                .min_size(panels::STAGING_HEIGHT)
                 .show(ui, |ui| self.staging_strip(ui));
         }
         egui::CentralPanel::no_frame().show(ui, |ui| {

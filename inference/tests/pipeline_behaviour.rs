@@ -437,3 +437,57 @@ fn an_unavailable_gpu_provider_is_reported_not_replaced() {
     assert_eq!(auto.provider().active, ProviderChoice::Cpu);
     assert_eq!(model.provider().active, ProviderChoice::Cpu);
 }
+
+#[test]
+fn an_inpainting_model_also_paints_from_text_and_from_an_image() {
+    // Its UNet needs a mask and a masked image in every mode; text to image and image to image
+    // give it a mask over everything, exactly like an inpaint request with a white mask.
+    let mut model = load("tiny-sd-inpaint");
+    let white = GrayImage::new(64, 64, vec![255; 64 * 64]).expect("size");
+    let grey = RgbImage::new(64, 64, vec![128; 64 * 64 * 3]).expect("size");
+    let run = |model: &mut StableDiffusion, mode: Mode| {
+        let request = GenerationRequest {
+            mode,
+            ..request(SchedulerKind::Euler, 3)
+        };
+        let outcome = model
+            .generate(&request, &mut keep_going(), &CancelToken::new())
+            .unwrap_or_else(|err| panic!("{err}"));
+        finished(outcome).remove(0).image
+    };
+    let from_text = run(&mut model, Mode::TextToImage);
+    let as_inpaint = run(
+        &mut model,
+        Mode::Inpaint {
+            image: grey,
+            mask: white.clone(),
+            strength: 1.0,
+        },
+    );
+    assert_eq!((from_text.width, from_text.height), (64, 64));
+    assert!(
+        from_text.pixels == as_inpaint.pixels,
+        "text to image = inpaint everything"
+    );
+
+    let from_image = run(
+        &mut model,
+        Mode::ImageToImage {
+            image: test_image(),
+            strength: 0.6,
+        },
+    );
+    let as_inpaint = run(
+        &mut model,
+        Mode::Inpaint {
+            image: test_image(),
+            mask: white,
+            strength: 0.6,
+        },
+    );
+    assert!(
+        from_image.pixels == as_inpaint.pixels,
+        "image to image = inpaint everything"
+    );
+    assert!(from_image.pixels != from_text.pixels, "the image is used");
+}

@@ -22,6 +22,9 @@ const OVERPAINTED_TINT: egui::Color32 = egui::Color32::from_rgb(158, 77, 242);
 /// Height of a staged variation's thumbnail, in points.
 const THUMBNAIL: f32 = 96.0;
 
+/// Height of the staging strip: a title row, thumbnails and their captions.
+pub(super) const STAGING_HEIGHT: f32 = THUMBNAIL + 92.0;
+
 impl PentimentoApp {
     /// The warning shown while ONNX Runtime is unavailable, with a way to try again.
     pub(super) fn runtime_problem(&mut self, ui: &mut Ui) {

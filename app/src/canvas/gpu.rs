@@ -42,6 +42,8 @@ pub struct FrameWork {
     pub mask_tiles: Vec<(PixelRect, Option<Arc<Tile>>)>,
     /// Provenance tiles to upload (rect, 256×256 categories).
     pub provenance_tiles: Vec<(PixelRect, Vec<u8>)>,
+    /// Set once the GPU has taken this work.
+    pub consumed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// GPU objects for the canvas, kept in egui-wgpu's callback resources.
@@ -233,6 +235,9 @@ impl egui_wgpu::CallbackTrait for CanvasCallback {
         let Some(document) = gpu.document.as_ref() else {
             return Vec::new();
         };
+        self.work
+            .consumed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         document
             .compositor
             .composite_tiles(device, queue, &self.work.jobs);

@@ -63,6 +63,9 @@ pub struct CanvasView {
     /// panned since: the view then follows the area (panels opening and closing).
     fitted_to: Option<Vec2>,
     needs_full_upload: Arc<AtomicBool>,
+    /// The changes sent with the last frame and whether its rendering took them; frames that
+    /// were never rendered (a hidden window) hand their changes to the next one.
+    sent: Option<(Arc<AtomicBool>, crate::document::Dirty)>,
     provenance_uploaded: bool,
     selection: Vec<(f32, f32)>,
     selecting: bool,
@@ -78,6 +81,7 @@ impl Default for CanvasView {
             fit_pending: true,
             fitted_to: None,
             needs_full_upload: Arc::new(AtomicBool::new(true)),
+            sent: None,
             provenance_uploaded: false,
             selection: Vec::new(),
             selecting: false,
@@ -455,8 +459,24 @@ impl CanvasView {
 
     /// The tiles to upload this frame.
     fn frame_work(&mut self, document: &mut Document, provenance: bool) -> gpu::FrameWork {
-        let dirty = document.take_dirty();
+        let mut dirty = document.take_dirty();
+        if let Some((consumed, previous)) = self.sent.take()
+            && !consumed.load(Ordering::SeqCst)
+        {
+            dirty.tiles.extend(previous.tiles);
+            dirty.mask_tiles.extend(previous.mask_tiles);
+            dirty.all |= previous.all;
+            self.provenance_uploaded = false;
+        }
         let full = self.needs_full_upload.swap(false, Ordering::SeqCst) || dirty.all;
+        let consumed = Arc::new(AtomicBool::new(false));
+        self.sent = Some((
+            Arc::clone(&consumed),
+            crate::document::Dirty {
+                all: full,
+                ..dirty.clone()
+            },
+        ));
         let (columns, rows) = document.tile_grid();
         let count = (columns * rows) as usize;
         let tiles: Vec<usize> = if full {
@@ -469,7 +489,10 @@ impl CanvasView {
         } else {
             dirty.mask_tiles.iter().copied().collect()
         };
-        let mut work = gpu::FrameWork::default();
+        let mut work = gpu::FrameWork {
+            consumed,
+            ..gpu::FrameWork::default()
+        };
         for &index in &tiles {
             if let Some(job) = TileJob::for_tile(document.layers(), index) {
                 work.jobs.push(job);

@@ -298,6 +298,11 @@ fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> 
                 out[c] = value.round().clamp(0.0, 255.0) as u8;
             }
             out[3] = (alpha * 255.0).round().clamp(0.0, 255.0) as u8;
+            if out[3] == 0 {
+                // Invisible colour is not kept: a transparent pixel is all zero, as files
+                // store it.
+                return [0, 0, 0, 0];
+            }
             out
         }
         StrokeMode::Erase => {

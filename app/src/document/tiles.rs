@@ -87,7 +87,8 @@ impl PixelRect {
 pub type Tile = Vec<u8>;
 
 /// A tiled image with `CHANNELS` bytes per pixel (4: RGBA with straight alpha, 1: a mask).
-#[derive(Clone, Debug, PartialEq)]
+/// Absent tiles are all zero; two images are equal when their pixels are.
+#[derive(Clone, Debug)]
 pub struct Tiled<const CHANNELS: usize> {
     width: u32,
     height: u32,
@@ -274,9 +275,24 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
         self.tiles.iter().flatten().map(|tile| tile.len()).sum()
     }
 
-    /// Whether no tile is present.
+    /// Whether every pixel is zero (no tile, or only cleared ones).
     pub fn is_empty(&self) -> bool {
-        self.tiles.iter().all(Option::is_none)
+        self.tiles
+            .iter()
+            .flatten()
+            .all(|tile| tile.iter().all(|&value| value == 0))
+    }
+}
+
+impl<const CHANNELS: usize> PartialEq for Tiled<CHANNELS> {
+    fn eq(&self, other: &Self) -> bool {
+        self.width == other.width
+            && self.height == other.height
+            && self.tiles.iter().zip(&other.tiles).all(|pair| match pair {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+                (Some(tile), None) | (None, Some(tile)) => tile.iter().all(|&value| value == 0),
+                (None, None) => true,
+            })
     }
 }
 

@@ -624,7 +624,31 @@ impl StableDiffusion {
                 }
             }
         };
-        let plan = match &request.mode {
+        // An inpainting UNet also takes a mask and a masked image, whatever the mode: text to
+        // image and image to image give it a mask over everything (as diffusers' inpainting
+        // pipeline does with a white mask), so the masked image is blank.
+        let whole = self.conventions().is_inpainting_unet().then(|| {
+            let pixels = request.width as usize * request.height as usize;
+            GrayImage::new(request.width, request.height, vec![255; pixels])
+        });
+        let mode = match (&request.mode, whole.flatten()) {
+            (Mode::TextToImage, Some(mask)) => {
+                let pixels = request.width as usize * request.height as usize;
+                let image = RgbImage::new(request.width, request.height, vec![128; pixels * 3]);
+                image.map(|image| Mode::Inpaint {
+                    image,
+                    mask,
+                    strength: 1.0,
+                })
+            }
+            (Mode::ImageToImage { image, strength }, Some(mask)) => Some(Mode::Inpaint {
+                image: image.clone(),
+                mask,
+                strength: *strength,
+            }),
+            _ => None,
+        };
+        let plan = match mode.as_ref().unwrap_or(&request.mode) {
             Mode::TextToImage => txt2img::plan(scheduler.as_ref(), draw_initial(noise)),
             Mode::ImageToImage { image, strength } => {
                 let Some(latents) = self.encode_image(image, cancel)? else {

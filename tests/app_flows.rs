@@ -1,0 +1,553 @@
+//! The painting app driven like an artist drives it (egui_kittest, real window code, real ONNX
+//! Runtime on the tiny inpainting pipeline): paint, mask, generate, accept, reshape the edge,
+//! undo and redo, cancel, save and reopen.
+
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers, Pos2};
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use egui_kittest::{Harness, SnapshotOptions};
+use pentimento::PentimentoApp;
+use pentimento::dialogs::DialogKind;
+use pentimento::document::Document;
+use pentimento::document::compositor::Provenance;
+use pentimento::document::layer::LayerContent;
+use pentimento::io::ora;
+use pentimento_inference::LocateOptions;
+use pentimento_tests::{Sandbox, fixture_model};
+
+fn snapshot_options() -> SnapshotOptions {
+    SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
+}
+
+fn harness(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
+}
+
+/// Steps the app (with a little real time for the worker) until `done` holds.
+fn run_until(
+    harness: &mut Harness<'static, PentimentoApp>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&PentimentoApp) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}; notices: {:?}",
+            harness.state().notices()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        harness.step();
+    }
+    harness.run_steps(2);
+}
+
+/// Drags the pointer through document points on the canvas, as a stroke.
+fn stroke(harness: &mut Harness<'static, PentimentoApp>, points: &[(f32, f32)]) {
+    let area = harness.get_by_label("Canvas").rect();
+    let size = [
+        harness.state().document().width(),
+        harness.state().document().height(),
+    ];
+    let screen: Vec<Pos2> = points
+        .iter()
+        .map(|&(x, y)| harness.state().view().to_screen(area, size, x, y))
+        .collect();
+    harness.hover_at(screen[0]);
+    harness.step();
+    harness.drag_at(screen[0]);
+    harness.step();
+    for &point in &screen[1..] {
+        harness.hover_at(point);
+        harness.step();
+    }
+    harness.drop_at(screen[screen.len() - 1]);
+    harness.run_steps(3);
+}
+
+/// Points along a line, every `step` pixels.
+fn line(from: (f32, f32), to: (f32, f32), step: f32) -> Vec<(f32, f32)> {
+    let length = ((to.0 - from.0).powi(2) + (to.1 - from.1).powi(2)).sqrt();
+    let count = (length / step).ceil().max(1.0) as usize;
+    (0..=count)
+        .map(|index| {
+            let t = index as f32 / count as f32;
+            (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)
+        })
+        .collect()
+}
+
+fn composite(document: &Document) -> (Vec<u8>, Vec<Provenance>) {
+    document.composite(&document.bounds())
+}
+
+fn pixel(rgba: &[u8], width: u32, x: u32, y: u32) -> [u8; 4] {
+    let index = (y * width + x) as usize * 4;
+    [
+        rgba[index],
+        rgba[index + 1],
+        rgba[index + 2],
+        rgba[index + 3],
+    ]
+}
+
+fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
+    pentimento::AppOptions {
+        document_size: [512, 384],
+        ..sandbox.options()
+    }
+}
+
+#[test]
+fn a_brush_stroke_paints_the_active_layer_and_undoes() {
+    let sandbox = Sandbox::new();
+    let mut harness = harness(small_canvas(&sandbox));
+    harness.run();
+    {
+        let brush = &mut harness.state_mut().settings_mut().tools.brush;
+        brush.color = [200, 40, 30];
+        brush.size = 20.0;
+        brush.hardness = 1.0;
+    }
+    harness.get_by_label("Brush").click();
+    harness.run();
+
+    stroke(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
+
+    let document = harness.state().document();
+    let (rgba, provenance) = composite(document);
+    let width = document.width();
+    assert_eq!(
+        pixel(&rgba, width, 250, 200),
+        [200, 40, 30, 255],
+        "the middle of the stroke has the brush colour"
+    );
+    assert_eq!(
+        pixel(&rgba, width, 250, 150),
+        [0, 0, 0, 0],
+        "away from it nothing changed"
+    );
+    assert_eq!(
+        pixel(&rgba, width, 60, 200),
+        [0, 0, 0, 0],
+        "before its start nothing changed"
+    );
+    assert_eq!(provenance[(200 * width + 250) as usize], Provenance::Hand);
+    assert!(document.has_unsaved_changes());
+    harness.get_by_label("unsaved changes");
+
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    let (rgba, _) = composite(harness.state().document());
+    assert!(
+        rgba.iter().all(|&value| value == 0),
+        "undo removes the stroke"
+    );
+
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    harness.run();
+    let (rgba, _) = composite(harness.state().document());
+    assert_eq!(
+        pixel(&rgba, width, 250, 200),
+        [200, 40, 30, 255],
+        "redo brings it back"
+    );
+
+    // Tool keys and brush size keys.
+    harness.key_press(Key::E);
+    harness.run();
+    assert_eq!(
+        harness.state().settings().tools.tool,
+        pentimento::tools::Tool::Eraser
+    );
+    let size = harness.state().settings().tools.eraser.size;
+    harness.key_press(Key::CloseBracket);
+    harness.run();
+    assert!(
+        harness.state().settings().tools.eraser.size > size,
+        "] grows the brush"
+    );
+    stroke(&mut harness, &line((250.0, 170.0), (250.0, 230.0), 6.0));
+    let (rgba, _) = composite(harness.state().document());
+    assert_eq!(
+        pixel(&rgba, width, 250, 200)[3],
+        0,
+        "the eraser cleared the middle"
+    );
+    assert_eq!(
+        pixel(&rgba, width, 150, 200),
+        [200, 40, 30, 255],
+        "and only the middle"
+    );
+}
+
+#[test]
+fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
+    let sandbox = Sandbox::new();
+    let saved = sandbox.path("flow.ora");
+    let mut harness = harness(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        model: Some(fixture_model("tiny-sd-inpaint")),
+        ..small_canvas(&sandbox)
+    });
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.generation.steps = 4;
+        settings.generation.count = 3;
+        settings.generation.seed = 7;
+        settings.generation.seed_locked = true;
+        settings.tools.brush.color = [20, 90, 200];
+        settings.tools.brush.size = 30.0;
+        settings.tools.mask.size = 40.0;
+        settings.tools.mask.hardness = 1.0;
+    }
+    run_until(
+        &mut harness,
+        "the model to load",
+        Duration::from_secs(120),
+        |app| {
+            app.model.ready().is_some()
+                || matches!(app.model, pentimento::app::ModelState::Failed(_))
+        },
+    );
+    assert!(
+        harness.state().model.ready().is_some(),
+        "model failed: {:?}",
+        harness.state().model
+    );
+
+    // The artist's drawing: a line across the canvas.
+    harness.get_by_label("Brush").click();
+    harness.run();
+    stroke(&mut harness, &line((40.0, 190.0), (470.0, 190.0), 10.0));
+    let painted_before = harness.state().document().layers()[0]
+        .pixels()
+        .read_rect(&harness.state().document().bounds());
+    let (before, provenance_before) = composite(harness.state().document());
+
+    // A mask over the middle of the line.
+    harness.get_by_label("Mask brush").click();
+    harness.run();
+    stroke(&mut harness, &line((200.0, 160.0), (300.0, 220.0), 8.0));
+    let document = harness.state().document();
+    let mask = document.mask().read_rect(&document.bounds());
+    assert!(
+        mask.iter().any(|&value| value == 255),
+        "the mask was painted"
+    );
+    assert!(
+        mask.iter().filter(|&&value| value == 0).count() > mask.len() / 2,
+        "most of the canvas is outside the mask"
+    );
+
+    harness.get_by_label("Describe what to paint").click();
+    harness.run();
+    harness
+        .get_by_label("Describe what to paint")
+        .type_text("a red flower");
+    harness.run();
+    harness.get_by_label("Generate").click();
+    harness.step();
+    assert!(
+        harness.state().generation.is_running(),
+        "Generate starts a job"
+    );
+    run_until(
+        &mut harness,
+        "three variations",
+        Duration::from_secs(300),
+        |app| !app.generation.is_running(),
+    );
+    let staging = harness
+        .state()
+        .generation
+        .staging
+        .as_ref()
+        .expect("variations are staged");
+    assert_eq!(
+        staging.variations.len(),
+        3,
+        "notices: {:?}",
+        harness.state().notices()
+    );
+    for seed in [7, 8, 9] {
+        harness.get_by_label(&format!("seed {seed}"));
+    }
+    assert_eq!(
+        harness.state().document().layers().len(),
+        1,
+        "nothing is added before the artist accepts"
+    );
+    harness.snapshot_options("staged_variations", &snapshot_options());
+
+    // Compare with the arrow keys, accept the second.
+    harness.key_press(Key::ArrowRight);
+    harness.run();
+    let selected = harness
+        .state()
+        .generation
+        .staging
+        .as_ref()
+        .map(|s| s.selected);
+    assert_eq!(
+        selected,
+        Some(0),
+        "Right wraps from the last variation to the first"
+    );
+    harness.key_press(Key::ArrowRight);
+    harness.run();
+    harness.get_by_label("Accept").click();
+    harness.run();
+
+    let document = harness.state().document();
+    assert_eq!(document.layers().len(), 2, "accepting adds one layer");
+    let generated = &document.layers()[1];
+    let LayerContent::Generative(generative) = &generated.content else {
+        panic!("the new layer is a generative layer");
+    };
+    assert_eq!(generative.generation, document.generation_log[0].id);
+    let record = &document.generation_log[0];
+    assert_eq!(record.prompt, "a red flower");
+    assert_eq!(record.seeds, vec![7, 8, 9]);
+    assert_eq!(record.accepted, vec![1]);
+    assert_eq!(record.mode, "inpaint");
+    assert_eq!(record.outcome, "finished");
+    assert!(
+        record
+            .model_files
+            .iter()
+            .any(|(file, hash)| file.contains("unet") && hash.len() == 64)
+    );
+    assert_eq!(
+        document.layers()[0].pixels().read_rect(&document.bounds()),
+        painted_before,
+        "the painted layer is untouched"
+    );
+    let (after, provenance_after) = composite(document);
+    let rendered = generated.pixels().read_rect(&document.bounds());
+    let mut changed_inside = 0;
+    for index in 0..mask.len() {
+        let generated_alpha = rendered[index * 4 + 3];
+        if mask[index] == 0 {
+            assert_eq!(
+                after[index * 4..index * 4 + 4],
+                before[index * 4..index * 4 + 4],
+                "pixel {index} outside the mask changed"
+            );
+            assert_eq!(provenance_after[index], provenance_before[index]);
+            assert_eq!(generated_alpha, 0);
+        } else {
+            changed_inside +=
+                usize::from(after[index * 4..index * 4 + 4] != before[index * 4..index * 4 + 4]);
+        }
+        let expected = if generated_alpha > 0 {
+            Provenance::Generated
+        } else {
+            provenance_before[index]
+        };
+        assert_eq!(
+            provenance_after[index], expected,
+            "provenance of pixel {index}"
+        );
+    }
+    assert!(
+        changed_inside > 1000,
+        "the generation shows inside the mask ({changed_inside} px)"
+    );
+
+    // Feather the edge: the composite changes, nothing is generated again.
+    let jobs = harness.state().document().generation_log.len();
+    let feather = harness
+        .get_by_role_and_label(egui::accesskit::Role::Slider, "Feather")
+        .rect();
+    harness.hover_at(feather.left_center() + egui::vec2(4.0, 0.0));
+    harness.step();
+    harness.drag_at(feather.left_center() + egui::vec2(4.0, 0.0));
+    harness.step();
+    harness.hover_at(feather.center());
+    harness.step();
+    harness.drop_at(feather.center());
+    harness.run();
+    let document = harness.state().document();
+    let LayerContent::Generative(generative) = &document.layers()[1].content else {
+        panic!("still generative");
+    };
+    assert!(
+        generative.params.feather > 4.0,
+        "feather is {}",
+        generative.params.feather
+    );
+    assert_eq!(document.generation_log.len(), jobs, "no new generation");
+    assert!(!harness.state().generation.is_running());
+    let (feathered, _) = composite(document);
+    assert_ne!(feathered, after, "feathering changes the composite");
+    for index in 0..mask.len() {
+        if painted_before[index * 4 + 3] > 0 && mask[index] == 0 {
+            // Far from the mask (beyond the feather radius) nothing changes.
+            let (x, y) = (
+                index as u32 % document.width(),
+                index as u32 / document.width(),
+            );
+            if !(150..=350).contains(&x) || !(110..=270).contains(&y) {
+                assert_eq!(
+                    feathered[index * 4..index * 4 + 4],
+                    before[index * 4..index * 4 + 4]
+                );
+            }
+        }
+    }
+
+    // Undo the feather, the accept and the mask; redo them.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(
+        composite(harness.state().document()).0,
+        after,
+        "undo restores the sharp edge"
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(
+        harness.state().document().layers().len(),
+        1,
+        "undo removes the accepted layer"
+    );
+    assert_eq!(composite(harness.state().document()).0, before);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert!(
+        harness.state().document().mask().is_empty(),
+        "undo removes the mask stroke"
+    );
+    for _ in 0..3 {
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+        harness.run();
+    }
+    let (redone, provenance_redone) = composite(harness.state().document());
+    assert_eq!(redone, feathered, "redo brings back layer and feather");
+    assert_eq!(harness.state().document().layers().len(), 2);
+
+    // Save, reopen, compare everything.
+    sandbox
+        .dialogs
+        .answer(DialogKind::SaveProject, Some(saved.clone()));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run();
+    assert!(
+        saved.is_file(),
+        "Ctrl+S asked where and saved: {:?}",
+        harness.state().notices()
+    );
+    assert!(!harness.state().document().has_unsaved_changes());
+    let original = harness.state().document().snapshot();
+    sandbox
+        .dialogs
+        .answer(DialogKind::OpenFile, Some(saved.clone()));
+    harness.state_mut().document_mut().clear_mask();
+    harness.state_mut().document_mut().mark_saved();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    let reopened = harness.state().document();
+    assert_eq!(harness.state().document_path(), Some(saved.as_path()));
+    assert_eq!(reopened.layers().len(), original.layers().len());
+    for (a, b) in reopened.layers().iter().zip(original.layers()) {
+        assert_eq!(a.properties, b.properties);
+        let (pixels_a, pixels_b) = (
+            a.pixels().read_rect(&reopened.bounds()),
+            b.pixels().read_rect(&original.bounds()),
+        );
+        if let Some(index) = (0..pixels_a.len()).find(|&index| pixels_a[index] != pixels_b[index]) {
+            panic!(
+                "layer {} differs after reopening at byte {index}: {:?} vs {:?}",
+                a.properties.name,
+                &pixels_a[index / 4 * 4..index / 4 * 4 + 4],
+                &pixels_b[index / 4 * 4..index / 4 * 4 + 4]
+            );
+        }
+        assert!(
+            a.content == b.content,
+            "layer {} differs after reopening",
+            a.properties.name
+        );
+    }
+    assert_eq!(
+        reopened.mask().read_rect(&reopened.bounds()),
+        original.mask().read_rect(&original.bounds())
+    );
+    assert_eq!(reopened.generation_log, original.generation_log);
+    let (reopened_rgba, reopened_provenance) = composite(reopened);
+    assert_eq!(reopened_rgba, redone);
+    assert_eq!(reopened_provenance, provenance_redone);
+    assert_eq!(
+        ora::saved_provenance(&saved).expect("provenance map"),
+        provenance_redone
+    );
+}
+
+#[test]
+fn cancelling_stops_within_a_step_and_keeps_the_document() {
+    let sandbox = Sandbox::new();
+    let mut harness = harness(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        model: Some(fixture_model("tiny-sd-inpaint")),
+        ..small_canvas(&sandbox)
+    });
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.generation.steps = 150;
+        settings.generation.count = 2;
+        settings.generation.mode = pentimento::region::ModeChoice::TextToImage;
+    }
+    run_until(
+        &mut harness,
+        "the model to load",
+        Duration::from_secs(120),
+        |app| app.model.ready().is_some(),
+    );
+    harness.get_by_label("Generate").click();
+    harness.step();
+    run_until(
+        &mut harness,
+        "the first steps",
+        Duration::from_secs(120),
+        |app| {
+            app.generation
+                .running
+                .as_ref()
+                .is_some_and(|running| running.progress.2 >= 2)
+        },
+    );
+    harness.get_by_label("Cancel");
+    harness.key_press(Key::Escape);
+    run_until(
+        &mut harness,
+        "the job to stop",
+        Duration::from_secs(60),
+        |app| !app.generation.is_running(),
+    );
+    let document = harness.state().document();
+    let record = document
+        .generation_log
+        .last()
+        .expect("logged even when cancelled");
+    assert_eq!(record.outcome, "cancelled");
+    assert!(
+        record.seeds.is_empty(),
+        "no variation finished: {:?}",
+        record.seeds
+    );
+    assert_eq!(document.layers().len(), 1);
+    assert!(!harness.state().generation.has_staging());
+    // The app can generate again right away.
+    assert!(
+        !harness
+            .get_by_label("Generate")
+            .accesskit_node()
+            .is_disabled()
+    );
+}
