@@ -1,0 +1,299 @@
+//! Files through the real app: opening images as documents and as layers (menu, shortcut, drag
+//! and drop), damaged files explained without losing the open work, PNG export, asking before
+//! closing with unsaved changes, and recovering the autosave of a session that was killed.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use pentimento::PentimentoApp;
+use pentimento::app::Modal;
+use pentimento::dialogs::DialogKind;
+use pentimento::document::compositor::unpremultiply;
+use pentimento_tests::Sandbox;
+
+fn start(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
+}
+
+/// A straight-alpha test image with distinct pixels.
+fn write_image(path: &Path, width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let rgba: Vec<u8> = (0..width * height)
+        .flat_map(|index| {
+            let (x, y) = (index % width, index / width);
+            [
+                (x * 4) as u8,
+                (y * 5) as u8,
+                seed.wrapping_mul(37),
+                if x < 4 { 0 } else { 255 },
+            ]
+        })
+        .collect();
+    // Transparent pixels are stored as zero, as the app keeps them.
+    let rgba: Vec<u8> = rgba
+        .chunks_exact(4)
+        .flat_map(|pixel| {
+            if pixel[3] == 0 {
+                [0; 4]
+            } else {
+                [pixel[0], pixel[1], pixel[2], pixel[3]]
+            }
+        })
+        .collect();
+    pentimento::io::write_rgba_png(path, width, height, &rgba, &[]).expect("write test image");
+    rgba
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|err| err.to_string())
+    }
+}
+
+#[test]
+fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
+    let sandbox = Sandbox::new();
+    let sketch = sandbox.path("sketch.png");
+    let sketch_pixels = write_image(&sketch, 96, 64, 1);
+    let texture = sandbox.path("texture.png");
+    let texture_pixels = write_image(&texture, 40, 30, 2);
+    let damaged = sandbox.path("damaged.png");
+    std::fs::write(&damaged, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("write");
+
+    let mut harness = start(sandbox.options());
+    harness.run();
+
+    // Ctrl+O on an untouched canvas opens the image as the document.
+    sandbox
+        .dialogs
+        .answer(DialogKind::OpenFile, Some(sketch.clone()));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!((document.width(), document.height()), (96, 64));
+    assert_eq!(document.layers().len(), 1);
+    assert_eq!(document.layers()[0].properties.name, "sketch");
+    assert_eq!(
+        document.layers()[0].pixels().read_rect(&document.bounds()),
+        sketch_pixels
+    );
+    assert!(
+        !document.has_unsaved_changes(),
+        "an opened image starts saved"
+    );
+    harness.get_by_label("96 × 64 px");
+
+    // Dropping an image on a document adds it as a layer on top, at the top left.
+    harness
+        .input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(texture.clone())));
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!(
+        document.layers().len(),
+        2,
+        "notices: {:?}",
+        harness.state().notices()
+    );
+    let layer = &document.layers()[1];
+    assert_eq!(layer.properties.name, "texture");
+    let corner = pentimento::document::tiles::PixelRect::new(0, 0, 40, 30);
+    assert_eq!(layer.pixels().read_rect(&corner), texture_pixels);
+    assert!(document.has_unsaved_changes());
+
+    // "Add image as layer…" refuses a damaged file with a sentence; nothing changes.
+    sandbox
+        .dialogs
+        .answer(DialogKind::OpenImage, Some(damaged.clone()));
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Add image as layer…").click();
+    harness.run();
+    assert_eq!(harness.state().document().layers().len(), 2);
+    let notice = harness
+        .state()
+        .notices()
+        .last()
+        .expect("a notice")
+        .text
+        .clone();
+    assert!(
+        notice.contains("not a readable PNG, JPEG or WebP image"),
+        "{notice}"
+    );
+    assert!(notice.contains("damaged.png"), "names the file: {notice}");
+    harness.get_by_label(notice.as_str());
+
+    // Opening a damaged file over unsaved work: asked first, then refused; the work stays.
+    sandbox.dialogs.answer(DialogKind::OpenFile, Some(damaged));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    assert!(matches!(
+        harness.state().modal(),
+        Some(Modal::ConfirmReplace(_))
+    ));
+    harness.get_by_label("Discard changes").click();
+    harness.run();
+    assert!(harness.state().modal().is_none());
+    assert_eq!(
+        harness.state().document().layers().len(),
+        2,
+        "the open work is untouched"
+    );
+
+    // Export PNG writes the flattened image with its provenance summary.
+    let exported = sandbox.path("export.png");
+    sandbox
+        .dialogs
+        .answer(DialogKind::ExportPng, Some(exported.clone()));
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Export PNG…").click();
+    harness.run();
+    let document = harness.state().document();
+    let (composite, _) = document.composite(&document.bounds());
+    let decoder = png::Decoder::new(BufReader::new(
+        std::fs::File::open(&exported).expect("exported"),
+    ));
+    let mut reader = decoder.read_info().expect("png");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    reader.next_frame(&mut pixels).expect("frame");
+    assert_eq!(pixels, unpremultiply(&composite));
+    let summary = reader
+        .info()
+        .utf8_text
+        .iter()
+        .find(|chunk| chunk.keyword == "pentimento:provenance")
+        .and_then(|chunk| chunk.get_text().ok())
+        .expect("provenance text chunk");
+    assert!(summary.starts_with("100.0% painted by hand"), "{summary}");
+}
+
+#[test]
+fn closing_with_unsaved_changes_asks_first() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.path("closing.ora");
+    let mut harness = start(pentimento::AppOptions {
+        document_size: [200, 100],
+        ..sandbox.options()
+    });
+    harness.run();
+    harness
+        .state_mut()
+        .document_mut()
+        .add_paint_layer("Ink", None);
+    harness.run();
+
+    let request_close = |harness: &mut Harness<'static, PentimentoApp>| {
+        harness
+            .input_mut()
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .events
+            .push(egui::ViewportEvent::Close);
+        harness.run();
+    };
+    request_close(&mut harness);
+    assert_eq!(harness.state().modal(), Some(&Modal::ConfirmQuit));
+    harness.get_by_label("Save changes before closing?");
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    assert!(harness.state().modal().is_none(), "Cancel keeps working");
+    assert_eq!(harness.state().document().layers().len(), 2);
+
+    request_close(&mut harness);
+    sandbox
+        .dialogs
+        .answer(DialogKind::SaveProject, Some(project.clone()));
+    harness.get_by_label("Save").click();
+    harness.run();
+    assert!(project.is_file(), "Save wrote the project before closing");
+    let saved = pentimento::io::ora::open(&project).expect("reopens");
+    assert_eq!(saved.layers()[1].properties.name, "Ink");
+    assert!(
+        !harness.state().autosave_file().exists(),
+        "a clean close leaves no autosave to recover"
+    );
+}
+
+#[test]
+fn a_killed_session_is_recovered_from_its_autosave() {
+    let sandbox = Sandbox::new();
+    let folders = sandbox.folders();
+    std::fs::create_dir_all(&folders.config).expect("config folder");
+    std::fs::write(folders.settings_file(), r#"{ "autosave_seconds": 5 }"#).expect("settings");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autosave_child"))
+        .arg(sandbox.dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the session");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "autosaved", "the session autosaved");
+    // Kill it as a crash would: no chance to clean up.
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(!status.success());
+
+    let mut harness = start(sandbox.options());
+    harness.run();
+    assert!(matches!(harness.state().modal(), Some(Modal::Recover(_))));
+    harness.get_by_label("Recover your work?");
+    harness.get_by_label("Recover").click();
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!((document.width(), document.height()), (320, 240));
+    let (composite, _) = document.composite(&document.bounds());
+    let index = (120 * 320 + 160) * 4;
+    assert_eq!(
+        &composite[index..index + 4],
+        &[10, 120, 60, 255],
+        "the stroke is back"
+    );
+    assert!(
+        document.has_unsaved_changes(),
+        "recovered work is marked unsaved until the artist saves it"
+    );
+
+    // The recovered work is autosaved again at once; ending this session without closing
+    // (another crash) offers it again, and declining keeps the file aside, not deleted.
+    harness.state_mut().autosave_now();
+    drop(harness);
+    let mut harness = start(sandbox.options());
+    harness.run();
+    assert!(matches!(harness.state().modal(), Some(Modal::Recover(_))));
+    harness.get_by_label("Discard").click();
+    harness.run();
+    assert!(harness.state().modal().is_none());
+    assert_eq!(harness.state().document().width(), 1024, "a fresh canvas");
+    let aside: Vec<PathBuf> = std::fs::read_dir(folders.autosave_dir())
+        .expect("autosave folder")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("declined-autosave-"))
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "the declined autosave is kept aside");
+    let kept = pentimento::io::ora::open(&aside[0]).expect("the kept file opens");
+    assert_eq!((kept.width(), kept.height()), (320, 240));
+}
