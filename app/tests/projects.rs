@@ -1,0 +1,265 @@
+//! OpenRaster projects as files: the standard parts other painting programs read, a round trip
+//! of everything Pentimento keeps (paint and generative layers, mask, generation log), damaged
+//! and hostile files refused with a sentence, and `pentimento flatten`.
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::Command;
+
+use pentimento::document::Document;
+use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
+use pentimento::document::compositor::{Provenance, unpremultiply};
+use pentimento::document::generative::GenerativeParams;
+use pentimento::document::layer::{BlendMode, LayerContent};
+use pentimento::document::tiles::PixelRect;
+use pentimento::document::GenerationRecord;
+use pentimento::io::ora;
+
+/// A document with a painted layer, a generative layer with feathered edges, a mask and a log.
+fn sample_document() -> Document {
+    let mut document = Document::new(300, 200).expect("size");
+    let base = document.layers()[0].id;
+    document
+        .begin_stroke(
+            Some(base),
+            StrokeMode::Paint,
+            BrushSettings {
+                color: [180, 60, 20],
+                size: 18.0,
+                ..BrushSettings::default()
+            },
+        )
+        .expect("paintable");
+    for x in (10..290).step_by(5) {
+        document.stroke_to(StrokePoint {
+            x: x as f32,
+            y: 100.0 + (x as f32 / 20.0).sin() * 30.0,
+            pressure: 0.8,
+        });
+    }
+    document.end_stroke();
+    document
+        .begin_stroke(None, StrokeMode::MaskAdd, BrushSettings::default())
+        .expect("mask");
+    for x in (100..200).step_by(4) {
+        document.stroke_to(StrokePoint {
+            x: x as f32,
+            y: 90.0,
+            pressure: 1.0,
+        });
+    }
+    document.end_stroke();
+
+    let region = PixelRect::new(80, 50, 140, 90);
+    let pixels = (region.width() * region.height()) as usize;
+    let raw: Vec<u8> = (0..pixels * 3).map(|index| (index * 7 % 251) as u8).collect();
+    let mask: Vec<u8> = (0..pixels)
+        .map(|index| {
+            let (x, y) = (index as u32 % region.width(), index as u32 / region.width());
+            if (20..120).contains(&x) && (20..70).contains(&y) { 255 } else { 0 }
+        })
+        .collect();
+    let id = document.log_generation(GenerationRecord {
+        id: 0,
+        time: "2026-11-25T10:00:00Z".to_owned(),
+        model: "tiny-sd-inpaint".to_owned(),
+        model_files: vec![("unet/model.onnx".to_owned(), "ab".repeat(32))],
+        prompt: "a red flower".to_owned(),
+        negative_prompt: "blurry".to_owned(),
+        seeds: vec![7, 8],
+        scheduler: "euler".to_owned(),
+        steps: 20,
+        guidance: 7.5,
+        strength: Some(0.9),
+        mode: "inpaint".to_owned(),
+        region,
+        generated_size: (512, 328),
+        execution_provider: "cpu".to_owned(),
+        app_version: "0.1.0".to_owned(),
+        outcome: "finished".to_owned(),
+        accepted: vec![0],
+    });
+    let layer = document.add_generative_layer("Generation 1 · seed 7", region, raw, mask, id);
+    document
+        .set_generative_params(layer, GenerativeParams { grow: 3, feather: 6.0 }, None)
+        .expect("editable");
+    let mut properties = document.layer(layer).expect("layer").properties.clone();
+    properties.opacity = 0.8;
+    properties.blend = BlendMode::Multiply;
+    document.set_properties(layer, properties, None).expect("editable");
+    document
+}
+
+fn assert_same_document(a: &Document, b: &Document) {
+    assert_eq!((a.width(), a.height()), (b.width(), b.height()));
+    assert_eq!(a.layers().len(), b.layers().len());
+    for (left, right) in a.layers().iter().zip(b.layers()) {
+        assert_eq!(left.properties, right.properties);
+        assert!(left.content == right.content, "layer {} differs", left.properties.name);
+    }
+    assert_eq!(a.mask().read_rect(&a.bounds()), b.mask().read_rect(&b.bounds()));
+    assert_eq!(a.generation_log, b.generation_log);
+    assert_eq!(a.composite(&a.bounds()), b.composite(&b.bounds()));
+}
+
+fn entry(path: &Path, name: &str) -> Vec<u8> {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("zip");
+    let mut data = Vec::new();
+    zip.by_name(name).expect(name).read_to_end(&mut data).expect("read");
+    data
+}
+
+#[test]
+fn projects_keep_everything_and_stay_openraster() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let path = folder.path().join("project.ora");
+    let document = sample_document();
+    ora::save(&document, &path).expect("save");
+
+    // What other programs read: the mimetype first and uncompressed, stack.xml, merged image.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).expect("open")).expect("zip");
+    {
+        let first = zip.by_index(0).expect("first entry");
+        assert_eq!(first.name().expect("name"), "mimetype");
+        assert_eq!(first.compression(), zip::CompressionMethod::Stored);
+    }
+    assert_eq!(entry(&path, "mimetype"), b"image/openraster");
+    let stack = String::from_utf8(entry(&path, "stack.xml")).expect("utf-8");
+    let xml = roxmltree::Document::parse(&stack).expect("well-formed stack.xml");
+    let image = xml.root_element();
+    assert_eq!(image.tag_name().name(), "image");
+    assert_eq!((image.attribute("w"), image.attribute("h")), (Some("300"), Some("200")));
+    let layers: Vec<_> = xml.descendants().filter(|node| node.has_tag_name("layer")).collect();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(layers[0].attribute("name"), Some("Generation 1 · seed 7"), "top first");
+    assert_eq!(layers[0].attribute("composite-op"), Some("svg:multiply"));
+    assert_eq!(layers[0].attribute("opacity"), Some("0.800"));
+    for layer in &layers {
+        let src = layer.attribute("src").expect("src");
+        let png = entry(&path, src);
+        let decoded = image::load_from_memory(&png).expect("layer png");
+        assert!(decoded.width() <= 300 && decoded.height() <= 200);
+    }
+    let merged = image::load_from_memory(&entry(&path, "mergedimage.png")).expect("merged");
+    let (composite, provenance) = document.composite(&document.bounds());
+    assert_eq!(merged.to_rgba8().into_raw(), unpremultiply(&composite));
+    image::load_from_memory(&entry(&path, "Thumbnails/thumbnail.png")).expect("thumbnail");
+
+    // Pentimento's own data: the provenance map and the log, beside the standard parts.
+    assert_eq!(ora::saved_provenance(&path).expect("provenance"), provenance);
+    assert!(provenance.contains(&Provenance::Generated));
+    assert!(provenance.contains(&Provenance::Hand));
+
+    let reopened = ora::open(&path).expect("reopen");
+    assert_same_document(&document, &reopened);
+    let LayerContent::Generative(generative) = &reopened.layers()[1].content else {
+        panic!("the generative layer stays generative");
+    };
+    assert_eq!(generative.params, GenerativeParams { grow: 3, feather: 6.0 });
+    assert!(!reopened.has_unsaved_changes());
+
+    // Saving again over the file replaces it whole; no temporary file is left behind.
+    ora::save(&reopened, &path).expect("save again");
+    let names: Vec<_> = std::fs::read_dir(folder.path())
+        .expect("list")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("project.ora")]);
+}
+
+#[test]
+fn damaged_and_hostile_projects_are_refused_with_a_sentence() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let good = folder.path().join("good.ora");
+    ora::save(&sample_document(), &good).expect("save");
+    let bytes = std::fs::read(&good).expect("read");
+
+    let check = |name: &str, data: &[u8], expected: &str| {
+        let path = folder.path().join(name);
+        std::fs::write(&path, data).expect("write");
+        let message = ora::open(&path).expect_err(name).to_string();
+        assert!(message.contains(expected), "{name}: {message}");
+        assert!(message.contains(name), "{name}: names the file: {message}");
+    };
+    check("noise.ora", b"definitely not a zip archive", "not a usable OpenRaster project");
+    check("truncated.ora", &bytes[..bytes.len() / 2], "not a usable OpenRaster project");
+    check("empty.ora", b"", "not a usable OpenRaster project");
+
+    // A stack.xml pointing outside the archive, and a layer larger than the canvas.
+    let rewrite = |name: &str, stack: &str, extra: Option<(&str, Vec<u8>)>| {
+        let path = folder.path().join(name);
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("mimetype", options).expect("entry");
+        zip.write_all(b"image/openraster").expect("write");
+        zip.start_file("stack.xml", options).expect("entry");
+        zip.write_all(stack.as_bytes()).expect("write");
+        if let Some((entry, data)) = extra {
+            zip.start_file(entry, options).expect("entry");
+            zip.write_all(&data).expect("write");
+        }
+        zip.finish().expect("finish");
+        path
+    };
+    let escape = rewrite(
+        "escape.ora",
+        r#"<image w="10" h="10"><stack><layer src="../../secret.png" name="x"/></stack></image>"#,
+        None,
+    );
+    let message = ora::open(&escape).expect_err("escape").to_string();
+    assert!(message.contains("outside the project"), "{message}");
+
+    let mut big = Vec::new();
+    image::RgbaImage::new(64, 64)
+        .write_to(&mut std::io::Cursor::new(&mut big), image::ImageFormat::Png)
+        .expect("png");
+    let oversized = rewrite(
+        "oversized.ora",
+        r#"<image w="10" h="10"><stack><layer src="data/a.png" name="a"/></stack></image>"#,
+        Some(("data/a.png", big)),
+    );
+    let message = ora::open(&oversized).expect_err("oversized").to_string();
+    assert!(message.contains("not a usable OpenRaster project"), "{message}");
+
+    let bad_size = rewrite(
+        "huge.ora",
+        r#"<image w="100000" h="10"><stack></stack></image>"#,
+        None,
+    );
+    let message = ora::open(&bad_size).expect_err("huge").to_string();
+    assert!(message.contains("100000"), "{message}");
+}
+
+#[test]
+fn flatten_renders_a_project_with_the_same_compositor() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let project = folder.path().join("project.ora");
+    let output = folder.path().join("flat.png");
+    let document = sample_document();
+    ora::save(&document, &project).expect("save");
+
+    let run = Command::new(env!("CARGO_BIN_EXE_pentimento"))
+        .arg("flatten")
+        .arg(&project)
+        .arg(&output)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("painted by hand") && stdout.contains("generated"), "{stdout}");
+    let flat = image::open(&output).expect("png").to_rgba8();
+    let (composite, _) = document.composite(&document.bounds());
+    assert_eq!(flat.dimensions(), (300, 200));
+    assert_eq!(flat.into_raw(), unpremultiply(&composite));
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_pentimento"))
+        .arg("flatten")
+        .arg(folder.path().join("missing.ora"))
+        .arg(&output)
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("could not open the project") && stderr.contains("missing.ora"), "{stderr}");
+}
