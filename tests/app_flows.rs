@@ -402,6 +402,16 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         }
     }
 
+    // The provenance overlay and the layer's panel, as the artist sees them.
+    harness.get_by_label("Provenance").click();
+    harness.run();
+    harness.get_by_label("Show on the canvas").click();
+    harness.run();
+    harness.get_by_label("How it was made");
+    harness.snapshot_options("generative_layer_with_provenance", &snapshot_options());
+    harness.get_by_label("Show on the canvas").click();
+    harness.run();
+
     // Undo the feather, the accept and the mask; redo them.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     harness.run();

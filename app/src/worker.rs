@@ -194,9 +194,16 @@ impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.commands.try_send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
-            // Leave a running generation to finish in the background rather than blocking the
-            // UI on exit; the thread ends with the process.
-            drop(thread);
+            // Give the worker a moment to finish what it is inside (a cancelled step, loading
+            // ONNX Runtime): a process that exits while a thread is inside the native library
+            // can abort on the way out. A generation that does not stop in time is left behind.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
         }
     }
 }

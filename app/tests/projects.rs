@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::Command;
 
 use pentimento::document::Document;
+use pentimento::document::GenerationRecord;
 use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
 use pentimento::document::compositor::{Provenance, unpremultiply};
 use pentimento::document::generative::GenerativeParams;
 use pentimento::document::layer::{BlendMode, LayerContent};
 use pentimento::document::tiles::PixelRect;
-use pentimento::document::GenerationRecord;
 use pentimento::io::ora;
 
 /// A document with a painted layer, a generative layer with feathered edges, a mask and a log.
@@ -52,11 +52,17 @@ fn sample_document() -> Document {
 
     let region = PixelRect::new(80, 50, 140, 90);
     let pixels = (region.width() * region.height()) as usize;
-    let raw: Vec<u8> = (0..pixels * 3).map(|index| (index * 7 % 251) as u8).collect();
+    let raw: Vec<u8> = (0..pixels * 3)
+        .map(|index| (index * 7 % 251) as u8)
+        .collect();
     let mask: Vec<u8> = (0..pixels)
         .map(|index| {
             let (x, y) = (index as u32 % region.width(), index as u32 / region.width());
-            if (20..120).contains(&x) && (20..70).contains(&y) { 255 } else { 0 }
+            if (20..120).contains(&x) && (20..70).contains(&y) {
+                255
+            } else {
+                0
+            }
         })
         .collect();
     let id = document.log_generation(GenerationRecord {
@@ -81,12 +87,21 @@ fn sample_document() -> Document {
     });
     let layer = document.add_generative_layer("Generation 1 · seed 7", region, raw, mask, id);
     document
-        .set_generative_params(layer, GenerativeParams { grow: 3, feather: 6.0 }, None)
+        .set_generative_params(
+            layer,
+            GenerativeParams {
+                grow: 3,
+                feather: 6.0,
+            },
+            None,
+        )
         .expect("editable");
     let mut properties = document.layer(layer).expect("layer").properties.clone();
     properties.opacity = 0.8;
     properties.blend = BlendMode::Multiply;
-    document.set_properties(layer, properties, None).expect("editable");
+    document
+        .set_properties(layer, properties, None)
+        .expect("editable");
     document
 }
 
@@ -95,9 +110,16 @@ fn assert_same_document(a: &Document, b: &Document) {
     assert_eq!(a.layers().len(), b.layers().len());
     for (left, right) in a.layers().iter().zip(b.layers()) {
         assert_eq!(left.properties, right.properties);
-        assert!(left.content == right.content, "layer {} differs", left.properties.name);
+        assert!(
+            left.content == right.content,
+            "layer {} differs",
+            left.properties.name
+        );
     }
-    assert_eq!(a.mask().read_rect(&a.bounds()), b.mask().read_rect(&b.bounds()));
+    assert_eq!(
+        a.mask().read_rect(&a.bounds()),
+        b.mask().read_rect(&b.bounds())
+    );
     assert_eq!(a.generation_log, b.generation_log);
     assert_eq!(a.composite(&a.bounds()), b.composite(&b.bounds()));
 }
@@ -105,7 +127,10 @@ fn assert_same_document(a: &Document, b: &Document) {
 fn entry(path: &Path, name: &str) -> Vec<u8> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("zip");
     let mut data = Vec::new();
-    zip.by_name(name).expect(name).read_to_end(&mut data).expect("read");
+    zip.by_name(name)
+        .expect(name)
+        .read_to_end(&mut data)
+        .expect("read");
     data
 }
 
@@ -128,10 +153,20 @@ fn projects_keep_everything_and_stay_openraster() {
     let xml = roxmltree::Document::parse(&stack).expect("well-formed stack.xml");
     let image = xml.root_element();
     assert_eq!(image.tag_name().name(), "image");
-    assert_eq!((image.attribute("w"), image.attribute("h")), (Some("300"), Some("200")));
-    let layers: Vec<_> = xml.descendants().filter(|node| node.has_tag_name("layer")).collect();
+    assert_eq!(
+        (image.attribute("w"), image.attribute("h")),
+        (Some("300"), Some("200"))
+    );
+    let layers: Vec<_> = xml
+        .descendants()
+        .filter(|node| node.has_tag_name("layer"))
+        .collect();
     assert_eq!(layers.len(), 2);
-    assert_eq!(layers[0].attribute("name"), Some("Generation 1 · seed 7"), "top first");
+    assert_eq!(
+        layers[0].attribute("name"),
+        Some("Generation 1 · seed 7"),
+        "top first"
+    );
     assert_eq!(layers[0].attribute("composite-op"), Some("svg:multiply"));
     assert_eq!(layers[0].attribute("opacity"), Some("0.800"));
     for layer in &layers {
@@ -146,7 +181,10 @@ fn projects_keep_everything_and_stay_openraster() {
     image::load_from_memory(&entry(&path, "Thumbnails/thumbnail.png")).expect("thumbnail");
 
     // Pentimento's own data: the provenance map and the log, beside the standard parts.
-    assert_eq!(ora::saved_provenance(&path).expect("provenance"), provenance);
+    assert_eq!(
+        ora::saved_provenance(&path).expect("provenance"),
+        provenance
+    );
     assert!(provenance.contains(&Provenance::Generated));
     assert!(provenance.contains(&Provenance::Hand));
 
@@ -155,7 +193,13 @@ fn projects_keep_everything_and_stay_openraster() {
     let LayerContent::Generative(generative) = &reopened.layers()[1].content else {
         panic!("the generative layer stays generative");
     };
-    assert_eq!(generative.params, GenerativeParams { grow: 3, feather: 6.0 });
+    assert_eq!(
+        generative.params,
+        GenerativeParams {
+            grow: 3,
+            feather: 6.0
+        }
+    );
     assert!(!reopened.has_unsaved_changes());
 
     // Saving again over the file replaces it whole; no temporary file is left behind.
@@ -181,8 +225,16 @@ fn damaged_and_hostile_projects_are_refused_with_a_sentence() {
         assert!(message.contains(expected), "{name}: {message}");
         assert!(message.contains(name), "{name}: names the file: {message}");
     };
-    check("noise.ora", b"definitely not a zip archive", "not a usable OpenRaster project");
-    check("truncated.ora", &bytes[..bytes.len() / 2], "not a usable OpenRaster project");
+    check(
+        "noise.ora",
+        b"definitely not a zip archive",
+        "not a usable OpenRaster project",
+    );
+    check(
+        "truncated.ora",
+        &bytes[..bytes.len() / 2],
+        "not a usable OpenRaster project",
+    );
     check("empty.ora", b"", "not a usable OpenRaster project");
 
     // A stack.xml pointing outside the archive, and a layer larger than the canvas.
@@ -220,7 +272,10 @@ fn damaged_and_hostile_projects_are_refused_with_a_sentence() {
         Some(("data/a.png", big)),
     );
     let message = ora::open(&oversized).expect_err("oversized").to_string();
-    assert!(message.contains("not a usable OpenRaster project"), "{message}");
+    assert!(
+        message.contains("not a usable OpenRaster project"),
+        "{message}"
+    );
 
     let bad_size = rewrite(
         "huge.ora",
@@ -246,8 +301,15 @@ fn flatten_renders_a_project_with_the_same_compositor() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(stdout.contains("painted by hand") && stdout.contains("generated"), "{stdout}");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("painted by hand") && stdout.contains("generated"),
+        "{stdout}"
+    );
     let flat = image::open(&output).expect("png").to_rgba8();
     let (composite, _) = document.composite(&document.bounds());
     assert_eq!(flat.dimensions(), (300, 200));
@@ -261,5 +323,8 @@ fn flatten_renders_a_project_with_the_same_compositor() {
         .expect("runs");
     assert_eq!(missing.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert!(stderr.contains("could not open the project") && stderr.contains("missing.ora"), "{stderr}");
+    assert!(
+        stderr.contains("could not open the project") && stderr.contains("missing.ora"),
+        "{stderr}"
+    );
 }

@@ -611,7 +611,7 @@ impl PentimentoApp {
                     ui.end_row();
                     let label = ui.label("Feather");
                     let feather = ui
-                        .add(egui::Slider::new(&mut params.feather, 0.0..=64.0).suffix(" px"))
+                        .add(egui::Slider::new(&mut params.feather, 0.0..=128.0).suffix(" px"))
                         .labelled_by(label.id)
                         .on_hover_text("Soften the edge where the generation meets your work");
                     ui.end_row();

@@ -232,18 +232,49 @@ impl Stroke {
                 .entry(index)
                 .or_insert_with(|| vec![0.0; (TILE * TILE) as usize]);
             let tile = image.tile_mut(index);
+            let reach = radius + 0.5;
+            // Inside this distance the dab is fully on (no falloff, no anti-aliased rim).
+            let core = (hardness.min(1.0 - 0.5 / radius.max(0.5)) * radius).max(0.0);
+            let core_squared = if hardness >= 1.0 {
+                (radius - 0.5).max(0.0).powi(2)
+            } else {
+                core * core
+            };
+            // Large dabs look their falloff up by squared distance instead of computing it.
+            let table =
+                (radius > 24.0).then(|| FalloffTable::new(core_squared, reach, hardness, radius));
             for y in part.y0..part.y1 {
-                for x in part.x0..part.x1 {
+                let dy = y as f32 + 0.5 - point.y;
+                let span_squared = reach * reach - dy * dy;
+                if span_squared <= 0.0 {
+                    continue;
+                }
+                // Only the pixels of this row the dab can reach.
+                let span = span_squared.sqrt();
+                let from = ((point.x - span - 0.5).floor().max(part.x0 as f32) as u32).max(part.x0);
+                let to = ((point.x + span + 0.5).ceil().max(0.0) as u32).min(part.x1);
+                let row = ((y % TILE) * TILE) as usize;
+                for x in from..to {
                     let dx = x as f32 + 0.5 - point.x;
-                    let dy = y as f32 + 0.5 - point.y;
-                    let d = (dx * dx + dy * dy).sqrt() / radius.max(0.5);
-                    let shape = dab_shape(d, hardness, radius);
+                    let squared = dx * dx + dy * dy;
+                    let shape = if squared <= core_squared {
+                        1.0
+                    } else if let Some(table) = &table {
+                        table.at(squared)
+                    } else {
+                        dab_shape(squared.sqrt() / radius.max(0.5), hardness, radius)
+                    };
                     if shape <= 0.0 {
                         continue;
                     }
-                    let local = ((y % TILE) * TILE + x % TILE) as usize;
+                    let local = row + (x % TILE) as usize;
                     let c = &mut coverage[local];
+                    let previous = *c;
                     *c += shape * flow * (1.0 - *c);
+                    if *c == previous {
+                        // Already as covered as this dab makes it: the pixel would not change.
+                        continue;
+                    }
                     let strength = *c * opacity;
                     let offset = local * C;
                     let original: [u8; 4] = match &before {
@@ -259,6 +290,41 @@ impl Stroke {
                 }
             }
         }
+    }
+}
+
+/// A dab's falloff sampled over squared distance, between the fully-on core and the reach.
+struct FalloffTable {
+    start: f32,
+    scale: f32,
+    values: Vec<f32>,
+}
+
+impl FalloffTable {
+    const SIZE: usize = 2048;
+
+    fn new(core_squared: f32, reach: f32, hardness: f32, radius: f32) -> Self {
+        let start = core_squared;
+        let span = (reach * reach - start).max(1e-3);
+        let values = (0..=Self::SIZE)
+            .map(|index| {
+                let squared = start + span * index as f32 / Self::SIZE as f32;
+                dab_shape(squared.sqrt() / radius.max(0.5), hardness, radius)
+            })
+            .collect();
+        Self {
+            start,
+            scale: Self::SIZE as f32 / span,
+            values,
+        }
+    }
+
+    /// Linear interpolation between samples.
+    fn at(&self, squared: f32) -> f32 {
+        let position = ((squared - self.start) * self.scale).clamp(0.0, Self::SIZE as f32);
+        let index = (position as usize).min(Self::SIZE - 1);
+        let t = position - index as f32;
+        self.values[index] + (self.values[index + 1] - self.values[index]) * t
     }
 }
 
@@ -280,7 +346,15 @@ fn dab_shape(d: f32, hardness: f32, radius: f32) -> f32 {
     soft * edge
 }
 
+/// Rounds to the nearest byte, clamped to 0..=255 (without `f32::round`, a library call on
+/// baseline x86-64).
+#[inline(always)]
+pub(crate) fn round_byte(value: f32) -> u8 {
+    (value.clamp(0.0, 255.0) + 0.5) as u8
+}
+
 /// The pixel after applying a stroke of `strength` (0..1) to `original`.
+#[inline(always)]
 fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> [u8; 4] {
     match mode {
         StrokeMode::Paint => {
@@ -291,13 +365,15 @@ fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> 
                 return [0, 0, 0, 0];
             }
             let mut out = [0; 4];
+            let inverse = 1.0 / alpha;
+            let backdrop = backdrop_alpha * (1.0 - source_alpha);
             for c in 0..3 {
                 let value = (f32::from(color[c]) * source_alpha
-                    + f32::from(original[c]) * backdrop_alpha * (1.0 - source_alpha))
-                    / alpha;
-                out[c] = value.round().clamp(0.0, 255.0) as u8;
+                    + f32::from(original[c]) * backdrop)
+                    * inverse;
+                out[c] = round_byte(value);
             }
-            out[3] = (alpha * 255.0).round().clamp(0.0, 255.0) as u8;
+            out[3] = round_byte(alpha * 255.0);
             if out[3] == 0 {
                 // Invisible colour is not kept: a transparent pixel is all zero, as files
                 // store it.
@@ -306,7 +382,7 @@ fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> 
             out
         }
         StrokeMode::Erase => {
-            let alpha = (f32::from(original[3]) * (1.0 - strength)).round() as u8;
+            let alpha = round_byte(f32::from(original[3]) * (1.0 - strength));
             if alpha == 0 {
                 [0, 0, 0, 0]
             } else {
@@ -315,15 +391,10 @@ fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> 
         }
         StrokeMode::MaskAdd => {
             let value = f32::from(original[0]);
-            [
-                (value + strength * (255.0 - value)).round().min(255.0) as u8,
-                0,
-                0,
-                0,
-            ]
+            [round_byte(value + strength * (255.0 - value)), 0, 0, 0]
         }
         StrokeMode::MaskErase => [
-            (f32::from(original[0]) * (1.0 - strength)).round() as u8,
+            round_byte(f32::from(original[0]) * (1.0 - strength)),
             0,
             0,
             0,

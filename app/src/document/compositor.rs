@@ -38,6 +38,7 @@ impl Provenance {
 }
 
 /// Blends premultiplied `source` (already multiplied by layer opacity) over `backdrop`.
+#[inline(always)]
 fn blend(mode: BlendMode, source: [f32; 4], backdrop: [f32; 4]) -> [f32; 4] {
     let (sa, ba) = (source[3], backdrop[3]);
     let mut out = [0.0; 4];
@@ -54,6 +55,7 @@ fn blend(mode: BlendMode, source: [f32; 4], backdrop: [f32; 4]) -> [f32; 4] {
 }
 
 /// Straight RGBA8 to premultiplied 0..1, times `opacity`.
+#[inline(always)]
 fn premultiply(pixel: [u8; 4], opacity: f32) -> [f32; 4] {
     let a = f32::from(pixel[3]) / 255.0 * opacity;
     [
@@ -65,23 +67,79 @@ fn premultiply(pixel: [u8; 4], opacity: f32) -> [f32; 4] {
 }
 
 fn to_byte(value: f32) -> u8 {
-    (value * 255.0).round().clamp(0.0, 255.0) as u8
+    crate::document::brush::round_byte(value * 255.0)
 }
 
 /// The composite of a rectangle as premultiplied RGBA8 (`width × height × 4`), and the
-/// provenance of each pixel.
+/// provenance of each pixel. Bands of rows are composited in parallel.
 pub fn composite(layers: &[Layer], rect: &PixelRect) -> (Vec<u8>, Vec<Provenance>) {
+    use rayon::prelude::*;
     let (width, height) = (rect.width() as usize, rect.height() as usize);
-    let mut accumulator = vec![[0.0_f32; 4]; width * height];
-    // Per pixel: whether a generative layer contributed, and whether paint lies above it.
-    let mut generated = vec![false; width * height];
-    let mut painted_over = vec![false; width * height];
-    let mut painted = vec![false; width * height];
+    let mut out = vec![0_u8; width * height * 4];
+    let mut provenance = vec![Provenance::Empty; width * height];
+    if width == 0 || height == 0 {
+        return (out, provenance);
+    }
+    // Bands end on tile rows so that each reads whole tile rows.
+    let band_rows = (TILE as usize).min(height).max(1);
+    let first_band = (TILE - rect.y0 % TILE) as usize;
+    let mut bands: Vec<(usize, usize)> = Vec::new();
+    let mut y = 0;
+    while y < height {
+        let rows = if y == 0 {
+            first_band.min(height)
+        } else {
+            band_rows.min(height - y)
+        };
+        bands.push((y, rows));
+        y += rows;
+    }
+    let mut out_parts = Vec::with_capacity(bands.len());
+    let mut provenance_parts = Vec::with_capacity(bands.len());
+    let (mut out_rest, mut provenance_rest) = (out.as_mut_slice(), provenance.as_mut_slice());
+    for &(_, rows) in &bands {
+        let (band, rest) = out_rest.split_at_mut(rows * width * 4);
+        out_parts.push(band);
+        out_rest = rest;
+        let (band, rest) = provenance_rest.split_at_mut(rows * width);
+        provenance_parts.push(band);
+        provenance_rest = rest;
+    }
+    bands
+        .par_iter()
+        .zip(
+            out_parts
+                .into_par_iter()
+                .zip(provenance_parts.into_par_iter()),
+        )
+        .for_each(|(&(y, rows), (out, provenance))| {
+            let band = PixelRect::new(rect.x0, rect.y0 + y as u32, width as u32, rows as u32);
+            composite_band(layers, &band, out, provenance);
+        });
+    (out, provenance)
+}
+
+/// Provenance flags per pixel while compositing.
+const GENERATED: u8 = 1;
+const PAINTED: u8 = 2;
+const PAINTED_OVER: u8 = 4;
+
+fn composite_band(
+    layers: &[Layer],
+    rect: &PixelRect,
+    out: &mut [u8],
+    provenance: &mut [Provenance],
+) {
+    let width = rect.width() as usize;
+    let count = width * rect.height() as usize;
+    let mut accumulator = vec![[0.0_f32; 4]; count];
+    let mut flags = vec![0_u8; count];
     for layer in layers.iter().filter(|layer| layer.properties.visible) {
         let opacity = layer.properties.opacity.clamp(0.0, 1.0);
         if opacity <= 0.0 {
             continue;
         }
+        let mode = layer.properties.blend;
         let pixels = layer.pixels();
         let is_generative = layer.is_generative();
         for index in pixels.tiles_in(rect) {
@@ -90,8 +148,10 @@ pub fn composite(layers: &[Layer], rect: &PixelRect) -> (Vec<u8>, Vec<Provenance
             };
             let part = pixels.tile_rect(index).intersect(rect);
             for y in part.y0..part.y1 {
+                let source_row = ((y % TILE) * TILE) as usize;
+                let target_row = (y - rect.y0) as usize * width;
                 for x in part.x0..part.x1 {
-                    let offset = (((y % TILE) * TILE + x % TILE) * 4) as usize;
+                    let offset = (source_row + (x % TILE) as usize) * 4;
                     let pixel = [
                         tile[offset],
                         tile[offset + 1],
@@ -101,44 +161,44 @@ pub fn composite(layers: &[Layer], rect: &PixelRect) -> (Vec<u8>, Vec<Provenance
                     if pixel[3] == 0 {
                         continue;
                     }
-                    let target = ((y - rect.y0) as usize) * width + (x - rect.x0) as usize;
-                    accumulator[target] = blend(
-                        layer.properties.blend,
-                        premultiply(pixel, opacity),
-                        accumulator[target],
-                    );
-                    if is_generative {
-                        generated[target] = true;
-                        painted_over[target] = false;
+                    let target = target_row + (x - rect.x0) as usize;
+                    let source = premultiply(pixel, opacity);
+                    accumulator[target] = if mode == BlendMode::Normal && source[3] >= 1.0 {
+                        // An opaque normal pixel hides everything below it.
+                        source
                     } else {
-                        painted[target] = true;
-                        if generated[target] {
-                            painted_over[target] = true;
-                        }
-                    }
+                        blend(mode, source, accumulator[target])
+                    };
+                    let flag = &mut flags[target];
+                    *flag = if is_generative {
+                        (*flag | GENERATED) & !PAINTED_OVER
+                    } else if *flag & GENERATED != 0 {
+                        *flag | PAINTED | PAINTED_OVER
+                    } else {
+                        *flag | PAINTED
+                    };
                 }
             }
         }
     }
-    let mut out = vec![0_u8; width * height * 4];
-    let mut provenance = vec![Provenance::Empty; width * height];
     for (index, value) in accumulator.iter().enumerate() {
+        let pixel = &mut out[index * 4..index * 4 + 4];
         for c in 0..4 {
-            out[index * 4 + c] = to_byte(value[c]);
+            pixel[c] = to_byte(value[c]);
         }
-        provenance[index] = if out[index * 4 + 3] == 0 {
+        let flag = flags[index];
+        provenance[index] = if pixel[3] == 0 {
             Provenance::Empty
-        } else if painted_over[index] {
+        } else if flag & PAINTED_OVER != 0 {
             Provenance::GeneratedThenPainted
-        } else if generated[index] {
+        } else if flag & GENERATED != 0 {
             Provenance::Generated
-        } else if painted[index] {
+        } else if flag & PAINTED != 0 {
             Provenance::Hand
         } else {
             Provenance::Empty
         };
     }
-    (out, provenance)
 }
 
 /// Premultiplied RGBA8 to straight RGBA8 (for PNG).

@@ -2,17 +2,22 @@
 //! made with, shaped by live parameters (grow or shrink, feather). Changing a parameter
 //! re-renders the layer from the kept raw result; nothing is generated again, and no other
 //! layer is touched.
+//!
+//! Shaping works on the mask's signed distance field (computed once per layer, exact Euclidean):
+//! growing moves the edge along it, feathering turns the distance into a smooth ramp. So a
+//! parameter change costs one pass over the region whatever the radii, and only pixels whose
+//! alpha changes are rewritten.
 
 use std::sync::Arc;
 
-use crate::document::tiles::{PixelRect, RgbaTiles};
+use crate::document::tiles::{PixelRect, RgbaTiles, TILE};
 
 /// The live parameters of a generative layer.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GenerativeParams {
     /// Grow (positive) or shrink (negative) the mask, in pixels.
     pub grow: i32,
-    /// Soften the mask edge, in pixels (≈ 2 Gaussian sigmas).
+    /// Width of the soft edge, in pixels (0: the mask's own edge, anti-aliased).
     pub feather: f32,
 }
 
@@ -24,6 +29,9 @@ impl Default for GenerativeParams {
         }
     }
 }
+
+/// Signed distance units per pixel (stored as `i16`).
+const DISTANCE_SCALE: f32 = 64.0;
 
 /// A generation kept as a layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +50,8 @@ pub struct GenerativeLayer {
     pub params: GenerativeParams,
     /// The entry of the generation log this layer came from.
     pub generation: u64,
+    /// Signed distance to the mask's edge per region pixel (negative inside), in 1/64 px.
+    distance: Arc<Vec<i16>>,
     rendered: RgbaTiles,
 }
 
@@ -55,6 +65,11 @@ impl GenerativeLayer {
         params: GenerativeParams,
         generation: u64,
     ) -> Self {
+        let distance = Arc::new(signed_distance(
+            &mask,
+            region.width() as usize,
+            region.height() as usize,
+        ));
         let mut layer = Self {
             document_size,
             region,
@@ -63,18 +78,34 @@ impl GenerativeLayer {
             mask,
             params,
             generation,
+            distance,
             rendered: RgbaTiles::new(document_size.0, document_size.1),
         };
         layer.render();
         layer
     }
 
-    /// The same layer with other parameters (re-rendered).
-    pub fn with_params(&self, params: GenerativeParams) -> Self {
+    /// The same layer with other parameters, and the document tiles whose pixels changed.
+    /// Only pixels whose alpha changes are rewritten.
+    pub fn with_params(&self, params: GenerativeParams) -> (Self, Vec<usize>) {
         let mut layer = self.clone();
         layer.params = params;
-        layer.render();
-        layer
+        let Some(raw) = self.variations.get(self.selected).cloned() else {
+            return (layer, Vec::new());
+        };
+        let tiles = self.rendered.tiles_in(&self.region);
+        let updates: Vec<(usize, Option<Arc<Vec<u8>>>)> = {
+            use rayon::prelude::*;
+            tiles
+                .par_iter()
+                .filter_map(|&index| layer.rerender_tile(index, &raw).map(|tile| (index, tile)))
+                .collect()
+        };
+        let changed = updates.iter().map(|(index, _)| *index).collect();
+        for (index, tile) in updates {
+            layer.rendered.replace_tile(index, tile);
+        }
+        (layer, changed)
     }
 
     /// The same layer showing another variation.
@@ -92,12 +123,57 @@ impl GenerativeLayer {
 
     /// The alpha the mask gives each region pixel after grow and feather.
     pub fn effective_mask(&self) -> Vec<u8> {
-        shape_mask(
-            &self.mask,
-            self.region.width() as usize,
-            self.region.height() as usize,
-            self.params,
-        )
+        if self.params == GenerativeParams::default() {
+            return self.mask.to_vec();
+        }
+        let shape = EdgeShape::new(self.params);
+        self.distance.iter().map(|&d| shape.alpha(d)).collect()
+    }
+
+    fn alpha_at(&self, shape: Option<&EdgeShape>, index: usize) -> u8 {
+        match shape {
+            None => self.mask[index],
+            Some(shape) => shape.alpha(self.distance[index]),
+        }
+    }
+
+    /// Tile `index` rendered with the current parameters, if it differs from the rendered one
+    /// (`Some(None)`: it became empty).
+    fn rerender_tile(&self, index: usize, raw: &[u8]) -> Option<Option<Arc<Vec<u8>>>> {
+        let shape =
+            (self.params != GenerativeParams::default()).then(|| EdgeShape::new(self.params));
+        let part = self.rendered.tile_rect(index).intersect(&self.region);
+        let current = self.rendered.tile(index);
+        let region_width = self.region.width() as usize;
+        let mut updated: Option<Vec<u8>> = None;
+        for y in part.y0..part.y1 {
+            for x in part.x0..part.x1 {
+                let local = ((y % TILE) * TILE + x % TILE) as usize * 4;
+                let source =
+                    (y - self.region.y0) as usize * region_width + (x - self.region.x0) as usize;
+                let alpha = self.alpha_at(shape.as_ref(), source);
+                let old = current.map_or(0, |tile| tile[local + 3]);
+                if alpha == old {
+                    continue;
+                }
+                let tile = updated.get_or_insert_with(|| {
+                    current
+                        .map_or_else(|| vec![0; (TILE * TILE * 4) as usize], |tile| tile.to_vec())
+                });
+                if alpha == 0 {
+                    tile[local..local + 4].fill(0);
+                } else {
+                    tile[local..local + 3].copy_from_slice(&raw[source * 3..source * 3 + 3]);
+                    tile[local + 3] = alpha;
+                }
+            }
+        }
+        let tile = updated?;
+        Some(if tile.iter().all(|&value| value == 0) {
+            None
+        } else {
+            Some(Arc::new(tile))
+        })
     }
 
     fn render(&mut self) {
@@ -119,56 +195,71 @@ impl GenerativeLayer {
         self.rendered = rendered;
     }
 
-    /// Bytes held (raw variations, mask and rendered tiles).
+    /// Bytes held (raw variations, mask, distance field and rendered tiles).
     pub fn memory_bytes(&self) -> usize {
         self.variations.iter().map(|raw| raw.len()).sum::<usize>()
             + self.mask.len()
+            + self.distance.len() * 2
             + self.rendered.memory_bytes()
     }
 }
 
-/// Applies grow/shrink and feather to a mask. With neither, the mask is returned as it is (soft
-/// edges kept).
-pub fn shape_mask(mask: &[u8], width: usize, height: usize, params: GenerativeParams) -> Vec<u8> {
-    let mut shaped = if params.grow == 0 {
-        mask.to_vec()
-    } else {
-        grow_mask(mask, width, height, params.grow)
-    };
-    if params.feather > 0.0 {
-        shaped = feather(&shaped, width, height, params.feather);
-    }
-    shaped
+/// Grow and feather turned into a map from signed distance to alpha.
+struct EdgeShape {
+    /// Edge position in distance units (grow moves it outwards).
+    edge: f32,
+    /// Ramp width in distance units (at least one pixel: anti-aliasing).
+    width: f32,
 }
 
-/// Grows (radius > 0) or shrinks (radius < 0) the mask by a Euclidean radius, using an exact
-/// distance transform (Felzenszwalb & Huttenlocher), so the cost does not depend on the radius.
-pub fn grow_mask(mask: &[u8], width: usize, height: usize, radius: i32) -> Vec<u8> {
-    let inside = |value: u8| value >= 128;
-    // Distance from every pixel to the nearest pixel of the set we measure from.
-    let growing = radius > 0;
-    let seeds: Vec<bool> = mask
+impl EdgeShape {
+    fn new(params: GenerativeParams) -> Self {
+        Self {
+            edge: params.grow as f32 * DISTANCE_SCALE,
+            width: params.feather.max(1.0) * DISTANCE_SCALE,
+        }
+    }
+
+    /// Alpha at signed distance `d` (negative inside): a smooth ramp centred on the edge.
+    fn alpha(&self, d: i16) -> u8 {
+        let t = (0.5 - (f32::from(d) - self.edge) / self.width).clamp(0.0, 1.0);
+        crate::document::brush::round_byte(t * t * (3.0 - 2.0 * t) * 255.0)
+    }
+}
+
+/// Applies grow/shrink and feather to a mask. With neither, the mask is returned as it is (soft
+/// edges kept); otherwise the edge is the mask's half-way line, moved and softened.
+pub fn shape_mask(mask: &[u8], width: usize, height: usize, params: GenerativeParams) -> Vec<u8> {
+    if params == GenerativeParams::default() {
+        return mask.to_vec();
+    }
+    let shape = EdgeShape::new(params);
+    signed_distance(mask, width, height)
         .iter()
-        .map(|&value| {
-            if growing {
-                inside(value)
+        .map(|&d| shape.alpha(d))
+        .collect()
+}
+
+/// Signed Euclidean distance from each pixel centre to the mask's edge (the boundary between
+/// pixels at or above half and those below), negative inside, in 1/64 px, clamped to ±511 px.
+pub fn signed_distance(mask: &[u8], width: usize, height: usize) -> Vec<i16> {
+    let inside: Vec<bool> = mask.iter().map(|&value| value >= 128).collect();
+    let outside: Vec<bool> = inside.iter().map(|&value| !value).collect();
+    let (to_inside, to_outside) = rayon::join(
+        || squared_distance_transform(&inside, width, height),
+        || squared_distance_transform(&outside, width, height),
+    );
+    let limit = f32::from(i16::MAX) / DISTANCE_SCALE;
+    inside
+        .iter()
+        .zip(to_inside.iter().zip(&to_outside))
+        .map(|(&is_inside, (&squared_in, &squared_out))| {
+            let distance = if is_inside {
+                -(squared_out.sqrt() - 0.5)
             } else {
-                !inside(value)
-            }
-        })
-        .collect();
-    let distances = squared_distance_transform(&seeds, width, height);
-    let limit = (radius.unsigned_abs() as f32).powi(2);
-    mask.iter()
-        .zip(&distances)
-        .map(|(&value, &distance)| {
-            if growing {
-                if distance <= limit { 255 } else { 0 }
-            } else if inside(value) && distance > limit {
-                255
-            } else {
-                0
-            }
+                squared_in.sqrt() - 0.5
+            };
+            (distance.clamp(-limit, limit) * DISTANCE_SCALE).round() as i16
         })
         .collect()
 }
@@ -236,78 +327,6 @@ fn transform_1d(f: &[f32], out: &mut [f32], v: &mut [usize], z: &mut [f32]) {
     }
 }
 
-/// Gaussian-like blur with `radius` ≈ 2σ, as three box blurs per axis (cost independent of the
-/// radius).
-pub fn feather(mask: &[u8], width: usize, height: usize, radius: f32) -> Vec<u8> {
-    let sigma = (radius / 2.0).max(0.0);
-    if sigma < 0.25 {
-        return mask.to_vec();
-    }
-    let boxes = box_sizes(sigma, 3);
-    let mut values: Vec<f32> = mask.iter().map(|&v| f32::from(v)).collect();
-    let mut scratch = vec![0.0_f32; values.len()];
-    for &size in &boxes {
-        let half = (size - 1) / 2;
-        box_blur_rows(&values, &mut scratch, width, height, half);
-        box_blur_columns(&scratch, &mut values, width, height, half);
-    }
-    values
-        .iter()
-        .map(|&v| v.round().clamp(0.0, 255.0) as u8)
-        .collect()
-}
-
-/// Box widths whose repeated application approximates a Gaussian of `sigma`.
-fn box_sizes(sigma: f32, count: usize) -> Vec<usize> {
-    let ideal = (12.0 * sigma * sigma / count as f32 + 1.0).sqrt();
-    let mut lower = ideal.floor() as usize;
-    if lower.is_multiple_of(2) {
-        lower = lower.saturating_sub(1);
-    }
-    let lower = lower.max(1);
-    let upper = lower + 2;
-    let m = ((12.0 * sigma * sigma
-        - (count * lower * lower) as f32
-        - (4 * count * lower) as f32
-        - (3 * count) as f32)
-        / (-4.0 * lower as f32 - 4.0))
-        .round()
-        .clamp(0.0, count as f32) as usize;
-    (0..count)
-        .map(|i| if i < m { lower } else { upper })
-        .collect()
-}
-
-fn box_blur_rows(source: &[f32], target: &mut [f32], width: usize, height: usize, half: usize) {
-    let scale = 1.0 / (2 * half + 1) as f32;
-    for y in 0..height {
-        let row = &source[y * width..(y + 1) * width];
-        let out = &mut target[y * width..(y + 1) * width];
-        // Edges extend the border value.
-        let at = |i: isize| row[i.clamp(0, width as isize - 1) as usize];
-        let mut sum: f32 = (-(half as isize)..=half as isize).map(at).sum();
-        for (x, value) in out.iter_mut().enumerate() {
-            *value = sum * scale;
-            sum += at(x as isize + half as isize + 1) - at(x as isize - half as isize);
-        }
-    }
-}
-
-fn box_blur_columns(source: &[f32], target: &mut [f32], width: usize, height: usize, half: usize) {
-    let scale = 1.0 / (2 * half + 1) as f32;
-    let mut sums = vec![0.0_f32; width];
-    let at = |x: usize, y: isize| source[y.clamp(0, height as isize - 1) as usize * width + x];
-    for (x, sum) in sums.iter_mut().enumerate() {
-        *sum = (-(half as isize)..=half as isize).map(|y| at(x, y)).sum();
-    }
-    for y in 0..height {
-        for x in 0..width {
-            target[y * width + x] = sums[x] * scale;
-            sums[x] += at(x, y as isize + half as isize + 1) - at(x, y as isize - half as isize);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,34 +341,88 @@ mod tests {
         mask
     }
 
+    fn shaped(mask: &[u8], size: usize, grow: i32, feather: f32) -> Vec<u8> {
+        shape_mask(mask, size, size, GenerativeParams { grow, feather })
+    }
+
     #[test]
     fn grow_and_shrink_move_the_edge_by_the_radius() {
         let mask = square_mask(40, 10..30);
-        let grown = grow_mask(&mask, 40, 40, 3);
+        let grown = shaped(&mask, 40, 3, 0.0);
         assert_eq!(grown[20 * 40 + 7], 255, "3 px outside the edge is inside");
         assert_eq!(grown[20 * 40 + 6], 0, "4 px outside is not");
-        let shrunk = grow_mask(&mask, 40, 40, -3);
+        assert_eq!(grown[20 * 40 + 20], 255, "the inside stays");
+        let shrunk = shaped(&mask, 40, -3, 0.0);
         assert_eq!(shrunk[20 * 40 + 13], 255);
         assert_eq!(shrunk[20 * 40 + 12], 0);
+        // Corners grow round (Euclidean), not square.
+        assert_eq!(
+            grown[7 * 40 + 7],
+            0,
+            "the diagonal corner is farther than 3 px"
+        );
     }
 
     #[test]
     fn feather_softens_only_near_the_edge() {
         let mask = square_mask(64, 16..48);
-        let soft = feather(&mask, 64, 64, 6.0);
+        let soft = shaped(&mask, 64, 0, 12.0);
         assert_eq!(soft[32 * 64 + 32], 255, "centre stays full");
         assert_eq!(soft[2 * 64 + 2], 0, "far outside stays empty");
         let edge = soft[32 * 64 + 16];
         assert!(edge > 60 && edge < 200, "edge is soft: {edge}");
-        // Symmetric around the edge.
+        // Symmetric around the edge, monotonic across it.
         let inside = i32::from(soft[32 * 64 + 18]);
         let outside = i32::from(soft[32 * 64 + 13]);
         assert!((inside - (255 - outside)).abs() < 30, "{inside} {outside}");
+        let row: Vec<u8> = (0..32).map(|x| soft[32 * 64 + x]).collect();
+        assert!(row.windows(2).all(|pair| pair[0] <= pair[1]), "{row:?}");
+        assert_eq!(soft[32 * 64 + 9], 0, "beyond half the width nothing shows");
     }
 
     #[test]
     fn no_parameters_keep_the_mask_as_it_is() {
         let mask: Vec<u8> = (0..=255).collect();
         assert_eq!(shape_mask(&mask, 16, 16, GenerativeParams::default()), mask);
+    }
+
+    #[test]
+    fn changing_parameters_rewrites_only_the_changed_tiles() {
+        let size = 600;
+        let region = PixelRect::new(0, 0, size, size);
+        let mask = square_mask(size as usize, 100..200);
+        let raw = vec![200_u8; (size * size * 3) as usize];
+        let layer = GenerativeLayer::new(
+            (size, size),
+            region,
+            vec![Arc::new(raw)],
+            Arc::new(mask),
+            GenerativeParams::default(),
+            1,
+        );
+        let (feathered, changed) = layer.with_params(GenerativeParams {
+            grow: 0,
+            feather: 10.0,
+        });
+        assert_eq!(changed, vec![0], "the square lies in the first tile");
+        let (back, changed) = feathered.with_params(GenerativeParams::default());
+        assert_eq!(changed, vec![0]);
+        assert!(
+            back.rendered() == layer.rendered(),
+            "going back restores the pixels exactly"
+        );
+        // The same result as rendering from scratch.
+        let fresh = GenerativeLayer::new(
+            (size, size),
+            region,
+            layer.variations.clone(),
+            layer.mask.clone(),
+            GenerativeParams {
+                grow: 0,
+                feather: 10.0,
+            },
+            1,
+        );
+        assert!(fresh.rendered() == feathered.rendered());
     }
 }

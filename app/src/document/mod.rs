@@ -686,14 +686,13 @@ impl Document {
         if generative.params == params {
             return Ok(());
         }
-        let region = generative.region;
-        let updated = Arc::new(generative.with_params(params));
+        let (updated, changed) = generative.with_params(params);
         let index = self.layer_index(id).ok_or(DocumentError::NoLayer)?;
         let previous = std::mem::replace(
             &mut self.layers[index].content,
-            LayerContent::Generative(updated),
+            LayerContent::Generative(Arc::new(updated)),
         );
-        self.mark_rect(&region);
+        self.dirty.tiles.extend(changed);
         self.record(
             "Generative layer edges",
             vec![Change::Content {

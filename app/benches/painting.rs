@@ -1,0 +1,341 @@
+//! Painting speed and memory, printed with the targets they are held to:
+//!
+//! - one brush dab on a 4096 × 4096 document with 16 layers (target ≤ 0.5 ms), with and without
+//!   preparing the GPU composite jobs of the tiles it touched;
+//! - re-rendering a 2048 × 2048 generative layer after a feather change plus the CPU reference
+//!   composite of its region (target ≤ 16 ms);
+//! - the first frame of the app with a model configured (target ≤ 0.5 s; the model loads on the
+//!   worker thread, so it must not delay the window);
+//! - the memory of an idle 4096 × 4096 document with 16 layers.
+//!
+//! Run with `cargo bench -p pentimento --bench painting`.
+
+use std::time::{Duration, Instant};
+
+use pentimento::canvas::compositor_gpu::TileJob;
+use pentimento::document::Document;
+use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
+use pentimento::document::generative::GenerativeParams;
+use pentimento::document::tiles::PixelRect;
+
+fn main() {
+    println!("Pentimento painting benchmarks ({} cores)\n", cores());
+    let rss_start = rss_bytes();
+    let mut document = layered_document(4096, 16);
+    let rss_document = rss_bytes();
+    idle_memory(&document, rss_start, rss_document);
+    for size in [40.0, 200.0] {
+        dabs(&mut document, size);
+    }
+    drop(document);
+    feather_recomposite();
+    first_frame();
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A document of `side` pixels with `layers` paint layers, each fully covered with content
+/// (every tile present), as a worked-on painting is.
+fn layered_document(side: u32, layers: usize) -> Document {
+    let mut document = Document::new(side, side).expect("size");
+    for index in 1..layers {
+        document.add_paint_layer(&format!("Layer {}", index + 1), None);
+    }
+    let ids: Vec<_> = document.layers().iter().map(|layer| layer.id).collect();
+    for (index, id) in ids.iter().enumerate() {
+        let brush = BrushSettings {
+            size: side as f32 / 6.0,
+            color: [(index * 15) as u8, 100, 200 - (index * 10) as u8],
+            pressure_size: false,
+            ..BrushSettings::default()
+        };
+        document
+            .begin_stroke(Some(*id), StrokeMode::Paint, brush)
+            .expect("paintable");
+        // A zigzag over the whole canvas touches every tile.
+        let rows = 8;
+        for row in 0..=rows {
+            let y = row as f32 * side as f32 / rows as f32;
+            let (from, to) = if row % 2 == 0 {
+                (0.0, side as f32)
+            } else {
+                (side as f32, 0.0)
+            };
+            for step in 0..=16 {
+                let x = from + (to - from) * step as f32 / 16.0;
+                document.stroke_to(StrokePoint {
+                    x,
+                    y,
+                    pressure: 1.0,
+                });
+            }
+        }
+        document.end_stroke();
+    }
+    // An idle document: its history cleared of the setup strokes by a small budget.
+    document.set_history_budget(0);
+    document.set_history_budget(1 << 30);
+    document.mark_saved();
+    document.take_dirty();
+    document
+}
+
+fn idle_memory(document: &Document, rss_start: Option<u64>, rss_document: Option<u64>) {
+    let pixels = document.memory_bytes();
+    println!("Idle 4096 × 4096 document, 16 layers");
+    println!(
+        "  layer and mask pixels   {:>8.1} MiB ({} tiles of 256 × 256 RGBA; a flat 16-layer RGBA stack is {:.1} MiB)",
+        mib(pixels as u64),
+        pixels / (256 * 256 * 4),
+        mib(4096 * 4096 * 4 * 16)
+    );
+    println!(
+        "  undo history            {:>8.1} MiB",
+        mib(document.history().memory_bytes() as u64)
+    );
+    if let (Some(start), Some(after)) = (rss_start, rss_document) {
+        println!(
+            "  process memory (RSS)    {:>8.1} MiB (+{:.1} MiB for the document)",
+            mib(after),
+            mib(after.saturating_sub(start))
+        );
+    }
+    println!();
+}
+
+fn dabs(document: &mut Document, size: f32) {
+    let layer = document.layers()[15].id;
+    let brush = BrushSettings {
+        size,
+        hardness: 0.7,
+        pressure_size: false,
+        ..BrushSettings::default()
+    };
+    let spacing = size * 0.12;
+    let events = 2000;
+    let mut dab_time = Duration::ZERO;
+    let mut job_time = Duration::ZERO;
+    let mut jobs = 0;
+    document
+        .begin_stroke(Some(layer), StrokeMode::Paint, brush)
+        .expect("paintable");
+    let mut x = 300.0;
+    let mut y = 300.0;
+    for event in 0..events {
+        // A path that wanders over many tiles, one dab per event.
+        x += spacing;
+        if x > 3800.0 {
+            x = 300.0;
+            y += size * 1.5;
+        }
+        let start = Instant::now();
+        document.stroke_to(StrokePoint {
+            x,
+            y: y + (event as f32 * 0.05).sin() * 20.0,
+            pressure: 1.0,
+        });
+        dab_time += start.elapsed();
+        let start = Instant::now();
+        let dirty = document.take_dirty();
+        for &index in &dirty.tiles {
+            if TileJob::for_tile(document.layers(), index).is_some() {
+                jobs += 1;
+            }
+        }
+        job_time += start.elapsed();
+    }
+    let start = Instant::now();
+    document.end_stroke();
+    let end = start.elapsed();
+    let per_dab = dab_time / events;
+    let per_frame = (dab_time + job_time) / events;
+    println!("One brush dab, {size:.0} px, on the top of 16 layers of a 4096 × 4096 document");
+    println!(
+        "  dab                     {:>8.3} ms   target 0.5 ms   ratio {:.2}",
+        ms(per_dab),
+        ms(per_dab) / 0.5
+    );
+    println!(
+        "  dab + GPU tile jobs     {:>8.3} ms   ({} jobs for {events} dabs)",
+        ms(per_frame),
+        jobs
+    );
+    println!(
+        "  end of stroke (history) {:>8.3} ms once per stroke",
+        ms(end)
+    );
+    document.undo();
+    document.take_dirty();
+    println!();
+}
+
+fn feather_recomposite() {
+    let side = 2048;
+    let mut document = Document::new(side, side).expect("size");
+    let base = document.layers()[0].id;
+    document
+        .begin_stroke(
+            Some(base),
+            StrokeMode::Paint,
+            BrushSettings {
+                size: 300.0,
+                ..BrushSettings::default()
+            },
+        )
+        .expect("paintable");
+    for step in 0..=20 {
+        let t = step as f32 / 20.0;
+        document.stroke_to(StrokePoint {
+            x: t * side as f32,
+            y: side as f32 / 2.0 + (t * 6.0).sin() * 500.0,
+            pressure: 1.0,
+        });
+    }
+    document.end_stroke();
+    let region = PixelRect::new(0, 0, side, side);
+    let pixels = (side * side) as usize;
+    let raw: Vec<u8> = (0..pixels * 3)
+        .map(|index| (index * 13 % 251) as u8)
+        .collect();
+    let centre = side as f32 / 2.0;
+    let mask: Vec<u8> = (0..pixels)
+        .map(|index| {
+            let (x, y) = ((index as u32 % side) as f32, (index as u32 / side) as f32);
+            let distance = ((x - centre).powi(2) + ((y - centre) * 1.4).powi(2)).sqrt();
+            if distance < 700.0 { 255 } else { 0 }
+        })
+        .collect();
+    let layer = document.add_generative_layer("Generation", region, raw, mask, 1);
+
+    document.take_dirty();
+    let grid = pentimento::document::tiles::MaskTiles::new(side, side);
+    let mut rerender = Vec::new();
+    let mut composite = Vec::new();
+    let mut full = Vec::new();
+    let mut tiles = 0;
+    for (index, feather) in [8.0, 16.0, 24.0, 32.0, 12.0, 20.0, 28.0, 4.0]
+        .into_iter()
+        .enumerate()
+    {
+        let params = GenerativeParams {
+            grow: (index % 3) as i32,
+            feather,
+        };
+        let start = Instant::now();
+        document
+            .set_generative_params(layer, params, Some("edges"))
+            .expect("editable");
+        rerender.push(start.elapsed());
+        // What changed is composited again, tile by tile, as the canvas does.
+        let start = Instant::now();
+        let dirty: Vec<usize> = document.take_dirty().tiles.into_iter().collect();
+        tiles = dirty.len();
+        {
+            use rayon::prelude::*;
+            let document = &document;
+            let grid = &grid;
+            dirty.par_iter().for_each(|&index| {
+                std::hint::black_box(document.composite(&grid.tile_rect(index)));
+            });
+        }
+        composite.push(start.elapsed());
+        let start = Instant::now();
+        std::hint::black_box(document.composite(&region));
+        full.push(start.elapsed());
+    }
+    let rerender = median(&mut rerender);
+    let composite = median(&mut composite);
+    let full = median(&mut full);
+    println!("Feather change of a 2048 × 2048 generative layer over a painted layer (median of 8)");
+    println!("  re-render the layer     {:>8.2} ms", ms(rerender));
+    println!(
+        "  CPU reference composite {:>8.2} ms   ({tiles} changed tiles of {})",
+        ms(composite),
+        grid.tile_count()
+    );
+    println!("  (whole region: {:.2} ms)", ms(full));
+    println!(
+        "  total                   {:>8.2} ms   target 16 ms   ratio {:.2}",
+        ms(rerender + composite),
+        ms(rerender + composite) / 16.0
+    );
+    println!();
+}
+
+fn first_frame() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/models/tiny-sd-inpaint");
+    let folder = std::env::temp_dir().join(format!("pentimento-bench-{}", std::process::id()));
+    let options = pentimento::AppOptions {
+        folders: Some(pentimento::settings::Folders {
+            config: folder.join("config"),
+            data: folder.join("data"),
+        }),
+        model: Some(model),
+        ..pentimento::AppOptions::default()
+    };
+    let start = Instant::now();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe(move |cc| pentimento::PentimentoApp::with_options(cc, options));
+    let created = start.elapsed();
+    harness.step();
+    let stepped = start.elapsed();
+    let rendered = harness.render().map(|_| start.elapsed());
+    println!(
+        "First frame with a model configured (offscreen window, software or GPU wgpu adapter)"
+    );
+    println!("  app created             {:>8.1} ms", ms(created));
+    println!("  first frame laid out    {:>8.1} ms", ms(stepped));
+    match rendered {
+        Ok(rendered) => println!(
+            "  first frame rendered    {:>8.1} ms   target 500 ms   ratio {:.2}",
+            ms(rendered),
+            ms(rendered) / 500.0
+        ),
+        Err(err) => println!("  first frame not rendered: {err}"),
+    }
+    let model_state = harness.state().model.summary();
+    println!("  model at that moment    {model_state} (it loads on the worker thread)");
+    // Let the worker finish loading before the process ends.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while matches!(
+        harness.state().model,
+        pentimento::app::ModelState::Loading { .. }
+    ) && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    println!(
+        "  model ready after       {:>8.1} ms ({})",
+        ms(start.elapsed()),
+        harness.state().model.summary()
+    );
+    drop(harness);
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+/// Resident memory of this process (Linux), in bytes.
+fn rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
