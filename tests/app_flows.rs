@@ -500,27 +500,44 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
 }
 
 #[test]
-fn cancelling_stops_within_a_step_and_keeps_the_document() {
+fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
     let sandbox = Sandbox::new();
+    // The model folder of an earlier session: it is not loaded until a generation needs it.
+    let folders = sandbox.folders();
+    let settings = pentimento::settings::Settings {
+        model_folder: Some(fixture_model("tiny-sd-inpaint")),
+        ..pentimento::settings::Settings::default()
+    };
+    settings.save(&folders.settings_file()).expect("settings");
     let mut harness = harness(pentimento::AppOptions {
         runtime: Some(LocateOptions::default()),
-        model: Some(fixture_model("tiny-sd-inpaint")),
         ..small_canvas(&sandbox)
     });
+    harness.run_steps(2);
+    assert!(
+        matches!(
+            harness.state().model,
+            pentimento::app::ModelState::Remembered(_)
+        ),
+        "{:?}",
+        harness.state().model
+    );
+    harness.get_by_label("Loads when you generate.");
     {
         let settings = harness.state_mut().settings_mut();
         settings.generation.steps = 150;
         settings.generation.count = 2;
         settings.generation.mode = pentimento::region::ModeChoice::TextToImage;
     }
-    run_until(
-        &mut harness,
-        "the model to load",
-        Duration::from_secs(120),
-        |app| app.model.ready().is_some(),
-    );
     harness.get_by_label("Generate").click();
     harness.step();
+    assert!(
+        matches!(
+            harness.state().model,
+            pentimento::app::ModelState::Loading { .. }
+        ),
+        "Generate loads the model first"
+    );
     run_until(
         &mut harness,
         "the first steps",

@@ -158,6 +158,8 @@ pub struct PentimentoApp {
     allow_close: bool,
     options: AppOptions,
     next_job: u64,
+    /// Generate as soon as the model being loaded is ready.
+    generate_when_loaded: bool,
 }
 
 impl PentimentoApp {
@@ -249,15 +251,17 @@ impl PentimentoApp {
             gpu_canvas,
             allow_close: false,
             next_job: 1,
+            generate_when_loaded: false,
             options: options.clone(),
         };
-        if let Some(path) = options
-            .model
-            .clone()
-            .or_else(|| app.settings.model_folder.clone())
+        // A model named at start loads now; the remembered one loads when first needed, so
+        // the window opens at once and painting never waits for it.
+        if let Some(path) = options.model.clone()
             && app.worker.is_some()
         {
             app.load_model(path);
+        } else if let Some(path) = app.settings.model_folder.clone() {
+            app.model = ModelState::Remembered(path);
         }
         if let Some(path) = options.open {
             app.open_path(&path);

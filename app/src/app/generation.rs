@@ -30,6 +30,8 @@ pub enum ModelState {
     Ready(Box<ModelInfo>),
     /// Could not be loaded; the sentence says why.
     Failed(String),
+    /// Used before; loads when a generation needs it.
+    Remembered(std::path::PathBuf),
 }
 
 impl ModelState {
@@ -40,6 +42,13 @@ impl ModelState {
             Self::Loading { stage, .. } => stage.clone(),
             Self::Ready(info) => format!("{} on {}", info.name, info.provider),
             Self::Failed(_) => "Model not loaded".to_owned(),
+            Self::Remembered(path) => format!(
+                "{} (loads when you generate)",
+                path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |name| name.to_string_lossy().into_owned()
+                )
+            ),
         }
     }
 
@@ -159,7 +168,12 @@ impl GenerationState {
             });
         }
         let staging = self.staging.as_ref()?;
-        let staged = staging.variations.get(staging.selected)?;
+        // An accepted variation is on the canvas as its layer (with its live edges): no
+        // preview over it.
+        let staged = staging
+            .variations
+            .get(staging.selected)
+            .filter(|staged| !staged.accepted)?;
         Some(RegionOverlay {
             region: staging.plan.region,
             texture: Some(staged.texture.id()),
@@ -240,12 +254,16 @@ impl PentimentoApp {
                 {
                     self.settings.model_folder = Some(info.path.clone());
                     self.model = ModelState::Ready(info);
+                    if std::mem::take(&mut self.generate_when_loaded) {
+                        self.start_generation(ctx);
+                    }
                 }
             }
             Event::ModelFailed { job, message } => {
                 if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job)
                 {
                     self.model = ModelState::Failed(message);
+                    self.generate_when_loaded = false;
                 }
             }
             Event::Progress {
@@ -344,6 +362,12 @@ impl PentimentoApp {
     /// Starts a generation with the prompt panel's settings (Ctrl+Enter).
     pub fn start_generation(&mut self, ctx: &egui::Context) {
         if self.generation.is_running() {
+            return;
+        }
+        if let ModelState::Remembered(path) = &self.model {
+            let path = path.clone();
+            self.generate_when_loaded = true;
+            self.load_model(path);
             return;
         }
         let Some(info) = self.model.ready().cloned() else {

@@ -46,7 +46,7 @@ impl PentimentoApp {
             let ctx = ui.ctx().clone();
             self.runtime = RuntimeStatus::start(options, move || ctx.request_repaint());
             if let Some(path) = self.settings.model_folder.clone()
-                && matches!(self.model, ModelState::Failed(_) | ModelState::None)
+                && matches!(self.model, ModelState::Failed(_))
             {
                 self.load_model(path);
             }
@@ -194,6 +194,7 @@ impl PentimentoApp {
 
     fn model_section(&mut self, ui: &mut Ui) {
         let mut open = false;
+        let mut load_now = None;
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
             match &self.model {
@@ -224,6 +225,18 @@ impl PentimentoApp {
                     ui.label(RichText::new("The model could not be loaded").strong());
                     ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
                 }
+                ModelState::Remembered(path) => {
+                    let name = path
+                        .file_name()
+                        .map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
+                    ui.label(RichText::new(name).strong());
+                    ui.horizontal(|ui| {
+                        ui.weak("Loads when you generate.");
+                        if ui.small_button("Load now").clicked() {
+                            load_now = Some(path.clone());
+                        }
+                    });
+                }
             }
             let loading = matches!(self.model, ModelState::Loading { .. });
             open = ui
@@ -234,6 +247,9 @@ impl PentimentoApp {
                 .clicked();
         });
         if open && let Some(path) = self.dialogs.pick_model_folder() {
+            self.load_model(path);
+        }
+        if let Some(path) = load_now {
             self.load_model(path);
         }
     }
@@ -363,7 +379,7 @@ impl PentimentoApp {
             Some("ONNX Runtime is unavailable; see the message above.")
         } else {
             match &self.model {
-                ModelState::Ready(_) => None,
+                ModelState::Ready(_) | ModelState::Remembered(_) => None,
                 ModelState::Loading { .. } => Some("The model is still loading."),
                 ModelState::None | ModelState::Failed(_) => Some("Open a model folder first."),
             }
