@@ -549,6 +549,18 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
                 .is_some_and(|running| running.progress.2 >= 2)
         },
     );
+    // The canvas stays paintable while the model works.
+    harness.state_mut().settings_mut().tools.brush.color = [250, 200, 0];
+    stroke(&mut harness, &line((100.0, 300.0), (300.0, 300.0), 10.0));
+    assert!(harness.state().generation.is_running(), "still generating");
+    let (rgba, _) = composite(harness.state().document());
+    let width = harness.state().document().width();
+    assert_eq!(
+        pixel(&rgba, width, 200, 300),
+        [250, 200, 0, 255],
+        "painted meanwhile"
+    );
+
     harness.get_by_label("Cancel");
     harness.key_press(Key::Escape);
     run_until(
@@ -569,6 +581,12 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
         record.seeds
     );
     assert_eq!(document.layers().len(), 1);
+    let (rgba, _) = composite(document);
+    assert_eq!(
+        pixel(&rgba, width, 200, 300),
+        [250, 200, 0, 255],
+        "the stroke is kept"
+    );
     assert!(!harness.state().generation.has_staging());
     // The app can generate again right away.
     assert!(

@@ -513,13 +513,24 @@ impl PentimentoApp {
     // ---- Frame -------------------------------------------------------------------------------
 
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
-        if ctx.text_edit_focused() || self.modal.is_some() {
+        if self.modal.is_some() {
             return;
         }
         use egui::{Key, KeyboardShortcut, Modifiers};
         let pressed = |modifiers, key| {
             ctx.input_mut(|input| input.consume_shortcut(&KeyboardShortcut::new(modifiers, key)))
         };
+        // Generating and cancelling work from the prompt field too (they are taken before the
+        // field sees the keys).
+        if pressed(Modifiers::COMMAND, Key::Enter) {
+            self.start_generation(ctx);
+        }
+        if self.generation.is_running() && pressed(Modifiers::NONE, Key::Escape) {
+            self.generation.cancel();
+        }
+        if ctx.text_edit_focused() {
+            return;
+        }
         if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
             || pressed(Modifiers::COMMAND, Key::Y)
         {
@@ -544,12 +555,6 @@ impl PentimentoApp {
                 width: self.document.width(),
                 height: self.document.height(),
             });
-        }
-        if pressed(Modifiers::COMMAND, Key::Enter) {
-            self.start_generation(ctx);
-        }
-        if pressed(Modifiers::NONE, Key::Escape) {
-            self.generation.cancel();
         }
         if self.generation.has_staging() {
             if pressed(Modifiers::NONE, Key::ArrowRight) {

@@ -517,7 +517,7 @@ impl PentimentoApp {
             return;
         }
         staged.accepted = true;
-        let name = format!("Generation {} · seed {}", staging.log_id, staged.seed);
+        let name = format!("Gen {} · seed {}", staging.log_id, staged.seed);
         let raw = staged.raw.as_ref().clone();
         let region = staging.plan.region;
         let mask = staging.plan.region_mask.clone();

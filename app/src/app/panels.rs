@@ -117,6 +117,7 @@ impl PentimentoApp {
                         let [r, g, b] = color;
                         let swatch = egui::Button::new("")
                             .fill(egui::Color32::from_rgb(r, g, b))
+                            .stroke(ui.visuals().widgets.inactive.fg_stroke)
                             .min_size(egui::vec2(18.0, 18.0));
                         if ui
                             .add(swatch)
@@ -494,6 +495,15 @@ impl PentimentoApp {
             {
                 self.update_properties(ui, id, None, |properties| properties.visible = shown);
             }
+            if generative {
+                ui.label(
+                    RichText::new("AI")
+                        .small()
+                        .strong()
+                        .color(ui.visuals().warn_fg_color),
+                )
+                .on_hover_text("A generated layer: its pixels were made by the model");
+            }
             let renaming = matches!(&self.renaming, Some((renamed, _)) if *renamed == id);
             if renaming {
                 let mut commit = false;
@@ -527,15 +537,6 @@ impl PentimentoApp {
                 if response.double_clicked() {
                     self.renaming = Some((id, name.to_owned()));
                 }
-            }
-            if generative {
-                ui.label(
-                    RichText::new("AI")
-                        .small()
-                        .strong()
-                        .color(ui.visuals().warn_fg_color),
-                )
-                .on_hover_text("A generated layer: its pixels were made by the model");
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let lock = if locked { "🔒" } else { "🔓" };
