@@ -540,10 +540,10 @@ impl PentimentoApp {
         }
         if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::S) {
             self.save_as(ctx);
-        } else if pressed(Modifiers::COMMAND, Key::S) {
-            if let Err(message) = self.save(None) {
-                self.notify(ctx, message, true);
-            }
+        } else if pressed(Modifiers::COMMAND, Key::S)
+            && let Err(message) = self.save(None)
+        {
+            self.notify(ctx, message, true);
         }
         if pressed(Modifiers::COMMAND, Key::O)
             && let Some(path) = self.dialogs.open_file()
@@ -888,7 +888,7 @@ impl eframe::App for PentimentoApp {
                 for event in events {
                     match event {
                         CanvasEvent::ColorPicked(color) => {
-                            self.settings.tools.remember_color(color)
+                            self.settings.tools.remember_color(color);
                         }
                         CanvasEvent::Refused(message) => {
                             self.notify(ui.ctx(), crate::worker::sentence(&message), true);

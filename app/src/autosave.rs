@@ -115,7 +115,7 @@ impl Autosave {
                         self.error = Some(
                             "The autosave stopped unexpectedly; save your work with Ctrl+S."
                                 .to_owned(),
-                        )
+                        );
                     }
                 }
             } else {
