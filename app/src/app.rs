@@ -821,6 +821,16 @@ impl eframe::App for PentimentoApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.runtime.poll();
         self.poll_worker(ctx);
+        if let Some(error) = crate::canvas::gpu::take_gpu_error() {
+            self.notify(
+                ctx,
+                format!(
+                    "The canvas hit a graphics error ({error}); your work is safe: save it and \
+                     restart Pentimento if the canvas looks wrong."
+                ),
+                true,
+            );
+        }
         self.handle_close(ctx);
         self.handle_dropped_files(ctx);
         self.handle_shortcuts(ctx);

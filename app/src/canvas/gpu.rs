@@ -46,6 +46,14 @@ pub struct FrameWork {
     pub consumed: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The first graphics error wgpu reported, until the app shows it.
+static GPU_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Takes the graphics error reported since the last call, if any.
+pub fn take_gpu_error() -> Option<String> {
+    GPU_ERROR.lock().ok().and_then(|mut slot| slot.take())
+}
+
 /// GPU objects for the canvas, kept in egui-wgpu's callback resources.
 pub struct CanvasGpu {
     pipeline: wgpu::RenderPipeline,
@@ -63,6 +71,16 @@ struct DocumentGpu {
 impl CanvasGpu {
     /// Creates the display pipeline for the window's target format and registers it.
     pub fn install(render_state: &egui_wgpu::RenderState) {
+        // wgpu's default reaction to an error nobody captured is a panic, which would take the
+        // artist's window down; report it instead (the document lives on the CPU and is safe).
+        render_state
+            .device
+            .on_uncaptured_error(Arc::new(|error: wgpu::Error| {
+                eprintln!("graphics error: {error}");
+                if let Ok(mut slot) = GPU_ERROR.lock() {
+                    slot.get_or_insert_with(|| error.to_string());
+                }
+            }));
         let gpu = Self::new(&render_state.device, render_state.target_format);
         render_state.renderer.write().callback_resources.insert(gpu);
     }
