@@ -7,7 +7,7 @@ use std::sync::Arc;
 use egui_wgpu::wgpu;
 use egui_wgpu::wgpu::util::DeviceExt as _;
 
-use crate::canvas::compositor_gpu::{ChannelTexture, GpuCompositor, TileJob};
+use crate::canvas::compositor_gpu::{ChannelTexture, GpuCompositor, TileJob, fullscreen_pipeline};
 use crate::document::tiles::{PixelRect, Tile};
 use crate::shaders;
 
@@ -124,36 +124,8 @@ impl CanvasGpu {
                 texture_entry(4),
             ],
         });
-        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("canvas"),
-            bind_group_layouts: &[Some(&bind_group_layout)],
-            immediate_size: 0,
-        });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("canvas"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs_main"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs_main"),
-                compilation_options: wgpu::PipelineCompilationOptions::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: target_format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipeline =
+            fullscreen_pipeline(device, "canvas", &module, &bind_group_layout, target_format);
         let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("canvas uniforms"),
             contents: bytemuck::bytes_of(&<CanvasUniforms as bytemuck::Zeroable>::zeroed()),
