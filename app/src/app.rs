@@ -346,7 +346,9 @@ impl PentimentoApp {
             is_error,
             posted: ctx.input(|input| input.time),
         });
-        self.notices.truncate(6);
+        // The newest six stay.
+        let excess = self.notices.len().saturating_sub(6);
+        self.notices.drain(..excess);
     }
 
     fn job_id(&mut self) -> u64 {
@@ -790,27 +792,39 @@ impl PentimentoApp {
         });
     }
 
-    fn notices_ui(&mut self, ui: &mut egui::Ui) {
-        let now = ui.input(|input| input.time);
+    /// The notices, floating over the bottom right of the canvas area (newest at the bottom):
+    /// information fades after a few seconds, errors stay until dismissed.
+    fn notices_ui(&mut self, ctx: &egui::Context, area: egui::Rect) {
+        let now = ctx.input(|input| input.time);
         self.notices
             .retain(|notice| notice.is_error || now - notice.posted < 6.0);
-        let mut dismiss = None;
-        for (index, notice) in self.notices.iter().enumerate() {
-            let color = if notice.is_error {
-                ui.visuals().warn_fg_color
-            } else {
-                ui.visuals().text_color()
-            };
-            egui::Frame::group(ui.style())
-                .stroke(egui::Stroke::new(1.0, color))
-                .show(ui, |ui| {
-                    ui.set_width(ui.available_width());
-                    ui.label(RichText::new(&notice.text).color(color));
-                    if notice.is_error && ui.small_button("Dismiss").clicked() {
-                        dismiss = Some(index);
-                    }
-                });
+        if self.notices.is_empty() {
+            return;
         }
+        let mut dismiss = None;
+        egui::Area::new(egui::Id::unique("notices"))
+            .order(egui::Order::Foreground)
+            .pivot(egui::Align2::RIGHT_BOTTOM)
+            .fixed_pos(area.right_bottom() - egui::vec2(12.0, 12.0))
+            .show(ctx, |ui| {
+                ui.set_max_width(420.0_f32.min(area.width() - 24.0).max(160.0));
+                for (index, notice) in self.notices.iter().enumerate() {
+                    let color = if notice.is_error {
+                        ui.visuals().warn_fg_color
+                    } else {
+                        ui.visuals().text_color()
+                    };
+                    egui::Frame::popup(ui.style())
+                        .stroke(egui::Stroke::new(1.0, color))
+                        .show(ui, |ui| {
+                            ui.label(RichText::new(&notice.text).color(color));
+                            if notice.is_error && ui.small_button("Dismiss").clicked() {
+                                dismiss = Some(index);
+                            }
+                        });
+                    ui.add_space(4.0);
+                }
+            });
         if let Some(index) = dismiss {
             self.notices.remove(index);
         }
@@ -861,7 +875,6 @@ impl eframe::App for PentimentoApp {
                         ui.add_space(2.0);
                     });
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.notices_ui(ui);
                     self.runtime_problem(ui);
                     self.toolbar(ui);
                     ui.separator();
@@ -880,37 +893,42 @@ impl eframe::App for PentimentoApp {
                 .min_size(panels::STAGING_HEIGHT)
                 .show(ui, |ui| self.staging_strip(ui));
         }
-        egui::CentralPanel::no_frame().show(ui, |ui| {
-            if self.gpu_canvas {
-                let overlays = Overlays {
-                    region: self.generation.region_overlay(),
-                    ..self.overlays.clone()
-                };
-                let interactive = self.modal.is_none();
-                let (_, events) = self.view.show(
-                    ui,
-                    &mut self.document,
-                    &mut self.settings.tools,
-                    self.active_layer,
-                    &overlays,
-                    interactive,
-                );
-                for event in events {
-                    match event {
-                        CanvasEvent::ColorPicked(color) => {
-                            self.settings.tools.remember_color(color);
-                        }
-                        CanvasEvent::Refused(message) => {
-                            self.notify(ui.ctx(), crate::worker::sentence(&message), true);
+        let canvas_area = egui::CentralPanel::no_frame()
+            .show(ui, |ui| {
+                let area = ui.max_rect();
+                if self.gpu_canvas {
+                    let overlays = Overlays {
+                        region: self.generation.region_overlay(),
+                        ..self.overlays.clone()
+                    };
+                    let interactive = self.modal.is_none();
+                    let (_, events) = self.view.show(
+                        ui,
+                        &mut self.document,
+                        &mut self.settings.tools,
+                        self.active_layer,
+                        &overlays,
+                        interactive,
+                    );
+                    for event in events {
+                        match event {
+                            CanvasEvent::ColorPicked(color) => {
+                                self.settings.tools.remember_color(color);
+                            }
+                            CanvasEvent::Refused(message) => {
+                                self.notify(ui.ctx(), crate::worker::sentence(&message), true);
+                            }
                         }
                     }
+                } else {
+                    ui.centered_and_justified(|ui| {
+                        ui.label("The canvas needs a GPU renderer (wgpu), which is not available.");
+                    });
                 }
-            } else {
-                ui.centered_and_justified(|ui| {
-                    ui.label("The canvas needs a GPU renderer (wgpu), which is not available.");
-                });
-            }
-        });
+                area
+            })
+            .inner;
+        self.notices_ui(ui.ctx(), canvas_area);
         self.modal_ui(ui.ctx());
     }
 

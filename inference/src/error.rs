@@ -79,6 +79,98 @@ pub enum ModelError {
         found: u64,
     },
 
+    /// The folder is empty.
+    #[error("this folder is empty; choose the folder that holds model_index.json and the unet/, text_encoder/ and vae_decoder/ folders: {}", path.display())]
+    EmptyFolder {
+        /// The folder.
+        path: PathBuf,
+    },
+
+    /// A PyTorch pickle checkpoint (refused, never opened).
+    #[error(
+        "this is a PyTorch pickle checkpoint ({file}); Pentimento never opens pickle files, \
+         because loading one can run any code hidden in it. Use an ONNX export of the model \
+         instead: a folder with model_index.json and unet/model.onnx: {}",
+        path.display()
+    )]
+    PickleCheckpoint {
+        /// The file's name.
+        file: String,
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A single-file `.safetensors` checkpoint (the layout other tools use).
+    #[error(
+        "this is a single-file checkpoint ({file}); Pentimento runs Stable Diffusion as an ONNX \
+         pipeline folder (model_index.json with text_encoder/, unet/, vae_decoder/ each holding a \
+         model.onnx). Convert it with diffusers and optimum: \
+         `python -c \"from diffusers import StableDiffusionPipeline; \
+         StableDiffusionPipeline.from_single_file('{file}').save_pretrained('sd-diffusers')\"`, then \
+         `optimum-cli export onnx --model sd-diffusers sd-onnx`, and open sd-onnx: {}",
+        path.display()
+    )]
+    SingleFileCheckpoint {
+        /// The file's name.
+        file: String,
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A diffusers folder with PyTorch weights and no ONNX export.
+    #[error(
+        "this folder holds a diffusers model with PyTorch weights ({file}) but no ONNX export; \
+         Pentimento needs the ONNX pipeline: `optimum-cli export onnx --model {} model-onnx` \
+         writes one (the PyTorch files are never opened): {}",
+        path.display(),
+        path.display()
+    )]
+    PyTorchLayout {
+        /// A weights file found.
+        file: String,
+        /// The folder.
+        path: PathBuf,
+    },
+
+    /// A single `.onnx` file was chosen instead of the pipeline folder.
+    #[error(
+        "this is one ONNX file; choose the folder of the whole pipeline instead (the one that \
+         holds model_index.json and the unet/, text_encoder/ and vae_decoder/ folders): {}",
+        path.display()
+    )]
+    SingleOnnxFile {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A graph keeps its weights in a file that is missing.
+    #[error(
+        "the {component} keeps its weights in {file}, which is missing beside its model.onnx; \
+         copy or download that file too: {}",
+        path.display()
+    )]
+    MissingExternalData {
+        /// The component's folder name.
+        component: &'static str,
+        /// The missing file's name.
+        file: String,
+        /// Where it was expected.
+        path: PathBuf,
+    },
+
+    /// `model_index.json` is JSON but does not describe a pipeline.
+    #[error(
+        "model_index.json does not describe a Stable Diffusion pipeline ({reason}); it should be \
+         the JSON object diffusers writes, naming the pipeline class and its components: {}",
+        path.display()
+    )]
+    InvalidModelIndex {
+        /// What is wrong.
+        reason: String,
+        /// The file.
+        path: PathBuf,
+    },
+
     /// A file could not be read.
     #[error("could not read this file ({source}): {}", path.display())]
     Io {

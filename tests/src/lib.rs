@@ -1,5 +1,7 @@
 //! Shared helpers for Pentimento's end-to-end tests: where the workspace and the fixtures are.
 
+pub mod corpus;
+
 use std::path::PathBuf;
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).

@@ -317,6 +317,11 @@ impl<R: std::io::Read + Seek> Archive<R> {
             .zip
             .by_name(name)
             .map_err(|_| format!("\"{name}\" is missing"))?;
+        // The size the archive declares is checked first (a bomb is refused without inflating
+        // it); the bytes actually read are bounded as well, for archives that lie.
+        if entry.size() > MAX_ENTRY_BYTES {
+            return Err(format!("\"{name}\" is larger than a project file may be"));
+        }
         let mut data = Vec::new();
         let read = entry
             .take(MAX_ENTRY_BYTES + 1)

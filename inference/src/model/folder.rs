@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::ModelError;
+use crate::model::onnx_graph::GraphOutline;
+
+/// Extensions of PyTorch pickle files (never opened).
+const PICKLE_EXTENSIONS: [&str; 6] = ["ckpt", "pt", "pth", "bin", "pkl", "pickle"];
 
 /// The ONNX components of a Stable Diffusion pipeline, each in its own sub-folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,13 +83,45 @@ pub struct ModelFolder {
 impl ModelFolder {
     /// Reads a model folder's layout. Fails with a message naming what is missing when the
     /// folder cannot be a Stable Diffusion ONNX model.
+    ///
+    /// Checkpoints in other formats are recognised by name and refused with what to do instead;
+    /// pickle files are never opened.
     pub fn open(root: &Path) -> Result<Self, ModelError> {
+        if root.is_file() {
+            return Err(refuse_file(root));
+        }
         if !root.is_dir() {
             return Err(ModelError::NotAFolder {
                 path: root.to_path_buf(),
             });
         }
-        let model_index = read_json_if_present(&root.join("model_index.json"))?;
+        let entries = list(root)?;
+        if entries.is_empty() {
+            return Err(ModelError::EmptyFolder {
+                path: root.to_path_buf(),
+            });
+        }
+        let has_onnx_unet = root.join("unet").join("model.onnx").is_file();
+        if !has_onnx_unet {
+            refuse_other_layouts(root, &entries)?;
+        }
+        let index_path = root.join("model_index.json");
+        let model_index = read_json_if_present(&index_path)?;
+        if let Some(index) = &model_index {
+            let reason = match index {
+                serde_json::Value::Object(map) => match map.get("_class_name") {
+                    Some(serde_json::Value::String(_)) | None => None,
+                    Some(_) => Some("its _class_name is not a name".to_owned()),
+                },
+                _ => Some("it is not a JSON object".to_owned()),
+            };
+            if let Some(reason) = reason {
+                return Err(ModelError::InvalidModelIndex {
+                    reason,
+                    path: index_path,
+                });
+            }
+        }
         let mut components = Vec::new();
         for component in Component::ALL {
             let dir = root.join(component.folder_name());
@@ -99,14 +135,29 @@ impl ModelFolder {
                 }
                 continue;
             }
+            // Weights kept beside the graph (`model.onnx_data`, `weights.pb`, …): named by the
+            // graph itself. A graph that cannot be outlined is left for ONNX Runtime to judge.
+            let referenced: Vec<String> = GraphOutline::read(&model)
+                .map(|outline| outline.external_data_files().map(str::to_owned).collect())
+                .unwrap_or_default();
+            let mut external_size = 0;
+            for name in &referenced {
+                let path = dir.join(name);
+                if !path.is_file() {
+                    return Err(ModelError::MissingExternalData {
+                        component: component.folder_name(),
+                        file: name.clone(),
+                        path,
+                    });
+                }
+                external_size += file_size(&path)?;
+            }
             let external = dir.join("model.onnx_data");
-            let external_data = external.is_file().then_some(external);
-            let size_bytes = file_size(&model)?
-                + external_data
-                    .as_deref()
-                    .map(file_size)
-                    .transpose()?
-                    .unwrap_or(0);
+            let external_data = external
+                .is_file()
+                .then_some(external)
+                .or_else(|| referenced.first().map(|name| dir.join(name)));
+            let size_bytes = file_size(&model)? + external_size;
             components.push(ComponentFiles {
                 component,
                 model,
@@ -142,6 +193,84 @@ impl ModelFolder {
     pub fn size_bytes(&self) -> u64 {
         self.components.iter().map(|files| files.size_bytes).sum()
     }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|extension| extension.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Why a file cannot be opened as a model.
+fn refuse_file(path: &Path) -> ModelError {
+    let extension = extension(path);
+    if PICKLE_EXTENSIONS.contains(&extension.as_str()) {
+        ModelError::PickleCheckpoint {
+            file: file_name(path),
+            path: path.to_path_buf(),
+        }
+    } else if extension == "safetensors" {
+        ModelError::SingleFileCheckpoint {
+            file: file_name(path),
+            path: path.to_path_buf(),
+        }
+    } else if extension == "onnx" {
+        ModelError::SingleOnnxFile {
+            path: path.to_path_buf(),
+        }
+    } else {
+        ModelError::NotAFolder {
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+/// A folder without an ONNX UNet: recognise PyTorch diffusers folders and loose checkpoints.
+fn refuse_other_layouts(root: &Path, entries: &[PathBuf]) -> Result<(), ModelError> {
+    let weights = |dir: &Path| -> Option<PathBuf> {
+        list(dir).ok()?.into_iter().find(|path| {
+            let extension = extension(path);
+            path.is_file()
+                && (extension == "safetensors" || PICKLE_EXTENSIONS.contains(&extension.as_str()))
+        })
+    };
+    if let Some(found) = weights(&root.join("unet")) {
+        return Err(ModelError::PyTorchLayout {
+            file: format!("unet/{}", file_name(&found)),
+            path: root.to_path_buf(),
+        });
+    }
+    let checkpoints: Vec<&PathBuf> = entries
+        .iter()
+        .filter(|path| {
+            let extension = extension(path);
+            path.is_file()
+                && (extension == "safetensors" || PICKLE_EXTENSIONS.contains(&extension.as_str()))
+        })
+        .collect();
+    if let Some(found) = checkpoints.first() {
+        return Err(refuse_file(found));
+    }
+    Ok(())
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 fn file_size(path: &Path) -> Result<u64, ModelError> {

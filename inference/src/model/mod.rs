@@ -55,8 +55,12 @@ pub struct ModelReport {
 }
 
 impl ModelReport {
-    /// Loads every component of `folder` in ONNX Runtime and reads its signature.
-    pub fn inspect(runtime: &OnnxRuntime, folder: ModelFolder) -> Result<Self, ModelError> {
+    /// Loads every component of `folder` in ONNX Runtime and reads its signature; checks the
+    /// tokenizer and the scheduler configuration as loading the model does.
+    pub fn inspect(
+        runtime: &OnnxRuntime,
+        folder: ModelFolder,
+    ) -> Result<Self, crate::InferenceError> {
         let mut signatures = Vec::new();
         for files in &folder.components {
             let session = load_session(runtime, files, Some(1))?;
@@ -83,11 +87,18 @@ impl ModelReport {
             .map(|outline| 8 << outline.downsampling_convolutions().min(6))
             .unwrap_or(64);
         let scheduler = match &folder.scheduler_config {
-            Some(path) => {
-                crate::scheduler::SchedulerConfig::from_file(path).map_err(|err| err.to_string())
-            }
+            Some(path) => Ok(crate::scheduler::SchedulerConfig::from_file(path)?),
             None => Err("no scheduler/scheduler_config.json; SD 1.x defaults are used".to_owned()),
         };
+        // The tokenizer is checked as loading the model checks it.
+        let tokenizer = folder
+            .tokenizer
+            .clone()
+            .ok_or_else(|| ModelError::MissingComponent {
+                component: "tokenizer",
+                path: folder.root.join("tokenizer"),
+            })?;
+        crate::tokenizer::ClipTokenizer::from_folder(&tokenizer)?;
         Ok(Self {
             folder,
             signatures,

@@ -25,6 +25,9 @@ const ATTRIBUTE_TENSOR: u64 = 5;
 const ATTRIBUTE_INTS: u64 = 8;
 const TENSOR_DIMS: u64 = 1;
 const TENSOR_NAME: u64 = 8;
+const TENSOR_EXTERNAL_DATA: u64 = 13;
+const ENTRY_KEY: u64 = 1;
+const ENTRY_VALUE: u64 = 2;
 
 /// Protobuf wire types.
 const VARINT: u64 = 0;
@@ -49,6 +52,7 @@ struct Node {
 pub struct GraphOutline {
     nodes: Vec<Node>,
     initializer_dims: HashMap<String, Vec<i64>>,
+    external_files: std::collections::BTreeSet<String>,
 }
 
 impl GraphOutline {
@@ -88,14 +92,20 @@ impl GraphOutline {
                 (GRAPH_INITIALIZER, LENGTH_DELIMITED) => {
                     let size = read_varint(reader)?;
                     let mut message = reader.take_message(size)?;
-                    let (name, dims) = read_tensor_outline(&mut message)?;
+                    let (name, dims, location) = read_tensor_outline(&mut message)?;
                     self.initializer_dims.insert(name, dims);
+                    self.external_files.extend(location);
                     reader.remaining -= size;
                 }
                 _ => skip_field(reader, wire_type)?,
             }
         }
         Ok(())
+    }
+
+    /// The files (relative to the graph's folder) that hold weights outside the graph.
+    pub fn external_data_files(&self) -> impl Iterator<Item = &str> {
+        self.external_files.iter().map(String::as_str)
     }
 
     /// The number of input channels of the first convolution fed by graph input `input`
@@ -231,9 +241,13 @@ fn read_attribute<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Attribu
 }
 
 /// A tensor's name and dims; its data is skipped.
-fn read_tensor_outline<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<(String, Vec<i64>)> {
+/// An initializer's name, shape and, when its data lives in another file, that file's name.
+fn read_tensor_outline<R: Read + Seek>(
+    reader: &mut Limited<R>,
+) -> io::Result<(String, Vec<i64>, Option<String>)> {
     let mut name = String::new();
     let mut dims = Vec::new();
+    let mut location = None;
     while reader.remaining > 0 {
         let (field, wire_type) = read_key(reader)?;
         match (field, wire_type) {
@@ -247,10 +261,27 @@ fn read_tensor_outline<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<(S
                 reader.remaining -= size;
             }
             (TENSOR_NAME, LENGTH_DELIMITED) => name = read_string(reader)?,
+            (TENSOR_EXTERNAL_DATA, LENGTH_DELIMITED) => {
+                let size = read_varint(reader)?;
+                let mut entry = reader.take_message(size)?;
+                let (mut key, mut value) = (String::new(), String::new());
+                while entry.remaining > 0 {
+                    let (field, wire_type) = read_key(&mut entry)?;
+                    match (field, wire_type) {
+                        (ENTRY_KEY, LENGTH_DELIMITED) => key = read_string(&mut entry)?,
+                        (ENTRY_VALUE, LENGTH_DELIMITED) => value = read_string(&mut entry)?,
+                        _ => skip_field(&mut entry, wire_type)?,
+                    }
+                }
+                reader.remaining -= size;
+                if key == "location" {
+                    location = Some(value);
+                }
+            }
             _ => skip_field(reader, wire_type)?,
         }
     }
-    Ok((name, dims))
+    Ok((name, dims, location))
 }
 
 /// A reader that knows how many bytes of the current message are left.

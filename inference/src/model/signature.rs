@@ -313,6 +313,18 @@ impl Conventions {
             });
         }
         let latent_element = sample.element.clone();
+        if !matches!(latent_element, ElementType::Float32 | ElementType::Float16) {
+            return Err(unet.unexpected(format!(
+                "`sample` is {latent_element}, expected float32 or float16"
+            )));
+        }
+        let context = unet.require_input("encoder_hidden_states")?;
+        if !matches!(context.element, ElementType::Float32 | ElementType::Float16) {
+            return Err(unet.unexpected(format!(
+                "`encoder_hidden_states` is {}, expected float32 or float16",
+                context.element
+            )));
+        }
         let timestep_spec = unet.require_input("timestep")?;
         let timestep = match (&timestep_spec.element, timestep_spec.shape.len()) {
             (ElementType::Float32, 1) => TimestepInput::Float32Batch,

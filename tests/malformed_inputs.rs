@@ -1,0 +1,278 @@
+//! The malformed-input corpus (`pentimento_tests::corpus`, 40 cases): every broken model
+//! folder, image and project gives an error that says what is wrong, never a panic, both from
+//! the libraries and through the running app, where the open document stays as it was and the
+//! app keeps working.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers, Pos2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use pentimento::PentimentoApp;
+use pentimento::app::{Modal, ModelState};
+use pentimento::dialogs::DialogKind;
+use pentimento_inference::{LoadOptions, LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
+use pentimento_tests::Sandbox;
+use pentimento_tests::corpus::{self, Case};
+
+fn runtime() -> Arc<OnnxRuntime> {
+    OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
+}
+
+fn check(case: &Case, message: &str) {
+    for expected in case.expected {
+        assert!(
+            message.contains(expected),
+            "{}: the message should contain {expected:?}: {message}",
+            case.name
+        );
+    }
+    assert!(!message.contains("panicked"), "{}: {message}", case.name);
+}
+
+#[test]
+fn the_corpus_has_at_least_thirty_cases() {
+    let count =
+        corpus::model_cases().len() + corpus::image_cases().len() + corpus::project_cases().len();
+    assert!(count >= 30, "{count} cases");
+}
+
+#[test]
+fn broken_model_folders_are_refused_with_what_to_do() {
+    let runtime = runtime();
+    for case in corpus::model_cases() {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let path = (case.build)(scratch.path());
+        // What the app and `pentimento generate` do.
+        let error = pentimento_inference::StableDiffusion::load(
+            runtime.clone(),
+            &path,
+            LoadOptions {
+                intra_threads: Some(1),
+                ..LoadOptions::default()
+            },
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{}: the model loaded", case.name));
+        check(&case, &error.to_string());
+        // What `pentimento info` and the model manager do.
+        let report = ModelFolder::open(&path)
+            .map_err(pentimento_inference::InferenceError::from)
+            .and_then(|folder| ModelReport::inspect(&runtime, folder).map_err(Into::into));
+        match report {
+            Err(error) => check(&case, &error.to_string()),
+            Ok(report) => panic!("{}: info accepted it:\n{report}", case.name),
+        }
+    }
+}
+
+#[test]
+fn broken_images_and_projects_are_refused_with_what_to_do() {
+    for case in corpus::image_cases() {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let path = (case.build)(scratch.path());
+        let error = pentimento::io::read_rgba(&path)
+            .err()
+            .unwrap_or_else(|| panic!("{}: the image opened", case.name));
+        check(&case, &error.to_string());
+    }
+    for case in corpus::project_cases() {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let path = (case.build)(scratch.path());
+        let error = pentimento::io::ora::open(&path)
+            .err()
+            .unwrap_or_else(|| panic!("{}: the project opened", case.name));
+        check(&case, &error.to_string());
+    }
+}
+
+/// Steps the app until `done` holds.
+fn run_until(
+    harness: &mut Harness<'static, PentimentoApp>,
+    what: &str,
+    done: impl Fn(&PentimentoApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+        harness.step();
+    }
+    harness.run_steps(2);
+}
+
+fn stroke(harness: &mut Harness<'static, PentimentoApp>, from: (f32, f32), to: (f32, f32)) {
+    let area = harness.get_by_label("Canvas").rect();
+    let size = [
+        harness.state().document().width(),
+        harness.state().document().height(),
+    ];
+    let points: Vec<Pos2> = (0..=10)
+        .map(|step| {
+            let t = step as f32 / 10.0;
+            let (x, y) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+            harness.state().view().to_screen(area, size, x, y)
+        })
+        .collect();
+    harness.hover_at(points[0]);
+    harness.step();
+    harness.drag_at(points[0]);
+    harness.step();
+    for &point in &points[1..] {
+        harness.hover_at(point);
+        harness.step();
+    }
+    harness.drop_at(points[10]);
+    harness.run_steps(3);
+}
+
+/// A fresh scratch sub-folder for one case.
+fn folder(scratch: &tempfile::TempDir, kind: &str, index: usize) -> std::path::PathBuf {
+    let path = scratch.path().join(format!("{kind}-{index}"));
+    std::fs::create_dir_all(&path).expect("scratch folder");
+    path
+}
+
+/// What must not change: the pixels, the layers and the log.
+fn fingerprint(app: &PentimentoApp) -> (Vec<u8>, usize, usize) {
+    let document = app.document();
+    let (rgba, _) = document.composite(&document.bounds());
+    (rgba, document.layers().len(), document.generation_log.len())
+}
+
+#[test]
+fn the_app_survives_every_case_with_the_document_unchanged() {
+    let sandbox = Sandbox::new();
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .wgpu()
+        .build_eframe({
+            let options = pentimento::AppOptions {
+                runtime: Some(LocateOptions::default()),
+                document_size: [400, 300],
+                ..sandbox.options()
+            };
+            move |cc| PentimentoApp::with_options(cc, options)
+        });
+    harness.run();
+    stroke(&mut harness, (40.0, 150.0), (360.0, 150.0));
+    let before = fingerprint(harness.state());
+    assert!(
+        before.0.iter().any(|&value| value != 0),
+        "the stroke was painted"
+    );
+    let scratch = tempfile::tempdir().expect("scratch");
+
+    for (index, case) in corpus::model_cases().iter().enumerate() {
+        let path = (case.build)(&folder(&scratch, "model", index));
+        sandbox.dialogs.answer(DialogKind::ModelFolder, Some(path));
+        harness.get_by_label("Open model folder…").click();
+        harness.run_steps(2);
+        run_until(&mut harness, case.name, |app| {
+            !matches!(app.model, ModelState::Loading { .. })
+        });
+        let ModelState::Failed(message) = &harness.state().model else {
+            panic!("{}: {:?}", case.name, harness.state().model);
+        };
+        check(case, message);
+        harness.get_by_label("The model could not be loaded");
+        assert!(
+            fingerprint(harness.state()) == before,
+            "{}: the document changed",
+            case.name
+        );
+    }
+
+    for (index, case) in corpus::image_cases().iter().enumerate() {
+        let path = (case.build)(&folder(&scratch, "image", index));
+        // As a layer…
+        sandbox
+            .dialogs
+            .answer(DialogKind::OpenImage, Some(path.clone()));
+        harness.get_by_label("File").click();
+        harness.run();
+        harness.get_by_label("Add image as layer…").click();
+        harness.run();
+        let notice = harness
+            .state()
+            .notices()
+            .last()
+            .expect("a notice")
+            .text
+            .clone();
+        check(case, &notice);
+        assert!(
+            fingerprint(harness.state()) == before,
+            "{}: the document changed",
+            case.name
+        );
+        // …and as the document, over unsaved work.
+        sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+        harness.run();
+        assert!(matches!(
+            harness.state().modal(),
+            Some(Modal::ConfirmReplace(_))
+        ));
+        harness.get_by_label("Discard changes").click();
+        harness.run();
+        let notice = harness
+            .state()
+            .notices()
+            .last()
+            .expect("a notice")
+            .text
+            .clone();
+        check(case, &notice);
+        assert!(
+            fingerprint(harness.state()) == before,
+            "{}: the document changed",
+            case.name
+        );
+    }
+
+    for (index, case) in corpus::project_cases().iter().enumerate() {
+        let path = (case.build)(&folder(&scratch, "project", index));
+        sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+        harness.run();
+        harness.get_by_label("Discard changes").click();
+        harness.run();
+        let notice = harness
+            .state()
+            .notices()
+            .last()
+            .expect("a notice")
+            .text
+            .clone();
+        check(case, &notice);
+        harness.get_by_label(notice.as_str());
+        assert!(
+            fingerprint(harness.state()) == before,
+            "{}: the document changed",
+            case.name
+        );
+    }
+
+    // Still usable: painting works and a good model loads after all the bad ones.
+    stroke(&mut harness, (200.0, 40.0), (200.0, 260.0));
+    assert!(
+        fingerprint(harness.state()) != before,
+        "a new stroke changes the document"
+    );
+    sandbox.dialogs.answer(
+        DialogKind::ModelFolder,
+        Some(pentimento_tests::fixture_model("tiny-sd")),
+    );
+    harness.get_by_label("Open model folder…").click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the good model", |app| {
+        !matches!(app.model, ModelState::Loading { .. })
+    });
+    assert!(
+        harness.state().model.ready().is_some(),
+        "{:?}",
+        harness.state().model
+    );
+}
