@@ -75,3 +75,37 @@ impl Default for Sandbox {
         Self::new()
     }
 }
+
+/// One of two versions of a small painted document (`version` 0 or 1), saved over and over by
+/// the kill-during-save test.
+pub fn save_victim(version: u32) -> pentimento::document::Document {
+    use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
+    let mut document = pentimento::document::Document::new(320, 240).expect("size");
+    document.add_paint_layer("Ink", None);
+    document.add_paint_layer("Colour", None);
+    let layers: Vec<_> = document.layers().iter().map(|layer| layer.id).collect();
+    for (index, id) in layers.iter().enumerate() {
+        let brush = BrushSettings {
+            size: 16.0 + 10.0 * index as f32,
+            color: [
+                (60 * index as u32 + 90 * version) as u8,
+                (40 + 70 * version) as u8,
+                200,
+            ],
+            ..BrushSettings::default()
+        };
+        document
+            .begin_stroke(Some(*id), StrokeMode::Paint, brush)
+            .expect("paintable");
+        for step in 0..=40 {
+            let t = step as f32 / 40.0;
+            document.stroke_to(StrokePoint {
+                x: 10.0 + 300.0 * t,
+                y: 120.0 + (t * 9.0 + index as f32 + version as f32).sin() * 90.0,
+                pressure: 1.0,
+            });
+        }
+        document.end_stroke();
+    }
+    document
+}

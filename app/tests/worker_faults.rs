@@ -1,0 +1,169 @@
+//! The generation worker under faults, on the real ONNX Runtime and the tiny model: a
+//! generation that runs out of memory inside ONNX Runtime is reported in words, and the same
+//! worker then generates normally; a cancelled job leaves it ready for the next.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pentimento::worker::{Command, Event, Worker};
+use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, LocateOptions};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/models")
+        .join(name)
+}
+
+/// The next event, waiting up to a minute.
+fn next(worker: &Worker) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(event) = worker.try_recv() {
+            return event;
+        }
+        assert!(Instant::now() < deadline, "the worker went quiet");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Events until job `job` ends; returns (variations, the end event).
+fn until_end(worker: &Worker, job: u64) -> (usize, Event) {
+    let mut variations = 0;
+    loop {
+        match next(worker) {
+            Event::Variation { job: j, .. } if j == job => variations += 1,
+            event @ (Event::Finished { .. } | Event::Failed { .. }) => return (variations, event),
+            _ => {}
+        }
+    }
+}
+
+fn request(size: u32, steps: usize) -> GenerationRequest {
+    GenerationRequest {
+        width: size,
+        height: size,
+        steps,
+        seed: 3,
+        ..GenerationRequest::text_to_image("a harbour at night")
+    }
+}
+
+#[test]
+fn out_of_memory_in_onnx_runtime_is_explained_and_the_worker_recovers() {
+    let cache = tempfile::tempdir().expect("cache");
+    let worker = Worker::spawn(
+        LocateOptions::default(),
+        Some(cache.path().to_path_buf()),
+        || {},
+    )
+    .expect("worker");
+    worker
+        .send(Command::LoadModel {
+            job: 1,
+            path: fixture("tiny-sd"),
+            options: LoadOptions {
+                intra_threads: Some(2),
+                ..LoadOptions::default()
+            },
+        })
+        .expect("send");
+    loop {
+        match next(&worker) {
+            Event::ModelLoaded { job: 1, .. } => break,
+            Event::ModelFailed { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+
+    // 4096 × 4096 asks the tiny UNet's attention for terabytes.
+    worker
+        .send(Command::Generate {
+            job: 2,
+            request: Box::new(request(4096, 2)),
+            cancel: CancelToken::new(),
+        })
+        .expect("send");
+    let (variations, end) = until_end(&worker, 2);
+    assert_eq!(variations, 0);
+    let Event::Failed { job: 2, message } = end else {
+        panic!("expected a failure, got {end:?}");
+    };
+    assert!(message.contains("ran out of memory"), "{message}");
+    assert!(
+        message.contains("try a smaller size"),
+        "says what to do: {message}"
+    );
+
+    // The same worker, the same model: the next generation works.
+    worker
+        .send(Command::Generate {
+            job: 3,
+            request: Box::new(request(64, 3)),
+            cancel: CancelToken::new(),
+        })
+        .expect("send");
+    let (variations, end) = until_end(&worker, 3);
+    assert_eq!(variations, 1, "{end:?}");
+    assert!(
+        matches!(
+            end,
+            Event::Finished {
+                job: 3,
+                cancelled: false
+            }
+        ),
+        "{end:?}"
+    );
+
+    // A cancelled job ends as cancelled, and the worker goes on.
+    let cancel = CancelToken::new();
+    worker
+        .send(Command::Generate {
+            job: 4,
+            request: Box::new(GenerationRequest {
+                count: 3,
+                ..request(128, 400)
+            }),
+            cancel: cancel.clone(),
+        })
+        .expect("send");
+    loop {
+        if let Event::Progress { job: 4, step, .. } = next(&worker)
+            && step >= 2
+        {
+            break;
+        }
+    }
+    cancel.cancel();
+    let (variations, end) = until_end(&worker, 4);
+    assert_eq!(variations, 0);
+    assert!(
+        matches!(
+            end,
+            Event::Finished {
+                job: 4,
+                cancelled: true
+            }
+        ),
+        "{end:?}"
+    );
+    worker
+        .send(Command::Generate {
+            job: 5,
+            request: Box::new(request(64, 2)),
+            cancel: CancelToken::new(),
+        })
+        .expect("send");
+    let (variations, end) = until_end(&worker, 5);
+    assert_eq!(variations, 1);
+    assert!(
+        matches!(
+            end,
+            Event::Finished {
+                job: 5,
+                cancelled: false
+            }
+        ),
+        "{end:?}"
+    );
+}
