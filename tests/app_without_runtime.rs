@@ -18,6 +18,7 @@ fn app_opens_and_explains_a_missing_runtime() {
             cache_root: Some(empty_cache.path().to_path_buf()),
             allow_download: false,
             use_overrides: false,
+            library: None,
         }),
         ..sandbox.options()
     };
@@ -84,6 +85,7 @@ fn app_opens_and_explains_a_missing_runtime() {
         cache_root: None,
         allow_download: true,
         use_overrides: false,
+        library: None,
     })
     .expect("the build fetched ONNX Runtime into the user's cache");
     let source_dir = verified.path.parent().expect("folder");

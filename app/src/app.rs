@@ -180,6 +180,13 @@ impl PentimentoApp {
         };
         let folders = options.folders.clone().unwrap_or_else(Folders::platform);
         let settings = Settings::load(&folders.settings_file());
+        // A library chosen in the settings is used unless the caller named one.
+        let mut options = options;
+        if let Some(locate) = &mut options.runtime
+            && locate.library.is_none()
+        {
+            locate.library = settings.onnx_runtime_library.clone();
+        }
         let dialogs = options
             .dialogs
             .clone()

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 pub trait FileDialogs: Send + Sync {
     /// A model folder.
     fn pick_model_folder(&self) -> Option<PathBuf>;
+    /// An ONNX Runtime library file.
+    fn pick_runtime_library(&self) -> Option<PathBuf>;
     /// A project or image to open.
     fn open_file(&self) -> Option<PathBuf>;
     /// An image to add as a layer.
@@ -27,6 +29,13 @@ impl FileDialogs for NativeDialogs {
         rfd::FileDialog::new()
             .set_title("Choose a Stable Diffusion ONNX model folder")
             .pick_folder()
+    }
+
+    fn pick_runtime_library(&self) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .set_title("Choose an ONNX Runtime library")
+            .add_filter("ONNX Runtime library", &["so", "dll", "dylib"])
+            .pick_file()
     }
 
     fn open_file(&self) -> Option<PathBuf> {
@@ -77,6 +86,8 @@ pub struct ScriptedDialogs {
 pub enum DialogKind {
     /// `pick_model_folder`.
     ModelFolder,
+    /// `pick_runtime_library`.
+    RuntimeLibrary,
     /// `open_file`.
     OpenFile,
     /// `open_image`.
@@ -109,6 +120,10 @@ impl ScriptedDialogs {
 impl FileDialogs for ScriptedDialogs {
     fn pick_model_folder(&self) -> Option<PathBuf> {
         self.take(DialogKind::ModelFolder)
+    }
+
+    fn pick_runtime_library(&self) -> Option<PathBuf> {
+        self.take(DialogKind::RuntimeLibrary)
     }
 
     fn open_file(&self) -> Option<PathBuf> {

@@ -64,6 +64,8 @@ pub struct Settings {
     pub history_budget_mib: usize,
     /// Seconds between autosaves while there are unsaved changes.
     pub autosave_seconds: u64,
+    /// An ONNX Runtime library to use instead of the downloaded copy (applies at start).
+    pub onnx_runtime_library: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -75,6 +77,7 @@ impl Default for Settings {
             generation: GenerationSettings::default(),
             history_budget_mib: 1024,
             autosave_seconds: 30,
+            onnx_runtime_library: None,
         }
     }
 }

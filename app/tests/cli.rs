@@ -29,6 +29,7 @@ fn cached_library() -> std::path::PathBuf {
         cache_root: None,
         allow_download: true,
         use_overrides: false,
+        library: None,
     })
     .expect("the build fetched ONNX Runtime into the cache")
     .path

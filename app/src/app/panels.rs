@@ -1018,6 +1018,31 @@ impl PentimentoApp {
                         ui.label("Autosave folder");
                         ui.weak(self.folders.autosave_dir().display().to_string());
                         ui.end_row();
+                        ui.label("ONNX Runtime library");
+                        ui.vertical(|ui| {
+                            match &self.settings.onnx_runtime_library {
+                                Some(path) => ui.weak(path.display().to_string()),
+                                None => ui.weak("Automatic (the verified copy Pentimento downloads)"),
+                            };
+                            ui.horizontal(|ui| {
+                                if ui.button("Choose…").clicked()
+                                    && let Some(path) = self.dialogs.pick_runtime_library()
+                                {
+                                    self.settings.onnx_runtime_library = Some(path);
+                                }
+                                if ui
+                                    .add_enabled(
+                                        self.settings.onnx_runtime_library.is_some(),
+                                        egui::Button::new("Automatic"),
+                                    )
+                                    .clicked()
+                                {
+                                    self.settings.onnx_runtime_library = None;
+                                }
+                            });
+                            ui.weak("Used from the next start of Pentimento.");
+                        });
+                        ui.end_row();
                     });
                     ui.add_space(8.0);
                     if ui.button("Close").clicked() {

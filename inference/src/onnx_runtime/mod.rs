@@ -30,7 +30,7 @@ pub enum RuntimeError {
     Fetch(#[from] FetchError),
 
     /// `ORT_DYLIB_PATH` names a file that does not exist.
-    #[error("{DYLIB_PATH_ENV} names a file that does not exist; correct or unset it: {}", path.display())]
+    #[error("the ONNX Runtime library named by {DYLIB_PATH_ENV} or chosen in the settings does not exist; correct or clear the choice: {}", path.display())]
     OverrideMissing {
         /// The path from the environment variable.
         path: PathBuf,
@@ -81,6 +81,8 @@ pub enum LibrarySource {
     NextToExecutable,
     /// From Pentimento's verified cache.
     Cache,
+    /// Chosen in the settings.
+    Chosen,
 }
 
 impl LibrarySource {
@@ -98,6 +100,10 @@ impl LibrarySource {
                 "this system may be too old for the official ONNX Runtime build; set \
                  ORT_DYLIB_PATH to an ONNX Runtime library built for it"
             }
+            Self::Chosen => {
+                "choose another ONNX Runtime library in Settings (or set ORT_DYLIB_PATH), or \
+                 clear the choice to use the copy Pentimento downloads"
+            }
         }
     }
 }
@@ -108,6 +114,7 @@ impl std::fmt::Display for LibrarySource {
             Self::EnvironmentVariable => DYLIB_PATH_ENV,
             Self::NextToExecutable => "next to the executable",
             Self::Cache => "verified cache",
+            Self::Chosen => "chosen in the settings",
         })
     }
 }
@@ -131,6 +138,8 @@ pub struct LocateOptions {
     /// Honour `ORT_DYLIB_PATH` and a library next to the executable. Tests of the cache turn
     /// this off.
     pub use_overrides: bool,
+    /// A library chosen explicitly (Pentimento's settings); used before everything else.
+    pub library: Option<PathBuf>,
 }
 
 impl Default for LocateOptions {
@@ -139,6 +148,7 @@ impl Default for LocateOptions {
             cache_root: None,
             allow_download: true,
             use_overrides: true,
+            library: None,
         }
     }
 }
@@ -146,6 +156,15 @@ impl Default for LocateOptions {
 /// Finds the ONNX Runtime library, downloading it into the cache when needed and allowed.
 pub fn locate_library(options: &LocateOptions) -> Result<RuntimeLibrary, RuntimeError> {
     let wheel = wheel::wheel_for_platform(std::env::consts::OS, std::env::consts::ARCH);
+    if let Some(path) = &options.library {
+        if !path.is_file() {
+            return Err(RuntimeError::OverrideMissing { path: path.clone() });
+        }
+        return Ok(RuntimeLibrary {
+            path: path.clone(),
+            source: LibrarySource::Chosen,
+        });
+    }
     if options.use_overrides {
         if let Some(path) = std::env::var_os(DYLIB_PATH_ENV).filter(|path| !path.is_empty()) {
             let path = PathBuf::from(path);
