@@ -4,6 +4,7 @@
 //! it reports progress through callbacks.
 
 pub mod error;
+pub mod hub;
 pub mod image;
 pub mod model;
 pub mod npy;

@@ -51,25 +51,70 @@ pub enum NpyError {
 
 /// Reads a float array (float32, or float64 rounded to float32) of any shape.
 pub fn read_f32(path: &Path) -> Result<ArrayD<f32>, NpyError> {
-    let open = || {
-        std::fs::File::open(path)
-            .map(std::io::BufReader::new)
-            .map_err(|source| NpyError::Read {
-                source,
-                path: path.to_path_buf(),
-            })
-    };
-    let invalid = |err: ReadNpyError| NpyError::Invalid {
-        reason: err.to_string(),
+    let bytes = std::fs::read(path).map_err(|source| NpyError::Read {
+        source,
         path: path.to_path_buf(),
-    };
-    match ArrayD::<f32>::read_npy(open()?) {
+    })?;
+    read_f32_bytes(&bytes).map_err(|reason| NpyError::Invalid {
+        reason,
+        path: path.to_path_buf(),
+    })
+}
+
+/// Reads a float array from the bytes of a `.npy` file; the error says what is wrong. The
+/// header's shape is checked against the data present before anything is allocated for it.
+pub fn read_f32_bytes(bytes: &[u8]) -> Result<ArrayD<f32>, String> {
+    check_declared_size(bytes)?;
+    match ArrayD::<f32>::read_npy(bytes) {
         Ok(array) => Ok(array),
-        Err(ReadNpyError::WrongDescriptor(_)) => ArrayD::<f64>::read_npy(open()?)
+        Err(ReadNpyError::WrongDescriptor(_)) => ArrayD::<f64>::read_npy(bytes)
             .map(|array| array.mapv(|value| value as f32))
-            .map_err(invalid),
-        Err(err) => Err(invalid(err)),
+            .map_err(|err| err.to_string()),
+        Err(err) => Err(err.to_string()),
     }
+}
+
+/// Refuses a header whose shape needs more data than the file holds.
+fn check_declared_size(bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not a .npy file (no NUMPY signature)".to_owned());
+    }
+    let (header_length, header_start): (usize, usize) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        version => return Err(format!("unsupported .npy version {version}")),
+    };
+    let header_end = header_start.saturating_add(header_length);
+    let header = bytes
+        .get(header_start..header_end)
+        .ok_or_else(|| "the header runs past the end of the file".to_owned())?;
+    let header = String::from_utf8_lossy(header);
+    let Some(shape) = header
+        .split_once("'shape':")
+        .and_then(|(_, rest)| rest.split_once('('))
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inside, _)| inside)
+    else {
+        return Ok(());
+    };
+    let mut elements: u128 = 1;
+    for dimension in shape.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let dimension: u128 = dimension
+            .parse()
+            .map_err(|_| format!("the shape has a dimension that is not a number: {dimension}"))?;
+        elements = elements.saturating_mul(dimension);
+    }
+    let data = (bytes.len() - header_end) as u128;
+    if elements.saturating_mul(4) > data.saturating_mul(2).saturating_add(64) {
+        return Err(format!(
+            "the header declares {elements} values but the file holds only {data} bytes of data"
+        ));
+    }
+    Ok(())
 }
 
 /// Reads a float array and checks its shape.

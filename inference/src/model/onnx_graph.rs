@@ -60,8 +60,13 @@ impl GraphOutline {
     pub fn read(path: &Path) -> io::Result<Self> {
         let file = File::open(path)?;
         let length = file.metadata()?.len();
+        Self::from_reader(BufReader::with_capacity(1 << 16, file), length)
+    }
+
+    /// Reads the outline of an ONNX model of `length` bytes from `reader`.
+    pub fn from_reader<R: Read + Seek>(reader: R, length: u64) -> io::Result<Self> {
         let mut reader = Limited {
-            inner: BufReader::with_capacity(1 << 16, file),
+            inner: reader,
             remaining: length,
         };
         let mut outline = Self::default();
