@@ -63,6 +63,10 @@ pub struct AppOptions {
     pub threads: Option<usize>,
     /// A project or image to open at start.
     pub open: Option<PathBuf>,
+    /// The Hugging Face Hub endpoint for downloads (`None`: `HF_ENDPOINT` or the Hub).
+    pub hub_endpoint: Option<String>,
+    /// The Hugging Face cache to download into (`None`: the standard one).
+    pub hub_cache: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -76,6 +80,8 @@ impl Default for AppOptions {
             optimized_cache: crate::cli::generate::optimized_cache_folder(),
             threads: None,
             open: None,
+            hub_endpoint: None,
+            hub_cache: None,
         }
     }
 }
@@ -119,6 +125,21 @@ pub enum Modal {
     },
     /// The settings window.
     Settings,
+    /// The model manager.
+    Models,
+}
+
+/// The model manager's download form.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DownloadForm {
+    /// `owner/name`.
+    pub repo: String,
+    /// Branch, tag or commit.
+    pub revision: String,
+    /// The pipeline's folder in the repository.
+    pub subfolder: String,
+    /// Access token (empty: the usual defaults).
+    pub token: String,
 }
 
 /// What replaces the current document once the artist confirms.
@@ -160,6 +181,14 @@ pub struct PentimentoApp {
     next_job: u64,
     /// Generate as soon as the model being loaded is ready.
     generate_when_loaded: bool,
+    /// A model download in progress.
+    download: Option<crate::models::Download>,
+    /// The model manager's download form.
+    download_form: DownloadForm,
+    /// What each listed model can do (or why it cannot be used), by folder.
+    model_summaries: std::collections::HashMap<PathBuf, Result<String, String>>,
+    /// The model manager's last error.
+    models_error: Option<String>,
 }
 
 impl PentimentoApp {
@@ -259,6 +288,13 @@ impl PentimentoApp {
             allow_close: false,
             next_job: 1,
             generate_when_loaded: false,
+            download: None,
+            download_form: DownloadForm {
+                revision: "main".to_owned(),
+                ..DownloadForm::default()
+            },
+            model_summaries: std::collections::HashMap::new(),
+            models_error: None,
             options: options.clone(),
         };
         // A model named at start loads now; the remembered one loads when first needed, so
@@ -311,6 +347,11 @@ impl PentimentoApp {
     /// Selects the layer strokes go to.
     pub fn set_active_layer(&mut self, layer: LayerId) {
         self.active_layer = Some(layer);
+    }
+
+    /// The download in progress.
+    pub fn download(&self) -> Option<&crate::models::Download> {
+        self.download.as_ref()
     }
 
     /// The remembered settings.
@@ -710,6 +751,9 @@ impl PentimentoApp {
                     self.notify(ui.ctx(), message, true);
                 }
                 ui.separator();
+                if ui.button("Models…").clicked() {
+                    self.modal = Some(Modal::Models);
+                }
                 if ui.button("Settings…").clicked() {
                     self.modal = Some(Modal::Settings);
                 }
@@ -842,6 +886,7 @@ impl eframe::App for PentimentoApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.runtime.poll();
         self.poll_worker(ctx);
+        self.poll_download(ctx);
         if let Some(error) = crate::canvas::gpu::take_gpu_error() {
             self.notify(
                 ctx,

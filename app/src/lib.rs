@@ -12,6 +12,7 @@ pub mod dialogs;
 pub mod document;
 pub mod fingerprint;
 pub mod io;
+pub mod models;
 pub mod region;
 pub mod runtime_status;
 pub mod settings;

@@ -52,8 +52,10 @@ impl Default for GenerationSettings {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    /// The model folder last opened.
+    /// The default model: loaded when a generation first needs it.
     pub model_folder: Option<PathBuf>,
+    /// The models the artist has added (the model manager's list).
+    pub models: Vec<crate::models::ModelEntry>,
     /// Recently opened or saved projects, newest first.
     pub recent_files: Vec<PathBuf>,
     /// Tools and brushes.
@@ -72,6 +74,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             model_folder: None,
+            models: Vec::new(),
             recent_files: Vec::new(),
             tools: ToolSettings::default(),
             generation: GenerationSettings::default(),

@@ -271,10 +271,7 @@ impl WorkerState {
         let fingerprint = crate::fingerprint::model_fingerprint(path);
         let info = ModelInfo {
             path: path.to_path_buf(),
-            name: path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.display().to_string()),
+            name: crate::models::display_name(path),
             inpainting_unet: model.conventions().is_inpainting_unet(),
             has_vae_encoder: model
                 .folder()

@@ -160,7 +160,7 @@ fn info_on_a_file_that_is_not_a_model_folder() {
     let output = pentimento(&["info", dir.path().to_str().expect("utf-8")], &[]);
     let message = stderr(&output);
     assert!(
-        message.contains("the model has no text_encoder"),
+        message.contains("this folder is empty; choose the folder that holds model_index.json"),
         "{message}"
     );
 }

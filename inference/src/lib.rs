@@ -16,7 +16,7 @@ pub mod scheduler;
 pub mod tokenizer;
 
 pub use error::{InferenceError, ModelError};
-pub use model::{Component, ModelFolder, ModelReport};
+pub use model::{Capabilities, Component, ModelFolder, ModelReport};
 pub use onnx_runtime::{LocateOptions, OnnxRuntime, RuntimeError};
 pub use pipeline::{
     CancelToken, GenerationRequest, LoadOptions, Mode, Outcome, Progress, StableDiffusion,

@@ -102,7 +102,11 @@ fn check_declared_size(bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     };
     let mut elements: u128 = 1;
-    for dimension in shape.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+    for dimension in shape
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
         let dimension: u128 = dimension
             .parse()
             .map_err(|_| format!("the shape has a dimension that is not a number: {dimension}"))?;

@@ -44,10 +44,7 @@ impl ModelState {
             Self::Failed(_) => "Model not loaded".to_owned(),
             Self::Remembered(path) => format!(
                 "{} (loads when you generate)",
-                path.file_name().map_or_else(
-                    || path.display().to_string(),
-                    |name| name.to_string_lossy().into_owned()
-                )
+                crate::models::display_name(path)
             ),
         }
     }
@@ -253,6 +250,17 @@ impl PentimentoApp {
                 if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job)
                 {
                     self.settings.model_folder = Some(info.path.clone());
+                    if !self
+                        .settings
+                        .models
+                        .iter()
+                        .any(|entry| entry.path == info.path)
+                    {
+                        self.settings.models.push(crate::models::ModelEntry {
+                            path: info.path.clone(),
+                            source: None,
+                        });
+                    }
                     self.model = ModelState::Ready(info);
                     if std::mem::take(&mut self.generate_when_loaded) {
                         self.start_generation(ctx);

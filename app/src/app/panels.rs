@@ -1,6 +1,8 @@
 //! The panels around the canvas: tools, prompt, layers, the staging strip, and the modal
 //! questions.
 
+use std::path::PathBuf;
+
 use egui::{RichText, Ui};
 use pentimento_inference::{ProviderChoice, SchedulerKind};
 
@@ -195,6 +197,7 @@ impl PentimentoApp {
 
     fn model_section(&mut self, ui: &mut Ui) {
         let mut open = false;
+        let mut manage = false;
         let mut load_now = None;
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
@@ -227,9 +230,7 @@ impl PentimentoApp {
                     ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
                 }
                 ModelState::Remembered(path) => {
-                    let name = path
-                        .file_name()
-                        .map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned());
+                    let name = crate::models::display_name(path);
                     ui.label(RichText::new(name).strong());
                     ui.horizontal(|ui| {
                         ui.weak("Loads when you generate.");
@@ -240,18 +241,30 @@ impl PentimentoApp {
                 }
             }
             let loading = matches!(self.model, ModelState::Loading { .. });
-            open = ui
-                .add_enabled(
-                    !loading && !self.generation.is_running(),
-                    egui::Button::new("Open model folder…"),
-                )
-                .clicked();
+            ui.horizontal(|ui| {
+                open = ui
+                    .add_enabled(
+                        !loading && !self.generation.is_running(),
+                        egui::Button::new("Open model folder…"),
+                    )
+                    .clicked();
+                if ui
+                    .button("Models…")
+                    .on_hover_text("Your models, what they can do, and downloads")
+                    .clicked()
+                {
+                    manage = true;
+                }
+            });
         });
         if open && let Some(path) = self.dialogs.pick_model_folder() {
             self.load_model(path);
         }
         if let Some(path) = load_now {
             self.load_model(path);
+        }
+        if manage {
+            self.modal = Some(Modal::Models);
         }
     }
 
@@ -993,6 +1006,10 @@ impl PentimentoApp {
                         }
                     });
                 }
+                Modal::Models => {
+                    ui.set_min_width(560.0);
+                    close = self.models_window(ui);
+                }
                 Modal::Settings => {
                     ui.heading("Settings");
                     egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
@@ -1059,10 +1076,289 @@ impl PentimentoApp {
         });
         let dismissable = matches!(
             self.modal,
-            Some(Modal::NewCanvas { .. } | Modal::Settings | Modal::ConfirmReplace(_))
+            Some(
+                Modal::NewCanvas { .. }
+                    | Modal::Settings
+                    | Modal::Models
+                    | Modal::ConfirmReplace(_)
+            )
         );
         if close || (dismissable && response.should_close()) {
             self.modal = None;
+        }
+    }
+}
+
+impl PentimentoApp {
+    /// The model manager; returns whether it should close.
+    fn models_window(&mut self, ui: &mut Ui) -> bool {
+        ui.heading("Models");
+        ui.weak("The default model loads when a generation first needs it.");
+        ui.add_space(6.0);
+        let entries = self.settings.models.clone();
+        if entries.is_empty() {
+            ui.label("No models yet: add a folder or download one below.");
+        }
+        let mut action: Option<(&'static str, PathBuf)> = None;
+        egui::ScrollArea::vertical()
+            .max_height(260.0)
+            .id_salt("model list")
+            .show(ui, |ui| {
+                for entry in &entries {
+                    let summary = self
+                        .model_summaries
+                        .entry(entry.path.clone())
+                        .or_insert_with(|| {
+                            crate::models::inspect(&entry.path)
+                                .map(|capabilities| capabilities.summary())
+                        })
+                        .clone();
+                    let is_default =
+                        self.settings.model_folder.as_deref() == Some(entry.path.as_path());
+                    egui::Frame::group(ui.style()).show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.horizontal(|ui| {
+                            ui.label(RichText::new(entry.name()).strong());
+                            if is_default {
+                                ui.label(
+                                    RichText::new("default")
+                                        .small()
+                                        .color(ui.visuals().selection.bg_fill),
+                                );
+                            }
+                        });
+                        ui.weak(entry.path.display().to_string());
+                        match &summary {
+                            Ok(text) => {
+                                ui.label(text.as_str());
+                            }
+                            Err(message) => {
+                                ui.label(
+                                    RichText::new(message.as_str())
+                                        .color(ui.visuals().warn_fg_color),
+                                );
+                            }
+                        }
+                        ui.horizontal(|ui| {
+                            let usable = summary.is_ok() && !self.generation.is_running();
+                            if ui
+                                .add_enabled(usable, egui::Button::new("Use now"))
+                                .clicked()
+                            {
+                                action = Some(("use", entry.path.clone()));
+                            }
+                            if ui
+                                .add_enabled(!is_default, egui::Button::new("Make default"))
+                                .clicked()
+                            {
+                                action = Some(("default", entry.path.clone()));
+                            }
+                            if ui
+                                .button("Remove")
+                                .on_hover_text("Removes it from this list; the files stay on disk")
+                                .clicked()
+                            {
+                                action = Some(("remove", entry.path.clone()));
+                            }
+                        });
+                    });
+                }
+            });
+        match action {
+            Some(("use", path)) => {
+                self.load_model(path);
+                return true;
+            }
+            Some(("default", path)) => {
+                crate::models::set_default(&mut self.settings, &path);
+                self.save_settings();
+            }
+            Some((_, path)) => {
+                crate::models::remove(&mut self.settings, &path);
+                self.model_summaries.remove(&path);
+                self.save_settings();
+            }
+            None => {}
+        }
+        if ui.button("Add folder…").clicked()
+            && let Some(path) = self.dialogs.pick_model_folder()
+        {
+            match crate::models::add(&mut self.settings, &path, None) {
+                Ok(_) => {
+                    self.models_error = None;
+                    self.model_summaries.clear();
+                    self.save_settings();
+                }
+                Err(message) => self.models_error = Some(message),
+            }
+        }
+        if let Some(message) = &self.models_error {
+            ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
+        }
+        self.follow_default_model();
+
+        ui.separator();
+        ui.label(RichText::new("Download from the Hugging Face Hub").strong());
+        ui.horizontal_wrapped(|ui| {
+            ui.weak("Suggestions:");
+            for suggestion in pentimento_inference::hub::SUGGESTIONS {
+                if ui
+                    .small_button(suggestion.name)
+                    .on_hover_text(suggestion.note)
+                    .clicked()
+                {
+                    self.download_form = super::DownloadForm {
+                        repo: suggestion.repo.to_owned(),
+                        revision: suggestion.revision.to_owned(),
+                        subfolder: suggestion.subfolder.unwrap_or_default().to_owned(),
+                        token: self.download_form.token.clone(),
+                    };
+                }
+            }
+        });
+        let downloading = self.download.is_some();
+        egui::Grid::new("download form")
+            .num_columns(2)
+            .show(ui, |ui| {
+                let form = &mut self.download_form;
+                for (label, value, hint, password) in [
+                    ("Repository", &mut form.repo, "owner/name", false),
+                    ("Revision", &mut form.revision, "main", false),
+                    ("Subfolder", &mut form.subfolder, "optional", false),
+                    (
+                        "Access token",
+                        &mut form.token,
+                        "optional: HF_TOKEN or huggingface-cli login",
+                        true,
+                    ),
+                ] {
+                    let label = ui.label(label);
+                    ui.add_enabled(
+                        !downloading,
+                        egui::TextEdit::singleline(value)
+                            .hint_text(hint)
+                            .password(password)
+                            .desired_width(320.0),
+                    )
+                    .labelled_by(label.id);
+                    ui.end_row();
+                }
+            });
+        if let Some(download) = &self.download {
+            let progress = download.progress.clone().unwrap_or_default();
+            let fraction = if progress.bytes_total > 0 {
+                progress.bytes_done as f32 / progress.bytes_total as f32
+            } else {
+                0.0
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .text(crate::models::describe_progress(&progress))
+                    .animate(true),
+            );
+            if !progress.file.is_empty() {
+                ui.weak(format!(
+                    "{} ({} of {} files)",
+                    progress.file,
+                    (progress.files_done + 1).min(progress.files_total),
+                    progress.files_total
+                ));
+            }
+            if ui
+                .button("Cancel download")
+                .on_hover_text("The finished part is kept; downloading again resumes it")
+                .clicked()
+            {
+                download.cancel.cancel();
+            }
+        } else {
+            let ready = !self.download_form.repo.trim().is_empty();
+            if ui
+                .add_enabled(ready, egui::Button::new("Download"))
+                .clicked()
+            {
+                self.start_download(ui.ctx());
+            }
+        }
+        ui.add_space(8.0);
+        ui.button("Close").clicked()
+    }
+
+    /// Without a model in use, the default one is the one a generation will load.
+    fn follow_default_model(&mut self) {
+        if matches!(self.model, ModelState::None | ModelState::Remembered(_)) {
+            self.model = match &self.settings.model_folder {
+                Some(path) => ModelState::Remembered(path.clone()),
+                None => ModelState::None,
+            };
+        }
+    }
+
+    fn start_download(&mut self, ctx: &egui::Context) {
+        let form = &self.download_form;
+        let source = pentimento_inference::hub::HubSource {
+            repo: form.repo.trim().to_owned(),
+            revision: Some(form.revision.trim())
+                .filter(|revision| !revision.is_empty())
+                .unwrap_or("main")
+                .to_owned(),
+            subfolder: Some(form.subfolder.trim().trim_matches('/'))
+                .filter(|subfolder| !subfolder.is_empty())
+                .map(str::to_owned),
+        };
+        let options = pentimento_inference::hub::HubOptions {
+            endpoint: self.options.hub_endpoint.clone(),
+            token: Some(form.token.trim())
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned),
+            cache_dir: self.options.hub_cache.clone(),
+        };
+        let wake = ctx.clone();
+        match crate::models::Download::start(source, options, move || wake.request_repaint()) {
+            Ok(download) => {
+                self.models_error = None;
+                self.download = Some(download);
+            }
+            Err(err) => self.models_error = Some(format!("Could not start the download ({err}).")),
+        }
+    }
+
+    /// Takes the download's progress and end.
+    pub(super) fn poll_download(&mut self, ctx: &egui::Context) {
+        let Some(download) = &mut self.download else {
+            return;
+        };
+        let Some(end) = download.poll() else {
+            return;
+        };
+        let label = crate::models::source_label(&download.source);
+        self.download = None;
+        match end {
+            crate::models::DownloadEvent::Finished(Some(path)) => {
+                match crate::models::add(&mut self.settings, &path, Some(label.clone())) {
+                    Ok(capabilities) => {
+                        self.model_summaries.clear();
+                        self.save_settings();
+                        self.notify(
+                            ctx,
+                            format!("Downloaded {label}: {}.", capabilities.summary()),
+                            false,
+                        );
+                    }
+                    Err(message) => self.models_error = Some(message),
+                }
+            }
+            crate::models::DownloadEvent::Finished(None) => {
+                self.notify(
+                    ctx,
+                    format!("Download of {label} stopped; downloading it again resumes it."),
+                    false,
+                );
+            }
+            crate::models::DownloadEvent::Failed(message) => {
+                self.models_error = Some(message);
+            }
+            crate::models::DownloadEvent::Progress(_) => {}
         }
     }
 }

@@ -2,6 +2,7 @@
 //! headless.
 
 pub mod generate;
+pub mod models;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,12 @@ pub enum Command {
     /// Generate images from a prompt (text to image), an input image (image to image) or an
     /// image and a mask (inpainting).
     Generate(Box<generate::GenerateArgs>),
+    /// List, add, remove, choose and download models.
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
     /// Render a project (.ora) to a PNG with the same compositor as the window.
     Flatten {
         /// The project.
@@ -114,6 +121,7 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Models { command } => models::run(command),
         Command::Flatten { project, output } => {
             let document = crate::io::ora::open(&project)?;
             let shares = crate::io::export_flattened(&document, &output)?;

@@ -1,5 +1,6 @@
 //! Model folders, their components, and what ONNX Runtime says about them.
 
+pub mod capabilities;
 pub mod folder;
 pub mod onnx_graph;
 pub mod signature;
@@ -8,6 +9,7 @@ use std::fmt::Write as _;
 
 use ort::session::Session;
 
+pub use capabilities::Capabilities;
 pub use folder::{Component, ComponentFiles, ModelFolder};
 pub use signature::{ComponentSignature, Conventions, ElementType, TensorSpec};
 

@@ -16,6 +16,15 @@ use std::path::Path;
 const MODEL_GRAPH: u64 = 7;
 const GRAPH_NODE: u64 = 1;
 const GRAPH_INITIALIZER: u64 = 5;
+const GRAPH_INPUT: u64 = 11;
+const GRAPH_OUTPUT: u64 = 12;
+const VALUE_INFO_NAME: u64 = 1;
+const VALUE_INFO_TYPE: u64 = 2;
+const TYPE_TENSOR: u64 = 1;
+const TENSOR_TYPE_ELEMENT: u64 = 1;
+const TENSOR_TYPE_SHAPE: u64 = 2;
+const SHAPE_DIM: u64 = 1;
+const DIM_VALUE: u64 = 1;
 const NODE_INPUT: u64 = 1;
 const NODE_OUTPUT: u64 = 2;
 const NODE_OP_TYPE: u64 = 4;
@@ -47,9 +56,31 @@ struct Node {
     strides: Vec<i64>,
 }
 
+/// A declared graph input or output: its name, element type and shape.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValueOutline {
+    /// The name.
+    pub name: String,
+    /// ONNX's element type number (1 float32, 10 float16, 6 int32, 7 int64, …; 0 unknown).
+    pub element_type: i64,
+    /// Each dimension: its size, or `None` when it is named or missing.
+    pub dims: Vec<Option<i64>>,
+}
+
+impl ValueOutline {
+    /// Dimension `index` when it is fixed.
+    pub fn dim(&self, index: usize) -> Option<i64> {
+        self.dims.get(index).copied().flatten()
+    }
+}
+
 /// The structure of a graph: its nodes and the shapes of its initializers.
 #[derive(Clone, Debug, Default)]
 pub struct GraphOutline {
+    /// The graph's declared inputs.
+    pub inputs: Vec<ValueOutline>,
+    /// The graph's declared outputs.
+    pub outputs: Vec<ValueOutline>,
     nodes: Vec<Node>,
     initializer_dims: HashMap<String, Vec<i64>>,
     external_files: std::collections::BTreeSet<String>,
@@ -102,10 +133,31 @@ impl GraphOutline {
                     self.external_files.extend(location);
                     reader.remaining -= size;
                 }
+                (GRAPH_INPUT | GRAPH_OUTPUT, LENGTH_DELIMITED) => {
+                    let size = read_varint(reader)?;
+                    let mut message = reader.take_message(size)?;
+                    let value = read_value_info(&mut message)?;
+                    if field == GRAPH_INPUT {
+                        self.inputs.push(value);
+                    } else {
+                        self.outputs.push(value);
+                    }
+                    reader.remaining -= size;
+                }
                 _ => skip_field(reader, wire_type)?,
             }
         }
         Ok(())
+    }
+
+    /// The declared input called `name`.
+    pub fn input(&self, name: &str) -> Option<&ValueOutline> {
+        self.inputs.iter().find(|value| value.name == name)
+    }
+
+    /// The declared output called `name`.
+    pub fn output(&self, name: &str) -> Option<&ValueOutline> {
+        self.outputs.iter().find(|value| value.name == name)
     }
 
     /// The files (relative to the graph's folder) that hold weights outside the graph.
@@ -177,6 +229,82 @@ impl GraphOutline {
         }
         None
     }
+}
+
+/// Reads the fields of the nested message at the reader, calling `each` with the field number
+/// and a reader of its contents for length-delimited fields and skipping the rest.
+fn each_message<R: Read + Seek>(
+    reader: &mut Limited<R>,
+    mut each: impl FnMut(u64, &mut Limited<&mut R>) -> io::Result<()>,
+) -> io::Result<()> {
+    while reader.remaining > 0 {
+        let (field, wire_type) = read_key(reader)?;
+        if wire_type == LENGTH_DELIMITED {
+            let size = read_varint(reader)?;
+            let mut message = reader.take_message(size)?;
+            each(field, &mut message)?;
+            // Whatever `each` left unread is skipped.
+            let left = message.remaining;
+            message.skip(left)?;
+            reader.remaining -= size;
+        } else {
+            skip_field(reader, wire_type)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_value_info<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<ValueOutline> {
+    let mut value = ValueOutline::default();
+    while reader.remaining > 0 {
+        let (field, wire_type) = read_key(reader)?;
+        match (field, wire_type) {
+            (VALUE_INFO_NAME, LENGTH_DELIMITED) => value.name = read_string(reader)?,
+            (VALUE_INFO_TYPE, LENGTH_DELIMITED) => {
+                let size = read_varint(reader)?;
+                let mut type_proto = reader.take_message(size)?;
+                each_message(&mut type_proto, |field, tensor| {
+                    if field != TYPE_TENSOR {
+                        return Ok(());
+                    }
+                    while tensor.remaining > 0 {
+                        let (field, wire_type) = read_key(tensor)?;
+                        match (field, wire_type) {
+                            (TENSOR_TYPE_ELEMENT, VARINT) => {
+                                value.element_type = read_varint(tensor)? as i64;
+                            }
+                            (TENSOR_TYPE_SHAPE, LENGTH_DELIMITED) => {
+                                let size = read_varint(tensor)?;
+                                let mut shape = tensor.take_message(size)?;
+                                each_message(&mut shape, |field, dim| {
+                                    if field != SHAPE_DIM {
+                                        return Ok(());
+                                    }
+                                    let mut fixed = None;
+                                    while dim.remaining > 0 {
+                                        let (field, wire_type) = read_key(dim)?;
+                                        if (field, wire_type) == (DIM_VALUE, VARINT) {
+                                            fixed = Some(read_varint(dim)? as i64);
+                                        } else {
+                                            skip_field(dim, wire_type)?;
+                                        }
+                                    }
+                                    value.dims.push(fixed);
+                                    Ok(())
+                                })?;
+                                tensor.remaining -= size;
+                            }
+                            _ => skip_field(tensor, wire_type)?,
+                        }
+                    }
+                    Ok(())
+                })?;
+                reader.remaining -= size;
+            }
+            _ => skip_field(reader, wire_type)?,
+        }
+    }
+    Ok(value)
 }
 
 fn read_node<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Node> {
@@ -296,6 +424,30 @@ struct Limited<R> {
 }
 
 impl<R: Read + Seek> Limited<R> {
+    /// Passes over the next `size` bytes of this message.
+    fn skip(&mut self, size: u64) -> io::Result<()> {
+        if size > self.remaining {
+            return Err(corrupt(
+                "a field runs past the end of its section (truncated?)",
+            ));
+        }
+        if size <= 8192 {
+            // Small fields are read through the buffer; seeking would discard it.
+            let copied = io::copy(&mut (&mut self.inner).take(size), &mut io::sink())?;
+            if copied != size {
+                return Err(corrupt(
+                    "the file ends in the middle of the graph (truncated?)",
+                ));
+            }
+        } else {
+            // Tensor data: skipped without reading. Every enclosing message's size was checked
+            // against the file's length, so a truncated file cannot hide here.
+            self.inner.seek(io::SeekFrom::Current(size as i64))?;
+        }
+        self.remaining -= size;
+        Ok(())
+    }
+
     /// A view of the next `size` bytes as a nested message. The caller reads it to the end and
     /// then subtracts `size` from its own `remaining`.
     fn take_message(&mut self, size: u64) -> io::Result<Limited<&mut R>> {
@@ -381,26 +533,7 @@ fn skip_field<R: Read + Seek>(reader: &mut Limited<R>, wire_type: u64) -> io::Re
         FIXED32 => 4,
         _ => return Err(corrupt("unknown protobuf wire type")),
     };
-    if size > reader.remaining {
-        return Err(corrupt(
-            "a field runs past the end of its section (truncated?)",
-        ));
-    }
-    if size <= 8192 {
-        // Small fields are read through the buffer; seeking would discard it.
-        let copied = io::copy(&mut (&mut reader.inner).take(size), &mut io::sink())?;
-        if copied != size {
-            return Err(corrupt(
-                "the file ends in the middle of the graph (truncated?)",
-            ));
-        }
-    } else {
-        // Tensor data: skipped without reading. Every enclosing message's size was checked
-        // against the file's length, so a truncated file cannot hide here.
-        reader.inner.seek(io::SeekFrom::Current(size as i64))?;
-    }
-    reader.remaining -= size;
-    Ok(())
+    reader.skip(size)
 }
 
 #[cfg(test)]

@@ -29,11 +29,13 @@ pub enum RuntimeError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
 
-    /// `ORT_DYLIB_PATH` names a file that does not exist.
-    #[error("the ONNX Runtime library named by {DYLIB_PATH_ENV} or chosen in the settings does not exist; correct or clear the choice: {}", path.display())]
+    /// `ORT_DYLIB_PATH` or the library chosen in the settings names a file that does not exist.
+    #[error("{}: {}", missing_override(*named_by), path.display())]
     OverrideMissing {
-        /// The path from the environment variable.
+        /// The path that was named.
         path: PathBuf,
+        /// Who named it: the environment variable or the settings.
+        named_by: LibrarySource,
     },
 
     /// The library exists but the system could not load it.
@@ -153,12 +155,29 @@ impl Default for LocateOptions {
     }
 }
 
+/// What to say about a named library that is not there.
+fn missing_override(source: LibrarySource) -> &'static str {
+    match source {
+        LibrarySource::Chosen => {
+            "the ONNX Runtime library chosen in Settings does not exist; choose another, or \
+             clear the choice to use the copy Pentimento downloads"
+        }
+        _ => {
+            "ORT_DYLIB_PATH names a file that does not exist; correct it, or unset it to use \
+             the copy Pentimento downloads"
+        }
+    }
+}
+
 /// Finds the ONNX Runtime library, downloading it into the cache when needed and allowed.
 pub fn locate_library(options: &LocateOptions) -> Result<RuntimeLibrary, RuntimeError> {
     let wheel = wheel::wheel_for_platform(std::env::consts::OS, std::env::consts::ARCH);
     if let Some(path) = &options.library {
         if !path.is_file() {
-            return Err(RuntimeError::OverrideMissing { path: path.clone() });
+            return Err(RuntimeError::OverrideMissing {
+                path: path.clone(),
+                named_by: LibrarySource::Chosen,
+            });
         }
         return Ok(RuntimeLibrary {
             path: path.clone(),
@@ -169,7 +188,10 @@ pub fn locate_library(options: &LocateOptions) -> Result<RuntimeLibrary, Runtime
         if let Some(path) = std::env::var_os(DYLIB_PATH_ENV).filter(|path| !path.is_empty()) {
             let path = PathBuf::from(path);
             if !path.is_file() {
-                return Err(RuntimeError::OverrideMissing { path });
+                return Err(RuntimeError::OverrideMissing {
+                    path,
+                    named_by: LibrarySource::EnvironmentVariable,
+                });
             }
             return Ok(RuntimeLibrary {
                 path,

@@ -111,3 +111,4 @@ impl NoiseSource for Recorded {
         self.position = end;
     }
 }
+pub mod hub_server;

@@ -1,0 +1,223 @@
+//! The model manager in the running app: adding a folder shows what the model can do, a broken
+//! folder is explained, a model downloads from a server that answers like the Hugging Face Hub
+//! (with progress, a cancel that keeps the partial file, and a resume), the default is chosen,
+//! a model is removed, and "Use now" loads one.
+
+#[path = "../inference/tests/common/hub_server.rs"]
+mod hub_server;
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use egui_kittest::{Harness, SnapshotOptions};
+use pentimento::PentimentoApp;
+use pentimento::app::{Modal, ModelState};
+use pentimento::dialogs::DialogKind;
+use pentimento_inference::LocateOptions;
+use pentimento_tests::{Sandbox, fixture_model};
+
+fn run_until(
+    harness: &mut Harness<'static, PentimentoApp>,
+    what: &str,
+    done: impl Fn(&PentimentoApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+        harness.step();
+    }
+    harness.run_steps(3);
+}
+
+#[test]
+fn the_model_manager_adds_downloads_chooses_and_removes_models() {
+    let server = hub_server::HubServer::start();
+    let sandbox = Sandbox::new();
+    let hub_cache = sandbox.path("hf-cache");
+    let mut harness = Harness::builder()
+        .with_size([1280.0, 860.0])
+        .wgpu()
+        .build_eframe({
+            let options = pentimento::AppOptions {
+                runtime: Some(LocateOptions::default()),
+                hub_endpoint: Some(server.endpoint.clone()),
+                hub_cache: Some(hub_cache.clone()),
+                document_size: [256, 256],
+                ..sandbox.options()
+            };
+            move |cc| PentimentoApp::with_options(cc, options)
+        });
+    harness.run();
+    harness.get_by_label("Models…").click();
+    harness.run();
+    assert_eq!(harness.state().modal(), Some(&Modal::Models));
+    harness.get_by_label("No models yet: add a folder or download one below.");
+
+    // A local folder: checked, listed with what it can do, and the default as the first.
+    sandbox.dialogs.answer(
+        DialogKind::ModelFolder,
+        Some(fixture_model("tiny-sd-inpaint")),
+    );
+    harness.get_by_label("Add folder…").click();
+    harness.run();
+    assert!(
+        harness.get_all_by_label("tiny-sd-inpaint").count() >= 1,
+        "the folder is listed by name"
+    );
+    harness.get_by_label_contains("text to image, image to image, inpainting UNet · fp32");
+    let inpaint = std::fs::canonicalize(fixture_model("tiny-sd-inpaint")).expect("path");
+    assert_eq!(
+        harness.state().settings().model_folder.as_deref(),
+        Some(inpaint.as_path())
+    );
+
+    // A PyTorch folder is refused with what to do.
+    let pytorch = sandbox.path("sd-pytorch");
+    std::fs::create_dir_all(pytorch.join("unet")).expect("folder");
+    std::fs::write(
+        pytorch
+            .join("unet")
+            .join("diffusion_pytorch_model.safetensors"),
+        b"{}",
+    )
+    .expect("write");
+    sandbox
+        .dialogs
+        .answer(DialogKind::ModelFolder, Some(pytorch));
+    harness.get_by_label("Add folder…").click();
+    harness.run();
+    harness.get_by_label_contains("holds a diffusers model with PyTorch weights");
+    assert_eq!(harness.state().settings().models.len(), 1);
+
+    // A download: cancelled while the slow UNet arrives, then resumed to the end.
+    server.faults().slow.insert("unet/model.onnx".to_owned());
+    server.faults().slow_pause = Duration::from_millis(60);
+    harness.get_by_label("Repository").click();
+    harness.run();
+    harness
+        .get_by_label("Repository")
+        .type_text(hub_server::REPO);
+    harness.run();
+    assert_eq!(
+        harness.get_by_label("Repository").value().as_deref(),
+        Some(hub_server::REPO)
+    );
+    harness.get_by_label("Download").click();
+    harness.step();
+    run_until(&mut harness, "the UNet to start downloading", |app| {
+        app.download()
+            .and_then(|download| download.progress.as_ref())
+            .is_some_and(|progress| progress.file == "unet/model.onnx" && progress.bytes_done > 0)
+    });
+    harness.get_by_label_contains("unet/model.onnx (");
+    harness.get_by_label("Cancel download").click();
+    run_until(&mut harness, "the cancel", |app| app.download().is_none());
+    assert!(
+        harness
+            .state()
+            .notices()
+            .iter()
+            .any(|notice| notice.text.contains("stopped")),
+        "{:?}",
+        harness.state().notices()
+    );
+    assert_eq!(
+        harness.state().settings().models.len(),
+        1,
+        "nothing added yet"
+    );
+    let partial_files = walk(&hub_cache)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(".incomplete"))
+        .count();
+    assert_eq!(partial_files, 1, "the partial UNet is kept");
+
+    server.faults().slow.clear();
+    harness.get_by_label("Download").click();
+    harness.step();
+    run_until(&mut harness, "the download", |app| app.download().is_none());
+    let label = format!("{}@main", hub_server::REPO);
+    assert!(
+        harness.get_all_by_label(label.as_str()).count() >= 1,
+        "the download is listed"
+    );
+    assert_eq!(
+        harness.state().settings().models.len(),
+        2,
+        "{:?}",
+        harness.state().notices()
+    );
+    let resumed = server.log().iter().any(|request| {
+        request
+            .range
+            .as_deref()
+            .is_some_and(|range| range != "bytes=0-")
+    });
+    assert!(resumed, "the UNet resumed with a Range request");
+
+    // The downloaded model becomes the default; the local one is removed from the list.
+    let make_default: Vec<_> = harness
+        .get_all_by_label("Make default")
+        .filter(|node| !node.accesskit_node().is_disabled())
+        .collect();
+    assert_eq!(make_default.len(), 1);
+    make_default[0].click();
+    harness.run();
+    let downloaded = harness.state().settings().models[1].path.clone();
+    assert_eq!(
+        harness.state().settings().model_folder.as_deref(),
+        Some(downloaded.as_path())
+    );
+    harness
+        .get_all_by_label("Remove")
+        .next()
+        .expect("a Remove button")
+        .click();
+    harness.run();
+    assert_eq!(harness.state().settings().models.len(), 1);
+    assert!(inpaint.is_dir(), "removing never deletes files");
+
+    // The list is kept in the settings file.
+    let saved = pentimento::settings::Settings::load(&sandbox.folders().settings_file());
+    assert_eq!(saved.models.len(), 1);
+    assert_eq!(saved.model_folder.as_deref(), Some(downloaded.as_path()));
+
+    // The temporary cache path differs from run to run.
+    let path = harness
+        .get_by_label_contains("hf-cache/models--test-org--tiny-sd")
+        .rect();
+    harness.mask(path);
+    harness.snapshot_options(
+        "model_manager",
+        &SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots")),
+    );
+
+    // "Use now" loads it.
+    harness.get_by_label("Use now").click();
+    harness.run_steps(2);
+    run_until(&mut harness, "the model", |app| {
+        !matches!(app.model, ModelState::Loading { .. })
+    });
+    assert!(
+        harness.state().model.ready().is_some(),
+        "{:?}",
+        harness.state().model
+    );
+    assert!(harness.state().modal().is_none(), "the window closes");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(walk(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
