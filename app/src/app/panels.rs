@@ -1228,7 +1228,7 @@ impl PentimentoApp {
                     (
                         "Access token",
                         &mut form.token,
-                        "optional: HF_TOKEN or huggingface-cli login",
+                        "optional: HF_TOKEN or hf auth login",
                         true,
                     ),
                 ] {

@@ -47,7 +47,7 @@ pub enum ModelsCommand {
         #[arg(long)]
         endpoint: Option<String>,
         /// An access token for gated or private repositories (default: HF_TOKEN or the token
-        /// huggingface-cli saved).
+        /// `hf auth login` saved).
         #[arg(long)]
         token: Option<String>,
     },
