@@ -29,6 +29,14 @@ impl Home {
         self.command(args).output().expect("the binary runs")
     }
 
+    /// The same with `HF_HUB_OFFLINE=1`.
+    fn run_offline(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .expect("the binary runs")
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pentimento"));
         command
@@ -41,6 +49,7 @@ impl Home {
             .env_remove("HF_HUB_CACHE")
             .env_remove("HF_ENDPOINT")
             .env_remove("HF_TOKEN")
+            .env_remove("HF_HUB_OFFLINE")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         command
@@ -221,6 +230,39 @@ fn a_download_lands_in_the_hugging_face_cache_and_joins_the_list() {
     );
     let (out, _) = text(&home.run(&["models", "list"]));
     assert!(out.starts_with("* test-org/tiny-sd@main"), "{out}");
+}
+
+#[test]
+fn offline_downloads_use_the_cache_or_explain() {
+    let server = hub_server::HubServer::start();
+    let home = Home::new();
+    let args = [
+        "models",
+        "download",
+        hub_server::REPO,
+        "--endpoint",
+        server.endpoint.as_str(),
+    ];
+    // Nothing cached yet: explained, nothing asked of the server.
+    let output = home.run_offline(&args);
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("HF_HUB_OFFLINE is set and the Hugging Face cache has no complete copy of test-org/tiny-sd (revision main); unset HF_HUB_OFFLINE to download it"),
+        "{err}"
+    );
+    assert!(server.log().is_empty(), "{:?}", server.log().len());
+
+    let output = home.run(&args);
+    assert!(output.status.success(), "{}", text(&output).1);
+    let requests = server.log().len();
+
+    // Cached: offline gives the same folder without a request.
+    let output = home.run_offline(&args);
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(out.contains("test-org/tiny-sd@main"), "{out}");
+    assert_eq!(server.log().len(), requests, "no request when offline");
 }
 
 /// The partial downloads under a folder, with their lengths.

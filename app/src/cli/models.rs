@@ -149,7 +149,7 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
                     let capabilities = models::add(&mut settings, &path, Some(label.clone()))
                         .map_err(anyhow::Error::msg)?;
                     save(&settings)?;
-                    println!("downloaded {label} into {}", path.display());
+                    println!("{label} is ready in {}", path.display());
                     println!("{}", capabilities.summary());
                 }
                 DownloadOutcome::Cancelled => {

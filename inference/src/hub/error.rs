@@ -36,6 +36,20 @@ pub enum HubError {
         subfolder: String,
     },
 
+    /// `HF_HUB_OFFLINE` is set and the cache has no complete copy.
+    #[error(
+        "HF_HUB_OFFLINE is set and the Hugging Face cache has no complete copy of {repo} \
+         (revision {revision}); unset HF_HUB_OFFLINE to download it: {cache}"
+    )]
+    Offline {
+        /// The repository.
+        repo: String,
+        /// The revision asked for.
+        revision: String,
+        /// The cache looked in.
+        cache: String,
+    },
+
     /// The Hub (or the mirror in `HF_ENDPOINT`) could not be reached.
     #[error(
         "could not reach the Hugging Face Hub ({reason}); check the internet connection and \

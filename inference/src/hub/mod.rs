@@ -17,6 +17,8 @@
 //! - **Token**: `HF_TOKEN`, else the file `huggingface_hub` writes at login (`HF_TOKEN_PATH`,
 //!   else `HF_HOME/token`, else `~/.cache/huggingface/token`). A token given as an empty string
 //!   means no token at all.
+//! - **Offline**: with `HF_HUB_OFFLINE=1` nothing is fetched; a complete copy in the cache is
+//!   used, as it is when the Hub cannot be reached.
 //! - **Cache** ([`hub_cache_dir`]): `HF_HUB_CACHE`, else `HF_HOME/hub`, else
 //!   `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
 //!
@@ -200,17 +202,27 @@ pub fn download_model(
         }
     };
 
+    // Offline: a snapshot downloaded before is as good as it was then.
+    let cached = || {
+        cache
+            .cached_commit()
+            .map(|commit| model_folder(&commit))
+            .filter(|folder| ModelFolder::open(folder).is_ok())
+    };
+    if settings.offline {
+        return cached()
+            .map(DownloadOutcome::Finished)
+            .ok_or_else(|| HubError::Offline {
+                repo: repo.to_owned(),
+                revision: revision.to_owned(),
+                cache: settings.cache_dir.display().to_string(),
+            });
+    }
     let listing = match api::list(&client, &target, cancel) {
         Ok(Some(listing)) => listing,
         Ok(None) => return Ok(DownloadOutcome::Cancelled),
         Err(err @ HubError::Unreachable { .. }) => {
-            // Offline: a snapshot downloaded before is as good as it was then.
-            return match cache.cached_commit().map(|commit| model_folder(&commit)) {
-                Some(folder) if ModelFolder::open(&folder).is_ok() => {
-                    Ok(DownloadOutcome::Finished(folder))
-                }
-                _ => Err(err),
-            };
+            return cached().map(DownloadOutcome::Finished).ok_or(err);
         }
         Err(err) => return Err(err),
     };

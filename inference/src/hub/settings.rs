@@ -17,6 +17,8 @@ pub(crate) struct Settings {
     pub token: Option<String>,
     /// The hub cache (the folder holding `models--owner--name`).
     pub cache_dir: PathBuf,
+    /// `HF_HUB_OFFLINE` is set: only what the cache holds may be used.
+    pub offline: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -25,6 +27,7 @@ impl std::fmt::Debug for Settings {
             .field("endpoint", &self.endpoint)
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("cache_dir", &self.cache_dir)
+            .field("offline", &self.offline)
             .finish()
     }
 }
@@ -44,6 +47,7 @@ impl Settings {
             endpoint: endpoint.trim().trim_end_matches('/').to_owned(),
             token,
             cache_dir: super::hub_cache_dir(options),
+            offline: env_flag("HF_HUB_OFFLINE"),
         }
     }
 }
@@ -82,6 +86,16 @@ fn home_dir() -> PathBuf {
     directories::BaseDirs::new()
         .map(|dirs| dirs.home_dir().to_path_buf())
         .unwrap_or_default()
+}
+
+/// A yes/no environment variable as `huggingface_hub` reads it: `1`, `true`, `yes` or `on`.
+fn env_flag(name: &str) -> bool {
+    env_value(name).is_some_and(|value| {
+        matches!(
+            value.to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
 }
 
 /// A non-empty environment variable, trimmed.
