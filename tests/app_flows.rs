@@ -2,7 +2,7 @@
 //! Runtime on the tiny inpainting pipeline): paint, mask, generate, accept, reshape the edge,
 //! undo and redo, cancel, save and reopen.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{Key, Modifiers, Pos2};
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
@@ -14,7 +14,7 @@ use pentimento::document::compositor::Provenance;
 use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, fixture_model};
+use pentimento_tests::{Sandbox, fixture_model, run_until};
 
 fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
@@ -25,26 +25,6 @@ fn harness(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
         .with_size([1280.0, 800.0])
         .wgpu()
         .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
-}
-
-/// Steps the app (with a little real time for the worker) until `done` holds.
-fn run_until(
-    harness: &mut Harness<'static, PentimentoApp>,
-    what: &str,
-    timeout: Duration,
-    done: impl Fn(&PentimentoApp) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !done(harness.state()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}; notices: {:?}",
-            harness.state().notices()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-    harness.run_steps(2);
 }
 
 /// Drags the pointer through document points on the canvas, as a stroke.

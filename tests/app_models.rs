@@ -6,7 +6,7 @@
 #[path = "../inference/tests/common/hub_server.rs"]
 mod hub_server;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use egui_kittest::{Harness, SnapshotOptions};
@@ -14,21 +14,7 @@ use pentimento::PentimentoApp;
 use pentimento::app::{Modal, ModelState};
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, fixture_model};
-
-fn run_until(
-    harness: &mut Harness<'static, PentimentoApp>,
-    what: &str,
-    done: impl Fn(&PentimentoApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-        harness.step();
-    }
-    harness.run_steps(3);
-}
+use pentimento_tests::{Sandbox, files_under, fixture_model, run_until};
 
 #[test]
 fn the_model_manager_adds_downloads_chooses_and_removes_models() {
@@ -105,14 +91,23 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     );
     harness.get_by_label("Download").click();
     harness.step();
-    run_until(&mut harness, "the UNet to start downloading", |app| {
-        app.download()
-            .and_then(|download| download.progress.as_ref())
-            .is_some_and(|progress| progress.file == "unet/model.onnx" && progress.bytes_done > 0)
-    });
+    run_until(
+        &mut harness,
+        "the UNet to start downloading",
+        Duration::from_secs(60),
+        |app| {
+            app.download()
+                .and_then(|download| download.progress.as_ref())
+                .is_some_and(|progress| {
+                    progress.file == "unet/model.onnx" && progress.bytes_done > 0
+                })
+        },
+    );
     harness.get_by_label_contains("unet/model.onnx (");
     harness.get_by_label("Cancel download").click();
-    run_until(&mut harness, "the cancel", |app| app.download().is_none());
+    run_until(&mut harness, "the cancel", Duration::from_secs(60), |app| {
+        app.download().is_none()
+    });
     assert!(
         harness
             .state()
@@ -127,7 +122,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         1,
         "nothing added yet"
     );
-    let partial_files = walk(&hub_cache)
+    let partial_files = files_under(&hub_cache)
         .into_iter()
         .filter(|path| path.to_string_lossy().ends_with(".incomplete"))
         .count();
@@ -136,7 +131,12 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     server.faults().slow.clear();
     harness.get_by_label("Download").click();
     harness.step();
-    run_until(&mut harness, "the download", |app| app.download().is_none());
+    run_until(
+        &mut harness,
+        "the download",
+        Duration::from_secs(60),
+        |app| app.download().is_none(),
+    );
     let label = format!("{}@main", hub_server::REPO);
     assert!(
         harness.get_all_by_label(label.as_str()).count() >= 1,
@@ -199,7 +199,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     // "Use now" loads it.
     harness.get_by_label("Use now").click();
     harness.run_steps(2);
-    run_until(&mut harness, "the model", |app| {
+    run_until(&mut harness, "the model", Duration::from_secs(60), |app| {
         !matches!(app.model, ModelState::Loading { .. })
     });
     assert!(
@@ -208,19 +208,4 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         harness.state().model
     );
     assert!(harness.state().modal().is_none(), "the window closes");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(walk(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }

@@ -4,7 +4,7 @@
 //! app keeps working.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{Key, Modifiers, Pos2};
 use egui_kittest::Harness;
@@ -13,8 +13,8 @@ use pentimento::PentimentoApp;
 use pentimento::app::{Modal, ModelState};
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::{LoadOptions, LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
-use pentimento_tests::Sandbox;
 use pentimento_tests::corpus::{self, Case};
+use pentimento_tests::{Sandbox, run_until};
 
 fn runtime() -> Arc<OnnxRuntime> {
     OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
@@ -87,21 +87,6 @@ fn broken_images_and_projects_are_refused_with_what_to_do() {
     }
 }
 
-/// Steps the app until `done` holds.
-fn run_until(
-    harness: &mut Harness<'static, PentimentoApp>,
-    what: &str,
-    done: impl Fn(&PentimentoApp) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-        harness.step();
-    }
-    harness.run_steps(2);
-}
-
 fn stroke(harness: &mut Harness<'static, PentimentoApp>, from: (f32, f32), to: (f32, f32)) {
     let area = harness.get_by_label("Canvas").rect();
     let size = [
@@ -141,6 +126,28 @@ fn fingerprint(app: &PentimentoApp) -> (Vec<u8>, usize, usize) {
     (rgba, document.layers().len(), document.generation_log.len())
 }
 
+/// The newest notice, checked against the case, with the document as it was before.
+fn refused(
+    harness: &Harness<'static, PentimentoApp>,
+    case: &Case,
+    before: &(Vec<u8>, usize, usize),
+) -> String {
+    let notice = harness
+        .state()
+        .notices()
+        .last()
+        .expect("a notice")
+        .text
+        .clone();
+    check(case, &notice);
+    assert!(
+        fingerprint(harness.state()) == *before,
+        "{}: the document changed",
+        case.name
+    );
+    notice
+}
+
 #[test]
 fn the_app_survives_every_case_with_the_document_unchanged() {
     let sandbox = Sandbox::new();
@@ -169,7 +176,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         sandbox.dialogs.answer(DialogKind::ModelFolder, Some(path));
         harness.get_by_label("Open model folder…").click();
         harness.run_steps(2);
-        run_until(&mut harness, case.name, |app| {
+        run_until(&mut harness, case.name, Duration::from_secs(60), |app| {
             !matches!(app.model, ModelState::Loading { .. })
         });
         let ModelState::Failed(message) = &harness.state().model else {
@@ -194,19 +201,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         harness.run();
         harness.get_by_label("Add image as layer…").click();
         harness.run();
-        let notice = harness
-            .state()
-            .notices()
-            .last()
-            .expect("a notice")
-            .text
-            .clone();
-        check(case, &notice);
-        assert!(
-            fingerprint(harness.state()) == before,
-            "{}: the document changed",
-            case.name
-        );
+        refused(&harness, case, &before);
         // …and as the document, over unsaved work.
         sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
         harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
@@ -217,19 +212,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         ));
         harness.get_by_label("Discard changes").click();
         harness.run();
-        let notice = harness
-            .state()
-            .notices()
-            .last()
-            .expect("a notice")
-            .text
-            .clone();
-        check(case, &notice);
-        assert!(
-            fingerprint(harness.state()) == before,
-            "{}: the document changed",
-            case.name
-        );
+        refused(&harness, case, &before);
     }
 
     for (index, case) in corpus::project_cases().iter().enumerate() {
@@ -239,20 +222,8 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         harness.run();
         harness.get_by_label("Discard changes").click();
         harness.run();
-        let notice = harness
-            .state()
-            .notices()
-            .last()
-            .expect("a notice")
-            .text
-            .clone();
-        check(case, &notice);
+        let notice = refused(&harness, case, &before);
         harness.get_by_label(notice.as_str());
-        assert!(
-            fingerprint(harness.state()) == before,
-            "{}: the document changed",
-            case.name
-        );
     }
 
     // Still usable: painting works and a good model loads after all the bad ones.
@@ -267,9 +238,12 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
     );
     harness.get_by_label("Open model folder…").click();
     harness.run_steps(2);
-    run_until(&mut harness, "the good model", |app| {
-        !matches!(app.model, ModelState::Loading { .. })
-    });
+    run_until(
+        &mut harness,
+        "the good model",
+        Duration::from_secs(60),
+        |app| !matches!(app.model, ModelState::Loading { .. }),
+    );
     assert!(
         harness.state().model.ready().is_some(),
         "{:?}",

@@ -1,8 +1,13 @@
-//! Shared helpers for Pentimento's end-to-end tests: where the workspace and the fixtures are.
+//! Shared helpers for Pentimento's end-to-end tests: where the workspace and the fixtures are,
+//! and driving the app until something has happened.
 
 pub mod corpus;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use pentimento::PentimentoApp;
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -108,4 +113,41 @@ pub fn save_victim(version: u32) -> pentimento::document::Document {
         document.end_stroke();
     }
     document
+}
+
+/// Steps the app (with a little real time for the worker and other threads) until `done`
+/// holds, then a few frames more so that the window shows it.
+pub fn run_until(
+    harness: &mut Harness<'static, PentimentoApp>,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&PentimentoApp) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}; notices: {:?}",
+            harness.state().notices()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        harness.step();
+    }
+    harness.run_steps(3);
+}
+
+/// Every file below a folder (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
 }

@@ -1099,7 +1099,7 @@ impl PentimentoApp {
         if entries.is_empty() {
             ui.label("No models yet: add a folder or download one below.");
         }
-        let mut action: Option<(&'static str, PathBuf)> = None;
+        let mut action: Option<(EntryAction, PathBuf)> = None;
         egui::ScrollArea::vertical()
             .max_height(260.0)
             .id_salt("model list")
@@ -1145,35 +1145,35 @@ impl PentimentoApp {
                                 .add_enabled(usable, egui::Button::new("Use now"))
                                 .clicked()
                             {
-                                action = Some(("use", entry.path.clone()));
+                                action = Some((EntryAction::Use, entry.path.clone()));
                             }
                             if ui
                                 .add_enabled(!is_default, egui::Button::new("Make default"))
                                 .clicked()
                             {
-                                action = Some(("default", entry.path.clone()));
+                                action = Some((EntryAction::MakeDefault, entry.path.clone()));
                             }
                             if ui
                                 .button("Remove")
                                 .on_hover_text("Removes it from this list; the files stay on disk")
                                 .clicked()
                             {
-                                action = Some(("remove", entry.path.clone()));
+                                action = Some((EntryAction::Remove, entry.path.clone()));
                             }
                         });
                     });
                 }
             });
         match action {
-            Some(("use", path)) => {
+            Some((EntryAction::Use, path)) => {
                 self.load_model(path);
                 return true;
             }
-            Some(("default", path)) => {
+            Some((EntryAction::MakeDefault, path)) => {
                 crate::models::set_default(&mut self.settings, &path);
                 self.save_settings();
             }
-            Some((_, path)) => {
+            Some((EntryAction::Remove, path)) => {
                 crate::models::remove(&mut self.settings, &path);
                 self.model_summaries.remove(&path);
                 self.save_settings();
@@ -1376,4 +1376,12 @@ fn describe_age(seconds: u64) -> String {
         5400..=129_599 => format!("{} h", seconds / 3600),
         _ => format!("{} days", seconds / 86_400),
     }
+}
+
+/// What a button of a model in the model manager asks for.
+#[derive(Clone, Copy)]
+enum EntryAction {
+    Use,
+    MakeDefault,
+    Remove,
 }
