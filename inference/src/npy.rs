@@ -92,7 +92,8 @@ fn check_declared_size(bytes: &[u8]) -> Result<(), String> {
     let header = bytes
         .get(header_start..header_end)
         .ok_or_else(|| "the header runs past the end of the file".to_owned())?;
-    let header = String::from_utf8_lossy(header);
+    let header = std::str::from_utf8(header).map_err(|_| "the header is not text".to_owned())?;
+    check_header_form(header)?;
     let Some(shape) = header
         .split_once("'shape':")
         .and_then(|(_, rest)| rest.split_once('('))
@@ -117,6 +118,44 @@ fn check_declared_size(bytes: &[u8]) -> Result<(), String> {
         return Err(format!(
             "the header declares {elements} values but the file holds only {data} bytes of data"
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a header that is not the flat dictionary numpy writes
+/// (`{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4, 64, 64), }`) before the general
+/// Python-literal parser sees it: that parser backtracks, and deeply nested brackets in a
+/// crafted header would keep it busy for hours.
+fn check_header_form(header: &str) -> Result<(), String> {
+    let refuse = |what: &str| {
+        Err(format!(
+            "its header is not the dictionary numpy writes ({what})"
+        ))
+    };
+    let mut braces = 0_u32;
+    let mut parentheses = 0_u32;
+    let mut characters = header.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '{' if braces == 0 => braces = 1,
+            '}' if braces == 1 && parentheses == 0 => braces = 0,
+            '(' if braces == 1 && parentheses == 0 => parentheses = 1,
+            ')' if parentheses == 1 => parentheses = 0,
+            '\'' | '"' => {
+                // A string without escapes, as numpy writes them.
+                if !characters.by_ref().any(|inside| inside == character) {
+                    return refuse("a string is not closed");
+                }
+            }
+            ':' | ',' | '<' | '>' | '|' | '=' | '.' | '-' | '_' => {}
+            character if character.is_ascii_alphanumeric() || character.is_ascii_whitespace() => {}
+            '{' | '(' => return refuse("nested brackets"),
+            '}' | ')' => return refuse("unbalanced brackets"),
+            other => return refuse(&format!("unexpected {other:?}")),
+        }
+    }
+    if braces != 0 || parentheses != 0 {
+        return refuse("unbalanced brackets");
     }
     Ok(())
 }
@@ -160,4 +199,47 @@ pub fn write_f32(path: &Path, array: &ArrayD<f32>) -> Result<(), NpyError> {
     file.sync_all()
         .map_err(|err| write_error(err.to_string()))?;
     std::fs::rename(&temporary, path).map_err(|err| write_error(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_f32_bytes;
+
+    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let padded = format!("{header:<118}\n");
+        bytes.extend_from_slice(&u16::try_from(padded.len()).expect("short").to_le_bytes());
+        bytes.extend_from_slice(padded.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    #[test]
+    fn what_numpy_writes_is_read() {
+        let data: Vec<u8> = [1.0_f32, 2.0, 3.0, 4.0]
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        let array = read_f32_bytes(&npy(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }",
+            &data,
+        ))
+        .expect("a numpy array");
+        assert_eq!(array.shape(), &[2, 2]);
+        assert_eq!(
+            array.iter().copied().collect::<Vec<_>>(),
+            [1.0, 2.0, 3.0, 4.0]
+        );
+    }
+
+    #[test]
+    fn nested_brackets_in_a_header_are_refused_at_once() {
+        // Found by the npy_reader fuzz target: the general parser needed hours for this.
+        let header = format!(
+            "{{'descr': '<f4', 'fortran_order': False, 'shape': (1,[1, 8, {}+ ",
+            "[".repeat(70)
+        );
+        let error = read_f32_bytes(&npy(&header, &[0; 16])).expect_err("refused");
+        assert!(error.contains("not the dictionary numpy writes"), "{error}");
+    }
 }
