@@ -104,6 +104,13 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         },
     );
     harness.get_by_label_contains("unet/model.onnx (");
+    // With the window closed, the status bar keeps showing it.
+    harness.get_by_label("Close").click();
+    harness.run_steps(2);
+    assert!(harness.state().modal().is_none());
+    harness.get_by_label_contains("Downloading test-org/tiny-sd@main: ");
+    harness.get_by_label("Models…").click();
+    harness.run_steps(2);
     harness.get_by_label("Cancel download").click();
     run_until(&mut harness, "the cancel", Duration::from_secs(60), |app| {
         app.download().is_none()

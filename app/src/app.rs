@@ -827,6 +827,17 @@ impl PentimentoApp {
             }
             ui.separator();
             ui.label(self.model.summary());
+            if let Some(download) = &self.download {
+                ui.separator();
+                let label = crate::models::source_label(&download.source);
+                ui.label(match &download.progress {
+                    Some(progress) => format!(
+                        "Downloading {label}: {}",
+                        crate::models::describe_progress(progress)
+                    ),
+                    None => format!("Downloading {label}…"),
+                });
+            }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(format!("{:.0} %", self.view.zoom * 100.0));
                 ui.separator();

@@ -1356,6 +1356,10 @@ impl PentimentoApp {
                 );
             }
             crate::models::DownloadEvent::Failed(message) => {
+                // With the window closed, the failure is said over the canvas instead.
+                if self.modal != Some(Modal::Models) {
+                    self.notify(ctx, format!("Download of {label} failed: {message}"), true);
+                }
                 self.models_error = Some(message);
             }
             crate::models::DownloadEvent::Progress(_) => {}
