@@ -230,6 +230,11 @@ fn a_download_lands_in_the_hugging_face_cache_and_joins_the_list() {
     );
     let (out, _) = text(&home.run(&["models", "list"]));
     assert!(out.starts_with("* test-org/tiny-sd@main"), "{out}");
+    // The repository alone names it too.
+    let output = home.run(&["models", "remove", "test-org/tiny-sd"]);
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(out.starts_with("removed test-org/tiny-sd@main"), "{out}");
 }
 
 #[test]
