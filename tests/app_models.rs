@@ -215,4 +215,29 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         harness.state().model
     );
     assert!(harness.state().modal().is_none(), "the window closes");
+
+    // A repository without an ONNX pipeline is explained under the download form.
+    harness.get_by_label("Models…").click();
+    harness.run_steps(2);
+    harness.get_by_label("Repository").click();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness
+        .get_by_label("Repository")
+        .type_text(hub_server::PYTORCH_REPO);
+    harness.run_steps(2);
+    assert_eq!(
+        harness.get_by_label("Repository").value().as_deref(),
+        Some(hub_server::PYTORCH_REPO)
+    );
+    harness.get_by_label("Download").click();
+    harness.step();
+    run_until(
+        &mut harness,
+        "the refusal",
+        Duration::from_secs(60),
+        |app| app.download().is_none(),
+    );
+    harness.get_by_label_contains("has no ONNX model (no unet/model.onnx");
+    assert_eq!(harness.state().settings().models.len(), 1);
 }

@@ -187,8 +187,10 @@ pub struct PentimentoApp {
     download_form: DownloadForm,
     /// What each listed model can do (or why it cannot be used), by folder.
     model_summaries: std::collections::HashMap<PathBuf, Result<String, String>>,
-    /// The model manager's last error.
+    /// Why the last folder could not be added.
     models_error: Option<String>,
+    /// Why the last download failed.
+    download_error: Option<String>,
 }
 
 impl PentimentoApp {
@@ -295,6 +297,7 @@ impl PentimentoApp {
             },
             model_summaries: std::collections::HashMap::new(),
             models_error: None,
+            download_error: None,
             options: options.clone(),
         };
         // A model named at start loads now; the remembered one loads when first needed, so

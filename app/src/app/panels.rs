@@ -1009,6 +1009,10 @@ impl PentimentoApp {
                 Modal::Models => {
                     ui.set_min_width(560.0);
                     close = self.models_window(ui);
+                    if close {
+                        self.models_error = None;
+                        self.download_error = None;
+                    }
                 }
                 Modal::Settings => {
                     ui.heading("Settings");
@@ -1183,6 +1187,7 @@ impl PentimentoApp {
         if ui.button("Add folder…").clicked()
             && let Some(path) = self.dialogs.pick_model_folder()
         {
+            self.download_error = None;
             match crate::models::add(&mut self.settings, &path, None) {
                 Ok(_) => {
                     self.models_error = None;
@@ -1280,6 +1285,9 @@ impl PentimentoApp {
                 self.start_download(ui.ctx());
             }
         }
+        if let Some(message) = &self.download_error {
+            ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
+        }
         ui.add_space(8.0);
         ui.button("Close").clicked()
     }
@@ -1316,10 +1324,14 @@ impl PentimentoApp {
         let wake = ctx.clone();
         match crate::models::Download::start(source, options, move || wake.request_repaint()) {
             Ok(download) => {
+                // Each error is about the last thing done.
                 self.models_error = None;
+                self.download_error = None;
                 self.download = Some(download);
             }
-            Err(err) => self.models_error = Some(format!("Could not start the download ({err}).")),
+            Err(err) => {
+                self.download_error = Some(format!("Could not start the download ({err})."));
+            }
         }
     }
 
@@ -1345,7 +1357,7 @@ impl PentimentoApp {
                             false,
                         );
                     }
-                    Err(message) => self.models_error = Some(message),
+                    Err(message) => self.download_error = Some(message),
                 }
             }
             crate::models::DownloadEvent::Finished(None) => {
@@ -1360,7 +1372,7 @@ impl PentimentoApp {
                 if self.modal != Some(Modal::Models) {
                     self.notify(ctx, format!("Download of {label} failed: {message}"), true);
                 }
-                self.models_error = Some(message);
+                self.download_error = Some(message);
             }
             crate::models::DownloadEvent::Progress(_) => {}
         }
