@@ -155,13 +155,10 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         "{:?}",
         harness.state().notices()
     );
-    let resumed = server.log().iter().any(|request| {
-        request
-            .range
-            .as_deref()
-            .is_some_and(|range| range != "bytes=0-")
-    });
-    assert!(resumed, "the UNet resumed with a Range request");
+    assert!(
+        server.resumed(hub_server::REPO, "unet/model.onnx"),
+        "the UNet resumed with a Range request"
+    );
 
     // The downloaded model becomes the default; the local one is removed from the list.
     let make_default: Vec<_> = harness

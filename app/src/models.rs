@@ -88,10 +88,15 @@ pub fn add(
 pub fn find<'a>(settings: &'a Settings, name_or_path: &str) -> Option<&'a ModelEntry> {
     let as_path =
         std::fs::canonicalize(name_or_path).unwrap_or_else(|_| PathBuf::from(name_or_path));
-    let by = |matches: &dyn Fn(&ModelEntry) -> bool| settings.models.iter().find(|e| matches(e));
-    by(&|entry| entry.path == as_path)
-        .or_else(|| by(&|entry| entry.name() == name_or_path))
-        .or_else(|| by(&|entry| display_name(&entry.path) == name_or_path))
+    let mut entries = settings.models.iter();
+    entries
+        .clone()
+        .find(|entry| entry.path == as_path)
+        .or_else(|| {
+            entries.find(|entry| {
+                entry.name() == name_or_path || display_name(&entry.path) == name_or_path
+            })
+        })
 }
 
 /// Removes a model from the list (its files stay on disk). Returns whether it was there.

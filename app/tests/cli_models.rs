@@ -204,13 +204,10 @@ fn a_download_lands_in_the_hugging_face_cache_and_joins_the_list() {
     let (out, err) = text(&output);
     assert!(output.status.success(), "{err}");
     assert!(out.contains("test-org/tiny-sd@main"), "{out}");
-    let resumed = server.log().iter().any(|request| {
-        request
-            .range
-            .as_deref()
-            .is_some_and(|range| range != "bytes=0-")
-    });
-    assert!(resumed, "the UNet resumed with a Range request");
+    assert!(
+        server.resumed(hub_server::REPO, "unet/model.onnx"),
+        "the UNet resumed with a Range request"
+    );
 
     let snapshot = home
         .path("hf")

@@ -513,32 +513,14 @@ impl Document {
         if points.len() < 3 {
             return;
         }
-        let min_y = points
-            .iter()
-            .map(|p| p.1)
-            .fold(f32::MAX, f32::min)
-            .floor()
-            .max(0.0) as u32;
-        let max_y = (points
-            .iter()
-            .map(|p| p.1)
-            .fold(f32::MIN, f32::max)
-            .ceil()
-            .max(0.0) as u32)
-            .min(self.height);
-        let min_x = points
-            .iter()
-            .map(|p| p.0)
-            .fold(f32::MAX, f32::min)
-            .floor()
-            .max(0.0) as u32;
-        let max_x = (points
-            .iter()
-            .map(|p| p.0)
-            .fold(f32::MIN, f32::max)
-            .ceil()
-            .max(0.0) as u32)
-            .min(self.width);
+        let (low, high) = points.iter().fold(
+            ((f32::MAX, f32::MAX), (f32::MIN, f32::MIN)),
+            |(low, high), &(x, y)| ((low.0.min(x), low.1.min(y)), (high.0.max(x), high.1.max(y))),
+        );
+        let min_x = low.0.floor().max(0.0) as u32;
+        let min_y = low.1.floor().max(0.0) as u32;
+        let max_x = (high.0.ceil().max(0.0) as u32).min(self.width);
+        let max_y = (high.1.ceil().max(0.0) as u32).min(self.height);
         if min_y >= max_y || min_x >= max_x {
             return;
         }

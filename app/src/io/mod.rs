@@ -64,14 +64,17 @@ fn decode(path: &Path) -> Result<image::DynamicImage, ImageFileError> {
         reason,
         path: path.to_path_buf(),
     };
-    let reader = image::ImageReader::open(path)
-        .map_err(|source| ImageFileError::Open {
-            source,
-            path: path.to_path_buf(),
-        })?
-        .with_guessed_format()
-        .map_err(|err| decode_error(err.to_string()))?;
-    let (width, height) = reader
+    // Twice: reading the dimensions (the header only) uses the reader up.
+    let open = || {
+        image::ImageReader::open(path)
+            .map_err(|source| ImageFileError::Open {
+                source,
+                path: path.to_path_buf(),
+            })?
+            .with_guessed_format()
+            .map_err(|err| decode_error(err.to_string()))
+    };
+    let (width, height) = open()?
         .into_dimensions()
         .map_err(|err| decode_error(err.to_string()))?;
     if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
@@ -81,13 +84,7 @@ fn decode(path: &Path) -> Result<image::DynamicImage, ImageFileError> {
             path: path.to_path_buf(),
         });
     }
-    let mut reader = image::ImageReader::open(path)
-        .map_err(|source| ImageFileError::Open {
-            source,
-            path: path.to_path_buf(),
-        })?
-        .with_guessed_format()
-        .map_err(|err| decode_error(err.to_string()))?;
+    let mut reader = open()?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);

@@ -252,6 +252,23 @@ impl HubServer {
         }
     }
 
+    /// Whether a file of `repo` was asked for from a point after its start: a resumed download.
+    pub fn resumed(&self, repo: &str, path: &str) -> bool {
+        let file = self.file(repo, path);
+        // LFS files are fetched from the storage server by their sha256.
+        let tail = if file.lfs { &file.sha256 } else { &file.path };
+        self.log().iter().any(|request| {
+            request.target.ends_with(tail.as_str())
+                && request.range.as_deref().is_some_and(|range| {
+                    range
+                        .trim_start_matches("bytes=")
+                        .trim_end_matches('-')
+                        .parse::<usize>()
+                        .is_ok_and(|from| from > 0 && from < file.bytes.len())
+                })
+        })
+    }
+
     /// Requests for file contents (not the listing).
     pub fn file_requests(&self) -> usize {
         self.log()
