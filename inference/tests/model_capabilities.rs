@@ -4,16 +4,18 @@
 mod common;
 
 use common::{fixtures, runtime};
+use pentimento_inference::model::ElementType;
 use pentimento_inference::model::capabilities::{Family, Inpainting, Precision};
 use pentimento_inference::{Capabilities, ModelFolder, ModelReport};
 
 #[test]
 fn capabilities_from_the_graphs_match_the_sessions() {
-    for (name, inpainting_unet) in [
-        ("tiny-sd", false),
-        ("tiny-sd-inpaint", true),
-        ("tiny-sd-optimum", false),
-        ("tiny-sd-inpaint-optimum", true),
+    for (name, inpainting_unet, precision) in [
+        ("tiny-sd", false, Precision::Fp32),
+        ("tiny-sd-inpaint", true, Precision::Fp32),
+        ("tiny-sd-optimum", false, Precision::Fp32),
+        ("tiny-sd-inpaint-optimum", true, Precision::Fp32),
+        ("tiny-sd-inpaint-fp16", true, Precision::Fp16),
     ] {
         let folder = ModelFolder::open(&fixtures().join("models").join(name)).expect("opens");
         let quick = Capabilities::inspect(&folder).expect("capabilities");
@@ -32,7 +34,12 @@ fn capabilities_from_the_graphs_match_the_sessions() {
             quick.image_to_image,
             "{name}: the fixtures have a VAE encoder"
         );
-        assert_eq!(quick.precision, Precision::Fp32, "{name}");
+        assert_eq!(quick.precision, precision, "{name}");
+        assert_eq!(
+            report.conventions.latent_element == ElementType::Float16,
+            precision == Precision::Fp16,
+            "{name}: the sessions agree on the precision"
+        );
         assert_eq!(
             quick.family,
             Family::Other(Some(32)),
@@ -57,5 +64,11 @@ fn capabilities_from_the_graphs_match_the_sessions() {
             }),
             "{summary}"
         );
+        let precision_word = if precision == Precision::Fp16 {
+            " · fp16 · "
+        } else {
+            " · fp32 · "
+        };
+        assert!(summary.contains(precision_word), "{summary}");
     }
 }
