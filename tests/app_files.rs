@@ -1,6 +1,7 @@
 //! Files through the real app: opening images as documents and as layers (menu, shortcut, drag
 //! and drop), damaged files explained without losing the open work, PNG export, asking before
-//! closing with unsaved changes, and recovering the autosave of a session that was killed.
+//! closing with unsaved changes, recovering the autosave of a session that was killed, and the
+//! prompt and settings kept across sessions even when the settings file is damaged.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -184,6 +185,18 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     assert!(summary.starts_with("100.0% painted by hand"), "{summary}");
 }
 
+/// Closes the window the way the window manager does.
+fn request_close(harness: &mut Harness<'static, PentimentoApp>) {
+    harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    harness.run();
+}
+
 #[test]
 fn closing_with_unsaved_changes_asks_first() {
     let sandbox = Sandbox::new();
@@ -199,16 +212,6 @@ fn closing_with_unsaved_changes_asks_first() {
         .add_paint_layer("Ink", None);
     harness.run();
 
-    let request_close = |harness: &mut Harness<'static, PentimentoApp>| {
-        harness
-            .input_mut()
-            .viewports
-            .entry(egui::ViewportId::ROOT)
-            .or_default()
-            .events
-            .push(egui::ViewportEvent::Close);
-        harness.run();
-    };
     request_close(&mut harness);
     assert_eq!(harness.state().modal(), Some(&Modal::ConfirmQuit));
     harness.get_by_label("Save changes before closing?");
@@ -296,4 +299,75 @@ fn a_killed_session_is_recovered_from_its_autosave() {
     assert_eq!(aside.len(), 1, "the declined autosave is kept aside");
     let kept = pentimento::io::ora::open(&aside[0]).expect("the kept file opens");
     assert_eq!((kept.width(), kept.height()), (320, 240));
+}
+
+#[test]
+fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
+    let sandbox = Sandbox::new();
+    let settings_file = sandbox.folders().settings_file();
+    let type_into = |harness: &mut Harness<'static, PentimentoApp>, label: &str, text: &str| {
+        harness.get_by_label(label).click();
+        harness.run();
+        harness.get_by_label(label).type_text(text);
+        harness.run();
+    };
+    let field = |harness: &Harness<'static, PentimentoApp>, label: &str| {
+        harness.get_by_label(label).value().unwrap_or_default()
+    };
+
+    // An artist writes a prompt and closes the window.
+    let mut harness = start(sandbox.options());
+    harness.run();
+    type_into(
+        &mut harness,
+        "Describe what to paint",
+        "a lighthouse at dusk",
+    );
+    type_into(&mut harness, "Negative prompt", "fog");
+    request_close(&mut harness);
+    drop(harness);
+
+    // The next session starts with it.
+    let mut harness = start(sandbox.options());
+    harness.run();
+    assert_eq!(
+        field(&harness, "Describe what to paint"),
+        "a lighthouse at dusk"
+    );
+    assert_eq!(field(&harness, "Negative prompt"), "fog");
+    drop(harness);
+
+    // A hand edit breaks one value: only that value is reset, the rest is kept, the app says
+    // so, and the damaged file stays on disk.
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&settings_file).expect("settings")).expect("json");
+    saved["generation"]["steps"] = serde_json::json!("many");
+    let damaged = serde_json::to_string_pretty(&saved).expect("json");
+    std::fs::write(&settings_file, &damaged).expect("write");
+    let mut harness = start(sandbox.options());
+    harness.run();
+    harness.get_by_label_contains("could not be read and were reset: generation.steps.");
+    assert_eq!(
+        field(&harness, "Describe what to paint"),
+        "a lighthouse at dusk"
+    );
+    assert_eq!(
+        harness.state().settings().generation.steps,
+        pentimento::settings::GenerationSettings::default().steps
+    );
+    let kept: Vec<PathBuf> = std::fs::read_dir(sandbox.folders().config)
+        .expect("config folder")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.to_string_lossy().contains("settings-unreadable-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).expect("read"), damaged);
+    harness.get_by_label("Dismiss").click();
+    harness.run();
+    assert!(
+        harness
+            .query_by_label_contains("could not be read")
+            .is_none(),
+        "the notice goes when dismissed"
+    );
 }

@@ -183,7 +183,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     assert!(inpaint.is_dir(), "removing never deletes files");
 
     // The list is kept in the settings file.
-    let saved = pentimento::settings::Settings::load(&sandbox.folders().settings_file());
+    let saved = pentimento::settings::Settings::load(&sandbox.folders().settings_file()).0;
     assert_eq!(saved.models.len(), 1);
     assert_eq!(saved.model_folder.as_deref(), Some(downloaded.as_path()));
 

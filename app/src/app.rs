@@ -170,8 +170,6 @@ pub struct PentimentoApp {
     notices: Vec<Notice>,
     modal: Option<Modal>,
     overlays: Overlays,
-    prompt: String,
-    negative_prompt: String,
     renaming: Option<(LayerId, String)>,
     /// Provenance shares of the composite, with the revision they were counted at.
     provenance_shares: Option<(u64, crate::document::compositor::ProvenanceShares)>,
@@ -210,7 +208,7 @@ impl PentimentoApp {
             None => false,
         };
         let folders = options.folders.clone().unwrap_or_else(Folders::platform);
-        let settings = Settings::load(&folders.settings_file());
+        let (settings, settings_problem) = Settings::load(&folders.settings_file());
         // A library chosen in the settings is used unless the caller named one.
         let mut options = options;
         if let Some(locate) = &mut options.runtime
@@ -229,7 +227,14 @@ impl PentimentoApp {
             }
             None => RuntimeStatus::NotStarted,
         };
-        let mut notices = Vec::new();
+        let mut notices: Vec<Notice> = settings_problem
+            .into_iter()
+            .map(|text| Notice {
+                text,
+                is_error: true,
+                posted: 0.0,
+            })
+            .collect();
         let worker = match options.runtime.clone() {
             Some(locate) => {
                 let ctx = cc.egui_ctx.clone();
@@ -282,8 +287,6 @@ impl PentimentoApp {
                 mask: true,
                 ..Overlays::default()
             },
-            prompt: String::new(),
-            negative_prompt: String::new(),
             renaming: None,
             provenance_shares: None,
             gpu_canvas,

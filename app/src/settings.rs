@@ -12,6 +12,10 @@ use crate::tools::ToolSettings;
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GenerationSettings {
+    /// What to paint.
+    pub prompt: String,
+    /// What to avoid.
+    pub negative_prompt: String,
     /// Auto, text to image, image to image, inpaint.
     pub mode: ModeChoice,
     /// Denoising steps.
@@ -35,6 +39,8 @@ pub struct GenerationSettings {
 impl Default for GenerationSettings {
     fn default() -> Self {
         Self {
+            prompt: String::new(),
+            negative_prompt: String::new(),
             mode: ModeChoice::Auto,
             steps: 25,
             guidance: 7.5,
@@ -86,13 +92,63 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Reads settings; missing or unreadable settings give the defaults (never an error: a
-    /// damaged settings file must not keep the app from opening).
-    pub fn load(path: &Path) -> Self {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default()
+    /// Reads settings. A missing file gives the defaults. A file that cannot be read whole never
+    /// keeps the app from opening and is never lost: every part that still reads is kept, the
+    /// file itself is set aside next to the new one, and the sentence returned says what was
+    /// left out and where the old file is.
+    pub fn load(path: &Path) -> (Self, Option<String>) {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return (Self::default(), None);
+            }
+            Err(err) => {
+                return (
+                    Self::default(),
+                    Some(format!(
+                        "Could not read the settings in {} ({err}); Pentimento starts with the defaults. {}",
+                        path.display(),
+                        set_aside(path)
+                    )),
+                );
+            }
+        };
+        let found: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(value) => value,
+            Err(err) => {
+                return (
+                    Self::default(),
+                    Some(format!(
+                        "The settings in {} are not valid JSON ({err}); Pentimento starts with the defaults. {}",
+                        path.display(),
+                        set_aside(path)
+                    )),
+                );
+            }
+        };
+        if let Ok(settings) = serde_json::from_value::<Self>(found.clone()) {
+            return (settings, None);
+        }
+        let mut kept = serde_json::to_value(Self::default()).unwrap_or_default();
+        let mut left_out = Vec::new();
+        keep_what_reads(&mut kept, "", found, &mut left_out);
+        let settings = serde_json::from_value(kept).unwrap_or_default();
+        let names: Vec<String> = left_out
+            .iter()
+            .map(|pointer| match pointer.trim_start_matches('/') {
+                "" => "all of them".to_owned(),
+                name => name.replace('/', "."),
+            })
+            .collect();
+        (
+            settings,
+            Some(format!(
+                "Some settings in {} could not be read and were reset: {}. {}",
+                path.display(),
+                names.join(", "),
+                set_aside(path)
+            )),
+        )
     }
 
     /// Writes settings atomically.
@@ -109,6 +165,92 @@ impl Settings {
         self.recent_files.retain(|existing| existing != path);
         self.recent_files.insert(0, path.to_path_buf());
         self.recent_files.truncate(10);
+    }
+}
+
+/// Copies a settings file that could not be read next to itself, so that saving the new
+/// settings does not destroy it; says where it went.
+fn set_aside(path: &Path) -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let aside = path.with_file_name(format!("settings-unreadable-{seconds}.json"));
+    match std::fs::copy(path, &aside) {
+        Ok(_) => format!("The old file is kept as {}.", aside.display()),
+        Err(err) => format!(
+            "It could not be copied aside ({err}); copy it yourself before changing a setting."
+        ),
+    }
+}
+
+/// Puts `found` at `pointer` in `kept` if the settings still read with it; otherwise goes into
+/// objects key by key and into lists item by item, so that one bad value costs only itself.
+/// The JSON pointers of the values it could not keep go to `left_out`.
+fn keep_what_reads(
+    kept: &mut serde_json::Value,
+    pointer: &str,
+    found: serde_json::Value,
+    left_out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+
+    let reads = |value: &Value| serde_json::from_value::<Settings>(value.clone()).is_ok();
+    let previous = kept.pointer(pointer).cloned();
+    put(kept, pointer, found.clone());
+    if reads(kept) {
+        return;
+    }
+    match (found, previous) {
+        (Value::Object(map), Some(previous @ Value::Object(_))) => {
+            put(kept, pointer, previous);
+            for (key, value) in map {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                keep_what_reads(kept, &format!("{pointer}/{escaped}"), value, left_out);
+            }
+        }
+        (Value::Array(items), Some(Value::Array(_))) => {
+            put(kept, pointer, Value::Array(Vec::new()));
+            for (index, item) in items.into_iter().enumerate() {
+                if let Some(Value::Array(list)) = kept.pointer_mut(pointer) {
+                    list.push(item);
+                }
+                if !reads(kept) {
+                    if let Some(Value::Array(list)) = kept.pointer_mut(pointer) {
+                        list.pop();
+                    }
+                    left_out.push(format!("{pointer}/{index}"));
+                }
+            }
+        }
+        (_, previous) => {
+            put_back(kept, pointer, previous);
+            left_out.push(pointer.to_owned());
+        }
+    }
+}
+
+/// Sets the value at a JSON pointer whose parent exists.
+fn put(root: &mut serde_json::Value, pointer: &str, value: serde_json::Value) {
+    if pointer.is_empty() {
+        *root = value;
+        return;
+    }
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    if let Some(serde_json::Value::Object(map)) = root.pointer_mut(parent) {
+        map.insert(key.replace("~1", "/").replace("~0", "~"), value);
+    }
+}
+
+/// Restores what was at a JSON pointer before a trial: the old value, or nothing.
+fn put_back(root: &mut serde_json::Value, pointer: &str, previous: Option<serde_json::Value>) {
+    match previous {
+        Some(value) => put(root, pointer, value),
+        None => {
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            if let Some(serde_json::Value::Object(map)) = root.pointer_mut(parent) {
+                map.remove(&key.replace("~1", "/").replace("~0", "~"));
+            }
+        }
     }
 }
 
@@ -148,5 +290,128 @@ impl Folders {
     /// The autosave folder.
     pub fn autosave_dir(&self) -> PathBuf {
         self.data.join("autosave")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, text).expect("write");
+        (dir, path)
+    }
+
+    fn set_aside_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("folder")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("settings-unreadable-"))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn a_missing_file_gives_the_defaults_quietly() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (settings, problem) = Settings::load(&dir.path().join("settings.json"));
+        assert_eq!(settings, Settings::default());
+        assert_eq!(problem, None);
+    }
+
+    #[test]
+    fn saved_settings_read_back_whole() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path = dir.path().join("settings.json");
+        let mut settings = Settings::default();
+        settings.generation.prompt = "a lighthouse at dusk".to_owned();
+        settings.generation.negative_prompt = "blurry".to_owned();
+        settings.generation.steps = 12;
+        settings.remember_file(Path::new("/art/harbour.ora"));
+        settings.save(&path).expect("save");
+        assert_eq!(Settings::load(&path), (settings, None));
+        assert!(set_aside_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn one_bad_value_costs_only_itself_and_the_file_is_kept() {
+        let text = r#"{
+            "model_folder": "/models/sd15",
+            "models": [
+                {"path": "/models/sd15"},
+                {"path": 42},
+                {"path": "/models/inpaint", "source": "org/inpaint@main"}
+            ],
+            "generation": {"prompt": "a red fox", "steps": "many", "guidance": 5.0},
+            "history_budget_mib": 256
+        }"#;
+        let (dir, path) = written(text);
+        let (settings, problem) = Settings::load(&path);
+        assert_eq!(settings.model_folder, Some(PathBuf::from("/models/sd15")));
+        let paths: Vec<&Path> = settings
+            .models
+            .iter()
+            .map(|entry| entry.path.as_path())
+            .collect();
+        assert_eq!(
+            paths,
+            [Path::new("/models/sd15"), Path::new("/models/inpaint")]
+        );
+        assert_eq!(
+            settings.models[1].source.as_deref(),
+            Some("org/inpaint@main")
+        );
+        assert_eq!(settings.generation.prompt, "a red fox");
+        assert_eq!(settings.generation.guidance, 5.0);
+        assert_eq!(
+            settings.generation.steps,
+            GenerationSettings::default().steps
+        );
+        assert_eq!(settings.history_budget_mib, 256);
+        let problem = problem.expect("a sentence");
+        assert!(
+            problem.contains("reset: generation.steps, models.1."),
+            "{problem}"
+        );
+        let aside = set_aside_files(dir.path());
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert!(
+            problem.contains(&aside[0].display().to_string()),
+            "{problem}"
+        );
+        assert_eq!(std::fs::read_to_string(&aside[0]).expect("read"), text);
+    }
+
+    #[test]
+    fn a_file_that_is_not_json_is_kept_and_explained() {
+        let text = "{\"models\": [{\"path\": \"/models/sd15\"}";
+        let (dir, path) = written(text);
+        let (settings, problem) = Settings::load(&path);
+        assert_eq!(settings, Settings::default());
+        let problem = problem.expect("a sentence");
+        assert!(problem.contains("not valid JSON"), "{problem}");
+        let aside = set_aside_files(dir.path());
+        assert_eq!(aside.len(), 1);
+        assert_eq!(std::fs::read_to_string(&aside[0]).expect("read"), text);
+        // Saving the fresh settings leaves the set-aside copy alone.
+        settings.save(&path).expect("save");
+        assert_eq!(std::fs::read_to_string(&aside[0]).expect("read"), text);
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_resets_everything_and_says_so() {
+        let (dir, path) = written("[1, 2, 3]");
+        let (settings, problem) = Settings::load(&path);
+        assert_eq!(settings, Settings::default());
+        let problem = problem.expect("a sentence");
+        assert!(problem.contains("reset: all of them."), "{problem}");
+        assert_eq!(set_aside_files(dir.path()).len(), 1);
     }
 }

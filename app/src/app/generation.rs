@@ -402,9 +402,11 @@ impl PentimentoApp {
         if !settings.seed_locked {
             self.settings.generation.seed = random_seed();
         }
+        // The prompt and settings of a generation survive a crash during it.
+        self.save_settings();
         let base = GenerationRequest {
-            prompt: self.prompt.clone(),
-            negative_prompt: self.negative_prompt.clone(),
+            prompt: settings.prompt.clone(),
+            negative_prompt: settings.negative_prompt.clone(),
             steps: settings.steps,
             guidance: settings.guidance,
             scheduler: settings.scheduler,

@@ -174,7 +174,7 @@ impl PentimentoApp {
 
         let label = ui.label("Describe what to paint");
         ui.add(
-            egui::TextEdit::multiline(&mut self.prompt)
+            egui::TextEdit::multiline(&mut self.settings.generation.prompt)
                 .hint_text("a red apple on a wooden table, oil painting")
                 .desired_rows(4)
                 .desired_width(f32::INFINITY),
@@ -183,7 +183,7 @@ impl PentimentoApp {
         ui.add_space(6.0);
         let label = ui.label("Negative prompt");
         ui.add(
-            egui::TextEdit::multiline(&mut self.negative_prompt)
+            egui::TextEdit::multiline(&mut self.settings.generation.negative_prompt)
                 .hint_text("what to avoid")
                 .desired_rows(2)
                 .desired_width(f32::INFINITY),

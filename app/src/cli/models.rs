@@ -59,7 +59,10 @@ pub enum ModelsCommand {
 pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
     let folders = Folders::platform();
     let file = folders.settings_file();
-    let mut settings = Settings::load(&file);
+    let (mut settings, problem) = Settings::load(&file);
+    if let Some(problem) = problem {
+        eprintln!("{problem}");
+    }
     let save = |settings: &Settings| {
         settings
             .save(&file)
