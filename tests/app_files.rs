@@ -371,3 +371,55 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
         "the notice goes when dismissed"
     );
 }
+
+#[test]
+fn two_windows_never_touch_each_others_autosave() {
+    let sandbox = Sandbox::new();
+    let mut first = start(pentimento::AppOptions {
+        document_size: [200, 100],
+        ..sandbox.options()
+    });
+    first.run();
+    first
+        .state_mut()
+        .document_mut()
+        .add_paint_layer("Ink", None);
+    first.state_mut().autosave_now();
+    let first_file = first.state().autosave_file();
+    assert!(first_file.is_file(), "the first window autosaved");
+
+    // A second window beside it has nothing to recover: the first one is still running.
+    let mut second = start(sandbox.options());
+    second.run();
+    assert!(
+        second.state().modal().is_none(),
+        "{:?}",
+        second.state().modal()
+    );
+    assert_ne!(second.state().autosave_file(), first_file);
+    // Closing the second window cleanly leaves the first one's autosave alone.
+    request_close(&mut second);
+    drop(second);
+    assert!(
+        first_file.is_file(),
+        "the first window's autosave is still there"
+    );
+
+    // The first window ends without closing, as in a crash: the next window offers its work.
+    drop(first);
+    let mut third = start(sandbox.options());
+    third.run();
+    match third.state().modal() {
+        Some(Modal::Recover(recovery)) => assert_eq!(recovery.path, first_file),
+        other => panic!("expected the first window's autosave to be offered: {other:?}"),
+    }
+    third.get_by_label("Recover").click();
+    third.run();
+    let layers = third.state().document().layers();
+    assert_eq!(layers.last().expect("a layer").properties.name, "Ink");
+    assert_eq!(
+        third.state().autosave_file(),
+        first_file,
+        "the recovering window keeps the autosave where it is until the work is saved"
+    );
+}

@@ -169,6 +169,8 @@ pub struct PentimentoApp {
     autosave: Autosave,
     notices: Vec<Notice>,
     modal: Option<Modal>,
+    /// Further autosaves of windows that did not close cleanly, offered after the first.
+    more_recoveries: Vec<Recovery>,
     overlays: Overlays,
     renaming: Option<(LayerId, String)>,
     /// Provenance shares of the composite, with the revision they were counted at.
@@ -267,7 +269,8 @@ impl PentimentoApp {
             folders.autosave_dir(),
             Duration::from_secs(settings.autosave_seconds.max(5)),
         );
-        let modal = Autosave::pending_recovery(&folders.autosave_dir()).map(Modal::Recover);
+        let mut recoveries = Autosave::pending_recoveries(&folders.autosave_dir());
+        let modal = (!recoveries.is_empty()).then(|| Modal::Recover(recoveries.remove(0)));
         let mut app = Self {
             runtime,
             worker,
@@ -283,6 +286,7 @@ impl PentimentoApp {
             autosave,
             notices,
             modal,
+            more_recoveries: recoveries,
             overlays: Overlays {
                 mask: true,
                 ..Overlays::default()

@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use pentimento_inference::{ProviderChoice, SchedulerKind};
 
 use super::{Modal, ModelState, PentimentoApp, ReplaceWith, SIZE_PRESETS};
-use crate::autosave::Autosave;
+use crate::autosave::{Autosave, Recovery};
 use crate::document::compositor::ProvenanceShares;
 use crate::document::generative::GenerativeParams;
 use crate::document::layer::{BlendMode, LayerContent, LayerId};
@@ -869,6 +869,7 @@ impl PentimentoApp {
             return;
         };
         let mut close = false;
+        let mut next_modal = None;
         let response = egui::Modal::new(egui::Id::unique("pentimento_modal")).show(ctx, |ui| {
             ui.set_max_width(420.0);
             match modal {
@@ -888,25 +889,7 @@ impl PentimentoApp {
                     ui.horizontal(|ui| {
                         if ui.button("Recover").clicked() {
                             close = true;
-                            match ora::open(&recovery.path) {
-                                Ok(mut document) => {
-                                    document.mark_modified();
-                                    self.replace_document(document, recovery.original.clone());
-                                    // The recovered work is kept on disk until it is saved.
-                                    self.autosave.tick(&self.document, recovery.original.as_deref(), true);
-                                }
-                                Err(err) => {
-                                    let aside = Autosave::set_aside(&self.folders.autosave_dir());
-                                    let kept = aside
-                                        .map(|path| format!(" The file was kept as {}.", path.display()))
-                                        .unwrap_or_default();
-                                    self.notify(
-                                        ui.ctx(),
-                                        format!("The autosave could not be opened: {err}.{kept}"),
-                                        true,
-                                    );
-                                }
-                            }
+                            self.recover(ui.ctx(), &recovery);
                         }
                         if ui
                             .button("Discard")
@@ -914,8 +897,13 @@ impl PentimentoApp {
                             .clicked()
                         {
                             close = true;
-                            if let Some(path) = Autosave::set_aside(&self.folders.autosave_dir()) {
+                            let root = self.folders.autosave_dir();
+                            if let Some(path) = Autosave::set_aside(&root, &recovery) {
                                 self.notify(ui.ctx(), format!("The autosave was kept as {}.", path.display()), false);
+                            }
+                            // The canvas is still untouched: offer the next one now.
+                            if !self.more_recoveries.is_empty() {
+                                next_modal = Some(Modal::Recover(self.more_recoveries.remove(0)));
                             }
                         }
                     });
@@ -1088,7 +1076,51 @@ impl PentimentoApp {
             )
         );
         if close || (dismissable && response.should_close()) {
-            self.modal = None;
+            self.modal = next_modal;
+        }
+    }
+
+    /// Opens an autosave left by a window that did not close cleanly and makes its slot this
+    /// window's own; a damaged one is kept aside and explained.
+    fn recover(&mut self, ctx: &egui::Context, recovery: &Recovery) {
+        let mut document = match ora::open(&recovery.path) {
+            Ok(document) => document,
+            Err(err) => {
+                let aside = Autosave::set_aside(&self.folders.autosave_dir(), recovery);
+                let kept = aside
+                    .map(|path| format!(" The file was kept as {}.", path.display()))
+                    .unwrap_or_default();
+                self.notify(
+                    ctx,
+                    format!("The autosave could not be opened: {err}.{kept}"),
+                    true,
+                );
+                return;
+            }
+        };
+        if let Err(message) = self.autosave.adopt(recovery) {
+            self.notify(ctx, message, true);
+            return;
+        }
+        document.mark_modified();
+        self.replace_document(document, recovery.original.clone());
+        // The recovered work stays on disk until it is saved.
+        self.autosave
+            .tick(&self.document, recovery.original.as_deref(), true);
+        if !self.more_recoveries.is_empty() {
+            let count = self.more_recoveries.len();
+            self.notify(
+                ctx,
+                format!(
+                    "{count} more autosave{} of windows that did not close cleanly {} kept in {}; \
+                     {} offered the next time Pentimento starts.",
+                    if count == 1 { "" } else { "s" },
+                    if count == 1 { "is" } else { "are" },
+                    self.folders.autosave_dir().display(),
+                    if count == 1 { "it is" } else { "they are" },
+                ),
+                true,
+            );
         }
     }
 }

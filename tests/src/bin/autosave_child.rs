@@ -21,7 +21,6 @@ fn main() {
         config: dir.join("config"),
         data: dir.join("data"),
     };
-    let autosave = folders.autosave_dir().join("autosave.ora");
     let options = AppOptions {
         runtime: None,
         folders: Some(folders),
@@ -57,7 +56,8 @@ fn main() {
     }
     document.end_stroke();
 
-    // The periodic autosave, as the window runs it.
+    // The periodic autosave, as the window runs it, into this window's own slot.
+    let autosave = harness.state().autosave_file();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !autosave.is_file() {
         assert!(Instant::now() < deadline, "no autosave within a minute");
