@@ -423,3 +423,47 @@ fn two_windows_never_touch_each_others_autosave() {
         "the recovering window keeps the autosave where it is until the work is saved"
     );
 }
+
+#[test]
+fn several_crashed_windows_are_offered_one_after_another() {
+    use pentimento::autosave::Autosave;
+
+    let sandbox = Sandbox::new();
+    let root = sandbox.folders().autosave_dir();
+    // Two windows autosave different documents and end without cleaning up.
+    for (version, pause) in [(0, true), (1, false)] {
+        let mut window = Autosave::new(root.clone(), std::time::Duration::from_secs(30));
+        let document = pentimento_tests::save_victim(version);
+        window.tick(&document, None, true);
+        window.wait();
+        assert!(window.file().is_file(), "{:?}", window.error);
+        drop(window);
+        if pause {
+            // Their modification times order them: the newest is offered first.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let pending = Autosave::pending_recoveries(&root);
+    assert_eq!(pending.len(), 2);
+
+    let mut harness = start(sandbox.options());
+    harness.run();
+    let offered = |harness: &Harness<'static, PentimentoApp>| match harness.state().modal() {
+        Some(Modal::Recover(recovery)) => recovery.path.clone(),
+        other => panic!("expected a recovery question: {other:?}"),
+    };
+    assert_eq!(offered(&harness), pending[0].path);
+    harness.get_by_label("Discard").click();
+    harness.run();
+    assert_eq!(offered(&harness), pending[1].path, "then the other one");
+    harness.get_by_label("Recover").click();
+    harness.run();
+    assert!(harness.state().modal().is_none());
+    let recovered = pentimento::io::ora::open(&pending[1].path).expect("opens");
+    let document = harness.state().document();
+    assert_eq!(document.layers().len(), recovered.layers().len());
+    assert_eq!(
+        document.composite(&document.bounds()).0,
+        recovered.composite(&recovered.bounds()).0
+    );
+}
