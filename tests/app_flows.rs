@@ -96,8 +96,22 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     }
     harness.get_by_label("Brush").click();
     harness.run();
+    let layer = harness.state().active_layer().expect("a layer");
+    // The layer panel's thumbnail (64 × 48 for this 512 × 384 canvas), premultiplied.
+    let thumbnail = |harness: &Harness<'static, PentimentoApp>| {
+        let thumbnail = harness.state().layer_thumbnail(layer).expect("drawn");
+        assert_eq!((thumbnail.width, thumbnail.height), (64, 48));
+        thumbnail.pixels.clone()
+    };
+    let at_stroke = |pixels: &[u8]| pixel(pixels, 64, 31, 25);
+    assert!(thumbnail(&harness).iter().all(|&value| value == 0));
 
     stroke(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
+    assert_eq!(
+        at_stroke(&thumbnail(&harness)),
+        [200, 40, 30, 255],
+        "the thumbnail shows the stroke"
+    );
 
     let document = harness.state().document();
     let (rgba, provenance) = composite(document);
@@ -128,6 +142,10 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
         rgba.iter().all(|&value| value == 0),
         "undo removes the stroke"
     );
+    assert!(
+        thumbnail(&harness).iter().all(|&value| value == 0),
+        "and its thumbnail"
+    );
 
     harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     harness.run();
@@ -137,6 +155,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
         [200, 40, 30, 255],
         "redo brings it back"
     );
+    assert_eq!(at_stroke(&thumbnail(&harness)), [200, 40, 30, 255]);
 
     // Tool keys and brush size keys.
     harness.key_press(Key::E);

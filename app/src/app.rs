@@ -6,6 +6,7 @@
 
 mod generation;
 mod panels;
+mod thumbnails;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -173,6 +174,7 @@ pub struct PentimentoApp {
     more_recoveries: Vec<Recovery>,
     overlays: Overlays,
     renaming: Option<(LayerId, String)>,
+    thumbnails: thumbnails::LayerThumbnails,
     /// Provenance shares of the composite, with the revision they were counted at.
     provenance_shares: Option<(u64, crate::document::compositor::ProvenanceShares)>,
     gpu_canvas: bool,
@@ -292,6 +294,7 @@ impl PentimentoApp {
                 ..Overlays::default()
             },
             renaming: None,
+            thumbnails: thumbnails::LayerThumbnails::default(),
             provenance_shares: None,
             gpu_canvas,
             allow_close: false,
@@ -382,6 +385,11 @@ impl PentimentoApp {
     /// The modal question on screen.
     pub fn modal(&self) -> Option<&Modal> {
         self.modal.as_ref()
+    }
+
+    /// A layer's thumbnail as the layer panel shows it (premultiplied RGBA), once drawn.
+    pub fn layer_thumbnail(&self, id: LayerId) -> Option<&crate::document::tiles::Thumbnail> {
+        self.thumbnails.get(id).map(|(thumbnail, _)| thumbnail)
     }
 
     /// The autosave file.

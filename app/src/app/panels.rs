@@ -477,6 +477,7 @@ impl PentimentoApp {
                 )
             })
             .collect();
+        self.thumbnails.refresh(ui.ctx(), &self.document);
         for (id, name, visible, locked, generative) in rows {
             self.layer_row(ui, id, &name, visible, locked, generative);
         }
@@ -508,6 +509,7 @@ impl PentimentoApp {
             {
                 self.update_properties(ui, id, None, |properties| properties.visible = shown);
             }
+            super::thumbnails::show(ui, self.thumbnails.get(id), 32.0);
             if generative {
                 ui.label(
                     RichText::new("AI")

@@ -284,6 +284,64 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
     }
 }
 
+/// A small picture of an RGBA image: premultiplied RGBA8, `width × height × 4`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Premultiplied RGBA8 rows.
+    pub pixels: Vec<u8>,
+}
+
+impl Tiled<4> {
+    /// The image shrunk to fit `side × side` (aspect kept, at least 1 pixel a side). Each
+    /// thumbnail pixel averages up to 4 × 4 evenly spread samples of its area, weighted by
+    /// alpha: cheap enough to redo on every edit, smoother than taking every n-th pixel.
+    pub fn thumbnail(&self, side: u32) -> Thumbnail {
+        let side = side.max(1);
+        let longest = self.width.max(self.height).max(1);
+        let width = ((u64::from(self.width) * u64::from(side)) / u64::from(longest)).max(1) as u32;
+        let height =
+            ((u64::from(self.height) * u64::from(side)) / u64::from(longest)).max(1) as u32;
+        let mut pixels = vec![0u8; (width * height * 4) as usize];
+        // Source area of one thumbnail pixel, and the sample grid inside it.
+        let step_x = f64::from(self.width) / f64::from(width);
+        let step_y = f64::from(self.height) / f64::from(height);
+        let samples_x = (step_x.ceil() as u32).clamp(1, 4);
+        let samples_y = (step_y.ceil() as u32).clamp(1, 4);
+        for ty in 0..height {
+            for tx in 0..width {
+                let mut sum = [0u32; 4];
+                for sy in 0..samples_y {
+                    let y = (f64::from(ty) + (f64::from(sy) + 0.5) / f64::from(samples_y)) * step_y;
+                    for sx in 0..samples_x {
+                        let x =
+                            (f64::from(tx) + (f64::from(sx) + 0.5) / f64::from(samples_x)) * step_x;
+                        let [r, g, b, a] = self.pixel(x as u32, y as u32);
+                        let alpha = u32::from(a);
+                        sum[0] += u32::from(r) * alpha;
+                        sum[1] += u32::from(g) * alpha;
+                        sum[2] += u32::from(b) * alpha;
+                        sum[3] += alpha * 255;
+                    }
+                }
+                let count = samples_x * samples_y * 255;
+                let offset = ((ty * width + tx) * 4) as usize;
+                for (channel, total) in sum.iter().enumerate() {
+                    pixels[offset + channel] = ((total + count / 2) / count) as u8;
+                }
+            }
+        }
+        Thumbnail {
+            width,
+            height,
+            pixels,
+        }
+    }
+}
+
 impl<const CHANNELS: usize> PartialEq for Tiled<CHANNELS> {
     fn eq(&self, other: &Self) -> bool {
         self.width == other.width
@@ -333,5 +391,45 @@ mod tests {
         // Clearing drops the tiles again.
         image.write_rect(&rect, &vec![0; data.len()]);
         assert!(image.is_empty());
+    }
+
+    #[test]
+    fn thumbnails_keep_the_aspect_and_average_premultiplied() {
+        // 512 × 256, left half opaque red, right half half-transparent blue, one row of the
+        // right half left unpainted (an absent tile reads as transparent).
+        let mut image = RgbaTiles::new(512, 256);
+        for y in 0..256 {
+            for x in 0..256 {
+                image.set_pixel(x, y, [255, 0, 0, 255]);
+            }
+        }
+        for y in 0..128 {
+            for x in 256..512 {
+                image.set_pixel(x, y, [0, 0, 255, 128]);
+            }
+        }
+        let thumbnail = image.thumbnail(64);
+        assert_eq!((thumbnail.width, thumbnail.height), (64, 32));
+        assert_eq!(thumbnail.pixels.len(), 64 * 32 * 4);
+        let at = |x: u32, y: u32| {
+            let offset = ((y * 64 + x) * 4) as usize;
+            <[u8; 4]>::try_from(&thumbnail.pixels[offset..offset + 4]).expect("pixel")
+        };
+        assert_eq!(at(5, 20), [255, 0, 0, 255]);
+        assert_eq!(at(40, 5), [0, 0, 128, 128], "premultiplied");
+        assert_eq!(at(40, 25), [0, 0, 0, 0]);
+        // A thumbnail pixel over both halves of a 4-sample span averages them.
+        let mut stripes = RgbaTiles::new(8, 2);
+        for x in 0..8 {
+            let value = if x % 2 == 0 { 255 } else { 0 };
+            stripes.set_pixel(x, 0, [value, value, value, 255]);
+            stripes.set_pixel(x, 1, [value, value, value, 255]);
+        }
+        let grey = stripes.thumbnail(2);
+        assert_eq!((grey.width, grey.height), (2, 1));
+        assert_eq!(&grey.pixels[..4], &[128, 128, 128, 255]);
+        // Tiny and empty images still give a pixel.
+        assert_eq!(RgbaTiles::new(1, 1).thumbnail(40).width, 40);
+        assert_eq!(RgbaTiles::new(3000, 2).thumbnail(40).height, 1);
     }
 }
