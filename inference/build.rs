@@ -26,7 +26,7 @@ fn main() {
     let offline = std::env::var("CARGO_NET_OFFLINE").is_ok_and(|value| value == "true");
     let result = wheel::wheel_for_platform(&os, &arch).and_then(|wheel| {
         let dir = wheel::install_dir(&wheel::default_cache_root()?, wheel);
-        wheel::ensure_installed(&dir, wheel, !offline)
+        wheel::ensure_installed(&dir, wheel, !offline, None)
     });
     if let Err(err) = result {
         println!("cargo:warning=ONNX Runtime is not available yet: {err}");

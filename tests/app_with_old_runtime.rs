@@ -51,6 +51,7 @@ fn an_old_onnx_runtime_is_explained_and_painting_still_works() {
             allow_download: false,
             use_overrides: false,
             library: Some(library),
+            progress: None,
         }),
         document_size: [300, 200],
         ..sandbox.options()
@@ -60,7 +61,10 @@ fn an_old_onnx_runtime_is_explained_and_painting_still_works() {
         .wgpu()
         .build_eframe(move |cc| PentimentoApp::with_options(cc, options));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while matches!(harness.state().runtime_status(), RuntimeStatus::Starting(_)) {
+    while matches!(
+        harness.state().runtime_status(),
+        RuntimeStatus::Starting(..)
+    ) {
         assert!(Instant::now() < deadline, "the loader never answered");
         std::thread::sleep(Duration::from_millis(10));
         harness.step();

@@ -19,6 +19,7 @@ fn app_opens_and_explains_a_missing_runtime() {
             allow_download: false,
             use_overrides: false,
             library: None,
+            progress: None,
         }),
         ..sandbox.options()
     };
@@ -28,7 +29,10 @@ fn app_opens_and_explains_a_missing_runtime() {
         .build_eframe(move |cc| PentimentoApp::with_options(cc, options));
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while matches!(harness.state().runtime_status(), RuntimeStatus::Starting(_)) {
+    while matches!(
+        harness.state().runtime_status(),
+        RuntimeStatus::Starting(..)
+    ) {
         assert!(
             std::time::Instant::now() < deadline,
             "the loader never answered"
@@ -86,6 +90,7 @@ fn app_opens_and_explains_a_missing_runtime() {
         allow_download: true,
         use_overrides: false,
         library: None,
+        progress: None,
     })
     .expect("the build fetched ONNX Runtime into the user's cache");
     let source_dir = verified.path.parent().expect("folder");
@@ -117,7 +122,10 @@ fn app_opens_and_explains_a_missing_runtime() {
 
 fn wait_for_loader(harness: &mut Harness<'_, PentimentoApp>) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while matches!(harness.state().runtime_status(), RuntimeStatus::Starting(_)) {
+    while matches!(
+        harness.state().runtime_status(),
+        RuntimeStatus::Starting(..)
+    ) {
         assert!(
             std::time::Instant::now() < deadline,
             "the loader never answered"

@@ -336,7 +336,7 @@ fn first_frame() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while matches!(
         harness.state().runtime_status(),
-        pentimento::runtime_status::RuntimeStatus::Starting(_)
+        pentimento::runtime_status::RuntimeStatus::Starting(..)
     ) && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(20));

@@ -914,6 +914,10 @@ impl PentimentoApp {
 impl eframe::App for PentimentoApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.runtime.poll();
+        if matches!(self.runtime, RuntimeStatus::Starting(..)) {
+            // The status bar follows a download of the library.
+            ctx.request_repaint_after(Duration::from_millis(250));
+        }
         self.poll_worker(ctx);
         self.poll_download(ctx);
         if let Some(error) = crate::canvas::gpu::take_gpu_error() {

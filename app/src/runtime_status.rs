@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
+use pentimento_inference::onnx_runtime::{DownloadProgress, ONNX_RUNTIME_VERSION};
 use pentimento_inference::{LocateOptions, OnnxRuntime, RuntimeError};
 
 /// Where ONNX Runtime stands, as the status bar shows it.
@@ -11,8 +12,11 @@ use pentimento_inference::{LocateOptions, OnnxRuntime, RuntimeError};
 pub enum RuntimeStatus {
     /// Not started (tests that do not need it).
     NotStarted,
-    /// The loader thread is working.
-    Starting(mpsc::Receiver<Result<Arc<OnnxRuntime>, RuntimeError>>),
+    /// The loader thread is working; a download of the library reports into the progress.
+    Starting(
+        mpsc::Receiver<Result<Arc<OnnxRuntime>, RuntimeError>>,
+        Arc<DownloadProgress>,
+    ),
     /// Ready for generation.
     Ready(Arc<OnnxRuntime>),
     /// Unavailable; the sentence says why and what to do.
@@ -22,8 +26,10 @@ pub enum RuntimeStatus {
 impl RuntimeStatus {
     /// Starts loading on a background thread. `wake` is called when the result is ready (the app
     /// passes a closure that asks egui for a repaint).
-    pub fn start(options: LocateOptions, wake: impl FnOnce() + Send + 'static) -> Self {
+    pub fn start(mut options: LocateOptions, wake: impl FnOnce() + Send + 'static) -> Self {
         let (sender, receiver) = mpsc::sync_channel(1);
+        let progress = Arc::new(DownloadProgress::default());
+        options.progress = Some(Arc::clone(&progress));
         let spawned = std::thread::Builder::new()
             .name("onnx-runtime-loader".to_owned())
             .spawn(move || {
@@ -32,7 +38,7 @@ impl RuntimeStatus {
                 wake();
             });
         match spawned {
-            Ok(_) => Self::Starting(receiver),
+            Ok(_) => Self::Starting(receiver, progress),
             Err(err) => Self::Unavailable(format!(
                 "Could not start the thread that loads ONNX Runtime ({err}); restart Pentimento."
             )),
@@ -41,7 +47,7 @@ impl RuntimeStatus {
 
     /// Takes the loader's result if it has arrived.
     pub fn poll(&mut self) {
-        let Self::Starting(receiver) = self else {
+        let Self::Starting(receiver, _) = self else {
             return;
         };
         match receiver.try_recv() {
@@ -65,7 +71,18 @@ impl RuntimeStatus {
     pub fn summary(&self) -> String {
         match self {
             Self::NotStarted => "ONNX Runtime not loaded".to_owned(),
-            Self::Starting(_) => "Loading ONNX Runtime…".to_owned(),
+            Self::Starting(_, progress) => match (progress.received(), progress.total()) {
+                (0, _) => "Loading ONNX Runtime…".to_owned(),
+                (received, Some(total)) => format!(
+                    "Downloading ONNX Runtime {ONNX_RUNTIME_VERSION}: {} of {}",
+                    megabytes(received),
+                    megabytes(total)
+                ),
+                (received, None) => format!(
+                    "Downloading ONNX Runtime {ONNX_RUNTIME_VERSION}: {}",
+                    megabytes(received)
+                ),
+            },
             Self::Ready(runtime) => format!(
                 "ONNX Runtime {} ready ({})",
                 runtime.version(),
@@ -74,6 +91,11 @@ impl RuntimeStatus {
             Self::Unavailable(message) => message.clone(),
         }
     }
+}
+
+/// Bytes as "12.3 MB".
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 /// Capitalises an error message so it reads as a sentence. No full stop is added: messages end
@@ -88,7 +110,27 @@ fn sentence(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::sentence;
+    use super::*;
+
+    #[test]
+    fn the_status_bar_follows_a_download_of_the_library() {
+        let (_sender, receiver) = mpsc::sync_channel(1);
+        let progress = Arc::new(DownloadProgress::default());
+        let status = RuntimeStatus::Starting(receiver, Arc::clone(&progress));
+        assert_eq!(status.summary(), "Loading ONNX Runtime…");
+        progress.start(Some(28_100_000));
+        progress.add(12_345_678);
+        assert_eq!(
+            status.summary(),
+            format!("Downloading ONNX Runtime {ONNX_RUNTIME_VERSION}: 12.3 MB of 28.1 MB")
+        );
+        progress.start(None);
+        progress.add(2_000_000);
+        assert_eq!(
+            status.summary(),
+            format!("Downloading ONNX Runtime {ONNX_RUNTIME_VERSION}: 2.0 MB")
+        );
+    }
 
     #[test]
     fn errors_read_as_sentences() {

@@ -30,6 +30,7 @@ fn cached_library() -> std::path::PathBuf {
         allow_download: true,
         use_overrides: false,
         library: None,
+        progress: None,
     })
     .expect("the build fetched ONNX Runtime into the cache")
     .path

@@ -141,13 +141,22 @@ fn every_supported_platform_has_a_pinned_wheel() {
 #[test]
 fn downloads_verifies_and_extracts() {
     let (zip_bytes, pin) = synthetic_wheel();
+    let zip_length = zip_bytes.len() as u64;
     let base = serve(zip_bytes, Serve::Whole);
     let cache = tempfile::tempdir().expect("temporary folder");
     let dir = wheel::install_dir(cache.path(), pin);
     assert_eq!(wheel::check_installed(&dir, pin), CacheState::Missing);
 
-    let library = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path))
-        .expect("download succeeds");
+    let progress = wheel::DownloadProgress::default();
+    let library = wheel::download_and_install(
+        &dir,
+        pin,
+        &format!("{base}{}", pin.url_path),
+        Some(&progress),
+    )
+    .expect("download succeeds");
+    assert_eq!(progress.total(), Some(zip_length), "the announced size");
+    assert_eq!(progress.received(), zip_length, "every byte counted");
     assert_eq!(library, dir.join("libtest.so"));
     assert_eq!(
         wheel::check_installed(&dir, pin),
@@ -164,7 +173,7 @@ fn downloads_verifies_and_extracts() {
     );
 
     // A second call uses the cache without the network.
-    let again = wheel::ensure_installed(&dir, pin, false).expect("cached");
+    let again = wheel::ensure_installed(&dir, pin, false, None).expect("cached");
     assert_eq!(again, library);
 }
 
@@ -175,7 +184,7 @@ fn truncated_cache_is_detected_and_repaired() {
     let cache = tempfile::tempdir().expect("temporary folder");
     let dir = wheel::install_dir(cache.path(), pin);
     let url = format!("{base}{}", pin.url_path);
-    let library = wheel::download_and_install(&dir, pin, &url).expect("download");
+    let library = wheel::download_and_install(&dir, pin, &url, None).expect("download");
 
     let full = std::fs::read(&library).expect("read");
     std::fs::write(&library, &full[..full.len() / 3]).expect("truncate");
@@ -186,7 +195,7 @@ fn truncated_cache_is_detected_and_repaired() {
     assert!(reason.contains("sha256"), "{reason}");
 
     // With downloads off, the message names the file and the fixes.
-    let err = wheel::ensure_installed(&dir, pin, false).expect_err("damaged");
+    let err = wheel::ensure_installed(&dir, pin, false, None).expect_err("damaged");
     let message = err.to_string();
     assert!(matches!(err, FetchError::Damaged { .. }), "{err:?}");
     assert!(message.contains("damaged"), "{message}");
@@ -197,7 +206,7 @@ fn truncated_cache_is_detected_and_repaired() {
     );
 
     // With the network, the damaged copy is replaced.
-    let repaired = wheel::download_and_install(&dir, pin, &url).expect("repair");
+    let repaired = wheel::download_and_install(&dir, pin, &url, None).expect("repair");
     assert_eq!(std::fs::read(&repaired).expect("read"), full);
 }
 
@@ -207,7 +216,7 @@ fn offline_gives_one_clear_sentence_and_leaves_no_files() {
     let cache = tempfile::tempdir().expect("temporary folder");
     let dir = wheel::install_dir(cache.path(), pin);
     let url = unreachable_url();
-    let err = wheel::download_and_install(&dir, pin, &url).expect_err("offline");
+    let err = wheel::download_and_install(&dir, pin, &url, None).expect_err("offline");
     let message = err.to_string();
     assert!(matches!(err, FetchError::Download { .. }), "{err:?}");
     assert!(
@@ -233,7 +242,7 @@ fn dropped_connection_is_a_download_error() {
     let base = serve(zip_bytes, Serve::DropHalfway);
     let cache = tempfile::tempdir().expect("temporary folder");
     let dir = wheel::install_dir(cache.path(), pin);
-    let err = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path))
+    let err = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path), None)
         .expect_err("the connection dropped");
     assert!(matches!(err, FetchError::Download { .. }), "{err:?}");
     assert!(!dir.exists());
@@ -247,7 +256,7 @@ fn tampered_wheel_is_rejected() {
     let base = serve(zip_bytes, Serve::Whole);
     let cache = tempfile::tempdir().expect("temporary folder");
     let dir = wheel::install_dir(cache.path(), pin);
-    let err = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path))
+    let err = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path), None)
         .expect_err("hash mismatch");
     let message = err.to_string();
     assert!(
@@ -268,7 +277,7 @@ fn missing_cache_without_downloads_says_what_to_do() {
         .expect("this platform has a wheel");
     let cache = tempfile::tempdir().expect("temporary folder");
     let dir = wheel::install_dir(cache.path(), pin);
-    let err = wheel::ensure_installed(&dir, pin, false).expect_err("nothing cached");
+    let err = wheel::ensure_installed(&dir, pin, false, None).expect_err("nothing cached");
     let message = err.to_string();
     assert!(
         message.starts_with("ONNX Runtime 1.32.0 is not in the cache"),

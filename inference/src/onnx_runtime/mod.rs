@@ -13,7 +13,7 @@ pub mod wheel;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use wheel::{FetchError, ONNX_RUNTIME_VERSION};
+pub use wheel::{DownloadProgress, FetchError, ONNX_RUNTIME_VERSION};
 
 /// Environment variable that names the ONNX Runtime library to load, overriding everything else.
 pub const DYLIB_PATH_ENV: &str = "ORT_DYLIB_PATH";
@@ -142,6 +142,8 @@ pub struct LocateOptions {
     pub use_overrides: bool,
     /// A library chosen explicitly (Pentimento's settings); used before everything else.
     pub library: Option<PathBuf>,
+    /// Where a download of the library reports how far it has come.
+    pub progress: Option<Arc<DownloadProgress>>,
 }
 
 impl Default for LocateOptions {
@@ -151,6 +153,7 @@ impl Default for LocateOptions {
             allow_download: true,
             use_overrides: true,
             library: None,
+            progress: None,
         }
     }
 }
@@ -211,7 +214,12 @@ pub fn locate_library(options: &LocateOptions) -> Result<RuntimeLibrary, Runtime
         None => wheel::default_cache_root()?,
     };
     let dir = wheel::install_dir(&cache_root, wheel);
-    let path = wheel::ensure_installed(&dir, wheel, options.allow_download)?;
+    let path = wheel::ensure_installed(
+        &dir,
+        wheel,
+        options.allow_download,
+        options.progress.as_deref(),
+    )?;
     Ok(RuntimeLibrary {
         path,
         source: LibrarySource::Cache,

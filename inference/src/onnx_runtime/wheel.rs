@@ -13,6 +13,7 @@
 use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
@@ -27,6 +28,37 @@ pub const CACHE_DIR_ENV: &str = "PENTIMENTO_CACHE_DIR";
 pub const MIRROR_ENV: &str = "PENTIMENTO_ORT_MIRROR";
 
 const PYPI_FILES_HOST: &str = "https://files.pythonhosted.org";
+
+/// How far a download has come, readable from another thread while it runs.
+#[derive(Debug, Default)]
+pub struct DownloadProgress {
+    received: AtomicU64,
+    /// The size the server announced; 0 while unknown.
+    total: AtomicU64,
+}
+
+impl DownloadProgress {
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// The download's size, once the server has said it.
+    pub fn total(&self) -> Option<u64> {
+        Some(self.total.load(Ordering::Relaxed)).filter(|&total| total > 0)
+    }
+
+    /// A download begins; `total` is its announced size.
+    pub fn start(&self, total: Option<u64>) {
+        self.received.store(0, Ordering::Relaxed);
+        self.total.store(total.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// `bytes` more arrived.
+    pub fn add(&self, bytes: usize) {
+        self.received.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
 
 /// One file Pentimento takes out of a wheel.
 #[derive(Debug)]
@@ -324,16 +356,17 @@ pub fn check_installed(dir: &Path, wheel: &PinnedWheel) -> CacheState {
 }
 
 /// Returns the verified library in `dir`, downloading and extracting the wheel first when it is
-/// missing or damaged and `allow_download` is set.
+/// missing or damaged and `allow_download` is set; a download reports into `progress`.
 pub fn ensure_installed(
     dir: &Path,
     wheel: &PinnedWheel,
     allow_download: bool,
+    progress: Option<&DownloadProgress>,
 ) -> Result<PathBuf, FetchError> {
     match check_installed(dir, wheel) {
         CacheState::Ready(library) => Ok(library),
         CacheState::Missing if allow_download => {
-            download_and_install(dir, wheel, &wheel_url(wheel))
+            download_and_install(dir, wheel, &wheel_url(wheel), progress)
         }
         CacheState::Missing => Err(FetchError::NotCached {
             dir: dir.to_path_buf(),
@@ -346,7 +379,7 @@ pub fn ensure_installed(
                     file,
                 });
             }
-            download_and_install(dir, wheel, &wheel_url(wheel)).map_err(|err| {
+            download_and_install(dir, wheel, &wheel_url(wheel), progress).map_err(|err| {
                 let why = match err {
                     FetchError::Download { reason, .. } => format!("download failed: {reason}"),
                     other => other.to_string(),
@@ -359,11 +392,12 @@ pub fn ensure_installed(
 
 /// Downloads the wheel from `url`, verifies it and extracts its library files into `dir`,
 /// replacing whatever was there. The folder is filled beside its final place and renamed into
-/// it, so a reader never sees half a library.
+/// it, so a reader never sees half a library. The download reports into `progress`.
 pub fn download_and_install(
     dir: &Path,
     wheel: &PinnedWheel,
     url: &str,
+    progress: Option<&DownloadProgress>,
 ) -> Result<PathBuf, FetchError> {
     let parent = dir.parent().unwrap_or(dir);
     fs::create_dir_all(parent).map_err(|source| FetchError::Io {
@@ -378,7 +412,7 @@ pub fn download_and_install(
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    let result = fill_staging(&staging, wheel, url).and_then(|()| {
+    let result = fill_staging(&staging, wheel, url, progress).and_then(|()| {
         // Another process may have finished the same download meanwhile; keep its copy.
         if matches!(check_installed(dir, wheel), CacheState::Ready(_)) {
             let _ = fs::remove_dir_all(&staging);
@@ -404,7 +438,12 @@ pub fn download_and_install(
     Ok(dir.join(wheel.library.file_name))
 }
 
-fn fill_staging(staging: &Path, wheel: &PinnedWheel, url: &str) -> Result<(), FetchError> {
+fn fill_staging(
+    staging: &Path,
+    wheel: &PinnedWheel,
+    url: &str,
+    progress: Option<&DownloadProgress>,
+) -> Result<(), FetchError> {
     let _ = fs::remove_dir_all(staging);
     fs::create_dir_all(staging).map_err(|source| FetchError::Io {
         action: "create a folder in the cache",
@@ -412,7 +451,7 @@ fn fill_staging(staging: &Path, wheel: &PinnedWheel, url: &str) -> Result<(), Fe
         source,
     })?;
     let wheel_path = staging.join("download.whl");
-    let found = download_to_file(url, &wheel_path)?;
+    let found = download_to_file(url, &wheel_path, progress)?;
     if found != wheel.sha256 {
         return Err(FetchError::WheelHashMismatch {
             expected: wheel.sha256.to_owned(),
@@ -487,7 +526,11 @@ fn fill_staging(staging: &Path, wheel: &PinnedWheel, url: &str) -> Result<(), Fe
 }
 
 /// Streams `url` into `path` and returns the sha256 of what arrived.
-fn download_to_file(url: &str, path: &Path) -> Result<String, FetchError> {
+fn download_to_file(
+    url: &str,
+    path: &Path,
+    progress: Option<&DownloadProgress>,
+) -> Result<String, FetchError> {
     let download_error = |reason: String| FetchError::Download {
         reason,
         url: url.to_owned(),
@@ -505,6 +548,9 @@ fn download_to_file(url: &str, path: &Path) -> Result<String, FetchError> {
         .get(url)
         .call()
         .map_err(|err| download_error(err.to_string()))?;
+    if let Some(progress) = progress {
+        progress.start(response.body().content_length());
+    }
     let mut reader = response.into_body().into_reader();
     let mut out = fs::File::create(path).map_err(|source| FetchError::Io {
         action: "write the downloaded wheel",
@@ -521,6 +567,9 @@ fn download_to_file(url: &str, path: &Path) -> Result<String, FetchError> {
             break;
         }
         hasher.update(&buffer[..read]);
+        if let Some(progress) = progress {
+            progress.add(read);
+        }
         out.write_all(&buffer[..read])
             .map_err(|source| FetchError::Io {
                 action: "write the downloaded wheel",
