@@ -543,9 +543,16 @@ impl PentimentoApp {
                 if !visible {
                     label = label.weak();
                 }
+                // Long names (a generation's seed) are cut short with an ellipsis so that the
+                // lock button keeps its place; hovering shows the whole name.
+                let room = (ui.available_width() - 28.0).max(40.0);
                 let response = ui
-                    .selectable_label(selected, label)
-                    .on_hover_text("Click to select, double-click to rename");
+                    .scope(|ui| {
+                        ui.set_max_width(room);
+                        ui.add(egui::Button::selectable(selected, label).truncate())
+                    })
+                    .inner
+                    .on_hover_text(format!("{name}\nClick to select, double-click to rename"));
                 if response.clicked() {
                     self.active_layer = Some(id);
                 }
