@@ -371,6 +371,14 @@ mod tests {
         assert!(autosave.file().is_file(), "{:?}", autosave.error);
     }
 
+    /// The autosave a window leaves when it ends without cleaning up, as offered afterwards.
+    fn left_by_a_crash(root: &Path) -> Vec<Recovery> {
+        let mut crashed = Autosave::new(root.to_path_buf(), Duration::from_secs(30));
+        autosaved(&mut crashed, &painted(100));
+        drop(crashed);
+        Autosave::pending_recoveries(root)
+    }
+
     #[test]
     fn two_windows_keep_their_own_autosaves() {
         let root = tempfile::tempdir().expect("folder");
@@ -402,10 +410,7 @@ mod tests {
     #[test]
     fn an_adopted_autosave_is_no_longer_offered_and_goes_on_a_clean_exit() {
         let root = tempfile::tempdir().expect("folder");
-        let mut crashed = Autosave::new(root.path().to_path_buf(), Duration::from_secs(30));
-        autosaved(&mut crashed, &painted(100));
-        drop(crashed);
-        let pending = Autosave::pending_recoveries(root.path());
+        let pending = left_by_a_crash(root.path());
         assert_eq!(pending.len(), 1);
 
         let mut window = Autosave::new(root.path().to_path_buf(), Duration::from_secs(30));
@@ -433,10 +438,7 @@ mod tests {
     #[test]
     fn declining_keeps_the_file_aside_and_frees_the_slot() {
         let root = tempfile::tempdir().expect("folder");
-        let mut crashed = Autosave::new(root.path().to_path_buf(), Duration::from_secs(30));
-        autosaved(&mut crashed, &painted(100));
-        drop(crashed);
-        let pending = Autosave::pending_recoveries(root.path());
+        let pending = left_by_a_crash(root.path());
         let aside = Autosave::set_aside(root.path(), &pending[0]).expect("kept aside");
         assert_eq!(aside.parent(), Some(root.path()));
         assert_eq!(ora::open(&aside).expect("opens").width(), 100);
