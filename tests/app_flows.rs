@@ -84,6 +84,54 @@ fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
 }
 
 #[test]
+fn the_move_tool_drags_the_layer_and_undoes() {
+    let sandbox = Sandbox::new();
+    let mut harness = harness(small_canvas(&sandbox));
+    harness.run();
+    {
+        let brush = &mut harness.state_mut().settings_mut().tools.brush;
+        brush.color = [30, 90, 200];
+        brush.size = 20.0;
+        brush.hardness = 1.0;
+    }
+    stroke(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
+    let width = harness.state().document().width();
+    let painted = composite(harness.state().document()).0;
+
+    harness.key_press(Key::V);
+    harness.run();
+    assert_eq!(
+        harness.state().settings().tools.tool,
+        pentimento::tools::Tool::Move
+    );
+    harness.get_by_label_contains("Drag to move the selected layer");
+    // Grab the stroke and drag it 40 right and 30 down.
+    stroke(&mut harness, &line((250.0, 200.0), (290.0, 230.0), 5.0));
+    let document = harness.state().document();
+    assert!(!document.is_moving(), "the move ends with the drag");
+    let (moved, provenance) = composite(document);
+    assert_eq!(pixel(&moved, width, 290, 230), [30, 90, 200, 255]);
+    assert_eq!(pixel(&moved, width, 420, 230), [30, 90, 200, 255]);
+    assert_eq!(pixel(&moved, width, 120, 200), [0, 0, 0, 0], "where it was");
+    assert_eq!(provenance[(230 * width + 290) as usize], Provenance::Hand);
+    for y in (0..384).step_by(3) {
+        for x in (0..512).step_by(3) {
+            let before = (x as i64 - 40, y as i64 - 30);
+            let expected = if before.0 >= 0 && before.1 >= 0 {
+                pixel(&painted, width, before.0 as u32, before.1 as u32)
+            } else {
+                [0, 0, 0, 0]
+            };
+            assert_eq!(pixel(&moved, width, x, y), expected, "({x}, {y})");
+        }
+    }
+
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(composite(harness.state().document()).0, painted, "undo");
+}
+
+#[test]
 fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     let sandbox = Sandbox::new();
     let mut harness = harness(small_canvas(&sandbox));

@@ -593,6 +593,9 @@ impl PentimentoApp {
         if pressed(Modifiers::COMMAND, Key::Enter) {
             self.start_generation(ctx);
         }
+        if self.document.is_moving() && pressed(Modifiers::NONE, Key::Escape) {
+            self.document.cancel_move();
+        }
         if self.generation.is_running() && pressed(Modifiers::NONE, Key::Escape) {
             self.generation.cancel();
         }
@@ -649,6 +652,7 @@ impl PentimentoApp {
             (Modifiers::NONE, Key::M, Tool::MaskBrush),
             (Modifiers::NONE, Key::R, Tool::RectangleSelect),
             (Modifiers::NONE, Key::L, Tool::LassoSelect),
+            (Modifiers::NONE, Key::V, Tool::Move),
             (Modifiers::NONE, Key::I, Tool::Eyedropper),
             (Modifiers::NONE, Key::H, Tool::Pan),
         ] {

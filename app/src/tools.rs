@@ -20,6 +20,8 @@ pub enum Tool {
     RectangleSelect,
     /// Draw a free shape into the mask (L; Alt subtracts).
     LassoSelect,
+    /// Drag the selected paint layer's pixels (V).
+    Move,
     /// Pick a colour from the canvas (I).
     Eyedropper,
     /// Move the view (H, or hold Space, or drag with the middle button).
@@ -28,13 +30,14 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in toolbar order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Brush,
         Self::Eraser,
         Self::MaskBrush,
         Self::MaskEraser,
         Self::RectangleSelect,
         Self::LassoSelect,
+        Self::Move,
         Self::Eyedropper,
         Self::Pan,
     ];
@@ -48,6 +51,7 @@ impl Tool {
             Self::MaskEraser => "Mask eraser",
             Self::RectangleSelect => "Rectangle selection",
             Self::LassoSelect => "Lasso selection",
+            Self::Move => "Move",
             Self::Eyedropper => "Eyedropper",
             Self::Pan => "Pan",
         }
@@ -62,6 +66,7 @@ impl Tool {
             Self::MaskEraser => "Shift+M",
             Self::RectangleSelect => "R",
             Self::LassoSelect => "L",
+            Self::Move => "V",
             Self::Eyedropper => "I",
             Self::Pan => "H",
         }

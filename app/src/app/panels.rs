@@ -139,6 +139,9 @@ impl PentimentoApp {
             Tool::RectangleSelect | Tool::LassoSelect => {
                 ui.weak("Adds to the mask; hold Alt to subtract.");
             }
+            Tool::Move => {
+                ui.weak("Drag to move the selected layer; Esc puts it back. Paint layers only.");
+            }
             Tool::Eyedropper => {
                 ui.weak("Click the canvas to pick the colour you see.");
             }

@@ -1,5 +1,6 @@
 //! The layer panel's thumbnails: made on the CPU from each layer's tiles when the document
-//! changes (at most four times a second while a stroke is being painted) and kept as textures.
+//! changes (at most four times a second while a stroke is painted or a layer dragged) and kept
+//! as textures.
 
 use std::collections::HashMap;
 
@@ -30,7 +31,8 @@ impl LayerThumbnails {
             return;
         }
         let now = ctx.input(|input| input.time);
-        if document.is_stroking() && now - self.made_at < STROKE_REFRESH {
+        let busy = document.is_stroking() || document.is_moving();
+        if busy && now - self.made_at < STROKE_REFRESH {
             ctx.request_repaint_after(std::time::Duration::from_secs_f64(STROKE_REFRESH));
             return;
         }

@@ -69,6 +69,8 @@ pub struct CanvasView {
     provenance_uploaded: bool,
     selection: Vec<(f32, f32)>,
     selecting: bool,
+    /// Where a move of the layer began, in document pixels.
+    move_origin: Option<(f32, f32)>,
     /// The last pointer position over the canvas, in document pixels.
     pub hover: Option<(f32, f32)>,
 }
@@ -85,6 +87,7 @@ impl Default for CanvasView {
             provenance_uploaded: false,
             selection: Vec::new(),
             selecting: false,
+            move_origin: None,
             hover: None,
         }
     }
@@ -315,6 +318,43 @@ impl CanvasView {
                         };
                         document.fill_mask_polygon(&polygon, alt_held);
                         self.selection.clear();
+                    }
+                }
+            }
+            Tool::Move => {
+                if response.hovered() || document.is_moving() {
+                    ui.ctx().set_cursor_icon(if document.is_moving() {
+                        egui::CursorIcon::Grabbing
+                    } else {
+                        egui::CursorIcon::Move
+                    });
+                }
+                if response.drag_started_by(egui::PointerButton::Primary) {
+                    self.move_origin = None;
+                    if let Some(id) = active_layer {
+                        match document.begin_move(id) {
+                            Ok(()) => {
+                                // From where the button went down, not where the drag was
+                                // recognised, so the pixels stay under the pointer.
+                                let pressed_at = ui.input(|input| input.pointer.press_origin());
+                                self.move_origin = pressed_at
+                                    .or_else(|| response.interact_pointer_pos())
+                                    .map(|origin| self.to_document(area, size, origin));
+                            }
+                            Err(err) => events.push(CanvasEvent::Refused(err.to_string())),
+                        }
+                    }
+                }
+                if document.is_moving() {
+                    if let (Some((x0, y0)), Some(position)) =
+                        (self.move_origin, pointer_events.last())
+                    {
+                        let (x, y) = self.to_document(area, size, *position);
+                        document.move_by((x - x0).round() as i64, (y - y0).round() as i64);
+                    }
+                    if !primary_down {
+                        document.end_move();
+                        self.move_origin = None;
                     }
                 }
             }

@@ -47,6 +47,14 @@ pub enum DocumentError {
         /// Its name.
         name: String,
     },
+    /// Generative layers stay where they were generated.
+    #[error(
+        "\"{name}\" is a generative layer and stays where it was generated; move a paint layer instead"
+    )]
+    NotMovable {
+        /// Its name.
+        name: String,
+    },
     /// The operation needs a paint layer.
     #[error("\"{name}\" is a generative layer; paint on a paint layer (add one above it)")]
     NotPaintable {
@@ -64,6 +72,14 @@ pub struct Dirty {
     pub mask_tiles: BTreeSet<usize>,
     /// Everything (new document, size change).
     pub all: bool,
+}
+
+/// A paint layer being moved: its pixels before the move, and the offset shown now.
+#[derive(Debug)]
+struct ActiveMove {
+    layer: LayerId,
+    original: RgbaTiles,
+    offset: (i64, i64),
 }
 
 /// A stroke being drawn and its target.
@@ -90,6 +106,7 @@ pub struct Document {
     revision: u64,
     saved_revision: u64,
     active: Option<ActiveStroke>,
+    moving: Option<ActiveMove>,
 }
 
 impl Document {
@@ -113,6 +130,7 @@ impl Document {
             revision: 0,
             saved_revision: 0,
             active: None,
+            moving: None,
         };
         let id = document.allocate_id();
         document.layers.push(Layer {
@@ -150,6 +168,7 @@ impl Document {
             revision: 0,
             saved_revision: 0,
             active: None,
+            moving: None,
         })
     }
 
@@ -168,6 +187,7 @@ impl Document {
             revision: self.revision,
             saved_revision: self.saved_revision,
             active: None,
+            moving: None,
         }
     }
 
@@ -334,6 +354,7 @@ impl Document {
 
     /// Removes a layer.
     pub fn remove_layer(&mut self, id: LayerId) -> Result<(), DocumentError> {
+        self.end_move();
         let index = self.layer_index(id).ok_or(DocumentError::NoLayer)?;
         self.mark_layer(id);
         let layer = self.layers.remove(index);
@@ -408,6 +429,7 @@ impl Document {
         mode: StrokeMode,
         brush: BrushSettings,
     ) -> Result<(), DocumentError> {
+        self.end_move();
         let target = match mode {
             StrokeMode::MaskAdd | StrokeMode::MaskErase => TileTarget::Mask,
             StrokeMode::Paint | StrokeMode::Erase => {
@@ -504,6 +526,86 @@ impl Document {
     /// Whether a stroke is in progress.
     pub fn is_stroking(&self) -> bool {
         self.active.is_some()
+    }
+
+    // ---- Moving a layer --------------------------------------------------------------------
+
+    /// Starts moving a paint layer's pixels. Until [`Self::end_move`] the layer shows them at
+    /// the offset given to [`Self::move_by`], always taken from the pixels as they were here,
+    /// so nothing is lost while the artist drags past an edge and back.
+    pub fn begin_move(&mut self, id: LayerId) -> Result<(), DocumentError> {
+        self.end_move();
+        let layer = self.editable(id)?;
+        let LayerContent::Paint(tiles) = &layer.content else {
+            return Err(DocumentError::NotMovable {
+                name: layer.properties.name.clone(),
+            });
+        };
+        self.moving = Some(ActiveMove {
+            layer: id,
+            original: tiles.clone(),
+            offset: (0, 0),
+        });
+        Ok(())
+    }
+
+    /// Shows the layer being moved at `dx, dy` pixels from where it started.
+    pub fn move_by(&mut self, dx: i64, dy: i64) {
+        let Some(moving) = &mut self.moving else {
+            return;
+        };
+        if moving.offset == (dx, dy) {
+            return;
+        }
+        moving.offset = (dx, dy);
+        let moved = moving.original.translated(dx, dy);
+        let id = moving.layer;
+        self.mark_layer(id);
+        if let Some(layer) = self.layers.iter_mut().find(|layer| layer.id == id) {
+            layer.content = LayerContent::Paint(moved);
+        }
+        self.mark_layer(id);
+        self.changed();
+    }
+
+    /// Ends the move in progress; a move that went somewhere is one undo step.
+    pub fn end_move(&mut self) {
+        let Some(moving) = self.moving.take() else {
+            return;
+        };
+        if moving.offset == (0, 0) {
+            return;
+        }
+        self.record(
+            "Move layer",
+            vec![Change::Content {
+                layer: moving.layer,
+                content: LayerContent::Paint(moving.original),
+            }],
+            None,
+        );
+    }
+
+    /// Puts the layer being moved back where it started, leaving no undo step.
+    pub fn cancel_move(&mut self) {
+        let Some(moving) = self.moving.take() else {
+            return;
+        };
+        if moving.offset == (0, 0) {
+            return;
+        }
+        let id = moving.layer;
+        self.mark_layer(id);
+        if let Some(layer) = self.layers.iter_mut().find(|layer| layer.id == id) {
+            layer.content = LayerContent::Paint(moving.original);
+        }
+        self.mark_layer(id);
+        self.changed();
+    }
+
+    /// Whether a layer is being moved.
+    pub fn is_moving(&self) -> bool {
+        self.moving.is_some()
     }
 
     // ---- Mask ------------------------------------------------------------------------------
@@ -693,6 +795,7 @@ impl Document {
         if self.active.is_some() {
             self.end_stroke();
         }
+        self.end_move();
         let entry = self.history.take_undo()?;
         let inverse = self.apply_entry(&entry);
         let label = entry.label.clone();
@@ -703,6 +806,7 @@ impl Document {
 
     /// Redoes the last undone step; returns its label.
     pub fn redo(&mut self) -> Option<String> {
+        self.end_move();
         let entry = self.history.take_redo()?;
         let inverse = self.apply_entry(&entry);
         let label = entry.label.clone();

@@ -326,3 +326,92 @@ fn history_stays_within_its_budget() {
     assert!(document.history().dropped > 0);
     assert!(document.history().undo_depth() < 10);
 }
+
+#[test]
+fn moving_a_layer_is_one_undo_step_and_loses_nothing_while_dragging() {
+    let mut document = Document::new(300, 300).expect("size");
+    let layer = document.layers()[0].id;
+    stroke(
+        &mut document,
+        Some(layer),
+        StrokeMode::Paint,
+        &[(20.0, 150.0), (280.0, 150.0)],
+    );
+    let original = document.layer(layer).expect("layer").pixels().clone();
+    let steps = document.history().undo_depth();
+
+    document.begin_move(layer).expect("a paint layer moves");
+    assert!(document.is_moving());
+    // Dragging past the right edge and back: the pixels come back whole.
+    document.move_by(200, 0);
+    assert_eq!(
+        document
+            .layer(layer)
+            .expect("layer")
+            .pixels()
+            .pixel(250, 150),
+        [255, 0, 0, 255],
+        "the stroke's start, moved right"
+    );
+    document.move_by(30, -40);
+    document.end_move();
+    assert!(!document.is_moving());
+    assert_eq!(document.history().undo_depth(), steps + 1);
+    assert_eq!(document.history().undo_label(), Some("Move layer"));
+    let moved = document.layer(layer).expect("layer").pixels();
+    assert_eq!(moved, &original.translated(30, -40));
+    assert_eq!(moved.pixel(30 + 150, 110), [255, 0, 0, 255]);
+    assert_eq!(moved.pixel(150, 150), [0, 0, 0, 0], "where it was is empty");
+    let (_, provenance) = document.composite(&document.bounds());
+    assert_eq!(provenance[110 * 300 + 180], Provenance::Hand);
+    assert_eq!(provenance[150 * 300 + 150], Provenance::Empty);
+
+    assert_eq!(document.undo().as_deref(), Some("Move layer"));
+    assert_eq!(document.layer(layer).expect("layer").pixels(), &original);
+    document.redo();
+    assert_eq!(
+        document.layer(layer).expect("layer").pixels(),
+        &original.translated(30, -40)
+    );
+    document.undo();
+
+    // A move that is cancelled, or ends where it began, leaves no step.
+    document.begin_move(layer).expect("moves");
+    document.move_by(-50, 10);
+    document.cancel_move();
+    assert_eq!(document.layer(layer).expect("layer").pixels(), &original);
+    document.begin_move(layer).expect("moves");
+    document.move_by(5, 5);
+    document.move_by(0, 0);
+    document.end_move();
+    assert_eq!(document.history().undo_depth(), steps);
+
+    // Undo in the middle of a drag keeps the move as a step first, then undoes it.
+    document.begin_move(layer).expect("moves");
+    document.move_by(10, 0);
+    assert_eq!(document.undo().as_deref(), Some("Move layer"));
+    assert!(!document.is_moving());
+    assert_eq!(document.layer(layer).expect("layer").pixels(), &original);
+
+    // Locked and generative layers stay put.
+    let mut locked = document.layer(layer).expect("layer").properties.clone();
+    locked.locked = true;
+    document
+        .set_properties(layer, locked, None)
+        .expect("properties");
+    let err = document.begin_move(layer).expect_err("locked");
+    assert!(err.to_string().contains("is locked"), "{err}");
+    let region = PixelRect::new(0, 0, 64, 64);
+    let generated = document.add_generative_layer(
+        "Generation 1",
+        region,
+        vec![9; 64 * 64 * 3],
+        vec![255; 64 * 64],
+        1,
+    );
+    let err = document.begin_move(generated).expect_err("generative");
+    assert!(
+        err.to_string().contains("stays where it was generated"),
+        "{err}"
+    );
+}

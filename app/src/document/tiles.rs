@@ -270,6 +270,39 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
         bounds
     }
 
+    /// The image moved by `dx, dy` pixels (right and down are positive): what moves past an
+    /// edge is cut off, what is uncovered is empty. Unpainted tiles cost nothing.
+    pub fn translated(&self, dx: i64, dy: i64) -> Self {
+        let mut out = Self::new(self.width, self.height);
+        let (width, height) = (i64::from(self.width), i64::from(self.height));
+        for index in 0..self.tiles.len() {
+            let Some(tile) = self.tile(index) else {
+                continue;
+            };
+            if tile.iter().all(|&value| value == 0) {
+                continue;
+            }
+            let source = self.tile_rect(index);
+            // Where the tile lands, cut to the canvas, and the part of the tile that gets there.
+            let x0 = (i64::from(source.x0) + dx).clamp(0, width);
+            let x1 = (i64::from(source.x1) + dx).clamp(0, width);
+            let y0 = (i64::from(source.y0) + dy).clamp(0, height);
+            let y1 = (i64::from(source.y1) + dy).clamp(0, height);
+            if x0 >= x1 || y0 >= y1 {
+                continue;
+            }
+            let target = PixelRect::new(x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32);
+            let from = PixelRect::new(
+                (x0 - dx) as u32,
+                (y0 - dy) as u32,
+                target.width(),
+                target.height(),
+            );
+            out.write_rect(&target, &self.read_rect(&from));
+        }
+        out
+    }
+
     /// Bytes held by present tiles (shared tiles counted once per image).
     pub fn memory_bytes(&self) -> usize {
         self.tiles.iter().flatten().map(|tile| tile.len()).sum()
@@ -455,5 +488,39 @@ mod tests {
         // Tiny and empty images still give a pixel.
         assert_eq!(RgbaTiles::new(1, 1).thumbnail(40).width, 40);
         assert_eq!(RgbaTiles::new(3000, 2).thumbnail(40).height, 1);
+    }
+
+    #[test]
+    fn translating_moves_every_pixel_and_cuts_at_the_edges() {
+        let mut image = RgbaTiles::new(600, 300);
+        let value = |x: u32, y: u32| [(x % 251) as u8, (y % 241) as u8, 7, 255];
+        for y in 0..300 {
+            for x in 0..600 {
+                if (x + y) % 3 != 0 {
+                    image.set_pixel(x, y, value(x, y));
+                }
+            }
+        }
+        for (dx, dy) in [(0, 0), (1, 0), (-1, 0), (257, -3), (-300, 120), (5, 299)] {
+            let moved = image.translated(dx, dy);
+            for y in (0..300).step_by(7) {
+                for x in (0..600).step_by(5) {
+                    let (sx, sy) = (x as i64 - dx, y as i64 - dy);
+                    let expected = if (0..600).contains(&sx) && (0..300).contains(&sy) {
+                        image.pixel(sx as u32, sy as u32)
+                    } else {
+                        [0; 4]
+                    };
+                    assert_eq!(
+                        moved.pixel(x, y),
+                        expected,
+                        "({x}, {y}) moved by ({dx}, {dy})"
+                    );
+                }
+            }
+        }
+        assert_eq!(image.translated(0, 0), image);
+        assert!(image.translated(600, 0).is_empty(), "moved off the canvas");
+        assert_eq!(image.translated(600, 0).memory_bytes(), 0);
     }
 }
