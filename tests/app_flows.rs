@@ -129,6 +129,14 @@ fn the_move_tool_drags_the_layer_and_undoes() {
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     harness.run();
     assert_eq!(composite(harness.state().document()).0, painted, "undo");
+
+    // Dragged past the edge, the cut-off part is announced, and undo brings it back.
+    stroke(&mut harness, &line((250.0, 200.0), (400.0, 200.0), 10.0));
+    harness.get_by_label_contains("went past the canvas edge");
+    assert_ne!(composite(harness.state().document()).0, painted);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(composite(harness.state().document()).0, painted, "undo");
 }
 
 #[test]

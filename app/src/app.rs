@@ -1007,6 +1007,7 @@ impl eframe::App for PentimentoApp {
                             CanvasEvent::Refused(message) => {
                                 self.notify(ui.ctx(), crate::worker::sentence(&message), true);
                             }
+                            CanvasEvent::Told(message) => self.notify(ui.ctx(), message, false),
                         }
                     }
                 } else {

@@ -48,6 +48,8 @@ pub enum CanvasEvent {
     ColorPicked([u8; 3]),
     /// An operation was refused (a locked layer…); the sentence says why.
     Refused(String),
+    /// Something the artist should know about what just happened.
+    Told(String),
 }
 
 /// The canvas's view state and its link to the GPU copy of the document.
@@ -353,7 +355,13 @@ impl CanvasView {
                         document.move_by((x - x0).round() as i64, (y - y0).round() as i64);
                     }
                     if !primary_down {
-                        document.end_move();
+                        if document.end_move() {
+                            events.push(CanvasEvent::Told(
+                                "Part of the layer went past the canvas edge and was cut off; \
+                                 Ctrl+Z brings it back."
+                                    .to_owned(),
+                            ));
+                        }
                         self.move_origin = None;
                     }
                 }

@@ -568,14 +568,22 @@ impl Document {
         self.changed();
     }
 
-    /// Ends the move in progress; a move that went somewhere is one undo step.
-    pub fn end_move(&mut self) {
+    /// Ends the move in progress; a move that went somewhere is one undo step. Returns whether
+    /// painted pixels went past the canvas edge (they are cut off; undo brings them back).
+    pub fn end_move(&mut self) -> bool {
         let Some(moving) = self.moving.take() else {
-            return;
+            return false;
         };
         if moving.offset == (0, 0) {
-            return;
+            return false;
         }
+        let painted = moving.original.content_bounds(3);
+        let (dx, dy) = moving.offset;
+        let cut = !painted.is_empty()
+            && (i64::from(painted.x0) + dx < 0
+                || i64::from(painted.y0) + dy < 0
+                || i64::from(painted.x1) + dx > i64::from(self.width)
+                || i64::from(painted.y1) + dy > i64::from(self.height));
         self.record(
             "Move layer",
             vec![Change::Content {
@@ -584,6 +592,7 @@ impl Document {
             }],
             None,
         );
+        cut
     }
 
     /// Puts the layer being moved back where it started, leaving no undo step.

@@ -354,7 +354,10 @@ fn moving_a_layer_is_one_undo_step_and_loses_nothing_while_dragging() {
         "the stroke's start, moved right"
     );
     document.move_by(30, -40);
-    document.end_move();
+    assert!(
+        document.end_move(),
+        "the stroke's end went past the right edge"
+    );
     assert!(!document.is_moving());
     assert_eq!(document.history().undo_depth(), steps + 1);
     assert_eq!(document.history().undo_label(), Some("Move layer"));
@@ -383,8 +386,14 @@ fn moving_a_layer_is_one_undo_step_and_loses_nothing_while_dragging() {
     document.begin_move(layer).expect("moves");
     document.move_by(5, 5);
     document.move_by(0, 0);
-    document.end_move();
+    assert!(!document.end_move());
     assert_eq!(document.history().undo_depth(), steps);
+
+    // A move that keeps every painted pixel on the canvas cuts nothing.
+    document.begin_move(layer).expect("moves");
+    document.move_by(10, 10);
+    assert!(!document.end_move());
+    document.undo();
 
     // Undo in the middle of a drag keeps the move as a step first, then undoes it.
     document.begin_move(layer).expect("moves");
