@@ -412,6 +412,37 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         "the generation shows inside the mask ({changed_inside} px)"
     );
 
+    // The layer keeps the generation's other variations: Next shows the third without
+    // generating again, only inside the mask, and one undo brings the accepted one back.
+    assert_eq!(generative.variations.len(), 3);
+    assert_eq!(generative.selected, 1);
+    harness.get_by_label("2 of 3");
+    harness.get_by_label("Next").click();
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!(document.generation_log.len(), 1, "no new generation");
+    assert_eq!(document.layers()[1].properties.name, "Gen 1 · seed 9");
+    assert_eq!(document.generation_log[0].accepted, vec![1, 2]);
+    let (third, third_provenance) = composite(document);
+    assert_ne!(third, after, "another variation shows");
+    for index in (0..mask.len()).filter(|&index| mask[index] == 0) {
+        assert_eq!(
+            third[index * 4..index * 4 + 4],
+            before[index * 4..index * 4 + 4]
+        );
+        assert_eq!(third_provenance[index], provenance_before[index]);
+    }
+    harness.get_by_label("3 of 3");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!(
+        composite(document).0,
+        after,
+        "undo shows the accepted one again"
+    );
+    assert_eq!(document.layers()[1].properties.name, "Gen 1 · seed 8");
+
     // Feather the edge: the composite changes, nothing is generated again.
     let jobs = harness.state().document().generation_log.len();
     let feather = harness

@@ -527,15 +527,21 @@ impl PentimentoApp {
             return;
         }
         staged.accepted = true;
-        let name = format!("Gen {} · seed {}", staging.log_id, staged.seed);
-        let raw = staged.raw.as_ref().clone();
+        let name = generative_layer_name(staging.log_id, staged.seed);
+        let seed = staged.seed;
+        // The layer keeps the generation's other variations too (shared, not copied), so the
+        // artist can switch to one later without generating again.
+        let variations = staging
+            .variations
+            .iter()
+            .map(|staged| Arc::clone(&staged.raw))
+            .collect();
         let region = staging.plan.region;
         let mask = staging.plan.region_mask.clone();
         let log_id = staging.log_id;
-        let seed = staged.seed;
         let id = self
             .document
-            .add_generative_layer(&name, region, raw, mask, log_id);
+            .add_generative_layer_with_variations(&name, region, variations, index, mask, log_id);
         if let Some(record) = self.document.generation_record_mut(log_id)
             && let Some(position) = record.seeds.iter().position(|&s| s == seed)
         {
@@ -547,6 +553,11 @@ impl PentimentoApp {
             .tick(&self.document, self.document_path.as_deref(), true);
         let _ = ctx;
     }
+}
+
+/// The name an accepted generation's layer gets.
+pub fn generative_layer_name(generation: u64, seed: u32) -> String {
+    format!("Gen {generation} · seed {seed}")
 }
 
 /// The step preview (latent resolution) with the plan's mask as alpha, sampled to its size.

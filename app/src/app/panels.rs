@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use egui::{RichText, Ui};
 use pentimento_inference::{ProviderChoice, SchedulerKind};
 
+use super::generation::generative_layer_name;
 use super::{Modal, ModelState, PentimentoApp, ReplaceWith, SIZE_PRESETS};
 use crate::autosave::{Autosave, Recovery};
 use crate::document::compositor::ProvenanceShares;
@@ -613,6 +614,12 @@ impl PentimentoApp {
             }
             LayerContent::Paint(_) => None,
         };
+        let variations = match &layer.content {
+            LayerContent::Generative(generative) if generative.variations.len() > 1 => {
+                Some((generative.selected, generative.variations.len()))
+            }
+            _ => None,
+        };
         let mut released = false;
         egui::Grid::new("layer_properties")
             .num_columns(2)
@@ -663,6 +670,27 @@ impl PentimentoApp {
                         self.set_generative(ui, id, params);
                     }
                 }
+                if let Some((selected, count)) = variations {
+                    ui.label("Variation");
+                    ui.horizontal(|ui| {
+                        if ui
+                            .add_enabled(selected > 0, egui::Button::new("Previous"))
+                            .on_hover_text("Show the generation's previous variation")
+                            .clicked()
+                        {
+                            self.show_variation(ui, id, selected - 1);
+                        }
+                        ui.label(format!("{} of {count}", selected + 1));
+                        if ui
+                            .add_enabled(selected + 1 < count, egui::Button::new("Next"))
+                            .on_hover_text("Show the generation's next variation")
+                            .clicked()
+                        {
+                            self.show_variation(ui, id, selected + 1);
+                        }
+                    });
+                    ui.end_row();
+                }
             });
         if released {
             self.document.seal_history();
@@ -699,6 +727,47 @@ impl PentimentoApp {
                         ));
                     });
             }
+        }
+    }
+
+    /// Shows another variation of a generative layer's generation. A name Pentimento gave the
+    /// layer follows the seed shown; a name the artist chose stays. The generation log notes
+    /// that the variation was taken into the document.
+    fn show_variation(&mut self, ui: &Ui, id: LayerId, selected: usize) {
+        let Some(layer) = self.document.layer(id) else {
+            return;
+        };
+        let LayerContent::Generative(generative) = &layer.content else {
+            return;
+        };
+        let generation = generative.generation;
+        let seeds = self
+            .document
+            .generation_log
+            .iter()
+            .find(|record| record.id == generation)
+            .map(|record| record.seeds.clone())
+            .unwrap_or_default();
+        let rename = match (seeds.get(generative.selected), seeds.get(selected)) {
+            (Some(&shown), Some(&next))
+                if layer.properties.name == generative_layer_name(generation, shown) =>
+            {
+                Some(generative_layer_name(generation, next))
+            }
+            _ => None,
+        };
+        match self
+            .document
+            .set_generative_variation(id, selected, rename.as_deref())
+        {
+            Ok(()) => {
+                if let Some(record) = self.document.generation_record_mut(generation)
+                    && !record.accepted.contains(&selected)
+                {
+                    record.accepted.push(selected);
+                }
+            }
+            Err(err) => self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true),
         }
     }
 

@@ -742,15 +742,40 @@ impl Document {
         mask: Vec<u8>,
         generation: u64,
     ) -> LayerId {
-        let id = self.allocate_id();
-        let layer = GenerativeLayer::new(
-            (self.width, self.height),
+        self.add_generative_layer_with_variations(
+            name,
             region,
             vec![Arc::new(variation)],
+            0,
+            mask,
+            generation,
+        )
+    }
+
+    /// Adds a generative layer on top that keeps every variation of its generation (raw RGB at
+    /// region size, shared, not copied) and shows `selected`; the artist can switch later
+    /// without generating again.
+    pub fn add_generative_layer_with_variations(
+        &mut self,
+        name: &str,
+        region: PixelRect,
+        variations: Vec<Arc<Vec<u8>>>,
+        selected: usize,
+        mask: Vec<u8>,
+        generation: u64,
+    ) -> LayerId {
+        let id = self.allocate_id();
+        let mut layer = GenerativeLayer::new(
+            (self.width, self.height),
+            region,
+            variations,
             Arc::new(mask),
             GenerativeParams::default(),
             generation,
         );
+        if selected != layer.selected {
+            layer = layer.with_selected(selected);
+        }
         self.layers.push(Layer {
             id,
             properties: LayerProperties::named(name),
@@ -794,6 +819,46 @@ impl Document {
             }],
             coalesce.map(|key| format!("{key}:{}", id.0)),
         );
+        Ok(())
+    }
+
+    /// Shows another of a generative layer's variations (and renames the layer to `name` when
+    /// given), as one undo step.
+    pub fn set_generative_variation(
+        &mut self,
+        id: LayerId,
+        selected: usize,
+        name: Option<&str>,
+    ) -> Result<(), DocumentError> {
+        let layer = self.editable(id)?;
+        let LayerContent::Generative(generative) = &layer.content else {
+            return Err(DocumentError::NoLayer);
+        };
+        if generative.selected == selected || selected >= generative.variations.len() {
+            return Ok(());
+        }
+        let updated = generative.with_selected(selected);
+        let region = updated.region;
+        let index = self.layer_index(id).ok_or(DocumentError::NoLayer)?;
+        let previous = std::mem::replace(
+            &mut self.layers[index].content,
+            LayerContent::Generative(Arc::new(updated)),
+        );
+        let mut changes = vec![Change::Content {
+            layer: id,
+            content: previous,
+        }];
+        if let Some(name) = name {
+            let mut properties = self.layers[index].properties.clone();
+            properties.name = name.to_owned();
+            let previous = std::mem::replace(&mut self.layers[index].properties, properties);
+            changes.push(Change::Properties {
+                layer: id,
+                properties: previous,
+            });
+        }
+        self.mark_rect(&region);
+        self.record("Show another variation", changes, None);
         Ok(())
     }
 

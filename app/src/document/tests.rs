@@ -424,3 +424,74 @@ fn moving_a_layer_is_one_undo_step_and_loses_nothing_while_dragging() {
         "{err}"
     );
 }
+
+#[test]
+fn a_generative_layer_switches_between_its_variations_as_one_undo_step() {
+    let mut document = Document::new(64, 64).expect("size");
+    let region = PixelRect::new(16, 16, 32, 32);
+    let dark = Arc::new(vec![10_u8; 32 * 32 * 3]);
+    let light = Arc::new(vec![200_u8; 32 * 32 * 3]);
+    let id = document.add_generative_layer_with_variations(
+        "Gen 1 · seed 8",
+        region,
+        vec![Arc::clone(&dark), Arc::clone(&light)],
+        1,
+        vec![255; 32 * 32],
+        1,
+    );
+    let at = |document: &Document| {
+        let (rgba, provenance) = document.composite(&PixelRect::new(20, 20, 1, 1));
+        (rgba, provenance[0])
+    };
+    assert_eq!(
+        at(&document),
+        (vec![200, 200, 200, 255], Provenance::Generated)
+    );
+    let steps = document.history().undo_depth();
+
+    document
+        .set_generative_variation(id, 0, Some("Gen 1 · seed 7"))
+        .expect("switches");
+    assert_eq!(
+        at(&document),
+        (vec![10, 10, 10, 255], Provenance::Generated)
+    );
+    assert_eq!(
+        document.layer(id).expect("layer").properties.name,
+        "Gen 1 · seed 7"
+    );
+    assert_eq!(document.history().undo_depth(), steps + 1);
+    assert_eq!(document.undo().as_deref(), Some("Show another variation"));
+    assert_eq!(at(&document).0, vec![200, 200, 200, 255]);
+    assert_eq!(
+        document.layer(id).expect("layer").properties.name,
+        "Gen 1 · seed 8"
+    );
+    document.redo();
+    assert_eq!(at(&document).0, vec![10, 10, 10, 255]);
+
+    // The variations are shared with whoever staged them, not copied.
+    let LayerContent::Generative(generative) = &document.layer(id).expect("layer").content else {
+        panic!("generative");
+    };
+    assert!(Arc::ptr_eq(&generative.variations[0], &dark));
+    // Asking for the one shown, or one that does not exist, changes nothing.
+    let steps = document.history().undo_depth();
+    document
+        .set_generative_variation(id, 0, None)
+        .expect("no-op");
+    document
+        .set_generative_variation(id, 5, None)
+        .expect("no-op");
+    assert_eq!(document.history().undo_depth(), steps);
+    // A locked layer keeps its variation.
+    let mut locked = document.layer(id).expect("layer").properties.clone();
+    locked.locked = true;
+    document
+        .set_properties(id, locked, None)
+        .expect("properties");
+    let err = document
+        .set_generative_variation(id, 1, None)
+        .expect_err("locked");
+    assert!(err.to_string().contains("is locked"), "{err}");
+}
