@@ -494,6 +494,13 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     harness.snapshot_options("generative_layer_with_provenance", &snapshot_options());
     harness.get_by_label("Show on the canvas").click();
     harness.run();
+    // How the layer was made names its seed, whatever the layer is called.
+    harness.get_by_label("How it was made").click();
+    harness.run();
+    harness.get_by_label("Prompt: a red flower");
+    harness.get_by_label("Seed: 8");
+    harness.get_by_label("How it was made").click();
+    harness.run();
 
     // Undo the feather, the accept and the mask; redo them.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);

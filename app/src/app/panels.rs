@@ -609,9 +609,11 @@ impl PentimentoApp {
         let mut opacity = layer.properties.opacity;
         let mut blend = layer.properties.blend;
         let generative = match &layer.content {
-            LayerContent::Generative(generative) => {
-                Some((generative.params, generative.generation))
-            }
+            LayerContent::Generative(generative) => Some((
+                generative.params,
+                generative.generation,
+                generative.selected,
+            )),
             LayerContent::Paint(_) => None,
         };
         let variations = match &layer.content {
@@ -650,7 +652,7 @@ impl PentimentoApp {
                     self.update_properties(ui, id, None, |properties| properties.blend = blend);
                 }
                 ui.end_row();
-                if let Some((mut params, _)) = generative {
+                if let Some((mut params, _, _)) = generative {
                     let before = params;
                     let label = ui.label("Grow edge");
                     let grow = ui
@@ -695,7 +697,7 @@ impl PentimentoApp {
         if released {
             self.document.seal_history();
         }
-        if let Some((params, generation)) = generative {
+        if let Some((params, generation, selected)) = generative {
             if params != GenerativeParams::default() && ui.button("Reset edges").clicked() {
                 self.set_generative(ui, id, GenerativeParams::default());
                 self.document.seal_history();
@@ -712,6 +714,9 @@ impl PentimentoApp {
                         ui.label(format!("Prompt: {}", record.prompt));
                         if !record.negative_prompt.is_empty() {
                             ui.label(format!("Negative: {}", record.negative_prompt));
+                        }
+                        if let Some(seed) = record.seeds.get(selected) {
+                            ui.label(format!("Seed: {seed}"));
                         }
                         ui.weak(format!(
                             "{} · {} · {} steps · guidance {} · {}",
