@@ -78,12 +78,13 @@ impl Slot {
     /// Gives the slot up: its folder goes unless it still holds an autosave (then the next
     /// start offers it).
     fn release(self) {
+        // Unlocked first: Windows does not delete a file that is still open.
+        drop(self.lock);
         if !self.dir.join(AUTOSAVE).exists() {
             let _ = std::fs::remove_file(self.dir.join(SESSION));
             let _ = std::fs::remove_file(self.dir.join(LOCK));
             let _ = std::fs::remove_dir(&self.dir);
         }
-        drop(self.lock);
     }
 }
 
