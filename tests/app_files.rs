@@ -97,6 +97,16 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
         "an opened image starts saved"
     );
     harness.get_by_label("96 × 64 px");
+    let opened = document.layers()[0].id;
+    let thumbnail = harness
+        .state()
+        .layer_thumbnail(opened)
+        .expect("the layer panel shows it");
+    assert_eq!((thumbnail.width, thumbnail.height), (64, 42));
+    assert!(
+        thumbnail.pixels.iter().any(|&value| value != 0),
+        "the thumbnail shows the opened image, not the blank canvas before it"
+    );
 
     // Dropping an image on a document adds it as a layer on top, at the top left.
     harness

@@ -433,6 +433,8 @@ impl PentimentoApp {
         self.document
             .set_history_budget(self.settings.history_budget_mib << 20);
         self.document_path = path;
+        // Layer ids and revisions start again in another document.
+        self.thumbnails = thumbnails::LayerThumbnails::default();
         self.active_layer = self.document.layers().last().map(|layer| layer.id);
         self.generation.discard_staging();
         self.view.reset_document();
