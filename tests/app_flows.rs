@@ -494,6 +494,17 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     harness.snapshot_options("generative_layer_with_provenance", &snapshot_options());
     harness.get_by_label("Show on the canvas").click();
     harness.run();
+    // The log window lists the generation with what it needs to be reproduced and proved.
+    harness.get_by_label("Show log").click();
+    harness.run();
+    harness.get_by_label("Generation log");
+    harness.get_by_label_contains("Generation 1 · ");
+    harness.get_by_label("Seeds: 7, 8 (taken in), 9 (taken in)");
+    harness.get_by_label_contains("inpaint · tiny-sd-inpaint · 4 steps");
+    harness.get_by_label("Close").click();
+    harness.run();
+    assert!(harness.state().modal().is_none());
+
     // How the layer was made names its seed, whatever the layer is called.
     harness.get_by_label("How it was made").click();
     harness.run();

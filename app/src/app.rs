@@ -128,6 +128,8 @@ pub enum Modal {
     Settings,
     /// The model manager.
     Models,
+    /// Every generation in the document's log.
+    GenerationLog,
 }
 
 /// The model manager's download form.

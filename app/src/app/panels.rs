@@ -735,6 +735,110 @@ impl PentimentoApp {
         }
     }
 
+    /// Every generation of the document, newest first, as the project keeps it; returns whether
+    /// the window should close.
+    fn generation_log_window(&mut self, ui: &mut Ui) -> bool {
+        ui.set_min_width(560.0);
+        ui.heading("Generation log");
+        ui.weak(
+            "Every generation made in this document, accepted or not. It is saved in the \
+             project and written into exported PNGs.",
+        );
+        ui.add_space(6.0);
+        egui::ScrollArea::vertical()
+            .max_height(420.0)
+            .id_salt("generation log")
+            .show(ui, |ui| {
+                for record in self.document.generation_log.iter().rev() {
+                    egui::Frame::group(ui.style()).show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.label(
+                            RichText::new(format!(
+                                "Generation {} · {} · {}",
+                                record.id, record.time, record.outcome
+                            ))
+                            .strong(),
+                        );
+                        ui.label(format!("Prompt: {}", record.prompt));
+                        if !record.negative_prompt.is_empty() {
+                            ui.label(format!("Negative: {}", record.negative_prompt));
+                        }
+                        let seeds: Vec<String> = record
+                            .seeds
+                            .iter()
+                            .enumerate()
+                            .map(|(index, seed)| {
+                                if record.accepted.contains(&index) {
+                                    format!("{seed} (taken in)")
+                                } else {
+                                    seed.to_string()
+                                }
+                            })
+                            .collect();
+                        ui.label(format!("Seeds: {}", seeds.join(", ")));
+                        let strength = record
+                            .strength
+                            .map(|strength| format!(" · strength {strength:.2}"))
+                            .unwrap_or_default();
+                        ui.weak(format!(
+                            "{} · {} · {} steps · guidance {}{strength} · {}",
+                            record.mode,
+                            record.model,
+                            record.steps,
+                            record.guidance,
+                            record.scheduler
+                        ));
+                        let r = record.region;
+                        ui.weak(format!(
+                            "Region {}×{} at ({}, {}), generated at {}×{} on {} · Pentimento {}",
+                            r.width(),
+                            r.height(),
+                            r.x0,
+                            r.y0,
+                            record.generated_size.0,
+                            record.generated_size.1,
+                            record.execution_provider,
+                            record.app_version
+                        ));
+                        egui::CollapsingHeader::new(format!(
+                            "Model files ({})",
+                            record.model_files.len()
+                        ))
+                        .id_salt(("model files", record.id))
+                        .show(ui, |ui| {
+                            for (file, hash) in &record.model_files {
+                                ui.monospace(format!("{hash}  {file}"));
+                            }
+                        });
+                    });
+                    ui.add_space(4.0);
+                }
+            });
+        ui.add_space(6.0);
+        let mut close = false;
+        ui.horizontal(|ui| {
+            if ui
+                .button("Copy as JSON")
+                .on_hover_text("The whole log, as the project stores it")
+                .clicked()
+            {
+                match serde_json::to_string_pretty(&self.document.generation_log) {
+                    Ok(text) => {
+                        ui.ctx().copy_text(text);
+                        self.notify(ui.ctx(), "The generation log is on the clipboard.", false);
+                    }
+                    Err(err) => {
+                        self.notify(ui.ctx(), format!("Could not copy the log: {err}"), true);
+                    }
+                }
+            }
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+        });
+        close
+    }
+
     /// Shows another variation of a generative layer's generation. A name Pentimento gave the
     /// layer follows the seed shown; a name the artist chose stays. The generation log notes
     /// that the variation was taken into the document.
@@ -849,6 +953,15 @@ impl PentimentoApp {
                     "{} generation(s) in this document's log",
                     self.document.generation_log.len()
                 ));
+                if ui
+                    .add_enabled(
+                        !self.document.generation_log.is_empty(),
+                        egui::Button::new("Show log"),
+                    )
+                    .clicked()
+                {
+                    self.modal = Some(Modal::GenerationLog);
+                }
             });
         let _ = response;
     }
@@ -1080,6 +1193,9 @@ impl PentimentoApp {
                         }
                     });
                 }
+                Modal::GenerationLog => {
+                    close = self.generation_log_window(ui);
+                }
                 Modal::Models => {
                     ui.set_min_width(560.0);
                     close = self.models_window(ui);
@@ -1158,6 +1274,7 @@ impl PentimentoApp {
                 Modal::NewCanvas { .. }
                     | Modal::Settings
                     | Modal::Models
+                    | Modal::GenerationLog
                     | Modal::ConfirmReplace(_)
             )
         );
