@@ -113,42 +113,83 @@ impl Settings {
                 );
             }
         };
-        let found: serde_json::Value = match serde_json::from_slice(&bytes) {
+        match Self::read_text(&bytes) {
+            (settings, None) => (settings, None),
+            (settings, Some(Unread::NotJson(reason))) => (
+                settings,
+                Some(format!(
+                    "The settings in {} are not valid JSON ({reason}); Pentimento starts with the defaults. {}",
+                    path.display(),
+                    set_aside(path)
+                )),
+            ),
+            (settings, Some(Unread::LeftOut(names))) => (
+                settings,
+                Some(format!(
+                    "Some settings in {} could not be read and were reset: {}. {}",
+                    path.display(),
+                    names.join(", "),
+                    set_aside(path)
+                )),
+            ),
+        }
+    }
+
+    /// Reads settings from the text of a settings file, keeping every part that reads
+    /// (objects key by key, lists item by item) and saying what could not be kept.
+    /// Numbers are brought into the ranges the settings' controls offer (a number too large for
+    /// its type, read as infinity, takes its default).
+    pub fn read_text(bytes: &[u8]) -> (Self, Option<Unread>) {
+        let found: serde_json::Value = match serde_json::from_slice(bytes) {
             Ok(value) => value,
-            Err(err) => {
-                return (
-                    Self::default(),
-                    Some(format!(
-                        "The settings in {} are not valid JSON ({err}); Pentimento starts with the defaults. {}",
-                        path.display(),
-                        set_aside(path)
-                    )),
-                );
-            }
+            Err(err) => return (Self::default(), Some(Unread::NotJson(err.to_string()))),
         };
         if let Ok(settings) = serde_json::from_value::<Self>(found.clone()) {
-            return (settings, None);
+            return (settings.within_ranges(), None);
         }
         let mut kept = serde_json::to_value(Self::default()).unwrap_or_default();
         let mut left_out = Vec::new();
         keep_what_reads(&mut kept, "", found, &mut left_out);
-        let settings = serde_json::from_value(kept).unwrap_or_default();
-        let names: Vec<String> = left_out
+        let settings = serde_json::from_value::<Self>(kept)
+            .unwrap_or_default()
+            .within_ranges();
+        let names = left_out
             .iter()
             .map(|pointer| match pointer.trim_start_matches('/') {
                 "" => "all of them".to_owned(),
                 name => name.replace('/', "."),
             })
             .collect();
-        (
-            settings,
-            Some(format!(
-                "Some settings in {} could not be read and were reset: {}. {}",
-                path.display(),
-                names.join(", "),
-                set_aside(path)
-            )),
-        )
+        (settings, Some(Unread::LeftOut(names)))
+    }
+
+    /// The settings with every number inside the range its control offers.
+    fn within_ranges(mut self) -> Self {
+        let defaults = Self::default();
+        let brushes = [
+            (&mut self.tools.brush, defaults.tools.brush),
+            (&mut self.tools.eraser, defaults.tools.eraser),
+            (&mut self.tools.mask, defaults.tools.mask),
+        ];
+        for (brush, default) in brushes {
+            brush.size = in_range(brush.size, 1.0, 1000.0, default.size);
+            brush.hardness = in_range(brush.hardness, 0.0, 1.0, default.hardness);
+            brush.opacity = in_range(brush.opacity, 0.01, 1.0, default.opacity);
+            brush.flow = in_range(brush.flow, 0.01, 1.0, default.flow);
+        }
+        let generation = &mut self.generation;
+        generation.steps = generation.steps.clamp(1, 150);
+        generation.guidance =
+            in_range(generation.guidance, 1.0, 20.0, defaults.generation.guidance);
+        generation.strength = if generation.strength.is_finite() {
+            generation.strength.clamp(0.05, 1.0)
+        } else {
+            defaults.generation.strength
+        };
+        generation.count = generation.count.clamp(1, 8);
+        self.history_budget_mib = self.history_budget_mib.clamp(64, 16_384);
+        self.autosave_seconds = self.autosave_seconds.clamp(5, 600);
+        self
     }
 
     /// Writes settings atomically.
@@ -167,6 +208,28 @@ impl Settings {
         self.recent_files.truncate(10);
     }
 }
+
+/// `value` clamped to `low..=high`, or `default` when it is not a finite number.
+fn in_range(value: f32, low: f32, high: f32, default: f32) -> f32 {
+    if value.is_finite() {
+        value.clamp(low, high)
+    } else {
+        default
+    }
+}
+
+/// What could not be kept of a settings file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// The file is not JSON; why.
+    NotJson(String),
+    /// These values (dotted paths, `all of them` for the whole file) were reset.
+    LeftOut(Vec<String>),
+}
+
+/// Lists and objects with more entries than this that do not read whole are reset whole rather
+/// than entry by entry, which costs a trial read per entry.
+const MAX_SALVAGED_ITEMS: usize = 256;
 
 /// Copies a settings file that could not be read next to itself, so that saving the new
 /// settings does not destroy it; says where it went.
@@ -201,14 +264,16 @@ fn keep_what_reads(
         return;
     }
     match (found, previous) {
-        (Value::Object(map), Some(previous @ Value::Object(_))) => {
+        (Value::Object(map), Some(previous @ Value::Object(_)))
+            if map.len() <= MAX_SALVAGED_ITEMS =>
+        {
             put(kept, pointer, previous);
             for (key, value) in map {
                 let escaped = key.replace('~', "~0").replace('/', "~1");
                 keep_what_reads(kept, &format!("{pointer}/{escaped}"), value, left_out);
             }
         }
-        (Value::Array(items), Some(Value::Array(_))) => {
+        (Value::Array(items), Some(Value::Array(_))) if items.len() <= MAX_SALVAGED_ITEMS => {
             put(kept, pointer, Value::Array(Vec::new()));
             for (index, item) in items.into_iter().enumerate() {
                 if let Some(Value::Array(list)) = kept.pointer_mut(pointer) {
@@ -413,5 +478,56 @@ mod tests {
         let problem = problem.expect("a sentence");
         assert!(problem.contains("reset: all of them."), "{problem}");
         assert_eq!(set_aside_files(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn huge_damaged_lists_are_reset_whole_without_a_trial_per_item() {
+        let mut paths: Vec<serde_json::Value> = (0..5000)
+            .map(|index| serde_json::json!({"path": format!("/models/{index}")}))
+            .collect();
+        paths.push(serde_json::json!({"path": 1}));
+        let text = serde_json::json!({"models": paths, "history_budget_mib": 99}).to_string();
+        let (settings, unread) = Settings::read_text(text.as_bytes());
+        assert!(settings.models.is_empty());
+        assert_eq!(settings.history_budget_mib, 99);
+        // Item by item it would have been "models.5000", after 5000 reads of the whole list.
+        assert_eq!(unread, Some(Unread::LeftOut(vec!["models".to_owned()])));
+    }
+
+    #[test]
+    fn numbers_come_back_inside_the_ranges_the_controls_offer() {
+        // As a fuzzer found: a flow too large for a 32-bit float read as infinity, which saved
+        // as `null` and was reported as unreadable at the next start.
+        let text = r#"{
+            "tools": {"eraser": {"size": 1e39, "hardness": 7, "opacity": -1, "flow": 1e300,
+                                 "color": [1, 2, 3], "pressure_size": true, "pressure_opacity": false}},
+            "generation": {"steps": 100000, "guidance": 0.0, "strength": 3.0, "count": 0},
+            "history_budget_mib": 1, "autosave_seconds": 0
+        }"#;
+        let (settings, unread) = Settings::read_text(text.as_bytes());
+        assert_eq!(unread, None);
+        let eraser = settings.tools.eraser;
+        let default = ToolSettings::default().eraser;
+        assert_eq!(
+            (eraser.size, eraser.hardness, eraser.opacity, eraser.flow),
+            (default.size, 1.0, 0.01, default.flow)
+        );
+        assert_eq!(eraser.color, [1, 2, 3]);
+        let generation = &settings.generation;
+        assert_eq!(
+            (
+                generation.steps,
+                generation.guidance,
+                generation.strength,
+                generation.count
+            ),
+            (150, 1.0, 1.0, 1)
+        );
+        assert_eq!(
+            (settings.history_budget_mib, settings.autosave_seconds),
+            (64, 5)
+        );
+        let saved = serde_json::to_vec(&settings).expect("json");
+        assert_eq!(Settings::read_text(&saved), (settings, None));
     }
 }

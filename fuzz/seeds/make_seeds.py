@@ -1,13 +1,16 @@
 """Builds the starting corpus for each fuzz target from the committed test fixtures.
 
 Run from the repository root: python3 fuzz/seeds/make_seeds.py
-The .ora seeds were saved by Pentimento itself (a small project with a painted layer, a mask,
-a generative layer and a generation log, and a blank one) and are not rebuilt here, nor is
+The .ora seeds (a small project with a painted layer, a mask, a generative layer and a
+generation log, and a blank one) and settings_file/written.json were saved by Pentimento itself
+and are not rebuilt here, nor is
 npy_reader/nested-brackets-hang.npy, an input the fuzzer found that once kept the reader busy
-for over 20 minutes.
+for over 20 minutes, nor settings_file/float-overflow.json, a settings file the fuzzer found
+whose number too large for a 32-bit float did not survive a save.
 """
 
 import glob
+import json
 import os
 import shutil
 import struct
@@ -52,6 +55,12 @@ def main():
         packed = struct.pack("<H", len(index)) + index + struct.pack("<H", len(config)) + config + unet
         write("model_folder", f"{name}.bin", packed)
 
+    # A settings file as a user might leave it after editing by hand: settings_file/written.json
+    # (saved by Pentimento itself, not rebuilt here) with a wrong value and a broken list item.
+    settings = json.loads(read(os.path.join(SEEDS, "settings_file", "written.json")))
+    settings["generation"]["steps"] = "many"
+    settings["models"].append({"path": 42})
+    write("settings_file", "hand-edited.json", json.dumps(settings).encode())
 
 if __name__ == "__main__":
     main()
