@@ -79,3 +79,31 @@ fn prompt_fields_take_text() {
         Some("a lighthouse at dusk")
     );
 }
+
+#[test]
+fn a_loading_model_does_not_widen_the_prompt_panel() {
+    let sandbox = Sandbox::new();
+    let mut harness = harness(sandbox.options());
+    harness.run();
+    let canvas = harness.get_by_label("Canvas").rect();
+    // The longest stage the worker reports, and a folder path with nowhere to wrap.
+    harness.state_mut().model = pentimento::app::ModelState::Loading {
+        job: 1,
+        path: std::path::PathBuf::from(format!("/{}/tiny-sd-inpaint", "models".repeat(30))),
+        stage: "Optimized the model for this computer (once).".to_owned(),
+    };
+    // The spinner keeps repainting: a few frames, not until it settles.
+    harness.run_steps(4);
+    assert!(
+        harness
+            .query_all_by_label("Optimized the model for this computer (once).")
+            .count()
+            >= 1,
+        "the stage is shown"
+    );
+    assert_eq!(
+        harness.get_by_label("Canvas").rect(),
+        canvas,
+        "the panels keep their width"
+    );
+}

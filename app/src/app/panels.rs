@@ -213,9 +213,13 @@ impl PentimentoApp {
                 ModelState::Loading { path, stage, .. } => {
                     ui.horizontal(|ui| {
                         ui.spinner();
-                        ui.label(stage.as_str());
+                        ui.add(egui::Label::new(stage.as_str()).wrap());
                     });
-                    ui.weak(path.display().to_string());
+                    // A folder path has no spaces to wrap at: cut short, so the panel does not
+                    // widen while the model loads; hovering shows it whole.
+                    let path = path.display().to_string();
+                    ui.add(egui::Label::new(RichText::new(&path).weak()).truncate())
+                        .on_hover_text(path);
                 }
                 ModelState::Ready(info) => {
                     ui.label(RichText::new(&info.name).strong());
