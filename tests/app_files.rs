@@ -365,9 +365,8 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
         harness.state().settings().generation.steps,
         pentimento::settings::GenerationSettings::default().steps
     );
-    let kept: Vec<PathBuf> = std::fs::read_dir(sandbox.folders().config)
-        .expect("config folder")
-        .map(|entry| entry.expect("entry").path())
+    let kept: Vec<PathBuf> = pentimento_tests::files_under(&sandbox.folders().config)
+        .into_iter()
         .filter(|path| path.to_string_lossy().contains("settings-unreadable-"))
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");

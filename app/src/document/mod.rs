@@ -558,13 +558,11 @@ impl Document {
             return;
         }
         moving.offset = (dx, dy);
-        let moved = moving.original.translated(dx, dy);
-        let id = moving.layer;
-        self.mark_layer(id);
-        if let Some(layer) = self.layers.iter_mut().find(|layer| layer.id == id) {
-            layer.content = LayerContent::Paint(moved);
-        }
-        self.mark_layer(id);
+        let moved = Change::Content {
+            layer: moving.layer,
+            content: LayerContent::Paint(moving.original.translated(dx, dy)),
+        };
+        self.apply_change(moved);
         self.changed();
     }
 
@@ -603,12 +601,10 @@ impl Document {
         if moving.offset == (0, 0) {
             return;
         }
-        let id = moving.layer;
-        self.mark_layer(id);
-        if let Some(layer) = self.layers.iter_mut().find(|layer| layer.id == id) {
-            layer.content = LayerContent::Paint(moving.original);
-        }
-        self.mark_layer(id);
+        self.apply_change(Change::Content {
+            layer: moving.layer,
+            content: LayerContent::Paint(moving.original),
+        });
         self.changed();
     }
 
@@ -837,28 +833,24 @@ impl Document {
         if generative.selected == selected || selected >= generative.variations.len() {
             return Ok(());
         }
-        let updated = generative.with_selected(selected);
-        let region = updated.region;
-        let index = self.layer_index(id).ok_or(DocumentError::NoLayer)?;
-        let previous = std::mem::replace(
-            &mut self.layers[index].content,
-            LayerContent::Generative(Arc::new(updated)),
-        );
         let mut changes = vec![Change::Content {
             layer: id,
-            content: previous,
+            content: LayerContent::Generative(Arc::new(generative.with_selected(selected))),
         }];
         if let Some(name) = name {
-            let mut properties = self.layers[index].properties.clone();
+            let mut properties = layer.properties.clone();
             properties.name = name.to_owned();
-            let previous = std::mem::replace(&mut self.layers[index].properties, properties);
             changes.push(Change::Properties {
                 layer: id,
-                properties: previous,
+                properties,
             });
         }
-        self.mark_rect(&region);
-        self.record("Show another variation", changes, None);
+        // Applied as undo applies a step, which gives the changes that put it back.
+        let undo = changes
+            .into_iter()
+            .filter_map(|change| self.apply_change(change))
+            .collect();
+        self.record("Show another variation", undo, None);
         Ok(())
     }
 
