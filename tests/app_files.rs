@@ -1,7 +1,10 @@
 //! Files through the real app: opening images as documents and as layers (menu, shortcut, drag
 //! and drop), damaged files explained without losing the open work, PNG export, asking before
 //! closing with unsaved changes, recovering the autosave of a session that was killed, and the
-//! prompt and settings kept across sessions even when the settings file is damaged.
+//! prompt and settings kept across sessions even when the settings file is damaged; and
+//! Pentimento's own file dialog, shown where the desktop cannot show the system's (no
+//! xdg-desktop-portal file chooser, no zenity): a project saved through it, saved again over
+//! itself after the question, and opened again, and a model folder added through it.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,8 +16,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::PentimentoApp;
 use pentimento::app::Modal;
-use pentimento::dialogs::DialogKind;
+use pentimento::dialogs::{DialogAnswer, DialogKind};
 use pentimento::document::compositor::unpremultiply;
+use pentimento::settings::FileDialogChoice;
 use pentimento_tests::Sandbox;
 
 fn start(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
@@ -474,5 +478,207 @@ fn several_crashed_windows_are_offered_one_after_another() {
     assert_eq!(
         document.composite(&document.bounds()).0,
         recovered.composite(&recovered.bounds()).0
+    );
+}
+
+/// Types `text` into the field labelled `label` (replacing what it holds).
+fn fill(harness: &mut Harness<'static, PentimentoApp>, label: &str, text: &str) {
+    harness.get_by_label(label).click();
+    harness.run();
+    harness.get_by_label(label).set_text_value_accesskit(text);
+    harness.run();
+}
+
+fn pixels(app: &PentimentoApp) -> Vec<u8> {
+    let document = app.document();
+    document.composite(&document.bounds()).0
+}
+
+#[test]
+fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog() {
+    let sandbox = Sandbox::new();
+    let work = sandbox.path("work");
+    std::fs::create_dir_all(&work).expect("folder");
+    let mut harness = start(pentimento::AppOptions {
+        document_size: [64, 48],
+        ..sandbox.options()
+    });
+    harness.run();
+    let rgba: Vec<u8> = (0..64 * 48)
+        .flat_map(|index: u32| [(index % 64 * 4) as u8, (index / 64 * 5) as u8, 90, 255])
+        .collect();
+    harness
+        .state_mut()
+        .document_mut()
+        .import_layer("Sketch", 64, 48, &rgba, 0, 0);
+    harness.run();
+    let painted = pixels(harness.state());
+
+    // The system's dialog cannot be shown: Ctrl+S opens Pentimento's own.
+    sandbox
+        .dialogs
+        .queue(DialogKind::SaveProject, DialogAnswer::Unavailable);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run();
+    let browser = harness
+        .state()
+        .file_browser()
+        .expect("the own dialog opened");
+    assert_eq!(browser.kind(), DialogKind::SaveProject);
+    harness.get_by_label("Save project");
+    assert_eq!(
+        harness.get_by_label("File name").value().as_deref(),
+        Some("untitled.ora"),
+        "the suggested name"
+    );
+
+    // A typed location, then a name without its extension.
+    fill(&mut harness, "Location", &work.display().to_string());
+    harness.get_by_label("Go").click();
+    harness.run();
+    assert_eq!(
+        harness.state().file_browser().expect("still open").folder(),
+        work
+    );
+    fill(&mut harness, "File name", "sketch");
+    harness.get_by_label("Save").click();
+    harness.run();
+    let project = work.join("sketch.ora");
+    assert!(project.is_file(), "saved through the own dialog");
+    assert!(harness.state().file_browser().is_none(), "and it closed");
+    assert_eq!(harness.state().document_path(), Some(project.as_path()));
+    assert!(!harness.state().document().has_unsaved_changes());
+
+    // Save as over the same file: the dialog starts in the project's folder with its name and
+    // asks before replacing it.
+    sandbox
+        .dialogs
+        .queue(DialogKind::SaveProject, DialogAnswer::Unavailable);
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::S);
+    harness.run();
+    assert_eq!(harness.state().file_browser().expect("open").folder(), work);
+    let before = std::fs::metadata(&project).expect("saved").modified().ok();
+    harness.get_by_label("Save").click();
+    harness.run();
+    harness.get_by_label("sketch.ora already exists. Replace it?");
+    harness.get_by_label("Replace").click();
+    harness.run();
+    assert!(harness.state().file_browser().is_none());
+    assert!(
+        std::fs::metadata(&project)
+            .expect("still there")
+            .modified()
+            .ok()
+            >= before
+    );
+
+    // Change the document, then open the saved project through the own dialog.
+    harness
+        .state_mut()
+        .document_mut()
+        .add_paint_layer("Scribble", None);
+    harness.run();
+    sandbox
+        .dialogs
+        .queue(DialogKind::OpenFile, DialogAnswer::Unavailable);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    assert_eq!(
+        harness.state().file_browser().expect("open").folder(),
+        work,
+        "it starts where the last file was chosen"
+    );
+    harness.get_by_label("🗋 sketch.ora").click();
+    harness.run();
+    harness.get_by_label("Open").click();
+    harness.run();
+    assert!(matches!(
+        harness.state().modal(),
+        Some(Modal::ConfirmReplace(_))
+    ));
+    harness.get_by_label("Discard changes").click();
+    harness.run();
+    let reopened = harness.state().document();
+    assert_eq!(
+        reopened
+            .layers()
+            .iter()
+            .map(|layer| layer.properties.name.as_str())
+            .collect::<Vec<_>>()
+            .last(),
+        Some(&"Sketch")
+    );
+    assert_eq!(
+        pixels(harness.state()),
+        painted,
+        "the saved pixels came back"
+    );
+    assert_eq!(harness.state().document_path(), Some(project.as_path()));
+}
+
+#[test]
+fn cancelling_the_own_dialog_changes_nothing_and_says_so() {
+    let sandbox = Sandbox::new();
+    let mut harness = start(sandbox.options());
+    harness.run();
+    harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run();
+    assert!(harness.state().file_browser().is_some());
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    assert!(harness.state().file_browser().is_none());
+    assert!(harness.state().document_path().is_none());
+    assert!(
+        harness
+            .state()
+            .notices()
+            .iter()
+            .any(|notice| notice.text == "Not saved: no file was chosen."),
+        "{:?}",
+        harness.state().notices()
+    );
+    assert!(
+        sandbox.dialogs.asked().is_empty(),
+        "with Pentimento's own dialogs chosen the system's are never asked"
+    );
+}
+
+#[test]
+fn a_model_folder_is_added_through_the_own_dialog() {
+    let sandbox = Sandbox::new();
+    let mut harness = start(sandbox.options());
+    harness.run();
+    harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
+    harness.get_by_label("Models…").click();
+    harness.run();
+    harness.get_by_label("Add folder…").click();
+    harness.run();
+    assert_eq!(
+        harness.state().file_browser().expect("open").kind(),
+        DialogKind::ModelFolder
+    );
+    let model = pentimento_tests::fixture_model("tiny-sd");
+    fill(&mut harness, "Location", &model.display().to_string());
+    harness.get_by_label("Go").click();
+    harness.run();
+    // The folder's files are listed for orientation.
+    harness.get_by_label("🗋 model_index.json");
+    harness.get_by_label("Choose this folder").click();
+    harness.run();
+    assert!(harness.state().file_browser().is_none());
+    assert_eq!(
+        harness.state().modal(),
+        Some(&Modal::Models),
+        "the manager stays open"
+    );
+    assert!(
+        harness
+            .state()
+            .settings()
+            .models
+            .iter()
+            .any(|entry| entry.path == model),
+        "the model was added"
     );
 }

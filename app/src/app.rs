@@ -18,12 +18,13 @@ use pentimento_inference::LocateOptions;
 use crate::autosave::{Autosave, Recovery};
 use crate::canvas::gpu::CanvasGpu;
 use crate::canvas::{CanvasEvent, CanvasView, Overlays};
-use crate::dialogs::{FileDialogs, NativeDialogs};
+use crate::dialogs::{DialogAnswer, DialogKind, FileDialogs, FileRequest, NativeDialogs};
 use crate::document::Document;
 use crate::document::layer::LayerId;
+use crate::file_browser::{BrowserOutcome, FileBrowser};
 use crate::io::ora;
 use crate::runtime_status::RuntimeStatus;
-use crate::settings::{Folders, Settings};
+use crate::settings::{FileDialogChoice, Folders, Settings};
 use crate::tools::Tool;
 use crate::worker::Worker;
 pub use generation::{GenerationState, ModelState};
@@ -145,6 +146,51 @@ pub struct DownloadForm {
     pub token: String,
 }
 
+/// What a file or folder being chosen is for: the step that follows the choice, whichever
+/// dialog (the system's or Pentimento's own) makes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FilePurpose {
+    /// Load this model folder now (the prompt panel's Open model folder…).
+    LoadModel,
+    /// Add this model folder to the list (the model manager's Add folder…).
+    AddModel,
+    /// Use this ONNX Runtime library from the next start (Settings).
+    RuntimeLibrary,
+    /// Open this project or image as the document.
+    Open,
+    /// Add this image as a layer.
+    ImportLayer,
+    /// Save the project here, then do what follows.
+    Save(AfterSave),
+    /// Export the flattened image here.
+    Export,
+}
+
+impl FilePurpose {
+    /// The dialog that asks for it.
+    pub fn dialog(&self) -> DialogKind {
+        match self {
+            Self::LoadModel | Self::AddModel => DialogKind::ModelFolder,
+            Self::RuntimeLibrary => DialogKind::RuntimeLibrary,
+            Self::Open => DialogKind::OpenFile,
+            Self::ImportLayer => DialogKind::OpenImage,
+            Self::Save(_) => DialogKind::SaveProject,
+            Self::Export => DialogKind::ExportPng,
+        }
+    }
+}
+
+/// What happens once the project is saved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AfterSave {
+    /// Nothing more.
+    Nothing,
+    /// Close the window.
+    Quit,
+    /// Replace the document.
+    Replace(ReplaceWith),
+}
+
 /// What replaces the current document once the artist confirms.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplaceWith {
@@ -169,6 +215,8 @@ pub struct PentimentoApp {
     settings: Settings,
     folders: Folders,
     dialogs: Arc<dyn FileDialogs>,
+    /// Pentimento's own file dialog while it is open, and what its choice is for.
+    file_browser: Option<(FileBrowser, FilePurpose)>,
     autosave: Autosave,
     notices: Vec<Notice>,
     modal: Option<Modal>,
@@ -222,10 +270,10 @@ impl PentimentoApp {
         {
             locate.library = settings.onnx_runtime_library.clone();
         }
-        let dialogs = options
-            .dialogs
-            .clone()
-            .unwrap_or_else(|| Arc::new(NativeDialogs));
+        let dialogs = options.dialogs.clone().unwrap_or_else(|| {
+            crate::dialogs::probe_system_dialogs_in_background();
+            Arc::new(NativeDialogs)
+        });
         let runtime = match options.runtime.clone() {
             Some(locate) => {
                 let ctx = cc.egui_ctx.clone();
@@ -287,6 +335,7 @@ impl PentimentoApp {
             settings,
             folders,
             dialogs,
+            file_browser: None,
             autosave,
             notices,
             modal,
@@ -389,6 +438,11 @@ impl PentimentoApp {
         self.modal.as_ref()
     }
 
+    /// Pentimento's own file dialog, while it is open.
+    pub fn file_browser(&self) -> Option<&FileBrowser> {
+        self.file_browser.as_ref().map(|(browser, _)| browser)
+    }
+
     /// A layer's thumbnail as the layer panel shows it (premultiplied RGBA), once drawn.
     pub fn layer_thumbnail(&self, id: LayerId) -> Option<&crate::document::tiles::Thumbnail> {
         self.thumbnails.get(id).map(|(thumbnail, _)| thumbnail)
@@ -483,6 +537,19 @@ impl PentimentoApp {
         }
     }
 
+    /// Adds a model folder to the model manager's list after checking it.
+    fn add_model_folder(&mut self, path: &Path) {
+        self.download_error = None;
+        match crate::models::add(&mut self.settings, path, None) {
+            Ok(_) => {
+                self.models_error = None;
+                self.model_summaries.clear();
+                self.save_settings();
+            }
+            Err(message) => self.models_error = Some(message),
+        }
+    }
+
     /// Adds an image file as a new layer on top.
     pub fn import_layer(&mut self, path: &Path) -> Option<String> {
         match crate::io::read_rgba(path) {
@@ -501,15 +568,36 @@ impl PentimentoApp {
         }
     }
 
-    /// Saves the document to `path` (or its own file, or asks). Returns an error sentence.
-    pub fn save(&mut self, path: Option<PathBuf>) -> Result<(), String> {
-        let path = match path.or_else(|| self.document_path.clone()) {
-            Some(path) => path,
-            None => match self.dialogs.save_project("untitled.ora") {
-                Some(path) => path,
-                None => return Err("Not saved: no file was chosen.".to_owned()),
-            },
-        };
+    /// Saves the document to its own file, or asks where first; then does what `then` says.
+    pub fn save(&mut self, ctx: &egui::Context, then: AfterSave) {
+        match self.document_path.clone() {
+            Some(path) => self.save_and_continue(ctx, &path, then),
+            None => self.ask_file(ctx, FilePurpose::Save(then)),
+        }
+    }
+
+    fn save_and_continue(&mut self, ctx: &egui::Context, path: &Path, then: AfterSave) {
+        if let Err(message) = self.save_to(path) {
+            self.notify(ctx, message, true);
+            return;
+        }
+        match then {
+            AfterSave::Nothing => {}
+            AfterSave::Quit => {
+                self.quit_cleanly();
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            AfterSave::Replace(with) => {
+                if let Some(message) = self.do_replace(with) {
+                    self.notify(ctx, message, true);
+                }
+            }
+        }
+    }
+
+    /// Saves the document to `path`. Returns an error sentence.
+    pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
+        let path = path.to_path_buf();
         ora::save(&self.document, &path)
             .map_err(|err| crate::worker::sentence(&err.to_string()))?;
         self.document.mark_saved();
@@ -582,10 +670,115 @@ impl PentimentoApp {
         let _ = self.settings.save(&self.folders.settings_file());
     }
 
+    // ---- File dialogs ------------------------------------------------------------------------
+
+    /// Asks for a file or folder for `purpose` and carries on with it once chosen: at once with
+    /// the system's dialog, or when Pentimento's own dialog (shown where the system's cannot
+    /// be) closes.
+    pub fn ask_file(&mut self, ctx: &egui::Context, purpose: FilePurpose) {
+        if self.file_browser.is_some() {
+            return;
+        }
+        let request = self.file_request(&purpose);
+        let answer = match self.settings.file_dialogs {
+            FileDialogChoice::Pentimento => DialogAnswer::Unavailable,
+            FileDialogChoice::System => self.dialogs.ask(&request),
+        };
+        match answer {
+            DialogAnswer::Chosen(path) => self.file_chosen(ctx, purpose, path),
+            DialogAnswer::Cancelled => self.file_not_chosen(ctx, &purpose),
+            DialogAnswer::Unavailable => {
+                let places = crate::file_browser::places(&self.settings.recent_folders);
+                let fallback = self.settings.recent_folders.first().cloned();
+                self.file_browser = Some((FileBrowser::new(request, places, fallback), purpose));
+            }
+        }
+    }
+
+    /// The dialog's question: the suggested name, and the folder to start in (the document's
+    /// for saving and exporting, else the last one a file was chosen in).
+    fn file_request(&self, purpose: &FilePurpose) -> FileRequest {
+        let document_folder = self
+            .document_path
+            .as_ref()
+            .and_then(|path| path.parent())
+            .map(Path::to_path_buf);
+        let stem = self
+            .document_path
+            .as_ref()
+            .and_then(|path| path.file_stem())
+            .map(|stem| stem.to_string_lossy().into_owned());
+        let suggested_name = match purpose {
+            FilePurpose::Save(_) => Some(format!("{}.ora", stem.as_deref().unwrap_or("untitled"))),
+            FilePurpose::Export => Some(format!("{}.png", stem.as_deref().unwrap_or("export"))),
+            _ => None,
+        };
+        let folder = match purpose {
+            FilePurpose::Save(_) | FilePurpose::Export => document_folder,
+            _ => None,
+        }
+        .or_else(|| self.settings.recent_folders.first().cloned());
+        FileRequest {
+            kind: purpose.dialog(),
+            suggested_name,
+            folder,
+        }
+    }
+
+    fn file_chosen(&mut self, ctx: &egui::Context, purpose: FilePurpose, path: PathBuf) {
+        // The folder it is in (for a model folder, the folder that holds the models).
+        if let Some(folder) = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            self.settings.remember_folder(folder);
+        }
+        match purpose {
+            FilePurpose::LoadModel => self.load_model(path),
+            FilePurpose::AddModel => self.add_model_folder(&path),
+            FilePurpose::RuntimeLibrary => self.settings.onnx_runtime_library = Some(path),
+            FilePurpose::Open => self.request_replace(ReplaceWith::Open(path)),
+            FilePurpose::ImportLayer => {
+                if let Some(message) = self.import_layer(&path) {
+                    self.notify(ctx, message, true);
+                }
+            }
+            FilePurpose::Save(then) => self.save_and_continue(ctx, &path, then),
+            FilePurpose::Export => {
+                if let Err(message) = self.export_png(&path) {
+                    self.notify(ctx, message, true);
+                }
+            }
+        }
+    }
+
+    fn file_not_chosen(&mut self, ctx: &egui::Context, purpose: &FilePurpose) {
+        if let FilePurpose::Save(_) = purpose {
+            self.notify(ctx, "Not saved: no file was chosen.", true);
+        }
+    }
+
+    /// Draws Pentimento's own file dialog while it is open and carries on once it closes.
+    fn file_browser_ui(&mut self, ctx: &egui::Context) {
+        let Some((browser, _)) = &mut self.file_browser else {
+            return;
+        };
+        let Some(outcome) = browser.show(ctx) else {
+            return;
+        };
+        let Some((_, purpose)) = self.file_browser.take() else {
+            return;
+        };
+        match outcome {
+            BrowserOutcome::Chosen(path) => self.file_chosen(ctx, purpose, path),
+            BrowserOutcome::Cancelled => self.file_not_chosen(ctx, &purpose),
+        }
+    }
+
     // ---- Frame -------------------------------------------------------------------------------
 
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
-        if self.modal.is_some() {
+        if self.modal.is_some() || self.file_browser.is_some() {
             return;
         }
         use egui::{Key, KeyboardShortcut, Modifiers};
@@ -614,16 +807,12 @@ impl PentimentoApp {
             self.document.undo();
         }
         if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::S) {
-            self.save_as(ctx);
-        } else if pressed(Modifiers::COMMAND, Key::S)
-            && let Err(message) = self.save(None)
-        {
-            self.notify(ctx, message, true);
+            self.ask_file(ctx, FilePurpose::Save(AfterSave::Nothing));
+        } else if pressed(Modifiers::COMMAND, Key::S) {
+            self.save(ctx, AfterSave::Nothing);
         }
-        if pressed(Modifiers::COMMAND, Key::O)
-            && let Some(path) = self.dialogs.open_file()
-        {
-            self.request_replace(ReplaceWith::Open(path));
+        if pressed(Modifiers::COMMAND, Key::O) {
+            self.ask_file(ctx, FilePurpose::Open);
         }
         if pressed(Modifiers::COMMAND, Key::N) {
             self.modal = Some(Modal::NewCanvas {
@@ -669,20 +858,6 @@ impl PentimentoApp {
         }
         if pressed(Modifiers::NONE, Key::CloseBracket) {
             tools.scale_size(1.15);
-        }
-    }
-
-    fn save_as(&mut self, ctx: &egui::Context) {
-        let suggested = self
-            .document_path
-            .as_ref()
-            .and_then(|path| path.file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "untitled.ora".to_owned());
-        if let Some(path) = self.dialogs.save_project(&suggested)
-            && let Err(message) = self.save(Some(path))
-        {
-            self.notify(ctx, message, true);
         }
     }
 
@@ -739,16 +914,11 @@ impl PentimentoApp {
                         height: self.document.height(),
                     });
                 }
-                if ui.button("Open…").clicked()
-                    && let Some(path) = self.dialogs.open_file()
-                {
-                    self.request_replace(ReplaceWith::Open(path));
+                if ui.button("Open…").clicked() {
+                    self.ask_file(ui.ctx(), FilePurpose::Open);
                 }
-                if ui.button("Add image as layer…").clicked()
-                    && let Some(path) = self.dialogs.open_image()
-                    && let Some(message) = self.import_layer(&path)
-                {
-                    self.notify(ui.ctx(), message, true);
+                if ui.button("Add image as layer…").clicked() {
+                    self.ask_file(ui.ctx(), FilePurpose::ImportLayer);
                 }
                 ui.menu_button("Open recent", |ui| {
                     let recent = self.settings.recent_files.clone();
@@ -762,19 +932,14 @@ impl PentimentoApp {
                     }
                 });
                 ui.separator();
-                if ui.button("Save").clicked()
-                    && let Err(message) = self.save(None)
-                {
-                    self.notify(ui.ctx(), message, true);
+                if ui.button("Save").clicked() {
+                    self.save(ui.ctx(), AfterSave::Nothing);
                 }
                 if ui.button("Save as…").clicked() {
-                    self.save_as(ui.ctx());
+                    self.ask_file(ui.ctx(), FilePurpose::Save(AfterSave::Nothing));
                 }
-                if ui.button("Export PNG…").clicked()
-                    && let Some(path) = self.dialogs.export_png("export.png")
-                    && let Err(message) = self.export_png(&path)
-                {
-                    self.notify(ui.ctx(), message, true);
+                if ui.button("Export PNG…").clicked() {
+                    self.ask_file(ui.ctx(), FilePurpose::Export);
                 }
                 ui.separator();
                 if ui.button("Models…").clicked() {
@@ -994,7 +1159,7 @@ impl eframe::App for PentimentoApp {
                         region: self.generation.region_overlay(),
                         ..self.overlays.clone()
                     };
-                    let interactive = self.modal.is_none();
+                    let interactive = self.modal.is_none() && self.file_browser.is_none();
                     let (_, events) = self.view.show(
                         ui,
                         &mut self.document,
@@ -1024,6 +1189,7 @@ impl eframe::App for PentimentoApp {
             .inner;
         self.notices_ui(ui.ctx(), canvas_area);
         self.modal_ui(ui.ctx());
+        self.file_browser_ui(ui.ctx());
     }
 
     fn on_exit(&mut self) {

@@ -1,144 +1,419 @@
-//! File dialogs behind a seam: the app asks a `FileDialogs`; the window uses native dialogs
-//! (`rfd`), tests script the answers.
+//! File dialogs behind a seam: the app asks a [`FileDialogs`] for a file or folder. The window
+//! uses the system's dialogs (`rfd`) where the desktop can show them and Pentimento's own
+//! ([`crate::file_browser`]) where it cannot — on Linux the system dialog needs an
+//! xdg-desktop-portal with a file chooser, or zenity, and plain X11 window managers and minimal
+//! distributions often have neither. Tests script the answers.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
-/// The file dialogs the app needs.
-pub trait FileDialogs: Send + Sync {
+/// Which dialog, and so its title, filters and whether it opens, saves or picks a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DialogKind {
     /// A model folder.
-    fn pick_model_folder(&self) -> Option<PathBuf>;
+    ModelFolder,
     /// An ONNX Runtime library file.
-    fn pick_runtime_library(&self) -> Option<PathBuf>;
+    RuntimeLibrary,
     /// A project or image to open.
-    fn open_file(&self) -> Option<PathBuf>;
+    OpenFile,
     /// An image to add as a layer.
-    fn open_image(&self) -> Option<PathBuf>;
+    OpenImage,
     /// Where to save a project.
-    fn save_project(&self, suggested_name: &str) -> Option<PathBuf>;
+    SaveProject,
     /// Where to export a PNG.
-    fn export_png(&self, suggested_name: &str) -> Option<PathBuf>;
+    ExportPng,
 }
 
-/// Native dialogs.
+/// A named set of file extensions (without the dot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileFilter {
+    /// What the files are ("OpenRaster project").
+    pub name: &'static str,
+    /// Their extensions, lower case.
+    pub extensions: &'static [&'static str],
+}
+
+impl FileFilter {
+    /// Whether `path`'s extension is one of the filter's (in any letter case).
+    pub fn matches(&self, path: &Path) -> bool {
+        path.extension()
+            .and_then(OsStr::to_str)
+            .is_some_and(|extension| {
+                self.extensions
+                    .iter()
+                    .any(|wanted| wanted.eq_ignore_ascii_case(extension))
+            })
+    }
+}
+
+const IMAGES: &[&str] = &["png", "jpg", "jpeg", "webp"];
+
+impl DialogKind {
+    /// The dialog's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::ModelFolder => "Choose a Stable Diffusion ONNX model folder",
+            Self::RuntimeLibrary => "Choose an ONNX Runtime library",
+            Self::OpenFile => "Open a project or image",
+            Self::OpenImage => "Add an image as a layer",
+            Self::SaveProject => "Save project",
+            Self::ExportPng => "Export PNG",
+        }
+    }
+
+    /// The filters offered, the first chosen at the start (none for folders).
+    pub fn filters(self) -> &'static [FileFilter] {
+        match self {
+            Self::ModelFolder => &[],
+            Self::RuntimeLibrary => &[FileFilter {
+                name: "ONNX Runtime library",
+                extensions: &["so", "dll", "dylib"],
+            }],
+            Self::OpenFile => &[
+                FileFilter {
+                    name: "Projects and images",
+                    extensions: &["ora", "png", "jpg", "jpeg", "webp"],
+                },
+                FileFilter {
+                    name: "OpenRaster project",
+                    extensions: &["ora"],
+                },
+                FileFilter {
+                    name: "Images",
+                    extensions: IMAGES,
+                },
+            ],
+            Self::OpenImage => &[FileFilter {
+                name: "Images",
+                extensions: IMAGES,
+            }],
+            Self::SaveProject => &[FileFilter {
+                name: "OpenRaster project",
+                extensions: &["ora"],
+            }],
+            Self::ExportPng => &[FileFilter {
+                name: "PNG image",
+                extensions: &["png"],
+            }],
+        }
+    }
+
+    /// Whether it chooses a folder rather than a file.
+    pub fn picks_folder(self) -> bool {
+        self == Self::ModelFolder
+    }
+
+    /// The extension a saved file gets, for dialogs that save.
+    pub fn saved_extension(self) -> Option<&'static str> {
+        match self {
+            Self::SaveProject => Some("ora"),
+            Self::ExportPng => Some("png"),
+            _ => None,
+        }
+    }
+}
+
+/// One question for a file dialog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRequest {
+    /// Which dialog.
+    pub kind: DialogKind,
+    /// The file name offered when saving.
+    pub suggested_name: Option<String>,
+    /// The folder to start in (`None`: the dialog's own choice).
+    pub folder: Option<PathBuf>,
+}
+
+impl FileRequest {
+    /// A request for `kind` with nothing suggested.
+    pub fn new(kind: DialogKind) -> Self {
+        Self {
+            kind,
+            suggested_name: None,
+            folder: None,
+        }
+    }
+}
+
+/// What a file dialog answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialogAnswer {
+    /// A file or folder was chosen.
+    Chosen(PathBuf),
+    /// The person closed the dialog without choosing.
+    Cancelled,
+    /// No dialog could be shown (the app then shows its own).
+    Unavailable,
+}
+
+/// The file dialogs the app asks.
+pub trait FileDialogs: Send + Sync {
+    /// Shows the dialog for `request` and waits for the answer.
+    fn ask(&self, request: &FileRequest) -> DialogAnswer;
+}
+
+/// Adds the kind's extension to a chosen save path (as the filters promise).
+pub fn with_saved_extension(kind: DialogKind, path: PathBuf) -> PathBuf {
+    match kind.saved_extension() {
+        Some(extension) => path.with_extension(extension),
+        None => path,
+    }
+}
+
+/// The system's dialogs (`rfd`), where the desktop can show them.
 #[derive(Debug, Default)]
 pub struct NativeDialogs;
 
 impl FileDialogs for NativeDialogs {
-    fn pick_model_folder(&self) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_title("Choose a Stable Diffusion ONNX model folder")
-            .pick_folder()
-    }
-
-    fn pick_runtime_library(&self) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_title("Choose an ONNX Runtime library")
-            .add_filter("ONNX Runtime library", &["so", "dll", "dylib"])
-            .pick_file()
-    }
-
-    fn open_file(&self) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_title("Open")
-            .add_filter(
-                "Projects and images",
-                &["ora", "png", "jpg", "jpeg", "webp"],
-            )
-            .add_filter("OpenRaster project", &["ora"])
-            .pick_file()
-    }
-
-    fn open_image(&self) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_title("Add an image as a layer")
-            .add_filter("Images", &["png", "jpg", "jpeg", "webp"])
-            .pick_file()
-    }
-
-    fn save_project(&self, suggested_name: &str) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_title("Save project")
-            .set_file_name(suggested_name)
-            .add_filter("OpenRaster project", &["ora"])
-            .save_file()
-            .map(|path| path.with_extension("ora"))
-    }
-
-    fn export_png(&self, suggested_name: &str) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_title("Export PNG")
-            .set_file_name(suggested_name)
-            .add_filter("PNG image", &["png"])
-            .save_file()
-            .map(|path| path.with_extension("png"))
+    fn ask(&self, request: &FileRequest) -> DialogAnswer {
+        if !system_dialogs_available() {
+            return DialogAnswer::Unavailable;
+        }
+        let kind = request.kind;
+        let mut dialog = rfd::FileDialog::new().set_title(kind.title());
+        for filter in kind.filters() {
+            dialog = dialog.add_filter(filter.name, filter.extensions);
+        }
+        if let Some(folder) = &request.folder {
+            dialog = dialog.set_directory(folder);
+        }
+        if let Some(name) = &request.suggested_name {
+            dialog = dialog.set_file_name(name);
+        }
+        let chosen = if kind.picks_folder() {
+            dialog.pick_folder()
+        } else if kind.saved_extension().is_some() {
+            dialog
+                .save_file()
+                .map(|path| with_saved_extension(kind, path))
+        } else {
+            dialog.pick_file()
+        };
+        chosen.map_or(DialogAnswer::Cancelled, DialogAnswer::Chosen)
     }
 }
 
-/// Dialogs that answer from a script (tests): each call takes the next answer for its kind.
+/// Pentimento's own dialogs only: every request is answered by the in-app browser (Settings →
+/// File dialogs).
+#[derive(Debug, Default)]
+pub struct BuiltInDialogs;
+
+impl FileDialogs for BuiltInDialogs {
+    fn ask(&self, _request: &FileRequest) -> DialogAnswer {
+        DialogAnswer::Unavailable
+    }
+}
+
+/// Whether system dialogs can be shown, once known.
+static SYSTEM_DIALOGS: OnceLock<bool> = OnceLock::new();
+
+/// Finds out on a background thread whether system dialogs can be shown, so that the first
+/// dialog does not wait for the session bus.
+pub fn probe_system_dialogs_in_background() {
+    let _ = std::thread::Builder::new()
+        .name("file dialog probe".to_owned())
+        .spawn(|| {
+            system_dialogs_available();
+        });
+}
+
+/// Whether system dialogs can be shown, if that is known yet (never waits).
+pub fn system_dialogs_known() -> Option<bool> {
+    SYSTEM_DIALOGS.get().copied()
+}
+
+/// Whether `rfd` can show a system dialog here. On Linux and the BSDs it asks the
+/// xdg-desktop-portal's file chooser over the session bus and falls back to zenity; with
+/// neither it returns no file at once, which reads the same as a cancelled dialog, so the app
+/// asks beforehand. Windows and macOS always have their dialogs. Checked once per run.
+pub fn system_dialogs_available() -> bool {
+    *SYSTEM_DIALOGS.get_or_init(|| {
+        if !cfg!(any(
+            target_os = "linux",
+            target_os = "freebsd",
+            target_os = "openbsd",
+            target_os = "netbsd",
+            target_os = "dragonfly"
+        )) {
+            return true;
+        }
+        portal_file_chooser_available() || program_on_path("zenity", std::env::var_os("PATH"))
+    })
+}
+
+/// Whether the session bus has an xdg-desktop-portal with a file chooser: asks for the
+/// `org.freedesktop.portal.FileChooser` interface's version (which starts the portal if it is
+/// installed but not yet running), giving up after a few seconds.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+pub fn portal_file_chooser_available() -> bool {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+        && std::env::var_os("XDG_RUNTIME_DIR")
+            .is_none_or(|dir| !Path::new(&dir).join("bus").exists())
+    {
+        return false;
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("portal probe".to_owned())
+        .spawn(move || {
+            let answer = pollster::block_on(async {
+                let connection = zbus::Connection::session().await.ok()?;
+                let reply = connection
+                    .call_method(
+                        Some("org.freedesktop.portal.Desktop"),
+                        "/org/freedesktop/portal/desktop",
+                        Some("org.freedesktop.DBus.Properties"),
+                        "Get",
+                        &("org.freedesktop.portal.FileChooser", "version"),
+                    )
+                    .await
+                    .ok()?;
+                Some(
+                    reply
+                        .body()
+                        .deserialize::<zbus::zvariant::OwnedValue>()
+                        .is_ok(),
+                )
+            });
+            let _ = sender.send(answer.unwrap_or(false));
+        });
+    spawned.is_ok()
+        && receiver
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap_or(false)
+}
+
+/// Other platforms have no portal.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)))]
+pub fn portal_file_chooser_available() -> bool {
+    false
+}
+
+/// Whether an executable called `name` is in one of the folders of a `PATH`-style list.
+pub fn program_on_path(name: &str, path: Option<std::ffi::OsString>) -> bool {
+    let Some(path) = path else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|folder| {
+        let candidate = folder.join(name);
+        std::fs::metadata(&candidate).is_ok_and(|metadata| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+            }
+            #[cfg(not(unix))]
+            {
+                metadata.is_file()
+            }
+        })
+    })
+}
+
+/// Dialogs that answer from a script (tests): each call takes the next answer queued for its
+/// kind; with none queued the dialog counts as cancelled.
 #[derive(Debug, Default)]
 pub struct ScriptedDialogs {
-    answers: Mutex<Vec<(DialogKind, Option<PathBuf>)>>,
-}
-
-/// Which dialog.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DialogKind {
-    /// `pick_model_folder`.
-    ModelFolder,
-    /// `pick_runtime_library`.
-    RuntimeLibrary,
-    /// `open_file`.
-    OpenFile,
-    /// `open_image`.
-    OpenImage,
-    /// `save_project`.
-    SaveProject,
-    /// `export_png`.
-    ExportPng,
+    answers: Mutex<Vec<(DialogKind, DialogAnswer)>>,
+    /// The requests asked, in order.
+    asked: Mutex<Vec<FileRequest>>,
 }
 
 impl ScriptedDialogs {
-    /// Queues an answer.
+    /// Queues an answer: a path, or `None` for a cancelled dialog.
     pub fn answer(&self, kind: DialogKind, path: Option<PathBuf>) {
+        self.queue(
+            kind,
+            path.map_or(DialogAnswer::Cancelled, DialogAnswer::Chosen),
+        );
+    }
+
+    /// Queues an answer of any kind (e.g. [`DialogAnswer::Unavailable`]).
+    pub fn queue(&self, kind: DialogKind, answer: DialogAnswer) {
         self.answers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push((kind, path));
+            .push((kind, answer));
     }
 
-    fn take(&self, kind: DialogKind) -> Option<PathBuf> {
-        let mut answers = self
-            .answers
+    /// Every request asked so far.
+    pub fn asked(&self) -> Vec<FileRequest> {
+        self.asked
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let position = answers.iter().position(|(k, _)| *k == kind)?;
-        answers.remove(position).1
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
 impl FileDialogs for ScriptedDialogs {
-    fn pick_model_folder(&self) -> Option<PathBuf> {
-        self.take(DialogKind::ModelFolder)
+    fn ask(&self, request: &FileRequest) -> DialogAnswer {
+        self.asked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(request.clone());
+        let mut answers = self
+            .answers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match answers.iter().position(|(kind, _)| *kind == request.kind) {
+            Some(position) => answers.remove(position).1,
+            None => DialogAnswer::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_is_found_only_where_it_is_executable() {
+        let dir = tempfile::tempdir().expect("folder");
+        let program = dir.path().join("zenity");
+        std::fs::write(&program, "#!/bin/sh\n").expect("write");
+        let list = std::env::join_paths([dir.path()]).expect("path list");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            assert!(
+                !program_on_path("zenity", Some(list.clone())),
+                "not executable"
+            );
+            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        assert!(program_on_path("zenity", Some(list.clone())));
+        assert!(!program_on_path("kdialog", Some(list)));
+        assert!(!program_on_path("zenity", None));
     }
 
-    fn pick_runtime_library(&self) -> Option<PathBuf> {
-        self.take(DialogKind::RuntimeLibrary)
-    }
-
-    fn open_file(&self) -> Option<PathBuf> {
-        self.take(DialogKind::OpenFile)
-    }
-
-    fn open_image(&self) -> Option<PathBuf> {
-        self.take(DialogKind::OpenImage)
-    }
-
-    fn save_project(&self, _suggested_name: &str) -> Option<PathBuf> {
-        self.take(DialogKind::SaveProject)
-    }
-
-    fn export_png(&self, _suggested_name: &str) -> Option<PathBuf> {
-        self.take(DialogKind::ExportPng)
+    #[test]
+    fn filters_match_extensions_in_any_case() {
+        let projects = DialogKind::OpenFile.filters()[0];
+        assert!(projects.matches(Path::new("/a/Sketch.ORA")));
+        assert!(projects.matches(Path::new("photo.jpeg")));
+        assert!(!projects.matches(Path::new("notes.txt")));
+        assert!(!projects.matches(Path::new("ora")));
+        assert_eq!(
+            with_saved_extension(DialogKind::SaveProject, PathBuf::from("/a/sketch.png")),
+            PathBuf::from("/a/sketch.ora")
+        );
+        assert_eq!(
+            with_saved_extension(DialogKind::ModelFolder, PathBuf::from("/a/model.v1")),
+            PathBuf::from("/a/model.v1")
+        );
     }
 }

@@ -74,6 +74,21 @@ pub struct Settings {
     pub autosave_seconds: u64,
     /// An ONNX Runtime library to use instead of the downloaded copy (applies at start).
     pub onnx_runtime_library: Option<PathBuf>,
+    /// Which file dialogs to use.
+    pub file_dialogs: FileDialogChoice,
+    /// Folders files were recently chosen in, newest first (the file dialog's places).
+    pub recent_folders: Vec<PathBuf>,
+}
+
+/// Which file dialogs the app shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileDialogChoice {
+    /// The system's, where the desktop can show them; Pentimento's own elsewhere.
+    #[default]
+    System,
+    /// Always Pentimento's own.
+    Pentimento,
 }
 
 impl Default for Settings {
@@ -87,6 +102,8 @@ impl Default for Settings {
             history_budget_mib: 1024,
             autosave_seconds: 30,
             onnx_runtime_library: None,
+            file_dialogs: FileDialogChoice::System,
+            recent_folders: Vec::new(),
         }
     }
 }
@@ -199,6 +216,13 @@ impl Settings {
         }
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         crate::io::write_atomically(path, text.as_bytes())
+    }
+
+    /// Puts the folder a file was chosen in at the top of the recent folders.
+    pub fn remember_folder(&mut self, folder: &Path) {
+        self.recent_folders.retain(|existing| existing != folder);
+        self.recent_folders.insert(0, folder.to_path_buf());
+        self.recent_folders.truncate(8);
     }
 
     /// Puts a file at the top of the recent list.

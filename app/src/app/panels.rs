@@ -7,7 +7,7 @@ use egui::{RichText, Ui};
 use pentimento_inference::{ProviderChoice, SchedulerKind};
 
 use super::generation::generative_layer_name;
-use super::{Modal, ModelState, PentimentoApp, ReplaceWith, SIZE_PRESETS};
+use super::{AfterSave, FilePurpose, Modal, ModelState, PentimentoApp, ReplaceWith, SIZE_PRESETS};
 use crate::autosave::{Autosave, Recovery};
 use crate::document::compositor::ProvenanceShares;
 use crate::document::generative::GenerativeParams;
@@ -15,6 +15,7 @@ use crate::document::layer::{BlendMode, LayerContent, LayerId};
 use crate::io::ora;
 use crate::region::ModeChoice;
 use crate::runtime_status::RuntimeStatus;
+use crate::settings::FileDialogChoice;
 use crate::tools::Tool;
 
 /// The provenance overlay's colours (as in `shaders/canvas.wgsl`), for the legend.
@@ -265,8 +266,8 @@ impl PentimentoApp {
                 }
             });
         });
-        if open && let Some(path) = self.dialogs.pick_model_folder() {
-            self.load_model(path);
+        if open {
+            self.ask_file(ui.ctx(), FilePurpose::LoadModel);
         }
         if let Some(path) = load_now {
             self.load_model(path);
@@ -1073,6 +1074,8 @@ impl PentimentoApp {
         };
         let mut close = false;
         let mut next_modal = None;
+        // Saving may ask where (another dialog), so it starts once this modal is closed.
+        let mut save_then = None;
         let response = egui::Modal::new(egui::Id::unique("pentimento_modal")).show(ctx, |ui| {
             ui.set_max_width(420.0);
             match modal {
@@ -1117,17 +1120,8 @@ impl PentimentoApp {
                     ui.add_space(8.0);
                     ui.horizontal(|ui| {
                         if ui.button("Save").clicked() {
-                            match self.save(None) {
-                                Ok(()) => {
-                                    close = true;
-                                    self.quit_cleanly();
-                                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
-                                }
-                                Err(message) => {
-                                    close = true;
-                                    self.notify(ui.ctx(), message, true);
-                                }
-                            }
+                            close = true;
+                            save_then = Some(AfterSave::Quit);
                         }
                         if ui.button("Don't save").clicked() {
                             close = true;
@@ -1146,14 +1140,7 @@ impl PentimentoApp {
                     ui.horizontal(|ui| {
                         if ui.button("Save first").clicked() {
                             close = true;
-                            match self.save(None) {
-                                Ok(()) => {
-                                    if let Some(message) = self.do_replace(with.clone()) {
-                                        self.notify(ui.ctx(), message, true);
-                                    }
-                                }
-                                Err(message) => self.notify(ui.ctx(), message, true),
-                            }
+                            save_then = Some(AfterSave::Replace(with.clone()));
                         }
                         if ui.button("Discard changes").clicked() {
                             close = true;
@@ -1240,10 +1227,8 @@ impl PentimentoApp {
                                 None => ui.weak("Automatic (the verified copy Pentimento downloads)"),
                             };
                             ui.horizontal(|ui| {
-                                if ui.button("Choose…").clicked()
-                                    && let Some(path) = self.dialogs.pick_runtime_library()
-                                {
-                                    self.settings.onnx_runtime_library = Some(path);
+                                if ui.button("Choose…").clicked() {
+                                    self.ask_file(ui.ctx(), FilePurpose::RuntimeLibrary);
                                 }
                                 if ui
                                     .add_enabled(
@@ -1256,6 +1241,29 @@ impl PentimentoApp {
                                 }
                             });
                             ui.weak("Used from the next start of Pentimento.");
+                        });
+                        ui.end_row();
+                        ui.label("File dialogs");
+                        ui.vertical(|ui| {
+                            ui.radio_value(
+                                &mut self.settings.file_dialogs,
+                                FileDialogChoice::System,
+                                "The system's, where it has them",
+                            );
+                            ui.radio_value(
+                                &mut self.settings.file_dialogs,
+                                FileDialogChoice::Pentimento,
+                                "Pentimento's own",
+                            );
+                            if self.options.dialogs.is_none()
+                                && crate::dialogs::system_dialogs_known() == Some(false)
+                            {
+                                ui.weak(
+                                    "This desktop shows no system file dialog (no \
+                                     xdg-desktop-portal file chooser and no zenity), so \
+                                     Pentimento's own is used.",
+                                );
+                            }
                         });
                         ui.end_row();
                     });
@@ -1284,6 +1292,9 @@ impl PentimentoApp {
         );
         if close || (dismissable && response.should_close()) {
             self.modal = next_modal;
+        }
+        if let Some(then) = save_then {
+            self.save(ctx, then);
         }
     }
 
@@ -1423,18 +1434,8 @@ impl PentimentoApp {
             }
             None => {}
         }
-        if ui.button("Add folder…").clicked()
-            && let Some(path) = self.dialogs.pick_model_folder()
-        {
-            self.download_error = None;
-            match crate::models::add(&mut self.settings, &path, None) {
-                Ok(_) => {
-                    self.models_error = None;
-                    self.model_summaries.clear();
-                    self.save_settings();
-                }
-                Err(message) => self.models_error = Some(message),
-            }
+        if ui.button("Add folder…").clicked() {
+            self.ask_file(ui.ctx(), FilePurpose::AddModel);
         }
         if let Some(message) = &self.models_error {
             ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
