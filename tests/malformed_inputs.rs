@@ -250,3 +250,23 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         harness.state().model
     );
 }
+
+#[test]
+fn components_in_the_wrong_folder_are_named_by_the_quick_check_too() {
+    // The model manager lists and adds models with the quick check, which reads the graphs
+    // without ONNX Runtime; a swapped component must not pass it.
+    let cases: Vec<Case> = corpus::model_cases()
+        .into_iter()
+        .filter(|case| case.name.contains("copied over"))
+        .collect();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let path = (case.build)(scratch.path());
+        let folder = ModelFolder::open(&path).expect("the layout is complete");
+        let error = pentimento_inference::Capabilities::inspect(&folder)
+            .err()
+            .unwrap_or_else(|| panic!("{}: the quick check accepted it", case.name));
+        check(&case, &error.to_string());
+    }
+}

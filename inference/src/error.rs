@@ -56,6 +56,41 @@ pub enum ModelError {
         reason: String,
     },
 
+    /// A component's folder holds another component's graph (copied to the wrong place).
+    #[error(
+        "the model.onnx in {component}/ is {found}, not a {what}: it {signature}. Put the \
+         model's own {component}/model.onnx there (copy it again from the download, or export the \
+         model again): {}",
+        path.display(),
+        what = component.replace('_', " ").replace("vae", "VAE")
+    )]
+    WrongComponent {
+        /// The folder it was found in.
+        component: &'static str,
+        /// What it looks like ("a VAE encoder").
+        found: &'static str,
+        /// Its inputs and outputs, in words.
+        signature: String,
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A component's inputs or outputs do not fit its role in the pipeline.
+    #[error(
+        "the model.onnx in {component}/ cannot be the model's {what}: {reason}. Put the model's \
+         own {component}/model.onnx there: {}",
+        path.display(),
+        what = component.replace('_', " ").replace("vae", "VAE")
+    )]
+    ComponentRole {
+        /// The component's folder name.
+        component: &'static str,
+        /// What does not fit.
+        reason: String,
+        /// The file.
+        path: PathBuf,
+    },
+
     /// The text encoder's embeddings do not fit the UNet.
     #[error(
         "the text encoder produces {text_encoder}-wide embeddings but the UNet expects \

@@ -3,11 +3,13 @@
 //! and must produce diffusers' next latents within 1e-4. Timesteps, sigmas and the initial noise
 //! scale must match too, and img2img's starting latents come from `add_noise`.
 
-use pentimento_inference::scheduler::{self, SchedulerConfig};
+use pentimento_inference::scheduler;
 
 mod common;
 
-use common::{Recorded, fixtures, golden_names, load_npy, max_difference, scheduler_of};
+use common::{
+    Recorded, fixtures, golden_names, golden_scheduler_file, load_npy, max_difference, scheduler_of,
+};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -16,8 +18,8 @@ fn check_golden(name: &str) -> Result<f32, String> {
     let params: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).expect("params"))
             .expect("json");
-    let config = SchedulerConfig::from_json(&params["scheduler_config"].to_string())
-        .map_err(|err| err.to_string())?;
+    // As the pipeline builds it (see `SchedulerConfig::as_pipelines_use_it`).
+    let (config, _) = golden_scheduler_file(&params).as_pipelines_use_it();
     let steps = params["num_inference_steps"].as_u64().expect("steps") as usize;
     let eta = params["eta"].as_f64().unwrap_or(0.0) as f32;
     let kind = scheduler_of(&params);

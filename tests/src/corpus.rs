@@ -61,6 +61,15 @@ fn replace_component(model: &Path, component: &str, with: &str) {
     copy_tree(&malformed(with), &dir);
 }
 
+/// Copies one component's `model.onnx` over another's.
+fn copy_graph(model: &Path, from: &str, to: &str) {
+    std::fs::copy(
+        model.join(from).join("model.onnx"),
+        model.join(to).join("model.onnx"),
+    )
+    .expect("copy graph");
+}
+
 /// A pickle stream's first bytes (protocol 2), as `torch.save` files begin.
 const PICKLE: &[u8] = b"\x80\x02}q\x00(X\x05\x00\x00\x00stateq\x01.";
 
@@ -287,6 +296,37 @@ pub fn model_cases() -> Vec<Case> {
                 model
             },
             expected: &["text_encoder", "input_ids"],
+        },
+        Case {
+            name: "the VAE encoder copied over the decoder",
+            build: |scratch| {
+                let model = tiny(scratch);
+                copy_graph(&model, "vae_encoder", "vae_decoder");
+                model
+            },
+            expected: &[
+                "model.onnx in vae_decoder/ is a VAE encoder, not a VAE decoder",
+                "`sample` (3 channels)",
+                "`latent_sample`",
+            ],
+        },
+        Case {
+            name: "the VAE decoder copied over the encoder",
+            build: |scratch| {
+                let model = tiny(scratch);
+                copy_graph(&model, "vae_decoder", "vae_encoder");
+                model
+            },
+            expected: &["model.onnx in vae_encoder/ is a VAE decoder, not a VAE encoder"],
+        },
+        Case {
+            name: "the UNet copied over the VAE decoder",
+            build: |scratch| {
+                let model = tiny(scratch);
+                copy_graph(&model, "unet", "vae_decoder");
+                model
+            },
+            expected: &["model.onnx in vae_decoder/ is a UNet, not a VAE decoder"],
         },
         Case {
             name: "scheduler_config.json not JSON",

@@ -3,6 +3,7 @@
 pub mod capabilities;
 pub mod folder;
 pub mod onnx_graph;
+pub mod roles;
 pub mod signature;
 
 use std::fmt::Write as _;
@@ -63,6 +64,7 @@ impl ModelReport {
         runtime: &OnnxRuntime,
         folder: ModelFolder,
     ) -> Result<Self, crate::InferenceError> {
+        roles::check_vae_roles(&folder)?;
         let mut signatures = Vec::new();
         for files in &folder.components {
             let session = load_session(runtime, files, Some(1))?;
@@ -146,8 +148,13 @@ impl ModelReport {
         }
         lines.push(format!("prediction type: {prediction}"));
         lines.push(format!("sizes: multiples of {} px", self.size_multiple));
-        if let Err(reason) = &self.scheduler {
-            lines.push(format!("scheduler configuration: {reason}"));
+        match &self.scheduler {
+            Ok(config) => {
+                for adjustment in config.clone().as_pipelines_use_it().1 {
+                    lines.push(format!("scheduler configuration: {adjustment}"));
+                }
+            }
+            Err(reason) => lines.push(format!("scheduler configuration: {reason}")),
         }
         lines.push(format!("input_ids: {}", c.input_ids));
         lines.push(format!("timestep: {}", c.timestep));

@@ -198,6 +198,36 @@ impl GraphOutline {
         None
     }
 
+    /// The number of output channels of the convolution that produces graph output `output`,
+    /// read from its weight's shape, following back through operations that keep the channel
+    /// count (casts and elementwise arithmetic). `None` when something else is in between.
+    pub fn convolution_output_channels(&self, output: &str) -> Option<u64> {
+        let mut name = output.to_owned();
+        for _ in 0..16 {
+            let producer = self
+                .nodes
+                .iter()
+                .find(|node| node.outputs.first() == Some(&name))?;
+            match producer.op_type.as_str() {
+                "Conv" => {
+                    let dims = self.tensor_dims(producer.inputs.get(1)?)?;
+                    return dims.first().and_then(|&c| u64::try_from(c).ok());
+                }
+                "Cast" | "Identity" | "Add" | "Sub" | "Mul" | "Div" | "Clip" | "Tanh"
+                | "Sigmoid" | "Relu" => {
+                    // Of an elementwise operation's inputs, the one that is not a constant.
+                    name = producer
+                        .inputs
+                        .iter()
+                        .find(|input| self.tensor_dims(input).is_none())?
+                        .clone();
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// How many convolutions halve the resolution (stride 2): a UNet with n of them needs
     /// latents divisible by 2^n.
     pub fn downsampling_convolutions(&self) -> usize {

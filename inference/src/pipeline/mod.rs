@@ -31,7 +31,7 @@ use crate::model::{Component, ComponentSignature, Conventions, ModelFolder};
 use crate::onnx_runtime::OnnxRuntime;
 use crate::providers::{self, ProviderChoice, ProviderReport};
 use crate::rng::{NoiseSource, NumpyRandom};
-use crate::scheduler::{self, Scheduler, SchedulerConfig, SchedulerKind};
+use crate::scheduler::{self, PipelineAdjustment, Scheduler, SchedulerConfig, SchedulerKind};
 use crate::tokenizer::ClipTokenizer;
 
 /// Stable Diffusion's VAE latent scaling factor (aka `vae.config.scaling_factor`).
@@ -210,7 +210,10 @@ pub struct StableDiffusion {
     folder: ModelFolder,
     conventions: Conventions,
     tokenizer: ClipTokenizer,
+    /// The model's scheduler configuration as diffusers' pipelines run it.
     scheduler_config: SchedulerConfig,
+    /// What that changed in the model's file.
+    scheduler_adjustments: Vec<PipelineAdjustment>,
     text_encoder: LoadedComponent,
     unet: LoadedComponent,
     vae_decoder: LoadedComponent,
@@ -244,6 +247,7 @@ impl StableDiffusion {
         options: LoadOptions,
     ) -> Result<Self, InferenceError> {
         let folder = ModelFolder::open(root)?;
+        crate::model::roles::check_vae_roles(&folder)?;
         let tokenizer_dir =
             folder
                 .tokenizer
@@ -253,10 +257,11 @@ impl StableDiffusion {
                     path: root.join("tokenizer"),
                 })?;
         let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
-        let scheduler_config = match &folder.scheduler_config {
+        let (scheduler_config, scheduler_adjustments) = match &folder.scheduler_config {
             Some(path) => SchedulerConfig::from_file(path)?,
             None => SchedulerConfig::stable_diffusion_v1(),
-        };
+        }
+        .as_pipelines_use_it();
 
         // The UNet first: it decides the provider for the rest.
         let unet_files = required(&folder, Component::Unet)?;
@@ -295,6 +300,7 @@ impl StableDiffusion {
             conventions,
             tokenizer,
             scheduler_config,
+            scheduler_adjustments,
             text_encoder,
             unet,
             vae_decoder,
@@ -354,15 +360,22 @@ impl StableDiffusion {
         &self.tokenizer
     }
 
-    /// The model's scheduler configuration.
+    /// The model's scheduler configuration, as diffusers' pipelines run it
+    /// ([`SchedulerConfig::as_pipelines_use_it`]).
     pub fn scheduler_config(&self) -> &SchedulerConfig {
         &self.scheduler_config
     }
 
+    /// What running the configuration as diffusers' pipelines do changed in the model's file.
+    pub fn scheduler_adjustments(&self) -> &[PipelineAdjustment] {
+        &self.scheduler_adjustments
+    }
+
     /// Replaces the scheduler configuration read from the model (for models that ship a wrong
-    /// or no `scheduler_config.json`, e.g. an SD 2.x export missing `v_prediction`).
+    /// or no `scheduler_config.json`, e.g. an SD 2.x export missing `v_prediction`). It is run
+    /// as diffusers' pipelines run it, like the model's own.
     pub fn set_scheduler_config(&mut self, config: SchedulerConfig) {
-        self.scheduler_config = config;
+        (self.scheduler_config, self.scheduler_adjustments) = config.as_pipelines_use_it();
     }
 
     /// How each loaded component's session was created (optimized-graph cache use).

@@ -77,6 +77,28 @@ pub struct SchedulerConfig {
     pub timestep_scaling: Option<f64>,
 }
 
+/// One value of a scheduler configuration that diffusers' pipelines replace when they load it
+/// (see [`SchedulerConfig::as_pipelines_use_it`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineAdjustment {
+    /// The configuration key.
+    pub key: &'static str,
+    /// What the file says (or the class default when it says nothing).
+    pub was: String,
+    /// What the pipeline runs with.
+    pub now: String,
+}
+
+impl std::fmt::Display for PipelineAdjustment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} → {}, as diffusers does",
+            self.key, self.was, self.now
+        )
+    }
+}
+
 impl SchedulerConfig {
     /// Reads `scheduler_config.json`.
     pub fn from_file(path: &Path) -> Result<Self, SchedulerError> {
@@ -125,6 +147,42 @@ impl SchedulerConfig {
         }
     }
 
+    /// The configuration as diffusers' Stable Diffusion pipelines run it, and what that changed.
+    ///
+    /// Every Stable Diffusion pipeline of diffusers (the ONNX ones too) rewrites the scheduler's
+    /// configuration when it is built: a `steps_offset` other than 1 becomes 1, and a
+    /// `clip_sample` that is true becomes false. Each scheduler class registers both keys with
+    /// its defaults, so an absent `steps_offset` (0 by default) is raised to 1 as well, and an
+    /// absent `clip_sample` — true by default for DDIM — is turned off. Pentimento builds the
+    /// chosen scheduler for the pipeline the same way (as `from_pretrained(…, scheduler=…)` does),
+    /// so the rewrite applies to whichever scheduler the artist picks.
+    pub fn as_pipelines_use_it(self) -> (Self, Vec<PipelineAdjustment>) {
+        let mut config = self;
+        let mut adjustments = Vec::new();
+        if config.steps_offset != Some(1) {
+            adjustments.push(PipelineAdjustment {
+                key: "steps_offset",
+                was: config
+                    .steps_offset
+                    .map_or_else(|| "0 (not set)".to_owned(), |value| value.to_string()),
+                now: "1".to_owned(),
+            });
+            config.steps_offset = Some(1);
+        }
+        if config.clip_sample != Some(false) {
+            adjustments.push(PipelineAdjustment {
+                key: "clip_sample",
+                was: match config.clip_sample {
+                    Some(_) => "true".to_owned(),
+                    None => "true (not set; DDIM's default)".to_owned(),
+                },
+                now: "false".to_owned(),
+            });
+            config.clip_sample = Some(false);
+        }
+        (config, adjustments)
+    }
+
     fn validate(&self) -> Result<(), SchedulerError> {
         let invalid = |reason: String| Err(SchedulerError::Invalid { reason });
         if let Some(steps) = self.num_train_timesteps
@@ -160,5 +218,49 @@ impl SchedulerConfig {
             }
             _ => f64::NEG_INFINITY,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adjusted(json: &str) -> (SchedulerConfig, Vec<String>) {
+        let (config, adjustments) = SchedulerConfig::from_json(json)
+            .expect("parses")
+            .as_pipelines_use_it();
+        (
+            config,
+            adjustments.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn pipelines_raise_steps_offset_to_one_and_turn_clipping_off() {
+        let (config, said) = adjusted(r#"{"_class_name": "DDIMScheduler", "steps_offset": 0}"#);
+        assert_eq!(config.steps_offset, Some(1));
+        assert_eq!(config.clip_sample, Some(false));
+        assert_eq!(
+            said,
+            [
+                "steps_offset 0 → 1, as diffusers does",
+                "clip_sample true (not set; DDIM's default) → false, as diffusers does",
+            ]
+        );
+        let (config, said) =
+            adjusted(r#"{"_class_name": "LCMScheduler", "clip_sample": true, "steps_offset": 1}"#);
+        assert_eq!(config.clip_sample, Some(false));
+        assert_eq!(said, ["clip_sample true → false, as diffusers does"]);
+    }
+
+    #[test]
+    fn a_configuration_as_pipelines_want_it_is_left_alone() {
+        let sd15 = SchedulerConfig::stable_diffusion_v1();
+        let (config, adjustments) = sd15.clone().as_pipelines_use_it();
+        assert_eq!(config, sd15);
+        assert!(adjustments.is_empty());
+        let (config, said) = adjusted(r#"{"_class_name": "EulerDiscreteScheduler"}"#);
+        assert_eq!(config.steps_offset, Some(1));
+        assert_eq!(said[0], "steps_offset 0 (not set) → 1, as diffusers does");
     }
 }

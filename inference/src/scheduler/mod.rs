@@ -16,7 +16,7 @@ pub mod pndm;
 
 use std::path::PathBuf;
 
-pub use config::SchedulerConfig;
+pub use config::{PipelineAdjustment, SchedulerConfig};
 
 use crate::rng::NoiseSource;
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use pentimento_inference::rng::NoiseSource;
+use pentimento_inference::scheduler::SchedulerConfig;
 use pentimento_inference::{LocateOptions, OnnxRuntime, SchedulerKind, npy};
 
 /// `tests/fixtures/`.
@@ -49,6 +50,16 @@ pub fn scheduler_of(params: &serde_json::Value) -> SchedulerKind {
         "LCMScheduler" => SchedulerKind::Lcm,
         other => panic!("no scheduler for {other}"),
     }
+}
+
+/// The scheduler configuration of a golden as its model folder would ship it: the folder's own
+/// `scheduler_config.json` where the golden has one (diffusers' pipeline then rewrote it, and so
+/// must we), else the configuration diffusers' scheduler held (which needs no rewriting).
+pub fn golden_scheduler_file(params: &serde_json::Value) -> SchedulerConfig {
+    let config = params
+        .get("scheduler_config_file")
+        .unwrap_or(&params["scheduler_config"]);
+    SchedulerConfig::from_json(&config.to_string()).unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// The names of all golden runs.
