@@ -14,6 +14,11 @@ use pentimento_inference::model::{
 use pentimento_inference::{LocateOptions, OnnxRuntime};
 use pentimento_tests::fixture_model;
 
+/// The error model of the parity tests: how far two runs of the same weights may differ.
+#[allow(dead_code)]
+#[path = "../inference/tests/common/error_model.rs"]
+mod error_model;
+
 /// Latent size the components run at; the image is 8× larger.
 const LATENT: i64 = 8;
 /// Batch as classifier-free guidance uses it (unconditional + conditional).
@@ -302,7 +307,8 @@ component_runs! {
 }
 
 /// The same weights exported both ways give the same results once each input is fed the way its
-/// signature asks: the adaptation to each convention is right, not merely accepted.
+/// signature asks: the adaptation to each convention is right, not merely accepted. The two
+/// graphs fuse operations differently, so they round differently, as two kernel families do.
 #[test]
 fn both_conventions_compute_the_same() {
     for (diffusers, optimum) in [
@@ -316,22 +322,22 @@ fn both_conventions_compute_the_same() {
             Component::Unet,
             Component::VaeDecoder,
         ] {
-            let difference = max_abs_difference(
-                &run_component(&mut a, component),
-                &run_component(&mut b, component),
-            );
+            let expected = run_component(&mut a, component);
+            let difference = max_abs_difference(&expected, &run_component(&mut b, component));
+            let bound = error_model::component_bound(error_model::largest_magnitude(&expected));
             assert!(
-                difference < 1e-4,
-                "{diffusers} vs {optimum}: {component} differs by {difference}"
+                difference <= bound,
+                "{diffusers} vs {optimum}: {component} differs by {difference} (bound {bound})"
             );
         }
         // The diffusers-style encoder returns the mean; optimum's returns mean and log-variance.
         let mean = run_component(&mut a, Component::VaeEncoder);
         let parameters = run_component(&mut b, Component::VaeEncoder);
         let difference = max_abs_difference(&mean, &parameters[..mean.len()]);
+        let bound = error_model::component_bound(error_model::largest_magnitude(&mean));
         assert!(
-            difference < 1e-4,
-            "{diffusers} vs {optimum}: VAE encoder mean differs by {difference}"
+            difference <= bound,
+            "{diffusers} vs {optimum}: VAE encoder mean differs by {difference} (bound {bound})"
         );
     }
 }

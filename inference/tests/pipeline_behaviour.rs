@@ -8,7 +8,8 @@ mod common;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use common::{fixtures, runtime};
+use common::error_model::step_bounds;
+use common::{fixtures, load_npy, max_difference, runtime};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
 use pentimento_inference::npy;
@@ -74,22 +75,21 @@ fn seed_gives_diffusers_noise_and_variations_count_up() {
         variations.iter().map(|v| v.seed).collect::<Vec<_>>(),
         [42, 43, 44]
     );
-    // Seed 42 draws the same initial noise as diffusers, so the first variation is the golden.
-    let golden: Vec<f32> =
-        npy::read_f32(&fixtures().join("goldens/txt2img-ddim/final_latents.npy"))
-            .expect("golden")
-            .iter()
-            .copied()
-            .collect();
-    let difference = variations[0]
-        .latents
-        .iter()
-        .zip(&golden)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    // Seed 42 draws the same initial noise as diffusers, so the first variation is the golden
+    // (within what kernels on another computer change, common/error_model.rs).
+    let golden_dir = fixtures().join("goldens/txt2img-ddim");
+    let golden = load_npy(&golden_dir.join("final_latents.npy"));
+    let bound = *step_bounds(
+        &load_npy(&golden_dir.join("start_latents.npy")),
+        &load_npy(&golden_dir.join("latents.npy")),
+        7.5,
+    )
+    .last()
+    .expect("steps");
+    let difference = max_difference(&variations[0].latents, &golden);
     assert!(
-        difference < 1e-4,
-        "seed 42 differs from diffusers by {difference}"
+        difference <= bound,
+        "seed 42 differs from diffusers by {difference} (bound {bound})"
     );
     assert_ne!(variations[0].latents, variations[1].latents);
     assert_ne!(variations[1].image, variations[2].image);

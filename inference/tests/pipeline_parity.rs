@@ -2,33 +2,51 @@
 //! fixture models, in both signature conventions: for every golden run, the text embeddings,
 //! the latents after every step, the final latents and the decoded image must match what
 //! diffusers produced from the same inputs.
+//!
+//! The bounds come from an error model of how ONNX Runtime's kernels differ between instruction
+//! sets, `common/error_model.rs`, which says where each number comes from. The bound still
+//! catches real mistakes by orders of magnitude: `.ci/parity-mutations` puts each of these into
+//! the code and checks that this test fails: a timestep off by one (356× the bound at the
+//! closest golden), a sigma read one training step off (25×), and the two halves of guidance
+//! swapped (2900×); clipping at the wrong range is caught by scheduler_parity.
 
 mod common;
 
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use common::{Recorded, fixtures, golden_names, load_npy, max_difference, runtime, scheduler_of};
+use common::error_model::{component_bound, largest_magnitude, step_bounds};
+use common::{
+    GoldenScheduler, Recorded, fixtures, golden_names, golden_scheduler, load_npy, max_difference,
+    runtime, scheduler_of,
+};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
 use pentimento_inference::pipeline::{Img2ImgSchedule, StepView};
-use pentimento_inference::scheduler::SchedulerConfig;
 use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, Mode, StableDiffusion};
 
-/// Latents, against the goldens made from the same ONNX files: 1e-4 absolute.
-const LATENT_TOLERANCE: f32 = 1e-4;
-/// The optimum export is a different graph of the same weights (opset 18, other operator
-/// fusions), so its UNet rounds differently by itself; there the bound is also allowed to scale
-/// with the latents' magnitude (which reaches 75 with the fixtures' random weights): 4e-6 of it,
-/// about 32 float32 ulps.
-const OPTIMUM_RELATIVE_TOLERANCE: f32 = 4e-6;
+/// How far one value is from diffusers', against the bound the error model allows.
+#[derive(Clone, Copy, Debug)]
+struct Checked {
+    difference: f32,
+    bound: f32,
+}
 
-fn tolerance(optimum: bool, expected: &[f32]) -> f32 {
-    if optimum {
-        let scale = expected.iter().fold(0.0_f32, |acc, v| acc.max(v.abs()));
-        LATENT_TOLERANCE.max(OPTIMUM_RELATIVE_TOLERANCE * scale)
-    } else {
-        LATENT_TOLERANCE
+impl Checked {
+    fn new(ours: &[f32], expected: &[f32], bound: f32) -> Self {
+        Self {
+            difference: max_difference(ours, expected),
+            bound,
+        }
+    }
+
+    fn holds(self) -> bool {
+        self.difference <= self.bound
+    }
+
+    /// The share of the bound used.
+    fn used(self) -> f32 {
+        self.difference / self.bound
     }
 }
 
@@ -43,13 +61,41 @@ fn gray(path: &Path) -> GrayImage {
 }
 
 struct Measured {
-    worst_step: f32,
-    final_latents: f32,
-    image_float: f32,
+    embeddings: Checked,
+    steps: Vec<Checked>,
+    final_latents: Checked,
     image_bytes: u8,
 }
 
-fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured, String> {
+impl Measured {
+    fn holds(&self) -> bool {
+        self.embeddings.holds()
+            && self.steps.iter().all(|step| step.holds())
+            && self.final_latents.holds()
+            && self.image_bytes <= 1
+    }
+
+    fn describe(&self) -> String {
+        let steps: Vec<String> = self
+            .steps
+            .iter()
+            .map(|step| format!("{:.1e} ({:.0} %)", step.difference, 100.0 * step.used()))
+            .collect();
+        format!(
+            "embeddings {:.1e} ({:.0} % of the bound), steps {}, final {:.1e} ({:.0} %), \
+             image {}/255",
+            self.embeddings.difference,
+            100.0 * self.embeddings.used(),
+            steps.join(", "),
+            self.final_latents.difference,
+            100.0 * self.final_latents.used(),
+            self.image_bytes
+        )
+    }
+}
+
+/// Runs one golden; `None` when the pipeline cannot run its configuration.
+fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Option<Measured>, String> {
     let dir = fixtures().join("goldens").join(name);
     let params: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).expect("params"))
@@ -59,10 +105,19 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
         folder.push_str("-optimum");
     }
     let model = models.get(&folder);
-    model.set_scheduler_config(
-        SchedulerConfig::from_json(&params["scheduler_config"].to_string())
-            .map_err(|err| err.to_string())?,
-    );
+    // The pipeline rewrites a folder's file as diffusers' pipelines do. A scheduler swapped into
+    // diffusers' pipeline after it was built can hold what no pipeline's own loading allows
+    // (clip_sample on); scheduler_parity checks those.
+    let config = match golden_scheduler(&params) {
+        GoldenScheduler::File(file) => file,
+        GoldenScheduler::Held(held) => {
+            if !held.clone().as_pipelines_use_it().1.is_empty() {
+                return Ok(None);
+            }
+            held
+        }
+    };
+    model.set_scheduler_config(config);
 
     let mode = match params["mode"].as_str().expect("mode") {
         "txt2img" => Mode::TextToImage,
@@ -95,37 +150,38 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
     model.validate(&request).map_err(|err| err.to_string())?;
 
     let cancel = CancelToken::new();
-    let embeddings = model
+    let ours = model
         .encode_prompts(&request, &cancel)
         .map_err(|err| err.to_string())?
         .expect("not cancelled");
     let golden_embeddings =
         load_npy(&fixtures().join(params["prompt_embeds_file"].as_str().expect("embeddings")));
-    let embedding_difference = max_difference(&embeddings.data, &golden_embeddings);
-    if embedding_difference > 1e-5 {
-        return Err(format!("text embeddings differ by {embedding_difference}"));
-    }
+    let embeddings = Checked::new(
+        &ours.data,
+        &golden_embeddings,
+        component_bound(largest_magnitude(&golden_embeddings)),
+    );
 
     let noise = load_npy(&dir.join("noise.npy"));
     let mut recorded = Recorded::from_golden(&dir);
     let golden_latents = load_npy(&dir.join("latents.npy"));
     let size: usize = request.latent_shape().iter().product();
-    let mut worst_step = 0.0_f32;
-    let mut step_failure = None;
+    let bounds = step_bounds(
+        &load_npy(&dir.join("start_latents.npy")),
+        &golden_latents,
+        request.guidance,
+    );
+    let mut steps = Vec::new();
     let mut observe = |view: &StepView<'_>| {
         let index = view.step - 1;
         let expected = &golden_latents[index * size..(index + 1) * size];
-        let difference = max_difference(view.latents, expected);
-        worst_step = worst_step.max(difference);
-        if difference > tolerance(optimum, expected) && step_failure.is_none() {
-            step_failure = Some(format!("step {index} latents differ by {difference}"));
-        }
+        steps.push(Checked::new(view.latents, expected, bounds[index]));
         ControlFlow::Continue(())
     };
     let variation = model
         .generate_one(
             &request,
-            &embeddings,
+            &ours,
             request.seed,
             Some(&noise),
             &mut recorded,
@@ -134,9 +190,6 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
         )
         .map_err(|err| err.to_string())?
         .expect("not cancelled");
-    if let Some(failure) = step_failure {
-        return Err(failure);
-    }
     if !recorded.exhausted() {
         return Err(format!(
             "drew {} of diffusers' {} in-step noise values",
@@ -145,18 +198,11 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
         ));
     }
     let golden_final = load_npy(&dir.join("final_latents.npy"));
-    let final_latents = max_difference(&variation.latents, &golden_final);
-    if final_latents > tolerance(optimum, &golden_final) {
-        return Err(format!("final latents differ by {final_latents}"));
-    }
-    let golden_image = load_npy(&dir.join("image.npy"));
-    let ours: Vec<f32> = variation
-        .image
-        .pixels
-        .iter()
-        .map(|&value| f32::from(value) / 255.0)
-        .collect();
-    let image_float = max_difference(&ours, &golden_image);
+    let final_latents = Checked::new(
+        &variation.latents,
+        &golden_final,
+        bounds.last().copied().unwrap_or(0.0),
+    );
     let golden_png = rgb(&dir.join("image.png"));
     let image_bytes = variation
         .image
@@ -166,15 +212,14 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Measured
         .map(|(a, b)| a.abs_diff(*b))
         .max()
         .unwrap_or(0);
-    if image_bytes > 1 {
-        return Err(format!("image differs by {image_bytes}/255"));
-    }
-    Ok(Measured {
-        worst_step,
+    // A decoded value within the latents' small difference of a rounding boundary may round to
+    // the next level, never further: the difference is far below one level (1/255).
+    Ok(Some(Measured {
+        embeddings,
+        steps,
         final_latents,
-        image_float,
         image_bytes,
-    })
+    }))
 }
 
 struct Models {
@@ -204,19 +249,53 @@ impl Models {
     }
 }
 
+/// `PENTIMENTO_GOLDENS` (comma-separated golden names) runs only those: CI runs a few under an
+/// emulated second instruction set, where every golden would take too long.
+const ONLY: &str = "PENTIMENTO_GOLDENS";
+
 fn check_convention(optimum: bool) {
     let mut models = Models { loaded: Vec::new() };
     let mut failures = Vec::new();
-    for name in golden_names() {
+    let mut checked = 0;
+    let only: Option<Vec<String>> = std::env::var(ONLY).ok().map(|names| {
+        names
+            .split(',')
+            .map(|name| name.trim().to_owned())
+            .collect()
+    });
+    let names: Vec<String> = match &only {
+        Some(only) => {
+            for name in only {
+                assert!(
+                    fixtures().join("goldens").join(name).is_dir(),
+                    "{ONLY} names {name}, which is not a golden"
+                );
+            }
+            only.clone()
+        }
+        None => golden_names(),
+    };
+    for name in names {
         match run_golden(&name, optimum, &mut models) {
-            Ok(m) => println!(
-                "{name}: steps ≤ {:.1e}, final ≤ {:.1e}, image ≤ {:.1e} ({} /255)",
-                m.worst_step, m.final_latents, m.image_float, m.image_bytes
-            ),
+            Ok(Some(measured)) => {
+                checked += 1;
+                println!("{name}: {}", measured.describe());
+                if !measured.holds() {
+                    failures.push(format!("{name}: {}", measured.describe()));
+                }
+            }
+            Ok(None) => println!("{name}: a configuration no pipeline runs (see scheduler_parity)"),
             Err(err) => failures.push(format!("{name}: {err}")),
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    if only.is_none() {
+        assert!(checked >= 40, "only {checked} goldens ran");
+    }
+    assert!(
+        failures.is_empty(),
+        "beyond the bound of the error model:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@ use pentimento_inference::scheduler;
 mod common;
 
 use common::{
-    Recorded, fixtures, golden_names, golden_scheduler_file, load_npy, max_difference, scheduler_of,
+    GoldenScheduler, Recorded, fixtures, golden_names, golden_scheduler, load_npy, max_difference,
+    scheduler_of,
 };
 
 const TOLERANCE: f32 = 1e-4;
@@ -18,8 +19,12 @@ fn check_golden(name: &str) -> Result<f32, String> {
     let params: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("params.json")).expect("params"))
             .expect("json");
-    // As the pipeline builds it (see `SchedulerConfig::as_pipelines_use_it`).
-    let (config, _) = golden_scheduler_file(&params).as_pipelines_use_it();
+    // As diffusers built it: a folder's file rewritten as its pipelines rewrite it
+    // (`SchedulerConfig::as_pipelines_use_it`), a swapped-in scheduler's configuration as it was.
+    let config = match golden_scheduler(&params) {
+        GoldenScheduler::File(file) => file.as_pipelines_use_it().0,
+        GoldenScheduler::Held(held) => held,
+    };
     let steps = params["num_inference_steps"].as_u64().expect("steps") as usize;
     let eta = params["eta"].as_f64().unwrap_or(0.0) as f32;
     let kind = scheduler_of(&params);

@@ -52,14 +52,25 @@ pub fn scheduler_of(params: &serde_json::Value) -> SchedulerKind {
     }
 }
 
-/// The scheduler configuration of a golden as its model folder would ship it: the folder's own
-/// `scheduler_config.json` where the golden has one (diffusers' pipeline then rewrote it, and so
-/// must we), else the configuration diffusers' scheduler held (which needs no rewriting).
-pub fn golden_scheduler_file(params: &serde_json::Value) -> SchedulerConfig {
-    let config = params
-        .get("scheduler_config_file")
-        .unwrap_or(&params["scheduler_config"]);
-    SchedulerConfig::from_json(&config.to_string()).unwrap_or_else(|err| panic!("{err}"))
+/// Where a golden's scheduler configuration comes from.
+pub enum GoldenScheduler {
+    /// The model folder's own `scheduler_config.json`: diffusers' pipeline was built with it
+    /// and rewrote it, as Pentimento's pipeline must.
+    File(SchedulerConfig),
+    /// What diffusers' scheduler held, swapped in after the pipeline was built (so never
+    /// rewritten).
+    Held(SchedulerConfig),
+}
+
+/// A golden's scheduler configuration.
+pub fn golden_scheduler(params: &serde_json::Value) -> GoldenScheduler {
+    let parse = |value: &serde_json::Value| {
+        SchedulerConfig::from_json(&value.to_string()).unwrap_or_else(|err| panic!("{err}"))
+    };
+    match params.get("scheduler_config_file") {
+        Some(file) => GoldenScheduler::File(parse(file)),
+        None => GoldenScheduler::Held(parse(&params["scheduler_config"])),
+    }
 }
 
 /// The names of all golden runs.
@@ -122,4 +133,5 @@ impl NoiseSource for Recorded {
         self.position = end;
     }
 }
+pub mod error_model;
 pub mod hub_server;
