@@ -187,7 +187,9 @@ impl FileBrowser {
     pub fn show(&mut self, ctx: &egui::Context) -> Option<BrowserOutcome> {
         let mut outcome = None;
         let modal = egui::Modal::new(egui::Id::unique("pentimento_file_browser")).show(ctx, |ui| {
-            ui.set_width(760.0_f32.min(ctx.content_rect().width() - 48.0).max(320.0));
+            let width = 760.0_f32.min(ctx.content_rect().width() - 48.0).max(320.0);
+            ui.set_min_width(width);
+            ui.set_max_width(width);
             ui.heading(self.request.kind.title());
             ui.add_space(4.0);
             self.location_row(ui);
@@ -313,17 +315,28 @@ impl FileBrowser {
                 Ok(entries) => {
                     let shown: Vec<&Entry> =
                         entries.iter().filter(|entry| self.shown(entry)).collect();
-                    if shown.is_empty() {
+                    if entries.is_empty() {
                         ui.weak("This folder is empty.");
+                    } else if shown.is_empty() {
+                        ui.weak(format!(
+                            "No {} here ({} other files; Show: All files lists them).",
+                            self.request
+                                .kind
+                                .filters()
+                                .get(self.filter)
+                                .map_or("files", |filter| filter.name),
+                            entries.len()
+                        ));
                     }
                     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+                    let picks_folder = self.request.kind.picks_folder();
                     egui::ScrollArea::vertical()
                         .id_salt("file_browser_entries")
                         .max_height(height)
                         .auto_shrink([false, false])
                         .show_rows(ui, row_height, shown.len(), |ui, rows| {
+                            let name_width = (ui.available_width() - 200.0).max(120.0);
                             for entry in &shown[rows] {
-                                let picks_folder = self.request.kind.picks_folder();
                                 // Files are listed in folder dialogs for orientation only.
                                 let usable = entry.is_dir || !picks_folder;
                                 let selected = self.selected.as_ref() == Some(&entry.path);
@@ -333,35 +346,31 @@ impl FileBrowser {
                                     text = text.weak();
                                 }
                                 ui.horizontal(|ui| {
-                                    let width = ui.available_width() - 190.0;
-                                    let response = ui.add_sized(
-                                        [width.max(120.0), row_height],
-                                        egui::Button::selectable(selected, text)
-                                            .frame_when_inactive(false),
+                                    // A full-width row with its name on the left.
+                                    let response = ui
+                                        .allocate_ui_with_layout(
+                                            egui::vec2(name_width, row_height),
+                                            egui::Layout::top_down_justified(egui::Align::LEFT),
+                                            |ui| {
+                                                ui.add(
+                                                    egui::Button::selectable(selected, text)
+                                                        .truncate(),
+                                                )
+                                            },
+                                        )
+                                        .inner;
+                                    let size = if entry.is_dir {
+                                        String::new()
+                                    } else {
+                                        human_size(entry.size)
+                                    };
+                                    ui.allocate_ui_with_layout(
+                                        egui::vec2(70.0, row_height),
+                                        egui::Layout::right_to_left(egui::Align::Center),
+                                        |ui| ui.weak(size),
                                     );
-                                    ui.add_sized(
-                                        [70.0, row_height],
-                                        egui::Label::new(
-                                            RichText::new(if entry.is_dir {
-                                                String::new()
-                                            } else {
-                                                human_size(entry.size)
-                                            })
-                                            .weak(),
-                                        ),
-                                    );
-                                    ui.add_sized(
-                                        [110.0, row_height],
-                                        egui::Label::new(
-                                            RichText::new(
-                                                entry
-                                                    .modified
-                                                    .map(describe_time)
-                                                    .unwrap_or_default(),
-                                            )
-                                            .weak(),
-                                        ),
-                                    );
+                                    ui.add_space(12.0);
+                                    ui.weak(entry.modified.map(describe_time).unwrap_or_default());
                                     if response.double_clicked() && usable {
                                         if entry.is_dir {
                                             enter = Some(entry.path.clone());
@@ -645,8 +654,13 @@ fn list_folder(folder: &Path, show_hidden: bool) -> Result<Vec<Entry>, String> {
     Ok(entries)
 }
 
+/// "532 B", "12 kB", "2.1 GB".
 fn human_size(bytes: u64) -> String {
-    pentimento_inference::model::capabilities::human_size(bytes)
+    if bytes < 1000 {
+        format!("{bytes} B")
+    } else {
+        pentimento_inference::model::capabilities::human_size(bytes)
+    }
 }
 
 /// "2026-11-30 14:05" in UTC.

@@ -1207,9 +1207,10 @@ impl PentimentoApp {
                         .labelled_by(label.id);
                         ui.end_row();
                         ui.label("");
+                        let depth = self.document.history().undo_depth();
                         ui.weak(format!(
-                            "{} steps use {:.0} MiB now",
-                            self.document.history().undo_depth(),
+                            "{depth} {} {:.0} MiB now",
+                            if depth == 1 { "step uses" } else { "steps use" },
                             self.document.history().memory_bytes() as f64 / (1 << 20) as f64
                         ));
                         ui.end_row();
