@@ -272,7 +272,7 @@ impl PentimentoApp {
         }
         let dialogs = options.dialogs.clone().unwrap_or_else(|| {
             crate::dialogs::probe_system_dialogs_in_background();
-            Arc::new(NativeDialogs)
+            Arc::new(NativeDialogs::default())
         });
         let runtime = match options.runtime.clone() {
             Some(locate) => {

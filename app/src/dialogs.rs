@@ -2,7 +2,9 @@
 //! uses the system's dialogs (`rfd`) where the desktop can show them and Pentimento's own
 //! ([`crate::file_browser`]) where it cannot — on Linux the system dialog needs an
 //! xdg-desktop-portal with a file chooser, or zenity, and plain X11 window managers and minimal
-//! distributions often have neither. Tests script the answers.
+//! distributions often have neither. Both are looked for before the first dialog, and a system
+//! dialog that comes back empty faster than a person could have dismissed it counts as one that
+//! could not be shown. Tests script the answers.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -163,13 +165,23 @@ pub fn with_saved_extension(kind: DialogKind, path: PathBuf) -> PathBuf {
 
 /// The system's dialogs (`rfd`), where the desktop can show them.
 #[derive(Debug, Default)]
-pub struct NativeDialogs;
+pub struct NativeDialogs {
+    /// Set once a system dialog came back at once with nothing: it could not be shown.
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// A system dialog that returns no file faster than this was never shown: no person can see a
+/// dialog and dismiss it that quickly, while one that cannot be shown (a portal without a
+/// working file chooser, a missing libdbus) returns within milliseconds.
+const FASTER_THAN_A_PERSON: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl FileDialogs for NativeDialogs {
     fn ask(&self, request: &FileRequest) -> DialogAnswer {
-        if !system_dialogs_available() {
+        use std::sync::atomic::Ordering;
+        if !system_dialogs_available() || self.failed.load(Ordering::Relaxed) {
             return DialogAnswer::Unavailable;
         }
+        let asked = std::time::Instant::now();
         let kind = request.kind;
         let mut dialog = rfd::FileDialog::new().set_title(kind.title());
         for filter in kind.filters() {
@@ -190,7 +202,14 @@ impl FileDialogs for NativeDialogs {
         } else {
             dialog.pick_file()
         };
-        chosen.map_or(DialogAnswer::Cancelled, DialogAnswer::Chosen)
+        match chosen {
+            Some(path) => DialogAnswer::Chosen(path),
+            None if asked.elapsed() < FASTER_THAN_A_PERSON => {
+                self.failed.store(true, Ordering::Relaxed);
+                DialogAnswer::Unavailable
+            }
+            None => DialogAnswer::Cancelled,
+        }
     }
 }
 
