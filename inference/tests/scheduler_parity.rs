@@ -1,18 +1,34 @@
 //! Every scheduler, step by step, against diffusers: for each golden run, each step is fed the
 //! latents and the guided noise prediction diffusers had at that step (and the noise it drew),
-//! and must produce diffusers' next latents within 1e-4. Timesteps, sigmas and the initial noise
-//! scale must match too, and img2img's starting latents come from `add_noise`.
+//! and must produce diffusers' next latents to within a few roundings (below). Timesteps, sigmas
+//! and the initial noise scale must match too, and img2img's starting latents come from
+//! `add_noise`.
+//!
+//! No ONNX Runtime runs here, so nothing depends on the computer's kernels: a step is a dozen
+//! float32 operations, done by torch in one order and here in another, so the two results may
+//! differ by about one rounding per operation at the scale of the values involved. The bound is
+//! [`STEP_ROUNDINGS`] · u · the largest |value| going in or coming out; the largest difference
+//! seen is 3.8 u at that scale (img2img-dpmpp-2m, whose multistep update combines two
+//! predictions).
 
 use pentimento_inference::scheduler;
 
 mod common;
 
+use common::error_model::{UNIT_ROUNDOFF, largest_magnitude};
 use common::{
     GoldenScheduler, Recorded, fixtures, golden_names, golden_scheduler, load_npy, max_difference,
     scheduler_of,
 };
 
-const TOLERANCE: f32 = 1e-4;
+/// Roundings two implementations of one scheduler step may differ by (a dozen operations, each
+/// rounded once, in either implementation).
+const STEP_ROUNDINGS: f32 = 16.0;
+
+/// The bound for a step from `input` to `expected` (diffusers' output).
+fn step_bound(input: &[f32], expected: &[f32]) -> f32 {
+    STEP_ROUNDINGS * UNIT_ROUNDOFF * largest_magnitude(input).max(largest_magnitude(expected))
+}
 
 fn check_golden(name: &str) -> Result<f32, String> {
     let dir = fixtures().join("goldens").join(name);
@@ -78,10 +94,11 @@ fn check_golden(name: &str) -> Result<f32, String> {
             .expect("noise timestep in the schedule");
         let noised = scheduler.add_noise(&init, &noise, noise_index);
         let difference = max_difference(&noised, &start_latents);
-        if difference > TOLERANCE {
-            return Err(format!("add_noise differs by {difference}"));
+        let bound = step_bound(&init, &start_latents);
+        if difference > bound {
+            return Err(format!("add_noise differs by {difference} (bound {bound})"));
         }
-        worst = worst.max(difference);
+        worst = worst.max(difference / bound);
     }
     for step in 0..run.len() {
         let input = if step == 0 {
@@ -95,11 +112,15 @@ fn check_golden(name: &str) -> Result<f32, String> {
             input,
             &mut recorded,
         );
-        let difference = max_difference(&output, &latents[step * size..(step + 1) * size]);
-        if difference > TOLERANCE {
-            return Err(format!("step {step} differs by {difference}"));
+        let expected = &latents[step * size..(step + 1) * size];
+        let difference = max_difference(&output, expected);
+        let bound = step_bound(input, expected);
+        if difference > bound {
+            return Err(format!(
+                "step {step} differs by {difference} (bound {bound})"
+            ));
         }
-        worst = worst.max(difference);
+        worst = worst.max(difference / bound);
     }
     if !recorded.exhausted() {
         return Err(format!(
@@ -122,7 +143,7 @@ fn every_golden_scheduler_run_matches_diffusers_step_by_step() {
     let mut failures = Vec::new();
     for name in &names {
         match check_golden(name) {
-            Ok(worst) => println!("{name}: max abs difference {worst:.2e}"),
+            Ok(worst) => println!("{name}: at most {:.0} % of the bound", 100.0 * worst),
             Err(err) => failures.push(format!("{name}: {err}")),
         }
     }
