@@ -1,4 +1,4 @@
-//! The malformed-input corpus (`pentimento_tests::corpus`, 40 cases): every broken model
+//! The malformed-input corpus (`pentimento_tests::corpus`, 44 cases): every broken model
 //! folder, image and project gives an error that says what is wrong, never a panic, both from
 //! the libraries and through the running app, where the open document stays as it was and the
 //! app keeps working.
@@ -259,7 +259,7 @@ fn components_in_the_wrong_folder_are_named_by_the_quick_check_too() {
         .into_iter()
         .filter(|case| case.name.contains("copied over"))
         .collect();
-    assert_eq!(cases.len(), 3);
+    assert_eq!(cases.len(), 4);
     for case in cases {
         let scratch = tempfile::tempdir().expect("scratch");
         let path = (case.build)(scratch.path());

@@ -62,7 +62,7 @@ pub enum ModelError {
          model's own {component}/model.onnx there (copy it again from the download, or export the \
          model again): {}",
         path.display(),
-        what = component.replace('_', " ").replace("vae", "VAE")
+        what = role_name(component)
     )]
     WrongComponent {
         /// The folder it was found in.
@@ -80,7 +80,7 @@ pub enum ModelError {
         "the model.onnx in {component}/ cannot be the model's {what}: {reason}. Put the model's \
          own {component}/model.onnx there: {}",
         path.display(),
-        what = component.replace('_', " ").replace("vae", "VAE")
+        what = role_name(component)
     )]
     ComponentRole {
         /// The component's folder name.
@@ -214,6 +214,17 @@ pub enum ModelError {
         /// The operating system's error.
         source: std::io::Error,
     },
+}
+
+/// What a component's folder holds, in words ("VAE decoder").
+fn role_name(folder: &str) -> &str {
+    match folder {
+        "text_encoder" => "text encoder",
+        "unet" => "UNet",
+        "vae_encoder" => "VAE encoder",
+        "vae_decoder" => "VAE decoder",
+        other => other,
+    }
 }
 
 /// Why a generation could not run. Cancellation is not an error (see

@@ -320,6 +320,15 @@ pub fn model_cases() -> Vec<Case> {
             expected: &["model.onnx in vae_encoder/ is a VAE decoder, not a VAE encoder"],
         },
         Case {
+            name: "the VAE decoder copied over the UNet",
+            build: |scratch| {
+                let model = tiny(scratch);
+                copy_graph(&model, "vae_decoder", "unet");
+                model
+            },
+            expected: &["model.onnx in unet/ is a VAE decoder, not a UNet"],
+        },
+        Case {
             name: "the UNet copied over the VAE decoder",
             build: |scratch| {
                 let model = tiny(scratch);

@@ -80,7 +80,7 @@ impl Capabilities {
             path: folder.root.join("unet").join("model.onnx"),
         })?;
         let text_encoder = outline(Component::TextEncoder)?;
-        crate::model::roles::check_vae_roles(folder)?;
+        crate::model::roles::check_roles(folder)?;
         let unexpected = |reason: String| ModelError::UnexpectedSignature {
             component: "unet",
             reason,

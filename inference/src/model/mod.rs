@@ -64,7 +64,7 @@ impl ModelReport {
         runtime: &OnnxRuntime,
         folder: ModelFolder,
     ) -> Result<Self, crate::InferenceError> {
-        roles::check_vae_roles(&folder)?;
+        roles::check_roles(&folder)?;
         let mut signatures = Vec::new();
         for files in &folder.components {
             let session = load_session(runtime, files, Some(1))?;

@@ -2,7 +2,8 @@
 //! channels into 3 colour channels, a VAE encoder the other way round (to 4 latents, or to 8
 //! distribution parameters). A file copied into the wrong folder loads in ONNX Runtime and shows
 //! plausible signatures, and would only fail when a generation reaches it; this reads the roles
-//! from the graphs (without their weights) before anything runs.
+//! from the graphs (without their weights) before anything runs. A text encoder or UNet in the
+//! wrong folder is named here too.
 
 use std::path::Path;
 
@@ -15,9 +16,10 @@ const LATENT_CHANNELS: u64 = 4;
 /// Colour channels.
 const IMAGE_CHANNELS: u64 = 3;
 
-/// Checks the VAE decoder and, when present, the VAE encoder of `folder`.
-pub fn check_vae_roles(folder: &ModelFolder) -> Result<(), ModelError> {
-    for component in [Component::VaeDecoder, Component::VaeEncoder] {
+/// Checks that each component of `folder` is what its folder says, and that the VAE decoder
+/// and encoder have the channels their roles need.
+pub fn check_roles(folder: &ModelFolder) -> Result<(), ModelError> {
+    for component in Component::ALL {
         let Some(files) = folder.component(component) else {
             continue;
         };

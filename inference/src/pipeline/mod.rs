@@ -247,7 +247,7 @@ impl StableDiffusion {
         options: LoadOptions,
     ) -> Result<Self, InferenceError> {
         let folder = ModelFolder::open(root)?;
-        crate::model::roles::check_vae_roles(&folder)?;
+        crate::model::roles::check_roles(&folder)?;
         let tokenizer_dir =
             folder
                 .tokenizer
