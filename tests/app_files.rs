@@ -681,4 +681,38 @@ fn a_model_folder_is_added_through_the_own_dialog() {
             .any(|entry| entry.path == model),
         "the model was added"
     );
+    assert_eq!(
+        harness
+            .state()
+            .settings()
+            .dialog_folders
+            .get("model-folder"),
+        model.parent().map(Path::to_path_buf).as_ref(),
+        "the next model folder dialog starts beside this one"
+    );
+}
+
+#[test]
+fn a_typed_path_opens_the_file_at_once() {
+    let sandbox = Sandbox::new();
+    let image = sandbox.path("typed.png");
+    write_image(&image, 40, 30, 3);
+    let mut harness = start(sandbox.options());
+    harness.run();
+    harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    fill(&mut harness, "Location", &image.display().to_string());
+    harness.get_by_label("Go").click();
+    harness.run();
+    assert!(
+        harness.state().file_browser().is_none(),
+        "the dialog closed"
+    );
+    let document = harness.state().document();
+    assert_eq!(
+        (document.width(), document.height()),
+        (40, 30),
+        "the image opened"
+    );
 }

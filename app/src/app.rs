@@ -713,13 +713,15 @@ impl PentimentoApp {
             FilePurpose::Export => Some(format!("{}.png", stem.as_deref().unwrap_or("export"))),
             _ => None,
         };
+        let kind = purpose.dialog();
         let folder = match purpose {
             FilePurpose::Save(_) | FilePurpose::Export => document_folder,
             _ => None,
         }
+        .or_else(|| self.settings.dialog_folders.get(kind.key()).cloned())
         .or_else(|| self.settings.recent_folders.first().cloned());
         FileRequest {
-            kind: purpose.dialog(),
+            kind,
             suggested_name,
             folder,
         }
@@ -731,7 +733,8 @@ impl PentimentoApp {
             .parent()
             .filter(|folder| !folder.as_os_str().is_empty())
         {
-            self.settings.remember_folder(folder);
+            self.settings
+                .remember_folder(purpose.dialog().key(), folder);
         }
         match purpose {
             FilePurpose::LoadModel => self.load_model(path),

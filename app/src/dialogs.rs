@@ -52,6 +52,18 @@ impl FileFilter {
 const IMAGES: &[&str] = &["png", "jpg", "jpeg", "webp"];
 
 impl DialogKind {
+    /// A stable name for settings.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ModelFolder => "model-folder",
+            Self::RuntimeLibrary => "runtime-library",
+            Self::OpenFile => "open-file",
+            Self::OpenImage => "open-image",
+            Self::SaveProject => "save-project",
+            Self::ExportPng => "export-png",
+        }
+    }
+
     /// The dialog's title.
     pub fn title(self) -> &'static str {
         match self {

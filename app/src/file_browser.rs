@@ -192,7 +192,7 @@ impl FileBrowser {
             ui.set_max_width(width);
             ui.heading(self.request.kind.title());
             ui.add_space(4.0);
-            self.location_row(ui);
+            outcome = self.location_row(ui);
             ui.add_space(4.0);
             // The lists get what the window leaves after the rows above and below them.
             let list_height = (ctx.content_rect().height() - 330.0).clamp(140.0, 420.0);
@@ -200,7 +200,8 @@ impl FileBrowser {
                 ui.horizontal_top(|ui| {
                     self.places_column(ui, list_height);
                     ui.separator();
-                    outcome = self.entries_list(ui, list_height);
+                    let chosen = self.entries_list(ui, list_height);
+                    outcome = outcome.take().or(chosen);
                 });
             });
             ui.separator();
@@ -217,7 +218,8 @@ impl FileBrowser {
         outcome
     }
 
-    fn location_row(&mut self, ui: &mut egui::Ui) {
+    fn location_row(&mut self, ui: &mut egui::Ui) -> Option<BrowserOutcome> {
+        let mut outcome = None;
         ui.horizontal(|ui| {
             let parent = self.folder.parent().map(Path::to_path_buf);
             if ui
@@ -238,14 +240,15 @@ impl FileBrowser {
             let submitted =
                 field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
             if ui.button("Go").clicked() || submitted {
-                self.go_to_typed_location();
+                outcome = self.go_to_typed_location();
             }
         });
+        outcome
     }
 
     /// Goes where the location field says: into a folder, or to a file (chosen when opening,
     /// its name taken when saving).
-    fn go_to_typed_location(&mut self) {
+    fn go_to_typed_location(&mut self) -> Option<BrowserOutcome> {
         let typed = expand_home(self.location.trim());
         let path = if typed.is_absolute() {
             typed
@@ -265,7 +268,7 @@ impl FileBrowser {
             if self.saves() {
                 self.name = name;
             } else if path.is_file() {
-                self.selected = Some(path);
+                return self.confirm(path);
             } else {
                 self.problem = Some(format!("There is no file called {name} here."));
             }
@@ -273,6 +276,7 @@ impl FileBrowser {
             self.problem = Some(format!("There is no folder {}.", path.display()));
             self.location = self.folder.display().to_string();
         }
+        None
     }
 
     fn places_column(&mut self, ui: &mut egui::Ui, height: f32) {
@@ -551,10 +555,13 @@ impl FileBrowser {
             return None;
         }
         if name.contains('/') || name.contains(std::path::MAIN_SEPARATOR) {
-            // A typed path: go there like the location field does.
+            // A typed path: go to its folder, then save there under its name.
             self.location = name.to_owned();
             self.go_to_typed_location();
-            return None;
+            if self.problem.is_some() || self.name.contains('/') {
+                return None;
+            }
+            return self.save_here();
         }
         let path = self.folder.join(name);
         self.confirm(path)

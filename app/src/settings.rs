@@ -78,6 +78,8 @@ pub struct Settings {
     pub file_dialogs: FileDialogChoice,
     /// Folders files were recently chosen in, newest first (the file dialog's places).
     pub recent_folders: Vec<PathBuf>,
+    /// The folder each kind of file dialog last chose in, by the dialog's key (`open-file`, …).
+    pub dialog_folders: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// Which file dialogs the app shows.
@@ -104,6 +106,7 @@ impl Default for Settings {
             onnx_runtime_library: None,
             file_dialogs: FileDialogChoice::System,
             recent_folders: Vec::new(),
+            dialog_folders: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -218,11 +221,14 @@ impl Settings {
         crate::io::write_atomically(path, text.as_bytes())
     }
 
-    /// Puts the folder a file was chosen in at the top of the recent folders.
-    pub fn remember_folder(&mut self, folder: &Path) {
+    /// Remembers the folder a dialog (`dialog`, its key) chose a file in: the dialog starts
+    /// there next time, and it goes to the top of the recent folders.
+    pub fn remember_folder(&mut self, dialog: &str, folder: &Path) {
         self.recent_folders.retain(|existing| existing != folder);
         self.recent_folders.insert(0, folder.to_path_buf());
         self.recent_folders.truncate(8);
+        self.dialog_folders
+            .insert(dialog.to_owned(), folder.to_path_buf());
     }
 
     /// Puts a file at the top of the recent list.
