@@ -124,8 +124,8 @@ impl FileBrowser {
         let start = request
             .folder
             .clone()
-            .or(fallback)
             .filter(|folder| folder.is_dir())
+            .or_else(|| fallback.filter(|folder| folder.is_dir()))
             .or_else(|| places.first().map(|place| place.path.clone()))
             .unwrap_or_else(filesystem_root);
         let name = request.suggested_name.clone().unwrap_or_default();
