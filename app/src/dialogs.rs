@@ -260,13 +260,8 @@ pub fn system_dialogs_known() -> Option<bool> {
 /// asks beforehand. Windows and macOS always have their dialogs. Checked once per run.
 pub fn system_dialogs_available() -> bool {
     *SYSTEM_DIALOGS.get_or_init(|| {
-        if !cfg!(any(
-            target_os = "linux",
-            target_os = "freebsd",
-            target_os = "openbsd",
-            target_os = "netbsd",
-            target_os = "dragonfly"
-        )) {
+        // Windows and macOS always have their dialogs.
+        if !cfg!(all(unix, not(target_os = "macos"))) {
             return true;
         }
         portal_file_chooser_available() || program_on_path("zenity", std::env::var_os("PATH"))
@@ -276,13 +271,7 @@ pub fn system_dialogs_available() -> bool {
 /// Whether the session bus has an xdg-desktop-portal with a file chooser: asks for the
 /// `org.freedesktop.portal.FileChooser` interface's version (which starts the portal if it is
 /// installed but not yet running), giving up after a few seconds.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub fn portal_file_chooser_available() -> bool {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
         && std::env::var_os("XDG_RUNTIME_DIR")
@@ -322,13 +311,7 @@ pub fn portal_file_chooser_available() -> bool {
 }
 
 /// Other platforms have no portal.
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
+#[cfg(not(all(unix, not(target_os = "macos"))))]
 pub fn portal_file_chooser_available() -> bool {
     false
 }
