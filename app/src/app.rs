@@ -79,7 +79,7 @@ impl Default for AppOptions {
             folders: None,
             dialogs: None,
             model: None,
-            optimized_cache: crate::cli::generate::optimized_cache_folder(),
+            optimized_cache: crate::settings::optimized_cache_folder(),
             threads: None,
             open: None,
             hub_endpoint: None,
@@ -505,10 +505,10 @@ impl PentimentoApp {
         let result = if is_project {
             ora::open(path)
                 .map(|document| (document, Some(path.to_path_buf())))
-                .map_err(|err| crate::worker::sentence(&err.to_string()))
+                .map_err(|err| crate::messages::sentence(&err.to_string()))
         } else {
             crate::io::read_rgba(path)
-                .map_err(|err| crate::worker::sentence(&err.to_string()))
+                .map_err(|err| crate::messages::sentence(&err.to_string()))
                 .and_then(|(width, height, rgba)| {
                     let mut document = Document::from_parts(
                         width,
@@ -517,7 +517,7 @@ impl PentimentoApp {
                         crate::document::tiles::MaskTiles::new(width, height),
                         Vec::new(),
                     )
-                    .map_err(|err| crate::worker::sentence(&err.to_string()))?;
+                    .map_err(|err| crate::messages::sentence(&err.to_string()))?;
                     let name = path
                         .file_stem()
                         .map(|stem| stem.to_string_lossy().into_owned())
@@ -564,7 +564,7 @@ impl PentimentoApp {
                 self.active_layer = Some(id);
                 None
             }
-            Err(err) => Some(crate::worker::sentence(&err.to_string())),
+            Err(err) => Some(crate::messages::sentence(&err.to_string())),
         }
     }
 
@@ -599,7 +599,7 @@ impl PentimentoApp {
     pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
         let path = path.to_path_buf();
         ora::save(&self.document, &path)
-            .map_err(|err| crate::worker::sentence(&err.to_string()))?;
+            .map_err(|err| crate::messages::sentence(&err.to_string()))?;
         self.document.mark_saved();
         self.document_path = Some(path.clone());
         self.settings.remember_file(&path);
@@ -611,7 +611,7 @@ impl PentimentoApp {
     pub fn export_png(&mut self, path: &Path) -> Result<(), String> {
         crate::io::export_flattened(&self.document, path)
             .map(|_| ())
-            .map_err(|err| crate::worker::sentence(&err.to_string()))
+            .map_err(|err| crate::messages::sentence(&err.to_string()))
     }
 
     fn request_replace(&mut self, with: ReplaceWith) {
@@ -629,7 +629,7 @@ impl PentimentoApp {
                     self.replace_document(document, None);
                     None
                 }
-                Err(err) => Some(crate::worker::sentence(&err.to_string())),
+                Err(err) => Some(crate::messages::sentence(&err.to_string())),
             },
             ReplaceWith::Open(path) => self.open_path(&path),
         }
@@ -1177,7 +1177,7 @@ impl eframe::App for PentimentoApp {
                                 self.settings.tools.remember_color(color);
                             }
                             CanvasEvent::Refused(message) => {
-                                self.notify(ui.ctx(), crate::worker::sentence(&message), true);
+                                self.notify(ui.ctx(), crate::messages::sentence(&message), true);
                             }
                             CanvasEvent::Told(message) => self.notify(ui.ctx(), message, false),
                         }

@@ -1,6 +1,6 @@
 //! File dialogs behind a seam: the app asks a [`FileDialogs`] for a file or folder. The window
 //! uses the system's dialogs (`rfd`) where the desktop can show them and Pentimento's own
-//! ([`crate::file_browser`]) where it cannot — on Linux the system dialog needs an
+//! (the in-app file browser) where it cannot — on Linux the system dialog needs an
 //! xdg-desktop-portal with a file chooser, or zenity, and plain X11 window managers and minimal
 //! distributions often have neither. Both are looked for before the first dialog, and a system
 //! dialog that comes back empty faster than a person could have dismissed it counts as one that

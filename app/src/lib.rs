@@ -13,6 +13,7 @@ pub mod document;
 pub mod file_browser;
 pub mod fingerprint;
 pub mod io;
+pub mod messages;
 pub mod models;
 pub mod region;
 pub mod runtime_status;

@@ -8,58 +8,13 @@ use std::sync::mpsc::{self, Receiver};
 use pentimento_inference::hub::{self, DownloadOutcome, DownloadProgress, HubOptions, HubSource};
 use pentimento_inference::{CancelToken, Capabilities, ModelFolder};
 
-use crate::settings::Settings;
-
-/// A model in the list.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ModelEntry {
-    /// The model folder.
-    pub path: PathBuf,
-    /// Where it came from, for downloads: `repo@revision[/subfolder]`.
-    #[serde(default)]
-    pub source: Option<String>,
-}
-
-impl ModelEntry {
-    /// The name shown: the folder's name, or the repository for downloads.
-    pub fn name(&self) -> String {
-        if let Some(source) = &self.source {
-            return source.clone();
-        }
-        display_name(&self.path)
-    }
-}
-
-/// The name a model folder is shown by: `org/name[/subfolder]` for a folder in the Hugging Face
-/// cache (`models--org--name/snapshots/<commit>/…`), the folder's own name otherwise.
-pub fn display_name(path: &Path) -> String {
-    let parts: Vec<String> = path
-        .components()
-        .map(|part| part.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    if let Some(at) = parts.iter().rposition(|part| part == "snapshots")
-        && at >= 1
-        && at + 1 < parts.len()
-        && let Some(repo) = parts[at - 1].strip_prefix("models--")
-    {
-        let mut name = repo.replacen("--", "/", 1);
-        for subfolder in &parts[at + 2..] {
-            name.push('/');
-            name.push_str(subfolder);
-        }
-        return name;
-    }
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |name| name.to_string_lossy().into_owned(),
-    )
-}
+use crate::settings::{ModelEntry, Settings};
 
 /// What a model can do, or why it cannot be used (a sentence).
 pub fn inspect(path: &Path) -> Result<Capabilities, String> {
     let folder =
-        ModelFolder::open(path).map_err(|err| crate::worker::sentence(&err.to_string()))?;
-    Capabilities::inspect(&folder).map_err(|err| crate::worker::sentence(&err.to_string()))
+        ModelFolder::open(path).map_err(|err| crate::messages::sentence(&err.to_string()))?;
+    Capabilities::inspect(&folder).map_err(|err| crate::messages::sentence(&err.to_string()))
 }
 
 /// Adds a model folder after checking it; returns what it can do. Adding one already in the
@@ -94,7 +49,8 @@ pub fn find<'a>(settings: &'a Settings, name_or_path: &str) -> Option<&'a ModelE
         .find(|entry| entry.path == as_path)
         .or_else(|| {
             entries.find(|entry| {
-                entry.name() == name_or_path || display_name(&entry.path) == name_or_path
+                entry.name() == name_or_path
+                    || ModelEntry::display_name(&entry.path) == name_or_path
             })
         })
 }
@@ -187,7 +143,7 @@ impl Download {
                 ) {
                     Ok(DownloadOutcome::Finished(path)) => DownloadEvent::Finished(Some(path)),
                     Ok(DownloadOutcome::Cancelled) => DownloadEvent::Finished(None),
-                    Err(err) => DownloadEvent::Failed(crate::worker::sentence(&err.to_string())),
+                    Err(err) => DownloadEvent::Failed(crate::messages::sentence(&err.to_string())),
                 };
                 let _ = sender.send(event);
                 wake();
@@ -235,28 +191,4 @@ pub fn describe_progress(progress: &DownloadProgress) -> String {
         });
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::display_name;
-    use std::path::Path;
-
-    #[test]
-    fn hub_cache_folders_are_named_by_their_repository() {
-        assert_eq!(
-            display_name(Path::new(
-                "/home/a/.cache/huggingface/hub/models--onnx-community--sd-1-5/snapshots/4f1c2a9e"
-            )),
-            "onnx-community/sd-1-5"
-        );
-        assert_eq!(
-            display_name(Path::new(
-                "/c/hub/models--org--name--x/snapshots/abc/onnx/fp16"
-            )),
-            "org/name--x/onnx/fp16"
-        );
-        assert_eq!(display_name(Path::new("/models/tiny-sd")), "tiny-sd");
-        assert_eq!(display_name(Path::new("/snapshots/abc")), "abc");
-    }
 }

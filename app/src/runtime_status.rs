@@ -52,7 +52,7 @@ impl RuntimeStatus {
         };
         match receiver.try_recv() {
             Ok(Ok(runtime)) => *self = Self::Ready(runtime),
-            Ok(Err(err)) => *self = Self::Unavailable(sentence(&err.to_string())),
+            Ok(Err(err)) => *self = Self::Unavailable(crate::messages::sentence(&err.to_string())),
             Err(mpsc::TryRecvError::Empty) => {}
             Err(mpsc::TryRecvError::Disconnected) => {
                 *self = Self::Unavailable(
@@ -98,16 +98,6 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// Capitalises an error message so it reads as a sentence. No full stop is added: messages end
-/// with a path, and a dot would read as part of it.
-fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,9 +125,9 @@ mod tests {
     #[test]
     fn errors_read_as_sentences() {
         assert_eq!(
-            sentence("could not load it: /a/b"),
+            crate::messages::sentence("could not load it: /a/b"),
             "Could not load it: /a/b"
         );
-        assert_eq!(sentence(""), "");
+        assert_eq!(crate::messages::sentence(""), "");
     }
 }

@@ -54,6 +54,51 @@ impl Default for GenerationSettings {
     }
 }
 
+/// A model in the list.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelEntry {
+    /// The model folder.
+    pub path: PathBuf,
+    /// Where it came from, for downloads: `repo@revision[/subfolder]`.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl ModelEntry {
+    /// The name shown: the folder's name, or the repository for downloads.
+    pub fn name(&self) -> String {
+        if let Some(source) = &self.source {
+            return source.clone();
+        }
+        Self::display_name(&self.path)
+    }
+
+    /// The name a model folder is shown by: `org/name[/subfolder]` for a folder in the Hugging
+    /// Face cache (`models--org--name/snapshots/<commit>/…`), the folder's own name otherwise.
+    pub fn display_name(path: &Path) -> String {
+        let parts: Vec<String> = path
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if let Some(at) = parts.iter().rposition(|part| part == "snapshots")
+            && at >= 1
+            && at + 1 < parts.len()
+            && let Some(repo) = parts[at - 1].strip_prefix("models--")
+        {
+            let mut name = repo.replacen("--", "/", 1);
+            for subfolder in &parts[at + 2..] {
+                name.push('/');
+                name.push_str(subfolder);
+            }
+            return name;
+        }
+        path.file_name().map_or_else(
+            || path.display().to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+    }
+}
+
 /// Everything remembered between sessions.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -61,7 +106,7 @@ pub struct Settings {
     /// The default model: loaded when a generation first needs it.
     pub model_folder: Option<PathBuf>,
     /// The models the artist has added (the model manager's list).
-    pub models: Vec<crate::models::ModelEntry>,
+    pub models: Vec<ModelEntry>,
     /// Recently opened or saved projects, newest first.
     pub recent_files: Vec<PathBuf>,
     /// Tools and brushes.
@@ -349,6 +394,14 @@ fn put_back(root: &mut serde_json::Value, pointer: &str, previous: Option<serde_
     }
 }
 
+/// Where ONNX Runtime's optimized graphs are kept: beside the ONNX Runtime library in the user
+/// cache folder.
+pub fn optimized_cache_folder() -> Option<PathBuf> {
+    pentimento_inference::onnx_runtime::wheel::default_cache_root()
+        .ok()
+        .map(|root| root.join("optimized-models"))
+}
+
 /// Where Pentimento keeps its files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Folders {
@@ -559,5 +612,26 @@ mod tests {
         );
         let saved = serde_json::to_vec(&settings).expect("json");
         assert_eq!(Settings::read_text(&saved), (settings, None));
+    }
+
+    #[test]
+    fn hub_cache_folders_are_named_by_their_repository() {
+        assert_eq!(
+            ModelEntry::display_name(Path::new(
+                "/home/a/.cache/huggingface/hub/models--onnx-community--sd-1-5/snapshots/4f1c2a9e"
+            )),
+            "onnx-community/sd-1-5"
+        );
+        assert_eq!(
+            ModelEntry::display_name(Path::new(
+                "/c/hub/models--org--name--x/snapshots/abc/onnx/fp16"
+            )),
+            "org/name--x/onnx/fp16"
+        );
+        assert_eq!(
+            ModelEntry::display_name(Path::new("/models/tiny-sd")),
+            "tiny-sd"
+        );
+        assert_eq!(ModelEntry::display_name(Path::new("/snapshots/abc")), "abc");
     }
 }

@@ -234,7 +234,7 @@ impl WorkerState {
             Err(err) => {
                 self.emit(Event::ModelFailed {
                     job,
-                    message: sentence(&err.to_string()),
+                    message: crate::messages::sentence(&err.to_string()),
                 });
                 return;
             }
@@ -249,7 +249,7 @@ impl WorkerState {
             Err(err) => {
                 self.emit(Event::ModelFailed {
                     job,
-                    message: sentence(&err.to_string()),
+                    message: crate::messages::sentence(&err.to_string()),
                 });
                 return;
             }
@@ -271,7 +271,7 @@ impl WorkerState {
         let fingerprint = crate::fingerprint::model_fingerprint(path);
         let info = ModelInfo {
             path: path.to_path_buf(),
-            name: crate::models::display_name(path),
+            name: crate::settings::ModelEntry::display_name(path),
             inpainting_unet: model.conventions().is_inpainting_unet(),
             has_vae_encoder: model
                 .folder()
@@ -345,7 +345,7 @@ impl WorkerState {
                     self.model = Some((model, info));
                     self.emit(Event::Failed {
                         job,
-                        message: sentence(&err.to_string()),
+                        message: crate::messages::sentence(&err.to_string()),
                     });
                     return;
                 }
@@ -353,14 +353,5 @@ impl WorkerState {
         }
         self.model = Some((model, info));
         self.emit(Event::Finished { job, cancelled });
-    }
-}
-
-/// An error message as a sentence (capitalised).
-pub fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

@@ -44,7 +44,7 @@ impl ModelState {
             Self::Failed(_) => "Model not loaded".to_owned(),
             Self::Remembered(path) => format!(
                 "{} (loads when you generate)",
-                crate::models::display_name(path)
+                crate::settings::ModelEntry::display_name(path)
             ),
         }
     }
@@ -256,7 +256,7 @@ impl PentimentoApp {
                         .iter()
                         .any(|entry| entry.path == info.path)
                     {
-                        self.settings.models.push(crate::models::ModelEntry {
+                        self.settings.models.push(crate::settings::ModelEntry {
                             path: info.path.clone(),
                             source: None,
                         });

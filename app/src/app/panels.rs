@@ -239,7 +239,7 @@ impl PentimentoApp {
                     ui.label(RichText::new(message.as_str()).color(ui.visuals().warn_fg_color));
                 }
                 ModelState::Remembered(path) => {
-                    let name = crate::models::display_name(path);
+                    let name = crate::settings::ModelEntry::display_name(path);
                     ui.label(RichText::new(name).strong());
                     ui.horizontal(|ui| {
                         ui.weak("Loads when you generate.");
@@ -441,7 +441,7 @@ impl PentimentoApp {
             {
                 let index = self.document.layer_index(id).unwrap_or(0);
                 if let Err(err) = self.document.remove_layer(id) {
-                    self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true);
+                    self.notify(ui.ctx(), crate::messages::sentence(&err.to_string()), true);
                 } else {
                     let layers = self.document.layers();
                     self.active_layer = layers
@@ -599,7 +599,7 @@ impl PentimentoApp {
         let mut properties = layer.properties.clone();
         change(&mut properties);
         if let Err(err) = self.document.set_properties(id, properties, coalesce) {
-            self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true);
+            self.notify(ui.ctx(), crate::messages::sentence(&err.to_string()), true);
         }
     }
 
@@ -881,7 +881,7 @@ impl PentimentoApp {
                     record.accepted.push(selected);
                 }
             }
-            Err(err) => self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true),
+            Err(err) => self.notify(ui.ctx(), crate::messages::sentence(&err.to_string()), true),
         }
     }
 
@@ -890,7 +890,7 @@ impl PentimentoApp {
             .document
             .set_generative_params(id, params, Some("edges"))
         {
-            self.notify(ui.ctx(), crate::worker::sentence(&err.to_string()), true);
+            self.notify(ui.ctx(), crate::messages::sentence(&err.to_string()), true);
         }
     }
 

@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use pentimento_inference::onnx_runtime::wheel;
 use pentimento_inference::pipeline::{CacheUse, Img2ImgSchedule, Progress};
 use pentimento_inference::{
     CancelToken, GenerationRequest, LoadOptions, LocateOptions, Mode, OnnxRuntime, Outcome,
@@ -165,7 +164,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         LoadOptions {
             provider: args.provider,
             intra_threads: args.threads,
-            optimized_cache: optimized_cache_folder(),
+            optimized_cache: crate::settings::optimized_cache_folder(),
         },
     )?;
     let load_time = started.elapsed();
@@ -292,14 +291,6 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         return Ok(GenerateEnd::Cancelled(variations.len()));
     }
     Ok(GenerateEnd::Finished)
-}
-
-/// Where ONNX Runtime's optimized graphs are kept: beside the ONNX Runtime library in the user
-/// cache folder.
-pub fn optimized_cache_folder() -> Option<PathBuf> {
-    wheel::default_cache_root()
-        .ok()
-        .map(|root| root.join("optimized-models"))
 }
 
 fn read_noise(path: &Path, request: &GenerationRequest) -> anyhow::Result<Vec<f32>> {

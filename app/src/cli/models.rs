@@ -144,7 +144,7 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
                 bar.set_message(progress.file.clone());
             };
             let outcome = hub::download_model(&source, &options, &mut report, &cancel)
-                .map_err(|err| anyhow::anyhow!(crate::worker::sentence(&err.to_string())))?;
+                .map_err(|err| anyhow::anyhow!(crate::messages::sentence(&err.to_string())))?;
             bar.finish_and_clear();
             match outcome {
                 DownloadOutcome::Finished(path) => {
