@@ -10,7 +10,6 @@ pub mod canvas;
 pub mod cli;
 pub mod dialogs;
 pub mod document;
-pub mod file_browser;
 pub mod fingerprint;
 pub mod io;
 pub mod messages;

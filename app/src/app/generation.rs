@@ -109,6 +109,8 @@ pub struct GenerationState {
     pub running: Option<Running>,
     /// Variations made.
     pub staging: Option<Staging>,
+    /// Generate as soon as the model being loaded is ready.
+    pub generate_when_loaded: bool,
 }
 
 impl GenerationState {
@@ -262,7 +264,7 @@ impl PentimentoApp {
                         });
                     }
                     self.model = ModelState::Ready(info);
-                    if std::mem::take(&mut self.generate_when_loaded) {
+                    if std::mem::take(&mut self.generation.generate_when_loaded) {
                         self.start_generation(ctx);
                     }
                 }
@@ -271,7 +273,7 @@ impl PentimentoApp {
                 if matches!(&self.model, ModelState::Loading { job: current, .. } if *current == job)
                 {
                     self.model = ModelState::Failed(message);
-                    self.generate_when_loaded = false;
+                    self.generation.generate_when_loaded = false;
                 }
             }
             Event::Progress {
@@ -306,7 +308,7 @@ impl PentimentoApp {
                 let plan = running.plan.clone();
                 let request = running.request.clone();
                 let log_id = running.log_id;
-                if let Some(record) = self.document.generation_record_mut(log_id) {
+                if let Some(record) = self.workspace.document.generation_record_mut(log_id) {
                     record.seeds.push(variation.seed);
                 }
                 let raw = Arc::new(region::to_region(&variation.image, plan.region));
@@ -355,7 +357,11 @@ impl PentimentoApp {
         else {
             return;
         };
-        if let Some(record) = self.document.generation_record_mut(running.log_id) {
+        if let Some(record) = self
+            .workspace
+            .document
+            .generation_record_mut(running.log_id)
+        {
             record.outcome = outcome.to_owned();
         }
         if outcome == "cancelled" {
@@ -374,7 +380,7 @@ impl PentimentoApp {
         }
         if let ModelState::Remembered(path) = &self.model {
             let path = path.clone();
-            self.generate_when_loaded = true;
+            self.generation.generate_when_loaded = true;
             self.load_model(path);
             return;
         }
@@ -384,7 +390,7 @@ impl PentimentoApp {
         };
         let settings = self.settings.generation.clone();
         let plan = match region::plan(
-            &self.document,
+            &self.workspace.document,
             settings.mode,
             ModelShape {
                 native_resolution: info.native_resolution,
@@ -464,7 +470,7 @@ impl PentimentoApp {
             return;
         }
         self.generation.staging = None;
-        let log_id = self.document.log_generation(record);
+        let log_id = self.workspace.document.log_generation(record);
         self.generation.running = Some(Running {
             job,
             cancel,
@@ -539,18 +545,18 @@ impl PentimentoApp {
         let region = staging.plan.region;
         let mask = staging.plan.region_mask.clone();
         let log_id = staging.log_id;
-        let id = self
+        let workspace = &mut self.workspace;
+        let id = workspace
             .document
             .add_generative_layer_with_variations(&name, region, variations, index, mask, log_id);
-        if let Some(record) = self.document.generation_record_mut(log_id)
+        if let Some(record) = workspace.document.generation_record_mut(log_id)
             && let Some(position) = record.seeds.iter().position(|&s| s == seed)
         {
             record.accepted.push(position);
         }
-        self.active_layer = Some(id);
+        workspace.active_layer = Some(id);
         // An accepted generation is autosaved at once.
-        self.autosave
-            .tick(&self.document, self.document_path.as_deref(), true);
+        workspace.autosave(true);
         let _ = ctx;
     }
 }

@@ -1,0 +1,349 @@
+//! Files and documents: opening, importing, saving, exporting, replacing the document, asking
+//! for a file (the system's dialog or Pentimento's own) and carrying on with the choice, files
+//! dropped on the window, and recovering autosaves.
+
+use std::path::{Path, PathBuf};
+
+use super::views::file_browser::{BrowserOutcome, FileBrowser};
+use super::{AfterSave, FilePurpose, Modal, PentimentoApp, ReplaceWith};
+use crate::autosave::{Autosave, Recovery};
+use crate::dialogs::{DialogAnswer, FileRequest};
+use crate::document::Document;
+use crate::io::ora;
+use crate::settings::FileDialogChoice;
+
+impl PentimentoApp {
+    pub(super) fn replace_document(&mut self, document: Document, path: Option<PathBuf>) {
+        // A running generation belongs to the document it was planned on.
+        self.generation.cancel();
+        self.generation.running = None;
+        self.workspace
+            .replace(document, path, self.settings.history_budget_mib << 20);
+        // Layer ids and revisions start again in another document.
+        self.views.layers.forget_document();
+        self.generation.discard_staging();
+        self.view.reset_document();
+    }
+
+    /// Opens a project (`.ora`) or an image as a new document. Errors leave the current
+    /// document untouched.
+    pub fn open_path(&mut self, path: &Path) -> Option<String> {
+        let is_project = path
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
+        let result = if is_project {
+            ora::open(path)
+                .map(|document| (document, Some(path.to_path_buf())))
+                .map_err(|err| crate::messages::sentence(&err.to_string()))
+        } else {
+            crate::io::read_rgba(path)
+                .map_err(|err| crate::messages::sentence(&err.to_string()))
+                .and_then(|(width, height, rgba)| {
+                    let mut document = Document::from_parts(
+                        width,
+                        height,
+                        Vec::new(),
+                        crate::document::tiles::MaskTiles::new(width, height),
+                        Vec::new(),
+                    )
+                    .map_err(|err| crate::messages::sentence(&err.to_string()))?;
+                    let name = path
+                        .file_stem()
+                        .map(|stem| stem.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "Image".to_owned());
+                    document.import_layer(&name, width, height, &rgba, 0, 0);
+                    document.mark_saved();
+                    Ok((document, None))
+                })
+        };
+        match result {
+            Ok((document, saved_path)) => {
+                self.replace_document(document, saved_path);
+                self.settings.remember_file(path);
+                None
+            }
+            Err(message) => Some(message),
+        }
+    }
+
+    /// Adds an image file as a new layer on top.
+    pub fn import_layer(&mut self, path: &Path) -> Option<String> {
+        match crate::io::read_rgba(path) {
+            Ok((width, height, rgba)) => {
+                let name = path
+                    .file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "Image".to_owned());
+                let id = self
+                    .workspace
+                    .document
+                    .import_layer(&name, width, height, &rgba, 0, 0);
+                self.workspace.active_layer = Some(id);
+                None
+            }
+            Err(err) => Some(crate::messages::sentence(&err.to_string())),
+        }
+    }
+
+    /// Saves the document to its own file, or asks where first; then does what `then` says.
+    pub fn save(&mut self, ctx: &egui::Context, then: AfterSave) {
+        match self.workspace.path.clone() {
+            Some(path) => self.save_and_continue(ctx, &path, then),
+            None => self.ask_file(ctx, FilePurpose::Save(then)),
+        }
+    }
+
+    pub(super) fn save_and_continue(&mut self, ctx: &egui::Context, path: &Path, then: AfterSave) {
+        if let Err(message) = self.save_to(path) {
+            self.notify(ctx, message, true);
+            return;
+        }
+        match then {
+            AfterSave::Nothing => {}
+            AfterSave::Quit => {
+                self.quit_cleanly();
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+            AfterSave::Replace(with) => {
+                if let Some(message) = self.do_replace(with) {
+                    self.notify(ctx, message, true);
+                }
+            }
+        }
+    }
+
+    /// Saves the document to `path`. Returns an error sentence.
+    pub fn save_to(&mut self, path: &Path) -> Result<(), String> {
+        let path = path.to_path_buf();
+        let workspace = &mut self.workspace;
+        ora::save(&workspace.document, &path)
+            .map_err(|err| crate::messages::sentence(&err.to_string()))?;
+        workspace.document.mark_saved();
+        workspace.path = Some(path.clone());
+        workspace.autosave.clear();
+        self.settings.remember_file(&path);
+        Ok(())
+    }
+
+    /// Exports the flattened image as PNG, with the provenance summary in its text chunks.
+    pub fn export_png(&mut self, path: &Path) -> Result<(), String> {
+        crate::io::export_flattened(&self.workspace.document, path)
+            .map(|_| ())
+            .map_err(|err| crate::messages::sentence(&err.to_string()))
+    }
+
+    pub(super) fn request_replace(&mut self, with: ReplaceWith) {
+        if self.workspace.document.has_unsaved_changes() {
+            self.modal = Some(Modal::ConfirmReplace(with));
+        } else {
+            self.do_replace(with);
+        }
+    }
+
+    pub(super) fn do_replace(&mut self, with: ReplaceWith) -> Option<String> {
+        match with {
+            ReplaceWith::New(width, height) => match Document::new(width, height) {
+                Ok(document) => {
+                    self.replace_document(document, None);
+                    None
+                }
+                Err(err) => Some(crate::messages::sentence(&err.to_string())),
+            },
+            ReplaceWith::Open(path) => self.open_path(&path),
+        }
+    }
+
+    /// Asks for a file or folder for `purpose` and carries on with it once chosen: at once with
+    /// the system's dialog, or when Pentimento's own dialog (shown where the system's cannot
+    /// be) closes.
+    pub fn ask_file(&mut self, ctx: &egui::Context, purpose: FilePurpose) {
+        if self.file_browser.is_some() {
+            return;
+        }
+        let request = self.file_request(&purpose);
+        let answer = match self.settings.file_dialogs {
+            FileDialogChoice::Pentimento => DialogAnswer::Unavailable,
+            FileDialogChoice::System => self.dialogs.ask(&request),
+        };
+        match answer {
+            DialogAnswer::Chosen(path) => self.file_chosen(ctx, purpose, path),
+            DialogAnswer::Cancelled => self.file_not_chosen(ctx, &purpose),
+            DialogAnswer::Unavailable => {
+                let places = super::views::file_browser::places(&self.settings.recent_folders);
+                let fallback = self.settings.recent_folders.first().cloned();
+                self.file_browser = Some((FileBrowser::new(request, places, fallback), purpose));
+            }
+        }
+    }
+
+    /// The dialog's question: the suggested name, and the folder to start in (the document's
+    /// for saving and exporting, else the last one a file was chosen in).
+    fn file_request(&self, purpose: &FilePurpose) -> FileRequest {
+        let document_folder = self.workspace.folder().map(Path::to_path_buf);
+        let stem = self
+            .workspace
+            .path
+            .as_ref()
+            .and_then(|path| path.file_stem())
+            .map(|stem| stem.to_string_lossy().into_owned());
+        let suggested_name = match purpose {
+            FilePurpose::Save(_) => Some(format!("{}.ora", stem.as_deref().unwrap_or("untitled"))),
+            FilePurpose::Export => Some(format!("{}.png", stem.as_deref().unwrap_or("export"))),
+            _ => None,
+        };
+        let kind = purpose.dialog();
+        let folder = match purpose {
+            FilePurpose::Save(_) | FilePurpose::Export => document_folder,
+            _ => None,
+        }
+        .or_else(|| self.settings.dialog_folders.get(kind.key()).cloned())
+        .or_else(|| self.settings.recent_folders.first().cloned());
+        FileRequest {
+            kind,
+            suggested_name,
+            folder,
+        }
+    }
+
+    fn file_chosen(&mut self, ctx: &egui::Context, purpose: FilePurpose, path: PathBuf) {
+        // The folder it is in (for a model folder, the folder that holds the models).
+        if let Some(folder) = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            self.settings
+                .remember_folder(purpose.dialog().key(), folder);
+        }
+        match purpose {
+            FilePurpose::LoadModel => self.load_model(path),
+            FilePurpose::AddModel => self.add_model_folder(&path),
+            FilePurpose::RuntimeLibrary => self.settings.onnx_runtime_library = Some(path),
+            FilePurpose::Open => self.request_replace(ReplaceWith::Open(path)),
+            FilePurpose::ImportLayer => {
+                if let Some(message) = self.import_layer(&path) {
+                    self.notify(ctx, message, true);
+                }
+            }
+            FilePurpose::Save(then) => self.save_and_continue(ctx, &path, then),
+            FilePurpose::Export => {
+                if let Err(message) = self.export_png(&path) {
+                    self.notify(ctx, message, true);
+                }
+            }
+        }
+    }
+
+    fn file_not_chosen(&mut self, ctx: &egui::Context, purpose: &FilePurpose) {
+        if let FilePurpose::Save(_) = purpose {
+            self.notify(ctx, "Not saved: no file was chosen.", true);
+        }
+    }
+
+    /// Draws Pentimento's own file dialog while it is open and carries on once it closes.
+    pub(super) fn file_browser_ui(&mut self, ctx: &egui::Context) {
+        let Some((browser, _)) = &mut self.file_browser else {
+            return;
+        };
+        let Some(outcome) = browser.show(ctx) else {
+            return;
+        };
+        let Some((_, purpose)) = self.file_browser.take() else {
+            return;
+        };
+        match outcome {
+            BrowserOutcome::Chosen(path) => self.file_chosen(ctx, purpose, path),
+            BrowserOutcome::Cancelled => self.file_not_chosen(ctx, &purpose),
+        }
+    }
+
+    // ---- Frame -------------------------------------------------------------------------------
+
+    /// Files dropped on the window: a project (or any file on a blank canvas) replaces the
+    /// document, an image over work is added as a layer.
+    pub(super) fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|input| {
+            input
+                .raw
+                .dropped_files
+                .iter()
+                .map(|file| file.path().to_path_buf())
+                .filter(|path| !path.as_os_str().is_empty())
+                .collect()
+        });
+        for path in dropped {
+            let is_project = path
+                .extension()
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
+            let message = if is_project || self.workspace.document.is_blank() {
+                self.request_replace(ReplaceWith::Open(path));
+                None
+            } else {
+                self.import_layer(&path)
+            };
+            if let Some(message) = message {
+                self.notify(ctx, message, true);
+            }
+        }
+    }
+
+    /// Opens an autosave left by a window that did not close cleanly and makes its slot this
+    /// window's own; a damaged one is kept aside and explained.
+    pub(super) fn recover(&mut self, ctx: &egui::Context, recovery: &Recovery) {
+        let mut document = match ora::open(&recovery.path) {
+            Ok(document) => document,
+            Err(err) => {
+                let aside = Autosave::set_aside(&self.folders.autosave_dir(), recovery);
+                let kept = aside
+                    .map(|path| format!(" The file was kept as {}.", path.display()))
+                    .unwrap_or_default();
+                self.notify(
+                    ctx,
+                    format!("The autosave could not be opened: {err}.{kept}"),
+                    true,
+                );
+                return;
+            }
+        };
+        if let Err(message) = self.workspace.autosave.adopt(recovery) {
+            self.notify(ctx, message, true);
+            return;
+        }
+        document.mark_modified();
+        self.replace_document(document, recovery.original.clone());
+        // The recovered work stays on disk until it is saved.
+        self.workspace
+            .autosave
+            .tick(&self.workspace.document, recovery.original.as_deref(), true);
+        if !self.workspace.more_recoveries.is_empty() {
+            let count = self.workspace.more_recoveries.len();
+            self.notify(
+                ctx,
+                format!(
+                    "{count} more autosave{} of windows that did not close cleanly {} kept in {}; \
+                     {} offered the next time Pentimento starts.",
+                    if count == 1 { "" } else { "s" },
+                    if count == 1 { "is" } else { "are" },
+                    self.folders.autosave_dir().display(),
+                    if count == 1 { "it is" } else { "they are" },
+                ),
+                true,
+            );
+        }
+    }
+
+    /// Keeps an autosave aside instead of opening it, and offers the next one: the canvas is
+    /// still untouched.
+    pub(super) fn discard_recovery(&mut self, ctx: &egui::Context, recovery: &Recovery) {
+        let root = self.folders.autosave_dir();
+        if let Some(path) = Autosave::set_aside(&root, recovery) {
+            self.notify(
+                ctx,
+                format!("The autosave was kept as {}.", path.display()),
+                false,
+            );
+        }
+        if !self.workspace.more_recoveries.is_empty() {
+            self.modal = Some(Modal::Recover(self.workspace.more_recoveries.remove(0)));
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The generation log window: every generation of the document, newest first, with what made
+//! it (prompt, seeds and which were taken in, settings, region, provider, version, the model
+//! files' sha256), and Copy as JSON.
+
+use egui::{RichText, Ui};
+
+use crate::app::Action;
+use crate::document::Document;
+
+/// The generation log window (the log is the document's).
+#[derive(Debug, Default)]
+pub struct GenerationLogWindow;
+
+impl GenerationLogWindow {
+    /// Every generation of the document, newest first, as the project keeps it.
+    pub fn ui(&mut self, ui: &mut Ui, document: &Document, actions: &mut Vec<Action>) {
+        ui.set_min_width(560.0);
+        ui.heading("Generation log");
+        ui.weak(
+            "Every generation made in this document, accepted or not. It is saved in the \
+             project and written into exported PNGs.",
+        );
+        ui.add_space(6.0);
+        egui::ScrollArea::vertical()
+            .max_height(420.0)
+            .id_salt("generation log")
+            .show(ui, |ui| {
+                for record in document.generation_log.iter().rev() {
+                    egui::Frame::group(ui.style()).show(ui, |ui| {
+                        ui.set_width(ui.available_width());
+                        ui.label(
+                            RichText::new(format!(
+                                "Generation {} · {} · {}",
+                                record.id, record.time, record.outcome
+                            ))
+                            .strong(),
+                        );
+                        ui.label(format!("Prompt: {}", record.prompt));
+                        if !record.negative_prompt.is_empty() {
+                            ui.label(format!("Negative: {}", record.negative_prompt));
+                        }
+                        let seeds: Vec<String> = record
+                            .seeds
+                            .iter()
+                            .enumerate()
+                            .map(|(index, seed)| {
+                                if record.accepted.contains(&index) {
+                                    format!("{seed} (taken in)")
+                                } else {
+                                    seed.to_string()
+                                }
+                            })
+                            .collect();
+                        ui.label(format!("Seeds: {}", seeds.join(", ")));
+                        let strength = record
+                            .strength
+                            .map(|strength| format!(" · strength {strength:.2}"))
+                            .unwrap_or_default();
+                        ui.weak(format!(
+                            "{} · {} · {} steps · guidance {}{strength} · {}",
+                            record.mode,
+                            record.model,
+                            record.steps,
+                            record.guidance,
+                            record.scheduler
+                        ));
+                        let r = record.region;
+                        ui.weak(format!(
+                            "Region {}×{} at ({}, {}), generated at {}×{} on {} · Pentimento {}",
+                            r.width(),
+                            r.height(),
+                            r.x0,
+                            r.y0,
+                            record.generated_size.0,
+                            record.generated_size.1,
+                            record.execution_provider,
+                            record.app_version
+                        ));
+                        egui::CollapsingHeader::new(format!(
+                            "Model files ({})",
+                            record.model_files.len()
+                        ))
+                        .id_salt(("model files", record.id))
+                        .show(ui, |ui| {
+                            for (file, hash) in &record.model_files {
+                                ui.monospace(format!("{hash}  {file}"));
+                            }
+                        });
+                    });
+                    ui.add_space(4.0);
+                }
+            });
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            if ui
+                .button("Copy as JSON")
+                .on_hover_text("The whole log, as the project stores it")
+                .clicked()
+            {
+                actions.push(
+                    match serde_json::to_string_pretty(&document.generation_log) {
+                        Ok(text) => {
+                            ui.ctx().copy_text(text);
+                            Action::Notify {
+                                text: "The generation log is on the clipboard.".to_owned(),
+                                is_error: false,
+                            }
+                        }
+                        Err(err) => Action::Notify {
+                            text: format!("Could not copy the log: {err}"),
+                            is_error: true,
+                        },
+                    },
+                );
+            }
+            if ui.button("Close").clicked() {
+                actions.push(Action::CloseModal);
+            }
+        });
+    }
+}

@@ -1,0 +1,112 @@
+//! The menu bar: File, Edit and View.
+
+use std::path::PathBuf;
+
+use crate::app::{Action, AfterSave, Edit, FilePurpose, Modal, ReplaceWith};
+use crate::canvas::Overlays;
+use crate::document::Document;
+
+/// The menu bar (it keeps no state of its own).
+#[derive(Debug, Default)]
+pub struct MenuBar;
+
+impl MenuBar {
+    /// The File, Edit and View menus.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        document: &Document,
+        recent_files: &[PathBuf],
+        overlays: &mut Overlays,
+        actions: &mut Vec<Action>,
+    ) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("New…").clicked() {
+                    actions.push(Action::Show(Modal::NewCanvas {
+                        width: document.width(),
+                        height: document.height(),
+                    }));
+                }
+                if ui.button("Open…").clicked() {
+                    actions.push(Action::AskFile(FilePurpose::Open));
+                }
+                if ui.button("Add image as layer…").clicked() {
+                    actions.push(Action::AskFile(FilePurpose::ImportLayer));
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if recent_files.is_empty() {
+                        ui.weak("No recent files");
+                    }
+                    for path in recent_files {
+                        if ui.button(path.display().to_string()).clicked() {
+                            actions.push(Action::Replace(ReplaceWith::Open(path.clone())));
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.button("Save").clicked() {
+                    actions.push(Action::Save(AfterSave::Nothing));
+                }
+                if ui.button("Save as…").clicked() {
+                    actions.push(Action::AskFile(FilePurpose::Save(AfterSave::Nothing)));
+                }
+                if ui.button("Export PNG…").clicked() {
+                    actions.push(Action::AskFile(FilePurpose::Export));
+                }
+                ui.separator();
+                if ui.button("Models…").clicked() {
+                    actions.push(Action::Show(Modal::Models));
+                }
+                if ui.button("Settings…").clicked() {
+                    actions.push(Action::Show(Modal::Settings));
+                }
+                if ui.button("Quit").clicked() {
+                    actions.push(Action::CloseWindow);
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                let undo = document
+                    .history()
+                    .undo_label()
+                    .map(|label| format!("Undo {label}"));
+                if ui
+                    .add_enabled(
+                        undo.is_some(),
+                        egui::Button::new(undo.as_deref().unwrap_or("Undo")),
+                    )
+                    .clicked()
+                {
+                    actions.push(Action::Edit(Edit::Undo));
+                }
+                let redo = document
+                    .history()
+                    .redo_label()
+                    .map(|label| format!("Redo {label}"));
+                if ui
+                    .add_enabled(
+                        redo.is_some(),
+                        egui::Button::new(redo.as_deref().unwrap_or("Redo")),
+                    )
+                    .clicked()
+                {
+                    actions.push(Action::Edit(Edit::Redo));
+                }
+                ui.separator();
+                if ui.button("Clear mask").clicked() {
+                    actions.push(Action::Edit(Edit::ClearMask));
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui.button("Fit canvas").clicked() {
+                    actions.push(Action::FitCanvas);
+                }
+                if ui.button("Actual pixels (100 %)").clicked() {
+                    actions.push(Action::ActualPixels { recentre: true });
+                }
+                ui.checkbox(&mut overlays.mask, "Show mask");
+                ui.checkbox(&mut overlays.provenance, "Show AI and hand-painted areas");
+            });
+        });
+    }
+}

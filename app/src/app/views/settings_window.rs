@@ -1,0 +1,104 @@
+//! The settings window: undo memory, the autosave clock and folder, the ONNX Runtime library,
+//! and which file dialogs to use.
+
+use std::path::Path;
+
+use egui::Ui;
+
+use crate::app::{Action, FilePurpose};
+use crate::settings::{FileDialogChoice, Settings};
+
+/// The settings window (the values it edits are the settings').
+#[derive(Debug, Default)]
+pub struct SettingsWindow;
+
+impl SettingsWindow {
+    /// The settings' controls; `history` is the undo depth and its memory in bytes,
+    /// `system_dialogs` whether the desktop can show system file dialogs (when the app uses them
+    /// and it is known).
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        settings: &mut Settings,
+        history: (usize, usize),
+        autosave_folder: &Path,
+        system_dialogs: Option<bool>,
+        actions: &mut Vec<Action>,
+    ) {
+        ui.heading("Settings");
+        egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
+            let label = ui.label("Undo memory");
+            ui.add(
+                egui::Slider::new(&mut settings.history_budget_mib, 64..=16_384)
+                    .logarithmic(true)
+                    .suffix(" MiB"),
+            )
+            .labelled_by(label.id);
+            ui.end_row();
+            ui.label("");
+            let (depth, bytes) = history;
+            ui.weak(format!(
+                "{depth} {} {:.0} MiB now",
+                if depth == 1 { "step uses" } else { "steps use" },
+                bytes as f64 / (1 << 20) as f64
+            ));
+            ui.end_row();
+            let label = ui.label("Autosave every");
+            ui.add(egui::Slider::new(&mut settings.autosave_seconds, 5..=600).suffix(" s"))
+                .labelled_by(label.id);
+            ui.end_row();
+            ui.label("Autosave folder");
+            ui.weak(autosave_folder.display().to_string());
+            ui.end_row();
+            ui.label("ONNX Runtime library");
+            ui.vertical(|ui| {
+                match &settings.onnx_runtime_library {
+                    Some(path) => ui.weak(path.display().to_string()),
+                    None => ui.weak("Automatic (the verified copy Pentimento downloads)"),
+                };
+                ui.horizontal(|ui| {
+                    if ui.button("Choose…").clicked() {
+                        actions.push(Action::AskFile(FilePurpose::RuntimeLibrary));
+                    }
+                    if ui
+                        .add_enabled(
+                            settings.onnx_runtime_library.is_some(),
+                            egui::Button::new("Automatic"),
+                        )
+                        .clicked()
+                    {
+                        settings.onnx_runtime_library = None;
+                    }
+                });
+                ui.weak("Used from the next start of Pentimento.");
+            });
+            ui.end_row();
+            ui.label("File dialogs");
+            ui.vertical(|ui| {
+                ui.radio_value(
+                    &mut settings.file_dialogs,
+                    FileDialogChoice::System,
+                    "The system's, where it has them",
+                );
+                ui.radio_value(
+                    &mut settings.file_dialogs,
+                    FileDialogChoice::Pentimento,
+                    "Pentimento's own",
+                );
+                if system_dialogs == Some(false) {
+                    ui.weak(
+                        "This desktop shows no system file dialog (no \
+                                 xdg-desktop-portal file chooser and no zenity), so \
+                                 Pentimento's own is used.",
+                    );
+                }
+            });
+            ui.end_row();
+        });
+        ui.add_space(8.0);
+        if ui.button("Close").clicked() {
+            actions.push(Action::ApplySettings);
+            actions.push(Action::CloseModal);
+        }
+    }
+}
