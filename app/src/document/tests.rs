@@ -1,6 +1,8 @@
 //! Document behaviour: strokes, undo/redo across every kind of change, masks, generative
 //! layers leaving the unmasked area untouched, provenance.
 
+use std::sync::Arc;
+
 use super::brush::{BrushSettings, StrokeMode, StrokePoint};
 use super::compositor::{Provenance, ProvenanceShares};
 use super::generative::GenerativeParams;

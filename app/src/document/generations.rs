@@ -1,0 +1,157 @@
+//! Generations in the document: the generation log, and generative layers with their live
+//! edges and variations.
+
+use std::sync::Arc;
+
+use super::generative::{GenerativeLayer, GenerativeParams};
+use super::history::Change;
+use super::layer::{Layer, LayerContent, LayerId, LayerProperties};
+use super::tiles::PixelRect;
+use super::{Document, DocumentError, GenerationRecord};
+
+impl Document {
+    /// Appends a generation to the log (accepted or not); returns its id.
+    pub fn log_generation(&mut self, mut record: GenerationRecord) -> u64 {
+        record.id = self.generation_log.last().map_or(1, |last| last.id + 1);
+        let id = record.id;
+        self.generation_log.push(record);
+        self.changed();
+        id
+    }
+
+    /// A generation log entry, for completing it (seeds, outcome, accepted variations). The log
+    /// only grows: entries are completed, never removed.
+    pub fn generation_record_mut(&mut self, id: u64) -> Option<&mut GenerationRecord> {
+        let record = self
+            .generation_log
+            .iter_mut()
+            .find(|record| record.id == id)?;
+        self.revision += 1;
+        Some(record)
+    }
+
+    /// Adds a generative layer on top; returns its id.
+    pub fn add_generative_layer(
+        &mut self,
+        name: &str,
+        region: PixelRect,
+        variation: Vec<u8>,
+        mask: Vec<u8>,
+        generation: u64,
+    ) -> LayerId {
+        self.add_generative_layer_with_variations(
+            name,
+            region,
+            vec![Arc::new(variation)],
+            0,
+            mask,
+            generation,
+        )
+    }
+
+    /// Adds a generative layer on top that keeps every variation of its generation (raw RGB at
+    /// region size, shared, not copied) and shows `selected`; the artist can switch later
+    /// without generating again.
+    pub fn add_generative_layer_with_variations(
+        &mut self,
+        name: &str,
+        region: PixelRect,
+        variations: Vec<Arc<Vec<u8>>>,
+        selected: usize,
+        mask: Vec<u8>,
+        generation: u64,
+    ) -> LayerId {
+        let id = self.allocate_id();
+        let mut layer = GenerativeLayer::new(
+            (self.width, self.height),
+            region,
+            variations,
+            Arc::new(mask),
+            GenerativeParams::default(),
+            generation,
+        );
+        if selected != layer.selected {
+            layer = layer.with_selected(selected);
+        }
+        self.layers.push(Layer {
+            id,
+            properties: LayerProperties::named(name),
+            content: LayerContent::Generative(Arc::new(layer)),
+        });
+        self.mark_rect(&region);
+        self.record(
+            "Accept generation",
+            vec![Change::Remove { layer: id }],
+            None,
+        );
+        id
+    }
+
+    /// Changes a generative layer's grow and feather (re-rendered from its raw result).
+    pub fn set_generative_params(
+        &mut self,
+        id: LayerId,
+        params: GenerativeParams,
+        coalesce: Option<&str>,
+    ) -> Result<(), DocumentError> {
+        let layer = self.editable(id)?;
+        let LayerContent::Generative(generative) = &layer.content else {
+            return Err(DocumentError::NoLayer);
+        };
+        if generative.params == params {
+            return Ok(());
+        }
+        let (updated, changed) = generative.with_params(params);
+        let index = self.layer_index(id).ok_or(DocumentError::NoLayer)?;
+        let previous = std::mem::replace(
+            &mut self.layers[index].content,
+            LayerContent::Generative(Arc::new(updated)),
+        );
+        self.dirty.tiles.extend(changed);
+        self.record(
+            "Generative layer edges",
+            vec![Change::Content {
+                layer: id,
+                content: previous,
+            }],
+            coalesce.map(|key| format!("{key}:{}", id.0)),
+        );
+        Ok(())
+    }
+
+    /// Shows another of a generative layer's variations (and renames the layer to `name` when
+    /// given), as one undo step.
+    pub fn set_generative_variation(
+        &mut self,
+        id: LayerId,
+        selected: usize,
+        name: Option<&str>,
+    ) -> Result<(), DocumentError> {
+        let layer = self.editable(id)?;
+        let LayerContent::Generative(generative) = &layer.content else {
+            return Err(DocumentError::NoLayer);
+        };
+        if generative.selected == selected || selected >= generative.variations.len() {
+            return Ok(());
+        }
+        let mut changes = vec![Change::Content {
+            layer: id,
+            content: LayerContent::Generative(Arc::new(generative.with_selected(selected))),
+        }];
+        if let Some(name) = name {
+            let mut properties = layer.properties.clone();
+            properties.name = name.to_owned();
+            changes.push(Change::Properties {
+                layer: id,
+                properties,
+            });
+        }
+        // Applied as undo applies a step, which gives the changes that put it back.
+        let undo = changes
+            .into_iter()
+            .filter_map(|change| self.apply_change(change))
+            .collect();
+        self.record("Show another variation", undo, None);
+        Ok(())
+    }
+}
