@@ -19,14 +19,7 @@ use pentimento::app::Modal;
 use pentimento::dialogs::{DialogAnswer, DialogKind};
 use pentimento::document::compositor::unpremultiply;
 use pentimento::settings::FileDialogChoice;
-use pentimento_tests::Sandbox;
-
-fn start(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
-}
+use pentimento_tests::{Sandbox, window as start};
 
 /// A straight-alpha test image with distinct pixels.
 fn write_image(path: &Path, width: u32, height: u32, seed: u8) -> Vec<u8> {

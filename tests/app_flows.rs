@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use egui::{Key, Modifiers, Pos2};
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
-use egui_kittest::{Harness, SnapshotOptions};
 use pentimento::PentimentoApp;
 use pentimento::dialogs::DialogKind;
 use pentimento::document::Document;
@@ -14,41 +14,7 @@ use pentimento::document::compositor::Provenance;
 use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, fixture_model, run_until};
-
-fn snapshot_options() -> SnapshotOptions {
-    SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
-}
-
-fn harness(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
-}
-
-/// Drags the pointer through document points on the canvas, as a stroke.
-fn stroke(harness: &mut Harness<'static, PentimentoApp>, points: &[(f32, f32)]) {
-    let area = harness.get_by_label("Canvas").rect();
-    let size = [
-        harness.state().document().width(),
-        harness.state().document().height(),
-    ];
-    let screen: Vec<Pos2> = points
-        .iter()
-        .map(|&(x, y)| harness.state().view().to_screen(area, size, x, y))
-        .collect();
-    harness.hover_at(screen[0]);
-    harness.step();
-    harness.drag_at(screen[0]);
-    harness.step();
-    for &point in &screen[1..] {
-        harness.hover_at(point);
-        harness.step();
-    }
-    harness.drop_at(screen[screen.len() - 1]);
-    harness.run_steps(3);
-}
+use pentimento_tests::{Sandbox, drag_through, fixture_model, run_until, snapshot_options, window};
 
 /// Points along a line, every `step` pixels.
 fn line(from: (f32, f32), to: (f32, f32), step: f32) -> Vec<(f32, f32)> {
@@ -86,7 +52,7 @@ fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
 #[test]
 fn the_move_tool_drags_the_layer_and_undoes() {
     let sandbox = Sandbox::new();
-    let mut harness = harness(small_canvas(&sandbox));
+    let mut harness = window(small_canvas(&sandbox));
     harness.run();
     {
         let brush = &mut harness.state_mut().settings_mut().tools.brush;
@@ -94,7 +60,7 @@ fn the_move_tool_drags_the_layer_and_undoes() {
         brush.size = 20.0;
         brush.hardness = 1.0;
     }
-    stroke(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
+    drag_through(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
     let width = harness.state().document().width();
     let painted = composite(harness.state().document()).0;
 
@@ -106,7 +72,7 @@ fn the_move_tool_drags_the_layer_and_undoes() {
     );
     harness.get_by_label_contains("Drag to move the selected layer");
     // Grab the stroke and drag it 40 right and 30 down.
-    stroke(&mut harness, &line((250.0, 200.0), (290.0, 230.0), 5.0));
+    drag_through(&mut harness, &line((250.0, 200.0), (290.0, 230.0), 5.0));
     let document = harness.state().document();
     assert!(!document.is_moving(), "the move ends with the drag");
     let (moved, provenance) = composite(document);
@@ -131,7 +97,7 @@ fn the_move_tool_drags_the_layer_and_undoes() {
     assert_eq!(composite(harness.state().document()).0, painted, "undo");
 
     // Dragged past the edge, the cut-off part is announced, and undo brings it back.
-    stroke(&mut harness, &line((250.0, 200.0), (400.0, 200.0), 10.0));
+    drag_through(&mut harness, &line((250.0, 200.0), (400.0, 200.0), 10.0));
     harness.get_by_label_contains("went past the canvas edge");
     assert_ne!(composite(harness.state().document()).0, painted);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
@@ -142,7 +108,7 @@ fn the_move_tool_drags_the_layer_and_undoes() {
 #[test]
 fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     let sandbox = Sandbox::new();
-    let mut harness = harness(small_canvas(&sandbox));
+    let mut harness = window(small_canvas(&sandbox));
     harness.run();
     {
         let brush = &mut harness.state_mut().settings_mut().tools.brush;
@@ -162,7 +128,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     let at_stroke = |pixels: &[u8]| pixel(pixels, 64, 31, 25);
     assert!(thumbnail(&harness).iter().all(|&value| value == 0));
 
-    stroke(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
+    drag_through(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
     assert_eq!(
         at_stroke(&thumbnail(&harness)),
         [200, 40, 30, 255],
@@ -227,7 +193,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
         harness.state().settings().tools.eraser.size > size,
         "] grows the brush"
     );
-    stroke(&mut harness, &line((250.0, 170.0), (250.0, 230.0), 6.0));
+    drag_through(&mut harness, &line((250.0, 170.0), (250.0, 230.0), 6.0));
     let (rgba, _) = composite(harness.state().document());
     assert_eq!(
         pixel(&rgba, width, 250, 200)[3],
@@ -245,7 +211,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
 fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     let sandbox = Sandbox::new();
     let saved = sandbox.path("flow.ora");
-    let mut harness = harness(pentimento::AppOptions {
+    let mut harness = window(pentimento::AppOptions {
         runtime: Some(LocateOptions::default()),
         model: Some(fixture_model("tiny-sd-inpaint")),
         ..small_canvas(&sandbox)
@@ -279,7 +245,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     // The artist's drawing: a line across the canvas.
     harness.get_by_label("Brush").click();
     harness.run();
-    stroke(&mut harness, &line((40.0, 190.0), (470.0, 190.0), 10.0));
+    drag_through(&mut harness, &line((40.0, 190.0), (470.0, 190.0), 10.0));
     let painted_before = harness.state().document().layers()[0]
         .pixels()
         .read_rect(&harness.state().document().bounds());
@@ -288,7 +254,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     // A mask over the middle of the line.
     harness.get_by_label("Mask brush").click();
     harness.run();
-    stroke(&mut harness, &line((200.0, 160.0), (300.0, 220.0), 8.0));
+    drag_through(&mut harness, &line((200.0, 160.0), (300.0, 220.0), 8.0));
     let document = harness.state().document();
     let mask = document.mask().read_rect(&document.bounds());
     assert!(mask.contains(&255), "the mask was painted");
@@ -610,7 +576,7 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
         ..pentimento::settings::Settings::default()
     };
     settings.save(&folders.settings_file()).expect("settings");
-    let mut harness = harness(pentimento::AppOptions {
+    let mut harness = window(pentimento::AppOptions {
         runtime: Some(LocateOptions::default()),
         ..small_canvas(&sandbox)
     });
@@ -652,7 +618,7 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
     );
     // The canvas stays paintable while the model works.
     harness.state_mut().settings_mut().tools.brush.color = [250, 200, 0];
-    stroke(&mut harness, &line((100.0, 300.0), (300.0, 300.0), 10.0));
+    drag_through(&mut harness, &line((100.0, 300.0), (300.0, 300.0), 10.0));
     assert!(harness.state().generation.is_running(), "still generating");
     let (rgba, _) = composite(harness.state().document());
     let width = harness.state().document().width();

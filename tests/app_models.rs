@@ -9,31 +9,24 @@ mod hub_server;
 use std::time::Duration;
 
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
-use egui_kittest::{Harness, SnapshotOptions};
-use pentimento::PentimentoApp;
 use pentimento::app::{Modal, ModelState};
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, files_under, fixture_model, run_until};
+use pentimento_tests::{Sandbox, files_under, fixture_model, run_until, snapshot_options};
 
 #[test]
 fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     let server = hub_server::HubServer::start();
     let sandbox = Sandbox::new();
     let hub_cache = sandbox.path("hf-cache");
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 860.0])
-        .wgpu()
-        .build_eframe({
-            let options = pentimento::AppOptions {
-                runtime: Some(LocateOptions::default()),
-                hub_endpoint: Some(server.endpoint.clone()),
-                hub_cache: Some(hub_cache.clone()),
-                document_size: [256, 256],
-                ..sandbox.options()
-            };
-            move |cc| PentimentoApp::with_options(cc, options)
-        });
+    let options = pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        hub_endpoint: Some(server.endpoint.clone()),
+        hub_cache: Some(hub_cache.clone()),
+        document_size: [256, 256],
+        ..sandbox.options()
+    };
+    let mut harness = pentimento_tests::window_sized(options, [1280.0, 860.0]);
     harness.run();
     harness.get_by_label("Models…").click();
     harness.run();
@@ -195,10 +188,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     let mut masked = path.expand(2.0);
     masked.max.x = masked.min.x + 540.0;
     harness.mask(masked);
-    harness.snapshot_options(
-        "model_manager",
-        &SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots")),
-    );
+    harness.snapshot_options("model_manager", &snapshot_options());
 
     // "Use now" loads it.
     harness.get_by_label("Use now").click();

@@ -2,20 +2,7 @@
 //! where an artist expects them, and the main window matches its snapshot.
 
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
-use egui_kittest::{Harness, SnapshotOptions};
-use pentimento::{AppOptions, PentimentoApp};
-use pentimento_tests::Sandbox;
-
-fn snapshot_options() -> SnapshotOptions {
-    SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
-}
-
-fn harness(options: AppOptions) -> Harness<'static, PentimentoApp> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
-}
+use pentimento_tests::{Sandbox, snapshot_options, type_into, window as harness};
 
 #[test]
 fn main_window_has_its_panels() {
@@ -64,19 +51,10 @@ fn prompt_fields_take_text() {
     let sandbox = Sandbox::new();
     let mut harness = harness(sandbox.options());
     harness.run();
-    let field = harness.get_by_label("Describe what to paint");
-    field.click();
-    harness.run();
-    harness
-        .get_by_label("Describe what to paint")
-        .type_text("a lighthouse at dusk");
-    harness.run();
-    assert_eq!(
-        harness
-            .get_by_label("Describe what to paint")
-            .value()
-            .as_deref(),
-        Some("a lighthouse at dusk")
+    type_into(
+        &mut harness,
+        "Describe what to paint",
+        "a lighthouse at dusk",
     );
 }
 

@@ -56,20 +56,8 @@ fn an_old_onnx_runtime_is_explained_and_painting_still_works() {
         document_size: [300, 200],
         ..sandbox.options()
     };
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe(move |cc| PentimentoApp::with_options(cc, options));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while matches!(
-        harness.state().runtime_status(),
-        RuntimeStatus::Starting(..)
-    ) {
-        assert!(Instant::now() < deadline, "the loader never answered");
-        std::thread::sleep(Duration::from_millis(10));
-        harness.step();
-    }
-    harness.run();
+    let mut harness = pentimento_tests::window(options);
+    pentimento_tests::wait_for_runtime(&mut harness);
     let RuntimeStatus::Unavailable(message) = harness.state().runtime_status() else {
         panic!(
             "expected an explanation, got {:?}",

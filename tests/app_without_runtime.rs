@@ -2,10 +2,9 @@
 //! still opens, says in one sentence what failed and how to fix it, and stays usable.
 //! A separate test binary: ONNX Runtime can be started only once per process.
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use pentimento::AppOptions;
 use pentimento::runtime_status::RuntimeStatus;
-use pentimento::{AppOptions, PentimentoApp};
 use pentimento_inference::LocateOptions;
 use pentimento_inference::onnx_runtime::{self, wheel};
 
@@ -23,24 +22,8 @@ fn app_opens_and_explains_a_missing_runtime() {
         }),
         ..sandbox.options()
     };
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe(move |cc| PentimentoApp::with_options(cc, options));
-
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while matches!(
-        harness.state().runtime_status(),
-        RuntimeStatus::Starting(..)
-    ) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the loader never answered"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        harness.run();
-    }
-    harness.run();
+    let mut harness = pentimento_tests::window(options);
+    pentimento_tests::wait_for_runtime(&mut harness);
 
     let RuntimeStatus::Unavailable(message) = harness.state().runtime_status() else {
         panic!(
@@ -61,19 +44,7 @@ fn app_opens_and_explains_a_missing_runtime() {
 
     // The rest of the window works: the canvas is there and the prompt takes text.
     harness.get_by_label("Canvas");
-    harness.get_by_label("Describe what to paint").click();
-    harness.run();
-    harness
-        .get_by_label("Describe what to paint")
-        .type_text("still paintable");
-    harness.run();
-    assert_eq!(
-        harness
-            .get_by_label("Describe what to paint")
-            .value()
-            .as_deref(),
-        Some("still paintable")
-    );
+    pentimento_tests::type_into(&mut harness, "Describe what to paint", "still paintable");
     assert!(
         harness
             .get_by_label("Generate")
@@ -105,7 +76,7 @@ fn app_opens_and_explains_a_missing_runtime() {
     }
     harness.get_by_label("Try again").click();
     harness.run();
-    wait_for_loader(&mut harness);
+    pentimento_tests::wait_for_runtime(&mut harness);
     let RuntimeStatus::Ready(runtime) = harness.state().runtime_status() else {
         panic!(
             "expected ONNX Runtime to start, got {:?}",
@@ -118,20 +89,4 @@ fn app_opens_and_explains_a_missing_runtime() {
     );
     harness.get_by_label("ONNX Runtime 1.32.0 ready (verified cache)");
     assert!(harness.query_by_label("Try again").is_none());
-}
-
-fn wait_for_loader(harness: &mut Harness<'_, PentimentoApp>) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while matches!(
-        harness.state().runtime_status(),
-        RuntimeStatus::Starting(..)
-    ) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the loader never answered"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        harness.run();
-    }
-    harness.run();
 }

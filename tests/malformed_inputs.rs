@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use egui::{Key, Modifiers, Pos2};
+use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::PentimentoApp;
@@ -43,7 +43,7 @@ fn broken_model_folders_are_refused_with_what_to_do() {
     let runtime = runtime();
     for case in corpus::model_cases() {
         let scratch = tempfile::tempdir().expect("scratch");
-        let path = (case.build)(scratch.path());
+        let path = case.build(scratch.path());
         // What the app and `pentimento generate` do.
         let error = pentimento_inference::StableDiffusion::load(
             runtime.clone(),
@@ -71,7 +71,7 @@ fn broken_model_folders_are_refused_with_what_to_do() {
 fn broken_images_and_projects_are_refused_with_what_to_do() {
     for case in corpus::image_cases() {
         let scratch = tempfile::tempdir().expect("scratch");
-        let path = (case.build)(scratch.path());
+        let path = case.build(scratch.path());
         let error = pentimento::io::read_rgba(&path)
             .err()
             .unwrap_or_else(|| panic!("{}: the image opened", case.name));
@@ -79,7 +79,7 @@ fn broken_images_and_projects_are_refused_with_what_to_do() {
     }
     for case in corpus::project_cases() {
         let scratch = tempfile::tempdir().expect("scratch");
-        let path = (case.build)(scratch.path());
+        let path = case.build(scratch.path());
         let error = pentimento::io::ora::open(&path)
             .err()
             .unwrap_or_else(|| panic!("{}: the project opened", case.name));
@@ -87,29 +87,15 @@ fn broken_images_and_projects_are_refused_with_what_to_do() {
     }
 }
 
+/// Drags a stroke from `from` to `to` (document points) through ten steps.
 fn stroke(harness: &mut Harness<'static, PentimentoApp>, from: (f32, f32), to: (f32, f32)) {
-    let area = harness.get_by_label("Canvas").rect();
-    let size = [
-        harness.state().document().width(),
-        harness.state().document().height(),
-    ];
-    let points: Vec<Pos2> = (0..=10)
+    let points: Vec<(f32, f32)> = (0..=10)
         .map(|step| {
             let t = step as f32 / 10.0;
-            let (x, y) = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
-            harness.state().view().to_screen(area, size, x, y)
+            (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)
         })
         .collect();
-    harness.hover_at(points[0]);
-    harness.step();
-    harness.drag_at(points[0]);
-    harness.step();
-    for &point in &points[1..] {
-        harness.hover_at(point);
-        harness.step();
-    }
-    harness.drop_at(points[10]);
-    harness.run_steps(3);
+    pentimento_tests::drag_through(harness, &points);
 }
 
 /// A fresh scratch sub-folder for one case.
@@ -151,17 +137,11 @@ fn refused(
 #[test]
 fn the_app_survives_every_case_with_the_document_unchanged() {
     let sandbox = Sandbox::new();
-    let mut harness = Harness::builder()
-        .with_size([1280.0, 800.0])
-        .wgpu()
-        .build_eframe({
-            let options = pentimento::AppOptions {
-                runtime: Some(LocateOptions::default()),
-                document_size: [400, 300],
-                ..sandbox.options()
-            };
-            move |cc| PentimentoApp::with_options(cc, options)
-        });
+    let mut harness = pentimento_tests::window(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        document_size: [400, 300],
+        ..sandbox.options()
+    });
     harness.run();
     stroke(&mut harness, (40.0, 150.0), (360.0, 150.0));
     let before = fingerprint(harness.state());
@@ -172,7 +152,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
     let scratch = tempfile::tempdir().expect("scratch");
 
     for (index, case) in corpus::model_cases().iter().enumerate() {
-        let path = (case.build)(&folder(&scratch, "model", index));
+        let path = case.build(&folder(&scratch, "model", index));
         sandbox.dialogs.answer(DialogKind::ModelFolder, Some(path));
         harness.get_by_label("Open model folder…").click();
         harness.run_steps(2);
@@ -192,7 +172,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
     }
 
     for (index, case) in corpus::image_cases().iter().enumerate() {
-        let path = (case.build)(&folder(&scratch, "image", index));
+        let path = case.build(&folder(&scratch, "image", index));
         // As a layer…
         sandbox
             .dialogs
@@ -216,7 +196,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
     }
 
     for (index, case) in corpus::project_cases().iter().enumerate() {
-        let path = (case.build)(&folder(&scratch, "project", index));
+        let path = case.build(&folder(&scratch, "project", index));
         sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
         harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
         harness.run();
@@ -262,7 +242,7 @@ fn components_in_the_wrong_folder_are_named_by_the_quick_check_too() {
     assert_eq!(cases.len(), 4);
     for case in cases {
         let scratch = tempfile::tempdir().expect("scratch");
-        let path = (case.build)(scratch.path());
+        let path = case.build(scratch.path());
         let folder = ModelFolder::open(&path).expect("the layout is complete");
         let error = pentimento_inference::Capabilities::inspect(&folder)
             .err()

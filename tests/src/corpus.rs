@@ -11,10 +11,69 @@ use crate::{fixture_model, fixtures_dir};
 pub struct Case {
     /// What is wrong, as a test name.
     pub name: &'static str,
-    /// Builds the input inside the given scratch folder and returns its path.
-    pub build: fn(&Path) -> PathBuf,
+    /// How it is made.
+    build: Build,
     /// Words the error message must contain.
     pub expected: &'static [&'static str],
+}
+
+/// How a case's input is made inside a scratch folder.
+enum Build {
+    /// By a function that returns the input's path.
+    Custom(fn(&Path) -> PathBuf),
+    /// A copy of the tiny text-to-image model, broken in place by the function.
+    TinyModel(fn(&Path)),
+    /// A file of this name, written by the function.
+    File(&'static str, fn(&Path)),
+}
+
+impl Case {
+    fn custom(name: &'static str, build: fn(&Path) -> PathBuf, expected: &'static [&str]) -> Self {
+        Self {
+            name,
+            build: Build::Custom(build),
+            expected,
+        }
+    }
+
+    fn tiny_model(name: &'static str, break_it: fn(&Path), expected: &'static [&str]) -> Self {
+        Self {
+            name,
+            build: Build::TinyModel(break_it),
+            expected,
+        }
+    }
+
+    fn file(
+        name: &'static str,
+        file: &'static str,
+        write: fn(&Path),
+        expected: &'static [&str],
+    ) -> Self {
+        Self {
+            name,
+            build: Build::File(file, write),
+            expected,
+        }
+    }
+
+    /// Builds the input inside `scratch` and returns its path.
+    pub fn build(&self, scratch: &Path) -> PathBuf {
+        match self.build {
+            Build::Custom(build) => build(scratch),
+            Build::TinyModel(break_it) => {
+                let model = scratch.join("model");
+                copy_tree(&fixture_model("tiny-sd"), &model);
+                break_it(&model);
+                model
+            }
+            Build::File(name, write) => {
+                let path = scratch.join(name);
+                write(&path);
+                path
+            }
+        }
+    }
 }
 
 fn malformed(name: &str) -> PathBuf {
@@ -35,13 +94,6 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A copy of the tiny text-to-image model to break.
-fn tiny(scratch: &Path) -> PathBuf {
-    let model = scratch.join("model");
-    copy_tree(&fixture_model("tiny-sd"), &model);
-    model
-}
-
 fn write(path: &Path, bytes: &[u8]) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("create folder");
@@ -53,6 +105,16 @@ fn truncate(path: &Path, keep: f64) {
     let bytes = std::fs::read(path).expect("read");
     let length = (bytes.len() as f64 * keep) as usize;
     std::fs::write(path, &bytes[..length]).expect("write");
+}
+
+/// Removes a file or folder of the model.
+fn remove(model: &Path, part: &str) {
+    let path = model.join(part);
+    if path.is_dir() {
+        std::fs::remove_dir_all(&path).expect("remove");
+    } else {
+        std::fs::remove_file(&path).expect("remove");
+    }
 }
 
 fn replace_component(model: &Path, component: &str, with: &str) {
@@ -73,395 +135,297 @@ fn copy_graph(model: &Path, from: &str, to: &str) {
 /// A pickle stream's first bytes (protocol 2), as `torch.save` files begin.
 const PICKLE: &[u8] = b"\x80\x02}q\x00(X\x05\x00\x00\x00stateq\x01.";
 
-/// Model folders that must be refused with an explanation.
+/// The start of a `.safetensors` file: an 8-byte header length and an empty header.
+const SAFETENSORS: &[u8] = b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ";
+
+/// What every broken image and project file's message must say.
+const NOT_AN_IMAGE: &str = "not a readable PNG, JPEG or WebP image";
+const NOT_A_PROJECT: &str = "not a usable OpenRaster project";
+
+/// Model folders that must be refused.
 pub fn model_cases() -> Vec<Case> {
     vec![
-        Case {
-            name: "empty folder",
-            build: |scratch| {
+        Case::custom(
+            "empty folder",
+            |scratch| {
                 let dir = scratch.join("empty");
                 std::fs::create_dir_all(&dir).expect("create");
                 dir
             },
-            expected: &["folder is empty", "model_index.json"],
-        },
-        Case {
-            name: "a text file instead of a folder",
-            build: |scratch| {
-                let file = scratch.join("notes.txt");
-                write(&file, b"not a model");
-                file
-            },
-            expected: &["not a folder"],
-        },
-        Case {
-            name: "pickle checkpoint file",
-            build: |scratch| {
-                let file = scratch.join("v1-5-pruned.ckpt");
-                write(&file, PICKLE);
-                file
-            },
-            expected: &["pickle", "never opens", "v1-5-pruned.ckpt"],
-        },
-        Case {
-            name: "pickle .bin in a PyTorch diffusers folder",
-            build: |scratch| {
-                let dir = scratch.join("sd-pytorch");
+            &["folder is empty", "model_index.json"],
+        ),
+        Case::file(
+            "a text file instead of a folder",
+            "notes.txt",
+            |file| write(file, b"not a model"),
+            &["not a folder"],
+        ),
+        Case::file(
+            "pickle checkpoint file",
+            "v1-5-pruned.ckpt",
+            |file| write(file, PICKLE),
+            &["pickle", "never opens", "v1-5-pruned.ckpt"],
+        ),
+        Case::file(
+            "pickle .bin in a PyTorch diffusers folder",
+            "sd-pytorch",
+            |dir| {
                 write(
                     &dir.join("model_index.json"),
                     b"{\"_class_name\": \"StableDiffusionPipeline\"}",
                 );
-                write(
-                    &dir.join("unet").join("diffusion_pytorch_model.bin"),
-                    PICKLE,
-                );
-                write(&dir.join("unet").join("config.json"), b"{}");
-                dir
+                write(&dir.join("unet/diffusion_pytorch_model.bin"), PICKLE);
+                write(&dir.join("unet/config.json"), b"{}");
             },
-            expected: &[
+            &[
                 "PyTorch weights",
                 "unet/diffusion_pytorch_model.bin",
                 "optimum-cli export onnx",
             ],
-        },
-        Case {
-            name: "loose pickle in a folder",
-            build: |scratch| {
-                let dir = scratch.join("downloads");
-                write(&dir.join("model.pt"), PICKLE);
-                dir
-            },
-            expected: &["pickle", "model.pt"],
-        },
-        Case {
-            name: "single-file safetensors checkpoint",
-            build: |scratch| {
-                let file = scratch.join("dreamshaper_8.safetensors");
-                write(&file, b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ");
-                file
-            },
-            expected: &[
+        ),
+        Case::file(
+            "loose pickle in a folder",
+            "downloads",
+            |dir| write(&dir.join("model.pt"), PICKLE),
+            &["pickle", "model.pt"],
+        ),
+        Case::file(
+            "single-file safetensors checkpoint",
+            "dreamshaper_8.safetensors",
+            |file| write(file, SAFETENSORS),
+            &[
                 "single-file checkpoint",
                 "from_single_file",
                 "optimum-cli export onnx",
             ],
-        },
-        Case {
-            name: "folder with a single safetensors checkpoint",
-            build: |scratch| {
-                let dir = scratch.join("checkpoints");
-                write(
-                    &dir.join("sd15.safetensors"),
-                    b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ",
-                );
-                dir
-            },
-            expected: &["single-file checkpoint", "sd15.safetensors"],
-        },
-        Case {
-            name: "one onnx file instead of the pipeline folder",
-            build: |scratch| {
-                let model = tiny(scratch);
+        ),
+        Case::file(
+            "folder with a single safetensors checkpoint",
+            "checkpoints",
+            |dir| write(&dir.join("sd15.safetensors"), SAFETENSORS),
+            &["single-file checkpoint", "sd15.safetensors"],
+        ),
+        Case::custom(
+            "one onnx file instead of the pipeline folder",
+            |scratch| {
+                let model = scratch.join("model");
+                copy_tree(&fixture_model("tiny-sd"), &model);
                 model.join("unet").join("model.onnx")
             },
-            expected: &["one ONNX file", "folder of the whole pipeline"],
-        },
-        Case {
-            name: "unet missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                std::fs::remove_dir_all(model.join("unet")).expect("remove");
-                model
-            },
-            expected: &["no unet", "unet/model.onnx"],
-        },
-        Case {
-            name: "text encoder missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                std::fs::remove_dir_all(model.join("text_encoder")).expect("remove");
-                model
-            },
-            expected: &["no text_encoder"],
-        },
-        Case {
-            name: "vae decoder missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                std::fs::remove_file(model.join("vae_decoder").join("model.onnx")).expect("remove");
-                model
-            },
-            expected: &["no vae_decoder"],
-        },
-        Case {
-            name: "tokenizer folder missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                std::fs::remove_dir_all(model.join("tokenizer")).expect("remove");
-                model
-            },
-            expected: &["tokenizer"],
-        },
-        Case {
-            name: "tokenizer vocab.json missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                std::fs::remove_file(model.join("tokenizer").join("vocab.json")).expect("remove");
-                model
-            },
-            expected: &["vocab.json"],
-        },
-        Case {
-            name: "tokenizer merges.txt missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                std::fs::remove_file(model.join("tokenizer").join("merges.txt")).expect("remove");
-                model
-            },
-            expected: &["merges.txt"],
-        },
-        Case {
-            name: "truncated unet",
-            build: |scratch| {
-                let model = tiny(scratch);
-                truncate(&model.join("unet").join("model.onnx"), 0.6);
-                model
-            },
-            expected: &["could not load the unet", "truncated or not an ONNX model"],
-        },
-        Case {
-            name: "random bytes as the vae decoder",
-            build: |scratch| {
-                let model = tiny(scratch);
+            &["one ONNX file", "folder of the whole pipeline"],
+        ),
+        Case::tiny_model(
+            "unet missing",
+            |model| remove(model, "unet"),
+            &["no unet", "unet/model.onnx"],
+        ),
+        Case::tiny_model(
+            "text encoder missing",
+            |model| remove(model, "text_encoder"),
+            &["no text_encoder"],
+        ),
+        Case::tiny_model(
+            "vae decoder missing",
+            |model| remove(model, "vae_decoder/model.onnx"),
+            &["no vae_decoder"],
+        ),
+        Case::tiny_model(
+            "tokenizer folder missing",
+            |model| remove(model, "tokenizer"),
+            &["tokenizer"],
+        ),
+        Case::tiny_model(
+            "tokenizer vocab.json missing",
+            |model| remove(model, "tokenizer/vocab.json"),
+            &["vocab.json"],
+        ),
+        Case::tiny_model(
+            "tokenizer merges.txt missing",
+            |model| remove(model, "tokenizer/merges.txt"),
+            &["merges.txt"],
+        ),
+        Case::tiny_model(
+            "truncated unet",
+            |model| truncate(&model.join("unet/model.onnx"), 0.6),
+            &["could not load the unet", "truncated or not an ONNX model"],
+        ),
+        Case::tiny_model(
+            "random bytes as the vae decoder",
+            |model| {
                 let noise: Vec<u8> = (0..4096_u32)
                     .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
                     .collect();
-                write(&model.join("vae_decoder").join("model.onnx"), &noise);
-                model
+                write(&model.join("vae_decoder/model.onnx"), &noise);
             },
-            expected: &["could not load the vae_decoder"],
-        },
-        Case {
-            name: "empty text encoder file",
-            build: |scratch| {
-                let model = tiny(scratch);
-                write(&model.join("text_encoder").join("model.onnx"), b"");
-                model
+            &["could not load the vae_decoder"],
+        ),
+        Case::tiny_model(
+            "empty text encoder file",
+            |model| write(&model.join("text_encoder/model.onnx"), b""),
+            &["could not load the text_encoder"],
+        ),
+        Case::tiny_model(
+            "model.onnx_data missing",
+            |model| {
+                replace_component(model, "text_encoder", "text-encoder-external");
+                remove(model, "text_encoder/model.onnx_data");
             },
-            expected: &["could not load the text_encoder"],
-        },
-        Case {
-            name: "model.onnx_data missing",
-            build: |scratch| {
-                let model = tiny(scratch);
-                replace_component(&model, "text_encoder", "text-encoder-external");
-                std::fs::remove_file(model.join("text_encoder").join("model.onnx_data"))
-                    .expect("remove");
-                model
-            },
-            expected: &["keeps its weights in model.onnx_data", "missing"],
-        },
-        Case {
-            name: "unet with 5 input channels",
-            build: |scratch| {
-                let model = tiny(scratch);
-                replace_component(&model, "unet", "unet-5-channels");
-                model
-            },
-            expected: &["5 input channels", "4", "9"],
-        },
-        Case {
-            name: "text embeddings wider than the unet takes",
-            build: |scratch| {
-                let model = tiny(scratch);
-                replace_component(&model, "text_encoder", "text-encoder-48-wide");
-                model
-            },
-            expected: &["48-wide", "32-wide", "same export"],
-        },
-        Case {
-            name: "unet sample of the wrong type",
-            build: |scratch| {
-                let model = tiny(scratch);
-                replace_component(&model, "unet", "unet-int-sample");
-                model
-            },
-            expected: &["unet", "sample"],
-        },
-        Case {
-            name: "text encoder ids of the wrong type",
-            build: |scratch| {
-                let model = tiny(scratch);
-                replace_component(&model, "text_encoder", "text-encoder-float-ids");
-                model
-            },
-            expected: &["text_encoder", "input_ids"],
-        },
-        Case {
-            name: "the VAE encoder copied over the decoder",
-            build: |scratch| {
-                let model = tiny(scratch);
-                copy_graph(&model, "vae_encoder", "vae_decoder");
-                model
-            },
-            expected: &[
+            &["keeps its weights in model.onnx_data", "missing"],
+        ),
+        Case::tiny_model(
+            "unet with 5 input channels",
+            |model| replace_component(model, "unet", "unet-5-channels"),
+            &["5 input channels", "4", "9"],
+        ),
+        Case::tiny_model(
+            "text embeddings wider than the unet takes",
+            |model| replace_component(model, "text_encoder", "text-encoder-48-wide"),
+            &["48-wide", "32-wide", "same export"],
+        ),
+        Case::tiny_model(
+            "unet sample of the wrong type",
+            |model| replace_component(model, "unet", "unet-int-sample"),
+            &["unet", "sample"],
+        ),
+        Case::tiny_model(
+            "text encoder ids of the wrong type",
+            |model| replace_component(model, "text_encoder", "text-encoder-float-ids"),
+            &["text_encoder", "input_ids"],
+        ),
+        Case::tiny_model(
+            "the VAE encoder copied over the decoder",
+            |model| copy_graph(model, "vae_encoder", "vae_decoder"),
+            &[
                 "model.onnx in vae_decoder/ is a VAE encoder, not a VAE decoder",
                 "`sample` (3 channels)",
                 "`latent_sample`",
             ],
-        },
-        Case {
-            name: "the VAE decoder copied over the encoder",
-            build: |scratch| {
-                let model = tiny(scratch);
-                copy_graph(&model, "vae_decoder", "vae_encoder");
-                model
-            },
-            expected: &["model.onnx in vae_encoder/ is a VAE decoder, not a VAE encoder"],
-        },
-        Case {
-            name: "the VAE decoder copied over the UNet",
-            build: |scratch| {
-                let model = tiny(scratch);
-                copy_graph(&model, "vae_decoder", "unet");
-                model
-            },
-            expected: &["model.onnx in unet/ is a VAE decoder, not a UNet"],
-        },
-        Case {
-            name: "the UNet copied over the VAE decoder",
-            build: |scratch| {
-                let model = tiny(scratch);
-                copy_graph(&model, "unet", "vae_decoder");
-                model
-            },
-            expected: &["model.onnx in vae_decoder/ is a UNet, not a VAE decoder"],
-        },
-        Case {
-            name: "scheduler_config.json not JSON",
-            build: |scratch| {
-                let model = tiny(scratch);
+        ),
+        Case::tiny_model(
+            "the VAE decoder copied over the encoder",
+            |model| copy_graph(model, "vae_decoder", "vae_encoder"),
+            &["model.onnx in vae_encoder/ is a VAE decoder, not a VAE encoder"],
+        ),
+        Case::tiny_model(
+            "the VAE decoder copied over the UNet",
+            |model| copy_graph(model, "vae_decoder", "unet"),
+            &["model.onnx in unet/ is a VAE decoder, not a UNet"],
+        ),
+        Case::tiny_model(
+            "the UNet copied over the VAE decoder",
+            |model| copy_graph(model, "unet", "vae_decoder"),
+            &["model.onnx in vae_decoder/ is a UNet, not a VAE decoder"],
+        ),
+        Case::tiny_model(
+            "scheduler_config.json not JSON",
+            |model| {
                 write(
-                    &model.join("scheduler").join("scheduler_config.json"),
+                    &model.join("scheduler/scheduler_config.json"),
                     b"{ \"beta_start\": 0.00085,",
                 );
-                model
             },
-            expected: &["scheduler_config.json"],
-        },
-        Case {
-            name: "scheduler_config.json with nonsense values",
-            build: |scratch| {
-                let model = tiny(scratch);
+            &["scheduler_config.json"],
+        ),
+        Case::tiny_model(
+            "scheduler_config.json with nonsense values",
+            |model| {
                 write(
-                    &model.join("scheduler").join("scheduler_config.json"),
+                    &model.join("scheduler/scheduler_config.json"),
                     br#"{"_class_name": "PNDMScheduler", "beta_start": -3, "beta_end": "high", "num_train_timesteps": 0, "prediction_type": "banana"}"#,
                 );
-                model
             },
-            expected: &["scheduler_config.json"],
-        },
-        Case {
-            name: "model_index.json not JSON",
-            build: |scratch| {
-                let model = tiny(scratch);
+            &["scheduler_config.json"],
+        ),
+        Case::tiny_model(
+            "model_index.json not JSON",
+            |model| {
                 write(
                     &model.join("model_index.json"),
                     b"<html>404 Not Found</html>",
                 );
-                model
             },
-            expected: &["not valid JSON", "model_index.json"],
-        },
-        Case {
-            name: "model_index.json of the wrong shape",
-            build: |scratch| {
-                let model = tiny(scratch);
-                write(&model.join("model_index.json"), b"[1, 2, 3]");
-                model
-            },
-            expected: &["model_index.json"],
-        },
+            &["not valid JSON", "model_index.json"],
+        ),
+        Case::tiny_model(
+            "model_index.json of the wrong shape",
+            |model| write(&model.join("model_index.json"), b"[1, 2, 3]"),
+            &["model_index.json"],
+        ),
     ]
+}
+
+/// Writes a 64 × 64 gradient image (the format follows the file's extension).
+fn gradient(path: &Path, step: u8, blue: u8) {
+    image::RgbaImage::from_fn(64, 64, |x, y| {
+        image::Rgba([x as u8 * step, y as u8 * step, blue, 255])
+    })
+    .save(path)
+    .expect("image");
 }
 
 /// Images that must be refused.
 pub fn image_cases() -> Vec<Case> {
     vec![
-        Case {
-            name: "truncated PNG",
-            build: |scratch| {
-                let path = scratch.join("truncated.png");
-                let image = image::RgbaImage::from_fn(64, 64, |x, y| {
-                    image::Rgba([x as u8 * 4, y as u8 * 4, 90, 255])
-                });
-                image.save(&path).expect("png");
-                truncate(&path, 0.5);
-                path
+        Case::file(
+            "truncated PNG",
+            "truncated.png",
+            |path| {
+                gradient(path, 4, 90);
+                truncate(path, 0.5);
             },
-            expected: &["not a readable PNG, JPEG or WebP image", "truncated.png"],
-        },
-        Case {
-            name: "PNG with a damaged body",
-            build: |scratch| {
-                let path = scratch.join("damaged.png");
-                let image = image::RgbaImage::from_fn(64, 64, |x, y| {
-                    image::Rgba([x as u8, y as u8, 7, 255])
-                });
-                image.save(&path).expect("png");
-                let mut bytes = std::fs::read(&path).expect("read");
+            &[NOT_AN_IMAGE, "truncated.png"],
+        ),
+        Case::file(
+            "PNG with a damaged body",
+            "damaged.png",
+            |path| {
+                gradient(path, 1, 7);
+                let mut bytes = std::fs::read(path).expect("read");
                 let length = bytes.len();
                 for byte in &mut bytes[60..length - 20] {
                     *byte ^= 0x5a;
                 }
-                std::fs::write(&path, bytes).expect("write");
-                path
+                std::fs::write(path, bytes).expect("write");
             },
-            expected: &["not a readable PNG, JPEG or WebP image", "damaged.png"],
-        },
-        Case {
-            name: "truncated JPEG",
-            build: |scratch| {
-                let path = scratch.join("truncated.jpg");
+            &[NOT_AN_IMAGE, "damaged.png"],
+        ),
+        Case::file(
+            "truncated JPEG",
+            "truncated.jpg",
+            |path| {
                 let image = image::RgbImage::from_fn(64, 64, |x, y| {
                     image::Rgb([x as u8 * 3, y as u8 * 3, 120])
                 });
-                image.save(&path).expect("jpeg");
-                truncate(&path, 0.3);
-                path
+                image.save(path).expect("jpeg");
+                truncate(path, 0.3);
             },
-            expected: &["not a readable PNG, JPEG or WebP image", "truncated.jpg"],
-        },
-        Case {
-            name: "JPEG that is not one",
-            build: |scratch| {
-                let path = scratch.join("photo.jpg");
+            &[NOT_AN_IMAGE, "truncated.jpg"],
+        ),
+        Case::file(
+            "JPEG that is not one",
+            "photo.jpg",
+            |path| {
                 write(
-                    &path,
+                    path,
                     b"\xff\xd8\xff\xe0 this is where a photo would have been",
                 );
-                path
             },
-            expected: &["not a readable PNG, JPEG or WebP image", "photo.jpg"],
-        },
-        Case {
-            name: "PNG header claiming 100000 x 100000",
-            build: |scratch| {
-                let path = scratch.join("huge.png");
-                std::fs::copy(malformed("huge-header.png"), &path).expect("copy");
-                path
+            &[NOT_AN_IMAGE, "photo.jpg"],
+        ),
+        Case::file(
+            "PNG header claiming 100000 x 100000",
+            "huge.png",
+            |path| {
+                std::fs::copy(malformed("huge-header.png"), path).expect("copy");
             },
-            expected: &["100000×100000"],
-        },
-        Case {
-            name: "empty file",
-            build: |scratch| {
-                let path = scratch.join("empty.png");
-                write(&path, b"");
-                path
-            },
-            expected: &["not a readable PNG, JPEG or WebP image", "empty.png"],
-        },
+            &["100000×100000"],
+        ),
+        Case::file(
+            "empty file",
+            "empty.png",
+            |path| write(path, b""),
+            &[NOT_AN_IMAGE, "empty.png"],
+        ),
     ]
 }
 
@@ -475,6 +439,18 @@ fn ora(path: &Path, entries: &[(&str, &[u8])]) {
         zip.write_all(data).expect("write");
     }
     zip.finish().expect("finish");
+}
+
+/// An OpenRaster archive with a mimetype and this `stack.xml`, and an 8 × 8 PNG as `data/a.png`
+/// when `with_layer`.
+fn ora_with_stack(path: &Path, stack: &[u8], with_layer: bool) {
+    let png = small_png();
+    let mut entries: Vec<(&str, &[u8])> =
+        vec![("mimetype", b"image/openraster"), ("stack.xml", stack)];
+    if with_layer {
+        entries.push(("data/a.png", &png));
+    }
+    ora(path, &entries);
 }
 
 fn small_png() -> Vec<u8> {
@@ -491,112 +467,80 @@ fn small_png() -> Vec<u8> {
 /// Projects that must be refused.
 pub fn project_cases() -> Vec<Case> {
     vec![
-        Case {
-            name: "project with a ../ path",
-            build: |scratch| {
-                let path = scratch.join("escape.ora");
-                let png = small_png();
-                ora(
-                    &path,
-                    &[
-                        ("mimetype", b"image/openraster"),
-                        ("stack.xml", br#"<image w="8" h="8"><stack><layer src="../../../etc/layer.png" name="a"/></stack></image>"#),
-                        ("data/a.png", &png),
-                    ],
+        Case::file(
+            "project with a ../ path",
+            "escape.ora",
+            |path| {
+                ora_with_stack(
+                    path,
+                    br#"<image w="8" h="8"><stack><layer src="../../../etc/layer.png" name="a"/></stack></image>"#,
+                    true,
                 );
-                path
             },
-            expected: &["outside the project", "escape.ora"],
-        },
-        Case {
-            name: "project with an absolute path",
-            build: |scratch| {
-                let path = scratch.join("absolute.ora");
-                ora(
-                    &path,
-                    &[
-                        ("mimetype", b"image/openraster"),
-                        ("stack.xml", br#"<image w="8" h="8"><stack><layer src="/home/someone/layer.png" name="a"/></stack></image>"#),
-                    ],
+            &["outside the project", "escape.ora"],
+        ),
+        Case::file(
+            "project with an absolute path",
+            "absolute.ora",
+            |path| {
+                ora_with_stack(
+                    path,
+                    br#"<image w="8" h="8"><stack><layer src="/home/someone/layer.png" name="a"/></stack></image>"#,
+                    false,
                 );
-                path
             },
-            expected: &["outside the project", "absolute.ora"],
-        },
-        Case {
-            name: "project zip bomb",
-            build: |scratch| {
-                let path = scratch.join("bomb.ora");
-                std::fs::copy(malformed("zip-bomb.ora"), &path).expect("copy");
-                path
+            &["outside the project", "absolute.ora"],
+        ),
+        Case::file(
+            "project zip bomb",
+            "bomb.ora",
+            |path| {
+                std::fs::copy(malformed("zip-bomb.ora"), path).expect("copy");
             },
-            expected: &["larger than a project file may be", "bomb.ora"],
-        },
-        Case {
-            name: "project whose stack.xml names a missing layer",
-            build: |scratch| {
-                let path = scratch.join("missing-layer.ora");
-                ora(
-                    &path,
-                    &[
-                        ("mimetype", b"image/openraster"),
-                        ("stack.xml", br#"<image w="8" h="8"><stack><layer src="data/gone.png" name="gone"/></stack></image>"#),
-                    ],
+            &["larger than a project file may be", "bomb.ora"],
+        ),
+        Case::file(
+            "project whose stack.xml names a missing layer",
+            "missing-layer.ora",
+            |path| {
+                ora_with_stack(
+                    path,
+                    br#"<image w="8" h="8"><stack><layer src="data/gone.png" name="gone"/></stack></image>"#,
+                    false,
                 );
-                path
             },
-            expected: &["data/gone.png", "missing"],
-        },
-        Case {
-            name: "project whose stack.xml is not XML",
-            build: |scratch| {
-                let path = scratch.join("bad-stack.ora");
-                ora(
-                    &path,
-                    &[
-                        ("mimetype", b"image/openraster"),
-                        ("stack.xml", b"<image w=\"8\" h=\"8\"><stack>"),
-                    ],
+            &["data/gone.png", "missing"],
+        ),
+        Case::file(
+            "project whose stack.xml is not XML",
+            "bad-stack.ora",
+            |path| ora_with_stack(path, b"<image w=\"8\" h=\"8\"><stack>", false),
+            &[NOT_A_PROJECT, "bad-stack.ora"],
+        ),
+        Case::file(
+            "project without stack.xml",
+            "no-stack.ora",
+            |path| ora(path, &[("mimetype", b"image/openraster")]),
+            &["stack.xml", "no-stack.ora"],
+        ),
+        Case::file(
+            "project that is not a zip archive",
+            "text.ora",
+            |path| write(path, b"just some text"),
+            &[NOT_A_PROJECT, "text.ora"],
+        ),
+        Case::file(
+            "truncated project",
+            "cut.ora",
+            |path| {
+                ora_with_stack(
+                    path,
+                    br#"<image w="8" h="8"><stack><layer src="data/a.png" name="a"/></stack></image>"#,
+                    true,
                 );
-                path
+                truncate(path, 0.7);
             },
-            expected: &["not a usable OpenRaster project", "bad-stack.ora"],
-        },
-        Case {
-            name: "project without stack.xml",
-            build: |scratch| {
-                let path = scratch.join("no-stack.ora");
-                ora(&path, &[("mimetype", b"image/openraster")]);
-                path
-            },
-            expected: &["stack.xml", "no-stack.ora"],
-        },
-        Case {
-            name: "project that is not a zip archive",
-            build: |scratch| {
-                let path = scratch.join("text.ora");
-                write(&path, b"just some text");
-                path
-            },
-            expected: &["not a usable OpenRaster project", "text.ora"],
-        },
-        Case {
-            name: "truncated project",
-            build: |scratch| {
-                let path = scratch.join("cut.ora");
-                let png = small_png();
-                ora(
-                    &path,
-                    &[
-                        ("mimetype", b"image/openraster"),
-                        ("stack.xml", br#"<image w="8" h="8"><stack><layer src="data/a.png" name="a"/></stack></image>"#),
-                        ("data/a.png", &png),
-                    ],
-                );
-                truncate(&path, 0.7);
-                path
-            },
-            expected: &["not a usable OpenRaster project", "cut.ora"],
-        },
+            &[NOT_A_PROJECT, "cut.ora"],
+        ),
     ]
 }

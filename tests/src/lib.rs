@@ -6,7 +6,9 @@ pub mod corpus;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
+use egui::Pos2;
+use egui_kittest::kittest::Queryable as _;
+use egui_kittest::{Harness, SnapshotOptions};
 use pentimento::PentimentoApp;
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).
@@ -150,4 +152,75 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// The real app in a headless 1280 × 800 window on a software wgpu adapter.
+pub fn window(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
+    window_sized(options, [1280.0, 800.0])
+}
+
+/// The real app in a headless window of `size` points.
+pub fn window_sized(
+    options: pentimento::AppOptions,
+    size: [f32; 2],
+) -> Harness<'static, PentimentoApp> {
+    Harness::builder()
+        .with_size(size)
+        .wgpu()
+        .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
+}
+
+/// Where the whole-window snapshots live (`tests/snapshots/`).
+pub fn snapshot_options() -> SnapshotOptions {
+    SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))
+}
+
+/// Drags the pointer through document points on the canvas, as a stroke.
+pub fn drag_through(harness: &mut Harness<'static, PentimentoApp>, points: &[(f32, f32)]) {
+    let area = harness.get_by_label("Canvas").rect();
+    let size = [
+        harness.state().document().width(),
+        harness.state().document().height(),
+    ];
+    let screen: Vec<Pos2> = points
+        .iter()
+        .map(|&(x, y)| harness.state().view().to_screen(area, size, x, y))
+        .collect();
+    harness.hover_at(screen[0]);
+    harness.step();
+    harness.drag_at(screen[0]);
+    harness.step();
+    for &point in &screen[1..] {
+        harness.hover_at(point);
+        harness.step();
+    }
+    harness.drop_at(screen[screen.len() - 1]);
+    harness.run_steps(3);
+}
+
+/// Runs frames until ONNX Runtime has been found or refused (within 30 s).
+pub fn wait_for_runtime(harness: &mut Harness<'_, PentimentoApp>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while matches!(
+        harness.state().runtime_status(),
+        pentimento::runtime_status::RuntimeStatus::Starting(..)
+    ) {
+        assert!(Instant::now() < deadline, "the loader never answered");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.run();
+    }
+    harness.run();
+}
+
+/// Types `text` into the empty field labelled `label` and checks that the field shows it.
+pub fn type_into(harness: &mut Harness<'static, PentimentoApp>, label: &str, text: &str) {
+    harness.get_by_label(label).click();
+    harness.run();
+    harness.get_by_label(label).type_text(text);
+    harness.run();
+    assert_eq!(
+        harness.get_by_label(label).value().as_deref(),
+        Some(text),
+        "{label} takes text"
+    );
 }

@@ -42,16 +42,22 @@ fn stroke(
     document.end_stroke();
 }
 
+/// A square document of `side` pixels and its one layer.
+fn square(side: u32) -> (Document, LayerId) {
+    let document = Document::new(side, side).expect("size");
+    let layer = document.layers()[0].id;
+    (document, layer)
+}
+
+/// Paints a line through `points` on `layer` with the test brush.
+fn paint_line(document: &mut Document, layer: LayerId, points: &[(f32, f32)]) {
+    stroke(document, Some(layer), StrokeMode::Paint, points);
+}
+
 #[test]
 fn a_stroke_paints_along_its_path_and_undoes_exactly() {
-    let mut document = Document::new(300, 300).expect("size");
-    let layer = document.layers()[0].id;
-    stroke(
-        &mut document,
-        Some(layer),
-        StrokeMode::Paint,
-        &[(20.0, 150.0), (280.0, 150.0)],
-    );
+    let (mut document, layer) = square(300);
+    paint_line(&mut document, layer, &[(20.0, 150.0), (280.0, 150.0)]);
     let pixels = document.layer(layer).expect("layer").pixels();
     for x in (25..275).step_by(10) {
         assert_eq!(pixels.pixel(x, 150), [255, 0, 0, 255], "covered at x = {x}");
@@ -74,8 +80,7 @@ fn a_stroke_paints_along_its_path_and_undoes_exactly() {
 
 #[test]
 fn strokes_build_up_to_their_opacity_only() {
-    let mut document = Document::new(64, 64).expect("size");
-    let layer = document.layers()[0].id;
+    let (mut document, layer) = square(64);
     document
         .begin_stroke(
             Some(layer),
@@ -106,14 +111,8 @@ fn strokes_build_up_to_their_opacity_only() {
 
 #[test]
 fn erasing_and_locked_layers() {
-    let mut document = Document::new(100, 100).expect("size");
-    let layer = document.layers()[0].id;
-    stroke(
-        &mut document,
-        Some(layer),
-        StrokeMode::Paint,
-        &[(10.0, 50.0), (90.0, 50.0)],
-    );
+    let (mut document, layer) = square(100);
+    paint_line(&mut document, layer, &[(10.0, 50.0), (90.0, 50.0)]);
     stroke(
         &mut document,
         Some(layer),
@@ -140,8 +139,7 @@ fn erasing_and_locked_layers() {
 
 #[test]
 fn layer_operations_undo_and_redo() {
-    let mut document = Document::new(64, 64).expect("size");
-    let bottom = document.layers()[0].id;
+    let (mut document, bottom) = square(64);
     let top = document.add_paint_layer("Ink", Some(0));
     assert_eq!(document.layers().len(), 2);
     document.move_layer(top, 0).expect("moves");
@@ -177,8 +175,7 @@ fn layer_operations_undo_and_redo() {
 
 #[test]
 fn slider_drags_make_one_undo_step() {
-    let mut document = Document::new(8, 8).expect("size");
-    let layer = document.layers()[0].id;
+    let (mut document, layer) = square(8);
     for step in 1..=10 {
         let mut properties = document.layer(layer).expect("layer").properties.clone();
         properties.opacity = 1.0 - step as f32 * 0.05;
@@ -231,14 +228,8 @@ fn mask_selection_and_strokes() {
 
 #[test]
 fn generative_layers_touch_only_the_masked_area_and_are_traceable() {
-    let mut document = Document::new(128, 128).expect("size");
-    let paint = document.layers()[0].id;
-    stroke(
-        &mut document,
-        Some(paint),
-        StrokeMode::Paint,
-        &[(0.0, 64.0), (128.0, 64.0)],
-    );
+    let (mut document, paint) = square(128);
+    paint_line(&mut document, paint, &[(0.0, 64.0), (128.0, 64.0)]);
     let before = document.composite(&document.bounds()).0;
 
     // A generation over a 64×64 region whose mask covers its middle 32×32.
@@ -274,12 +265,7 @@ fn generative_layers_touch_only_the_masked_area_and_are_traceable() {
 
     // Painting over generated pixels on a layer above marks them.
     let above = document.add_paint_layer("Touch-ups", None);
-    stroke(
-        &mut document,
-        Some(above),
-        StrokeMode::Paint,
-        &[(60.0, 30.0), (60.0, 100.0)],
-    );
+    paint_line(&mut document, above, &[(60.0, 30.0), (60.0, 100.0)]);
     let (_, provenance) = document.composite(&document.bounds());
     assert_eq!(provenance[60 * 128 + 60], Provenance::GeneratedThenPainted);
     assert_eq!(provenance[60 * 128 + 10], Provenance::Hand);
@@ -312,17 +298,11 @@ fn generative_layers_touch_only_the_masked_area_and_are_traceable() {
 
 #[test]
 fn history_stays_within_its_budget() {
-    let mut document = Document::new(1024, 1024).expect("size");
-    let layer = document.layers()[0].id;
+    let (mut document, layer) = square(1024);
     document.set_history_budget(3 * 256 * 256 * 4);
     for i in 0..10 {
         let y = 50.0 + i as f32 * 90.0;
-        stroke(
-            &mut document,
-            Some(layer),
-            StrokeMode::Paint,
-            &[(10.0, y), (1000.0, y)],
-        );
+        paint_line(&mut document, layer, &[(10.0, y), (1000.0, y)]);
     }
     assert!(document.history().memory_bytes() <= 3 * 256 * 256 * 4);
     assert!(document.history().dropped > 0);
@@ -331,14 +311,8 @@ fn history_stays_within_its_budget() {
 
 #[test]
 fn moving_a_layer_is_one_undo_step_and_loses_nothing_while_dragging() {
-    let mut document = Document::new(300, 300).expect("size");
-    let layer = document.layers()[0].id;
-    stroke(
-        &mut document,
-        Some(layer),
-        StrokeMode::Paint,
-        &[(20.0, 150.0), (280.0, 150.0)],
-    );
+    let (mut document, layer) = square(300);
+    paint_line(&mut document, layer, &[(20.0, 150.0), (280.0, 150.0)]);
     let original = document.layer(layer).expect("layer").pixels().clone();
     let steps = document.history().undo_depth();
 
