@@ -32,18 +32,7 @@ struct CanvasUniforms {
 
 const MASK_TINT: vec3<f32> = vec3<f32>(1.0, 0.24, 0.47);
 
-struct VertexOutput {
-    @builtin(position) position: vec4<f32>,
-};
-
-// A single triangle that covers the whole viewport (the canvas area egui gives us).
-@vertex
-fn vs_main(@builtin(vertex_index) index: u32) -> VertexOutput {
-    let corner = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    var out: VertexOutput;
-    out.position = vec4<f32>(corner * 2.0 - 1.0, 0.0, 1.0);
-    return out;
-}
+// The vertex stage is shared/fullscreen.wgsl.
 
 fn provenance_tint(category: u32) -> vec4<f32> {
     if category == 2u {

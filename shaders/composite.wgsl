@@ -25,17 +25,7 @@ struct TileJob {
 @group(0) @binding(0) var<uniform> job: TileJob;
 @group(0) @binding(1) var tiles: texture_2d_array<f32>;
 
-struct VertexOutput {
-    @builtin(position) position: vec4<f32>,
-};
-
-@vertex
-fn vs_main(@builtin(vertex_index) index: u32) -> VertexOutput {
-    let corner = vec2<f32>(f32((index << 1u) & 2u), f32(index & 2u));
-    var out: VertexOutput;
-    out.position = vec4<f32>(corner * 2.0 - 1.0, 0.0, 1.0);
-    return out;
-}
+// The vertex stage is shared/fullscreen.wgsl.
 
 fn blend(mode: u32, source: vec4<f32>, backdrop: vec4<f32>) -> vec4<f32> {
     let sa = source.a;

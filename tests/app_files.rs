@@ -19,7 +19,7 @@ use pentimento::app::Modal;
 use pentimento::dialogs::{DialogAnswer, DialogKind};
 use pentimento::document::compositor::unpremultiply;
 use pentimento::settings::FileDialogChoice;
-use pentimento_tests::{Sandbox, window as start};
+use pentimento_tests::{Sandbox, click_menu, discard_changes, window as start};
 
 /// A straight-alpha test image with distinct pixels.
 fn write_image(path: &Path, width: u32, height: u32, seed: u8) -> Vec<u8> {
@@ -128,10 +128,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     sandbox
         .dialogs
         .answer(DialogKind::OpenImage, Some(damaged.clone()));
-    harness.get_by_label("File").click();
-    harness.run();
-    harness.get_by_label("Add image as layer…").click();
-    harness.run();
+    click_menu(&mut harness, "File", "Add image as layer…");
     assert_eq!(harness.state().document().layers().len(), 2);
     let notice = harness
         .state()
@@ -151,12 +148,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     sandbox.dialogs.answer(DialogKind::OpenFile, Some(damaged));
     harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
     harness.run();
-    assert!(matches!(
-        harness.state().modal(),
-        Some(Modal::ConfirmReplace(_))
-    ));
-    harness.get_by_label("Discard changes").click();
-    harness.run();
+    discard_changes(&mut harness);
     assert!(harness.state().modal().is_none());
     assert_eq!(
         harness.state().document().layers().len(),
@@ -169,10 +161,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     sandbox
         .dialogs
         .answer(DialogKind::ExportPng, Some(exported.clone()));
-    harness.get_by_label("File").click();
-    harness.run();
-    harness.get_by_label("Export PNG…").click();
-    harness.run();
+    click_menu(&mut harness, "File", "Export PNG…");
     let document = harness.state().document();
     let (composite, _) = document.composite(&document.bounds());
     let decoder = png::Decoder::new(BufReader::new(
@@ -585,12 +574,7 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
     harness.run();
     harness.get_by_label("Open").click();
     harness.run();
-    assert!(matches!(
-        harness.state().modal(),
-        Some(Modal::ConfirmReplace(_))
-    ));
-    harness.get_by_label("Discard changes").click();
-    harness.run();
+    discard_changes(&mut harness);
     let reopened = harness.state().document();
     assert_eq!(
         reopened

@@ -10,11 +10,11 @@ use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::PentimentoApp;
-use pentimento::app::{Modal, ModelState};
+use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::{LoadOptions, LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
 use pentimento_tests::corpus::{self, Case};
-use pentimento_tests::{Sandbox, run_until};
+use pentimento_tests::{Sandbox, click_menu, discard_changes, run_until};
 
 fn runtime() -> Arc<OnnxRuntime> {
     OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
@@ -177,21 +177,13 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         sandbox
             .dialogs
             .answer(DialogKind::OpenImage, Some(path.clone()));
-        harness.get_by_label("File").click();
-        harness.run();
-        harness.get_by_label("Add image as layer…").click();
-        harness.run();
+        click_menu(&mut harness, "File", "Add image as layer…");
         refused(&harness, case, &before);
         // …and as the document, over unsaved work.
         sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
         harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
         harness.run();
-        assert!(matches!(
-            harness.state().modal(),
-            Some(Modal::ConfirmReplace(_))
-        ));
-        harness.get_by_label("Discard changes").click();
-        harness.run();
+        discard_changes(&mut harness);
         refused(&harness, case, &before);
     }
 

@@ -190,50 +190,49 @@ pub fn generated_size(region: PixelRect, model: ModelShape) -> (u32, u32) {
 pub fn flatten_region(document: &Document, region: PixelRect, size: (u32, u32)) -> RgbImage {
     let (premultiplied, _) = document.composite(&region);
     let rgb = over_color(&premultiplied, [255, 255, 255]);
-    let image = image::RgbImage::from_raw(region.width(), region.height(), rgb)
-        .unwrap_or_else(|| image::RgbImage::new(region.width(), region.height()));
-    let resized = if (region.width(), region.height()) == size {
-        image
-    } else {
-        image::imageops::resize(&image, size.0, size.1, FilterType::Lanczos3)
-    };
     RgbImage {
         width: size.0,
         height: size.1,
-        pixels: resized.into_raw(),
+        pixels: resized::<image::Rgb<u8>>(rgb, region.size(), size, FilterType::Lanczos3),
     }
 }
 
 /// The mask at the generated size (bilinear, so edges stay soft for latent blending).
 pub fn resize_mask(mask: &[u8], region: PixelRect, size: (u32, u32)) -> GrayImage {
-    let image = image::GrayImage::from_raw(region.width(), region.height(), mask.to_vec())
-        .unwrap_or_else(|| image::GrayImage::new(region.width(), region.height()));
-    let resized = if (region.width(), region.height()) == size {
-        image
-    } else {
-        image::imageops::resize(&image, size.0, size.1, FilterType::Triangle)
-    };
     GrayImage {
         width: size.0,
         height: size.1,
-        pixels: resized.into_raw(),
+        pixels: resized::<image::Luma<u8>>(
+            mask.to_vec(),
+            region.size(),
+            size,
+            FilterType::Triangle,
+        ),
     }
 }
 
 /// A generated image back at region size, as raw RGB.
 pub fn to_region(image: &RgbImage, region: PixelRect) -> Vec<u8> {
-    let source = image::RgbImage::from_raw(image.width, image.height, image.pixels.clone())
-        .unwrap_or_else(|| image::RgbImage::new(image.width, image.height));
-    if (image.width, image.height) == (region.width(), region.height()) {
-        return source.into_raw();
-    }
-    image::imageops::resize(
-        &source,
-        region.width(),
-        region.height(),
+    resized::<image::Rgb<u8>>(
+        image.pixels.clone(),
+        (image.width, image.height),
+        region.size(),
         FilterType::Lanczos3,
     )
-    .into_raw()
+}
+
+/// `pixels` of `from` size resized to `to` with `filter` (as they are when the sizes match).
+fn resized<P>(pixels: Vec<u8>, from: (u32, u32), to: (u32, u32), filter: FilterType) -> Vec<u8>
+where
+    P: image::Pixel<Subpixel = u8> + 'static,
+{
+    let image = image::ImageBuffer::<P, Vec<u8>>::from_raw(from.0, from.1, pixels)
+        .unwrap_or_else(|| image::ImageBuffer::new(from.0, from.1));
+    if from == to {
+        image.into_raw()
+    } else {
+        image::imageops::resize(&image, to.0, to.1, filter).into_raw()
+    }
 }
 
 /// A request for a plan with the panel's settings.

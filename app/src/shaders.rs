@@ -49,23 +49,29 @@ pub const CHECKERBOARD: SharedModule = SharedModule {
     source: include_str!("../../shaders/shared/checkerboard.wgsl"),
 };
 
+/// `shared/fullscreen.wgsl`: the vertex stage of a full-screen pass (one covering triangle).
+pub const FULLSCREEN: SharedModule = SharedModule {
+    path: "shared/fullscreen.wgsl",
+    source: include_str!("../../shaders/shared/fullscreen.wgsl"),
+};
+
 /// `canvas.wgsl`: the composite over a checkerboard inside the workspace, with the mask and
 /// provenance overlays.
 pub const CANVAS: Shader = Shader {
     path: "canvas.wgsl",
-    imports: &[CHECKERBOARD],
+    imports: &[CHECKERBOARD, FULLSCREEN],
     source: include_str!("../../shaders/canvas.wgsl"),
 };
 
 /// `composite.wgsl`: the layers of one tile into the composite.
 pub const COMPOSITE: Shader = Shader {
     path: "composite.wgsl",
-    imports: &[],
+    imports: &[FULLSCREEN],
     source: include_str!("../../shaders/composite.wgsl"),
 };
 
 /// Every shared module.
-pub const SHARED_MODULES: &[SharedModule] = &[CHECKERBOARD];
+pub const SHARED_MODULES: &[SharedModule] = &[CHECKERBOARD, FULLSCREEN];
 
 /// Every entry-point shader.
 pub const SHADERS: &[Shader] = &[CANVAS, COMPOSITE];

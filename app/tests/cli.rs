@@ -23,6 +23,26 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Runs the binary, which must fail with exit code 1; returns what it said.
+fn failure(args: &[&str], env: &[(&str, &Path)]) -> String {
+    let output = pentimento(args, env);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    message
+}
+
+/// `pentimento runtime` with this cache and no way to download: must fail; returns what it said.
+fn runtime_offline(cache: &Path) -> String {
+    let mirror = dead_mirror();
+    failure(
+        &["runtime"],
+        &[
+            (wheel::CACHE_DIR_ENV, cache),
+            (wheel::MIRROR_ENV, Path::new(&mirror)),
+        ],
+    )
+}
+
 /// The verified library from the cache the build filled.
 fn cached_library() -> std::path::PathBuf {
     onnx_runtime::locate_library(&LocateOptions {
@@ -68,9 +88,7 @@ fn truncated_library_named_by_ort_dylib_path_is_explained() {
     let bytes = std::fs::read(cached_library()).expect("read the library");
     std::fs::write(&truncated, &bytes[..bytes.len() / 10]).expect("write");
 
-    let output = pentimento(&["runtime"], &[("ORT_DYLIB_PATH", &truncated)]);
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{message}");
+    let message = failure(&["runtime"], &[("ORT_DYLIB_PATH", &truncated)]);
     assert!(
         message.starts_with("error: could not load the ONNX Runtime library ("),
         "{message}"
@@ -83,9 +101,7 @@ fn truncated_library_named_by_ort_dylib_path_is_explained() {
 fn missing_override_is_explained() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let missing = dir.path().join("nothing-here.so");
-    let output = pentimento(&["runtime"], &[("ORT_DYLIB_PATH", &missing)]);
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{message}");
+    let message = failure(&["runtime"], &[("ORT_DYLIB_PATH", &missing)]);
     assert!(
         message.starts_with("error: ORT_DYLIB_PATH names a file that does not exist"),
         "{message}"
@@ -95,16 +111,7 @@ fn missing_override_is_explained() {
 #[test]
 fn offline_with_an_empty_cache_is_explained() {
     let cache = tempfile::tempdir().expect("temporary folder");
-    let mirror = dead_mirror();
-    let output = pentimento(
-        &["runtime"],
-        &[
-            (wheel::CACHE_DIR_ENV, cache.path()),
-            (wheel::MIRROR_ENV, Path::new(&mirror)),
-        ],
-    );
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{message}");
+    let message = runtime_offline(cache.path());
     assert!(
         message.starts_with("error: could not download ONNX Runtime 1.32.0 ("),
         "{message}"
@@ -129,17 +136,7 @@ fn truncated_cache_while_offline_is_explained() {
     std::fs::create_dir_all(&dir).expect("create");
     let bytes = std::fs::read(cached_library()).expect("read the library");
     std::fs::write(dir.join(pin.library.file_name), &bytes[..bytes.len() / 2]).expect("write");
-    let mirror = dead_mirror();
-
-    let output = pentimento(
-        &["runtime"],
-        &[
-            (wheel::CACHE_DIR_ENV, cache.path()),
-            (wheel::MIRROR_ENV, Path::new(&mirror)),
-        ],
-    );
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{message}");
+    let message = runtime_offline(cache.path());
     assert!(
         message.starts_with("error: the cached ONNX Runtime library is damaged (sha256 is "),
         "{message}"
@@ -150,12 +147,10 @@ fn truncated_cache_while_offline_is_explained() {
 #[test]
 fn info_on_a_file_that_is_not_a_model_folder() {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let output = pentimento(
+    let message = failure(
         &["info", dir.path().join("absent").to_str().expect("utf-8")],
         &[],
     );
-    let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "{message}");
     assert!(message.contains("this is not a folder"), "{message}");
 
     let output = pentimento(&["info", dir.path().to_str().expect("utf-8")], &[]);

@@ -224,3 +224,22 @@ pub fn type_into(harness: &mut Harness<'static, PentimentoApp>, label: &str, tex
         "{label} takes text"
     );
 }
+
+/// Opens the menu `menu` and clicks its item `item`.
+pub fn click_menu(harness: &mut Harness<'static, PentimentoApp>, menu: &str, item: &str) {
+    harness.get_by_label(menu).click();
+    harness.run();
+    harness.get_by_label(item).click();
+    harness.run();
+}
+
+/// The artist confirms replacing the document over unsaved work: the app asked first, and
+/// "Discard changes" is clicked.
+pub fn discard_changes(harness: &mut Harness<'static, PentimentoApp>) {
+    assert!(matches!(
+        harness.state().modal(),
+        Some(pentimento::app::Modal::ConfirmReplace(_))
+    ));
+    harness.get_by_label("Discard changes").click();
+    harness.run();
+}

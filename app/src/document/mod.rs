@@ -109,29 +109,25 @@ pub struct Document {
     moving: Option<ActiveMove>,
 }
 
+/// A canvas side must be 1 to [`MAX_SIDE`] pixels.
+fn check_size(width: u32, height: u32) -> Result<(), DocumentError> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(DocumentError::Size { width, height });
+    }
+    Ok(())
+}
+
 impl Document {
     /// An empty canvas with one transparent paint layer.
     pub fn new(width: u32, height: u32) -> Result<Self, DocumentError> {
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(DocumentError::Size { width, height });
-        }
-        let mut document = Self {
+        check_size(width, height)?;
+        let mut document = Self::from_parts(
             width,
             height,
-            layers: Vec::new(),
-            mask: MaskTiles::new(width, height),
-            generation_log: Vec::new(),
-            history: History::default(),
-            next_id: 1,
-            dirty: Dirty {
-                all: true,
-                ..Dirty::default()
-            },
-            revision: 0,
-            saved_revision: 0,
-            active: None,
-            moving: None,
-        };
+            Vec::new(),
+            MaskTiles::new(width, height),
+            Vec::new(),
+        )?;
         let id = document.allocate_id();
         document.layers.push(Layer {
             id,
@@ -149,9 +145,7 @@ impl Document {
         mask: MaskTiles,
         generation_log: Vec<GenerationRecord>,
     ) -> Result<Self, DocumentError> {
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(DocumentError::Size { width, height });
-        }
+        check_size(width, height)?;
         let next_id = layers.iter().map(|layer| layer.id.0).max().unwrap_or(0) + 1;
         Ok(Self {
             width,

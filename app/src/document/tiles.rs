@@ -44,6 +44,11 @@ impl PixelRect {
         self.y1.saturating_sub(self.y0)
     }
 
+    /// Width and height.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width(), self.height())
+    }
+
     /// Whether it covers no pixel.
     pub fn is_empty(&self) -> bool {
         self.width() == 0 || self.height() == 0
