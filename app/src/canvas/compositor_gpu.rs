@@ -102,6 +102,46 @@ fn document_texture(
     })
 }
 
+/// A fragment-stage texture binding.
+pub(crate) fn texture_layout(
+    binding: u32,
+    dimension: wgpu::TextureViewDimension,
+    filterable: bool,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Float { filterable },
+            view_dimension: dimension,
+            multisampled: false,
+        },
+        count: None,
+    }
+}
+
+/// A fragment-stage uniform buffer binding of `size` bytes.
+pub(crate) fn uniform_layout(binding: u32, size: u64, dynamic: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: dynamic,
+            min_binding_size: wgpu::BufferSize::new(size),
+        },
+        count: None,
+    }
+}
+
+/// A texture view bound at `binding`.
+pub(crate) fn view_entry(binding: u32, view: &wgpu::TextureView) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: wgpu::BindingResource::TextureView(view),
+    }
+}
+
 impl GpuCompositor {
     /// Creates the compositor for a document size.
     pub fn new(device: &wgpu::Device, size: [u32; 2]) -> Self {
@@ -112,26 +152,8 @@ impl GpuCompositor {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("composite"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: true,
-                        min_binding_size: wgpu::BufferSize::new(JOB_SIZE),
-                    },
-                    count: None,
-                },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 1,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D2Array,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
+                uniform_layout(0, JOB_SIZE, true),
+                texture_layout(1, wgpu::TextureViewDimension::D2Array, false),
             ],
         });
         let pipeline = fullscreen_pipeline(
@@ -177,10 +199,7 @@ impl GpuCompositor {
                         size: wgpu::BufferSize::new(JOB_SIZE),
                     }),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&atlas_view),
-                },
+                view_entry(1, &atlas_view),
             ],
         });
         let composite = document_texture(
@@ -192,20 +211,18 @@ impl GpuCompositor {
                 | wgpu::TextureUsages::COPY_SRC,
             "composite",
         );
-        let mask = document_texture(
-            device,
-            size,
-            wgpu::TextureFormat::R8Unorm,
-            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            "mask",
-        );
-        let provenance = document_texture(
-            device,
-            size,
-            wgpu::TextureFormat::R8Unorm,
-            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            "provenance",
-        );
+        // One byte per pixel, written from the document.
+        let uploaded = |label| {
+            document_texture(
+                device,
+                size,
+                wgpu::TextureFormat::R8Unorm,
+                wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                label,
+            )
+        };
+        let mask = uploaded("mask");
+        let provenance = uploaded("provenance");
         Self {
             size,
             pipeline,

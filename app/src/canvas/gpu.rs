@@ -7,7 +7,10 @@ use std::sync::Arc;
 use egui_wgpu::wgpu;
 use egui_wgpu::wgpu::util::DeviceExt as _;
 
-use crate::canvas::compositor_gpu::{ChannelTexture, GpuCompositor, TileJob, fullscreen_pipeline};
+use crate::canvas::compositor_gpu::{
+    ChannelTexture, GpuCompositor, TileJob, fullscreen_pipeline, texture_layout, uniform_layout,
+    view_entry,
+};
 use crate::document::tiles::{PixelRect, Tile};
 use crate::shaders;
 
@@ -90,29 +93,11 @@ impl CanvasGpu {
             label: Some("canvas.wgsl"),
             source: wgpu::ShaderSource::Wgsl(shaders::CANVAS.composed().into()),
         });
-        let texture_entry = |binding| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::FRAGMENT,
-            ty: wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: true },
-                view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled: false,
-            },
-            count: None,
-        };
+        let texture_entry = |binding| texture_layout(binding, wgpu::TextureViewDimension::D2, true);
         let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("canvas"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: wgpu::BufferSize::new(size_of::<CanvasUniforms>() as u64),
-                    },
-                    count: None,
-                },
+                uniform_layout(0, size_of::<CanvasUniforms>() as u64, false),
                 texture_entry(1),
                 wgpu::BindGroupLayoutEntry {
                     binding: 2,
@@ -166,22 +151,13 @@ impl CanvasGpu {
                     binding: 0,
                     resource: self.uniforms.as_entire_binding(),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(&compositor.composite_view),
-                },
+                view_entry(1, &compositor.composite_view),
                 wgpu::BindGroupEntry {
                     binding: 2,
                     resource: wgpu::BindingResource::Sampler(&self.sampler),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::TextureView(&compositor.mask_view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: wgpu::BindingResource::TextureView(&compositor.provenance_view),
-                },
+                view_entry(3, &compositor.mask_view),
+                view_entry(4, &compositor.provenance_view),
             ],
         });
         self.document = Some(DocumentGpu {
