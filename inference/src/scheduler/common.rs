@@ -18,6 +18,53 @@ pub enum Prediction {
     Sample,
 }
 
+impl Prediction {
+    /// The clean sample x₀ the model output stands for, where the noisy sample is
+    /// x = a·x₀ + b·ε (a = sqrt(ᾱ_t) and b = sqrt(1 − ᾱ_t) for the ᾱ-indexed schedulers, DPM-Solver's
+    /// α_t and σ_t for it), in float32 and in diffusers' order of operations.
+    pub fn original(self, a: f32, b: f32, model_output: &[f32], sample: &[f32]) -> Vec<f32> {
+        match self {
+            Self::Epsilon => sample
+                .iter()
+                .zip(model_output)
+                .map(|(&x, &e)| (x - b * e) / a)
+                .collect(),
+            Self::VPrediction => sample
+                .iter()
+                .zip(model_output)
+                .map(|(&x, &v)| a * x - b * v)
+                .collect(),
+            Self::Sample => model_output.to_vec(),
+        }
+    }
+
+    /// The noise ε the model output stands for, with x = a·x₀ + b·ε as in [`Self::original`].
+    pub fn noise(self, a: f32, b: f32, model_output: &[f32], sample: &[f32]) -> Vec<f32> {
+        match self {
+            Self::Epsilon => model_output.to_vec(),
+            Self::VPrediction => sample
+                .iter()
+                .zip(model_output)
+                .map(|(&x, &v)| a * v + b * x)
+                .collect(),
+            Self::Sample => sample
+                .iter()
+                .zip(model_output)
+                .map(|(&x, &x0)| (x - a * x0) / b)
+                .collect(),
+        }
+    }
+}
+
+/// Clamps every value to ±`range` (diffusers' `clip_sample`); no range leaves them.
+pub fn clip_to(values: &mut [f32], range: Option<f32>) {
+    if let Some(range) = range {
+        for value in values {
+            *value = value.clamp(-range, range);
+        }
+    }
+}
+
 /// How inference timesteps are spread over the training range (aka `config.timestep_spacing`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Spacing {

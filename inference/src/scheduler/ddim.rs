@@ -1,7 +1,7 @@
 //! DDIM (Song et al. 2020), as diffusers' `DDIMScheduler`.
 
 use crate::rng::NoiseSource;
-use crate::scheduler::common::{Common, LINEAR_LEADING, Prediction};
+use crate::scheduler::common::{Common, LINEAR_LEADING, clip_to};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
 
 /// Denoising diffusion implicit models; deterministic at eta 0.
@@ -48,10 +48,6 @@ impl Scheduler for Ddim {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
     fn step(
         &mut self,
         model_output: &[f32],
@@ -66,39 +62,10 @@ impl Scheduler for Ddim {
         let beta_t = 1.0 - alpha_t;
         let (sqrt_alpha, sqrt_beta) = (alpha_t.sqrt(), beta_t.sqrt());
 
-        let (mut original, epsilon): (Vec<f32>, Vec<f32>) = match self.common.prediction {
-            Prediction::Epsilon => (
-                sample
-                    .iter()
-                    .zip(model_output)
-                    .map(|(&x, &e)| (x - sqrt_beta * e) / sqrt_alpha)
-                    .collect(),
-                model_output.to_vec(),
-            ),
-            Prediction::Sample => (
-                model_output.to_vec(),
-                sample
-                    .iter()
-                    .zip(model_output)
-                    .map(|(&x, &x0)| (x - sqrt_alpha * x0) / sqrt_beta)
-                    .collect(),
-            ),
-            Prediction::VPrediction => sample
-                .iter()
-                .zip(model_output)
-                .map(|(&x, &v)| {
-                    (
-                        sqrt_alpha * x - sqrt_beta * v,
-                        sqrt_alpha * v + sqrt_beta * x,
-                    )
-                })
-                .unzip(),
-        };
-        if let Some(range) = self.clip {
-            for value in &mut original {
-                *value = value.clamp(-range, range);
-            }
-        }
+        let prediction = self.common.prediction;
+        let mut original = prediction.original(sqrt_alpha, sqrt_beta, model_output, sample);
+        let epsilon = prediction.noise(sqrt_alpha, sqrt_beta, model_output, sample);
+        clip_to(&mut original, self.clip);
         let beta_prev = 1.0 - alpha_prev;
         let variance = beta_prev / beta_t * (1.0 - alpha_t / alpha_prev);
         let std_dev = self.eta * variance.sqrt();

@@ -3,8 +3,7 @@
 
 use crate::rng::NoiseSource;
 use crate::scheduler::common::{
-    Common, LINEAR_LEADING, Prediction, Spacing, karras_sigmas, numpy_interp_index, numpy_linspace,
-    sigma_to_t,
+    Common, LINEAR_LEADING, Spacing, karras_sigmas, numpy_interp_index, numpy_linspace, sigma_to_t,
 };
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
 
@@ -221,10 +220,6 @@ impl Scheduler for DpmSolver {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
     fn step(
         &mut self,
         model_output: &[f32],
@@ -239,19 +234,7 @@ impl Scheduler for DpmSolver {
 
         // Convert the prediction to a prediction of the clean sample (data prediction).
         let (alpha_t, sigma_t) = Self::alpha_sigma(self.sigmas[index]);
-        let data: Vec<f32> = match self.common.prediction {
-            Prediction::Epsilon => sample
-                .iter()
-                .zip(model_output)
-                .map(|(&x, &e)| (x - sigma_t * e) / alpha_t)
-                .collect(),
-            Prediction::VPrediction => sample
-                .iter()
-                .zip(model_output)
-                .map(|(&x, &v)| alpha_t * x - sigma_t * v)
-                .collect(),
-            Prediction::Sample => model_output.to_vec(),
-        };
+        let data = (self.common.prediction).original(alpha_t, sigma_t, model_output, sample);
         self.model_outputs[0] = self.model_outputs[1].take();
         self.model_outputs[1] = Some(data);
 

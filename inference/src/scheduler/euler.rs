@@ -1,4 +1,5 @@
-//! Euler (Karras et al. 2022, algorithm 2), as diffusers' `EulerDiscreteScheduler`.
+//! Euler (Karras et al. 2022, algorithm 2), as diffusers' `EulerDiscreteScheduler`, and Euler
+//! ancestral, as its `EulerAncestralDiscreteScheduler`.
 
 use crate::rng::NoiseSource;
 use crate::scheduler::common::{
@@ -148,11 +149,14 @@ impl SigmaSchedule {
     }
 }
 
-/// Euler's method on the probability-flow ODE; deterministic.
+/// Euler's method on the probability-flow ODE, plain (deterministic) or ancestral (an Euler
+/// step to a lower noise level, then fresh noise back up to the next one, as diffusers'
+/// `EulerAncestralDiscreteScheduler`). Both walk the same sigma schedule.
 #[derive(Clone, Debug)]
 pub struct Euler {
     common: Common,
     schedule: SigmaSchedule,
+    ancestral: bool,
 }
 
 impl Euler {
@@ -161,7 +165,29 @@ impl Euler {
         let common = Common::new(config, &EULER_DEFAULTS)?;
         let karras = config.use_karras_sigmas.unwrap_or(false);
         let schedule = SigmaSchedule::new(&common, config, steps, karras)?;
-        Ok(Self { common, schedule })
+        Ok(Self {
+            common,
+            schedule,
+            ancestral: false,
+        })
+    }
+
+    /// Euler ancestral for `steps` inference steps; draws noise every step.
+    pub fn ancestral(config: &SchedulerConfig, steps: usize) -> Result<Self, SchedulerError> {
+        let common = Common::new(config, &EULER_DEFAULTS)?;
+        // diffusers' ancestral scheduler always interpolates linearly and ends at zero.
+        let plain = SchedulerConfig {
+            use_karras_sigmas: None,
+            interpolation_type: None,
+            final_sigmas_type: None,
+            ..config.clone()
+        };
+        let schedule = SigmaSchedule::new(&common, &plain, steps, false)?;
+        Ok(Self {
+            common,
+            schedule,
+            ancestral: true,
+        })
     }
 }
 
@@ -183,18 +209,39 @@ impl Scheduler for Euler {
         model_output: &[f32],
         index: usize,
         sample: &[f32],
-        _noise: &mut dyn NoiseSource,
+        noise: &mut dyn NoiseSource,
     ) -> Vec<f32> {
         let sigma = self.schedule.sigmas[index];
         let original =
             SigmaSchedule::original_sample(self.common.prediction, sigma, model_output, sample);
-        let dt = self.schedule.sigmas[index + 1] - sigma;
+        let sigma_to = self.schedule.sigmas[index + 1];
+        if !self.ancestral {
+            let dt = sigma_to - sigma;
+            return sample
+                .iter()
+                .zip(&original)
+                .map(|(&x, &x0)| {
+                    let derivative = (x - x0) / sigma;
+                    x + derivative * dt
+                })
+                .collect();
+        }
+        let sigma_from = sigma;
+        let sigma_up = (sigma_to * sigma_to * (sigma_from * sigma_from - sigma_to * sigma_to)
+            / (sigma_from * sigma_from))
+            .sqrt();
+        let sigma_down = (sigma_to * sigma_to - sigma_up * sigma_up).sqrt();
+        let dt = sigma_down - sigma;
+        let mut fresh = vec![0.0; sample.len()];
+        noise.fill_standard_normal(&mut fresh);
         sample
             .iter()
             .zip(&original)
-            .map(|(&x, &x0)| {
+            .zip(&fresh)
+            .map(|((&x, &x0), &n)| {
                 let derivative = (x - x0) / sigma;
-                x + derivative * dt
+                let stepped = x + derivative * dt;
+                stepped + n * sigma_up
             })
             .collect()
     }

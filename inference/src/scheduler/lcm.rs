@@ -1,7 +1,7 @@
 //! The latent consistency model scheduler, as diffusers' `LCMScheduler`.
 
 use crate::rng::NoiseSource;
-use crate::scheduler::common::{Common, Defaults, Prediction};
+use crate::scheduler::common::{Common, Defaults, clip_to};
 use crate::scheduler::ddim::add_noise_alpha;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerKind};
 
@@ -77,10 +77,6 @@ impl Scheduler for Lcm {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
     fn step(
         &mut self,
         model_output: &[f32],
@@ -106,24 +102,9 @@ impl Scheduler for Lcm {
         let c_out = scaled / (scaled * scaled + sigma_data_squared).sqrt();
 
         let (sqrt_alpha, sqrt_beta) = (alpha_t.sqrt(), beta_t.sqrt());
-        let mut original: Vec<f32> = match self.common.prediction {
-            Prediction::Epsilon => sample
-                .iter()
-                .zip(model_output)
-                .map(|(&x, &e)| (x - sqrt_beta * e) / sqrt_alpha)
-                .collect(),
-            Prediction::Sample => model_output.to_vec(),
-            Prediction::VPrediction => sample
-                .iter()
-                .zip(model_output)
-                .map(|(&x, &v)| sqrt_alpha * x - sqrt_beta * v)
-                .collect(),
-        };
-        if let Some(range) = self.clip {
-            for value in &mut original {
-                *value = value.clamp(-range, range);
-            }
-        }
+        let mut original =
+            (self.common.prediction).original(sqrt_alpha, sqrt_beta, model_output, sample);
+        clip_to(&mut original, self.clip);
         let denoised: Vec<f32> = original
             .iter()
             .zip(sample)

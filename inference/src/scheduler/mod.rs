@@ -10,7 +10,6 @@ pub mod config;
 pub mod ddim;
 pub mod dpm_solver;
 pub mod euler;
-pub mod euler_ancestral;
 pub mod lcm;
 pub mod pndm;
 
@@ -169,8 +168,11 @@ pub trait Scheduler: Send + std::fmt::Debug {
     /// The timesteps the UNet runs at, in order (one per `step` call).
     fn timesteps(&self) -> &[f32];
 
-    /// The factor the initial standard-normal noise is multiplied by.
-    fn init_noise_sigma(&self) -> f32;
+    /// The factor the initial standard-normal noise is multiplied by: 1 for the ᾱ-indexed
+    /// schedulers, the largest sigma for the Euler family (sqrt(σ_max² + 1) with leading spacing).
+    fn init_noise_sigma(&self) -> f32 {
+        1.0
+    }
 
     /// Scales the UNet input in place for step `index` (Euler-type schedulers divide by
     /// sqrt(sigma² + 1); the others leave it).
@@ -218,9 +220,7 @@ pub fn create(
         SchedulerKind::Ddim => Box::new(ddim::Ddim::new(config, steps, eta)?),
         SchedulerKind::Pndm => Box::new(pndm::Pndm::new(config, steps)?),
         SchedulerKind::Euler => Box::new(euler::Euler::new(config, steps)?),
-        SchedulerKind::EulerAncestral => {
-            Box::new(euler_ancestral::EulerAncestral::new(config, steps)?)
-        }
+        SchedulerKind::EulerAncestral => Box::new(euler::Euler::ancestral(config, steps)?),
         SchedulerKind::DpmPlusPlus2M => Box::new(dpm_solver::DpmSolver::new(config, steps, false)?),
         SchedulerKind::DpmPlusPlus2MKarras => {
             Box::new(dpm_solver::DpmSolver::new(config, steps, true)?)

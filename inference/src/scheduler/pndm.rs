@@ -226,10 +226,6 @@ impl Scheduler for Pndm {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
     fn step(
         &mut self,
         model_output: &[f32],
