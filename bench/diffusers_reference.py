@@ -62,14 +62,10 @@ _JSON_OUT = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
 
-for _k, _v in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "DIFFUSERS_VERBOSITY": "error",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "TOKENIZERS_PARALLELISM": "false",
-    "CUDA_VISIBLE_DEVICES": "",
-}.items():
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "fixtures"))
+from sd_export import OFFLINE_ENV, float_sigma_class  # noqa: E402
+
+for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
 LOADAVG_AT_START = None  # set in __main__
@@ -182,18 +178,7 @@ def main(args) -> dict:
     import torch
 
     import diffusers
-    from diffusers import (
-        DDIMScheduler,
-        DPMSolverMultistepScheduler,
-        EulerAncestralDiscreteScheduler,
-        EulerDiscreteScheduler,
-        LCMScheduler,
-        OnnxRuntimeModel,
-        OnnxStableDiffusionImg2ImgPipeline,
-        OnnxStableDiffusionInpaintPipeline,
-        OnnxStableDiffusionPipeline,
-        PNDMScheduler,
-    )
+    from diffusers import OnnxRuntimeModel
 
     diffusers.utils.logging.set_verbosity_error()
     diffusers.utils.logging.disable_progress_bar()
@@ -201,27 +186,18 @@ def main(args) -> dict:
     torch.set_num_threads(args.threads)
     import_s = time.perf_counter() - t_imports
 
-    def float_sigma(cls):
-        """Same scheduler, init_noise_sigma as a Python float (see module docstring)."""
-
-        def init_noise_sigma(self):
-            v = cls.init_noise_sigma.fget(self)
-            return float(v) if isinstance(v, torch.Tensor) else v
-
-        return type(cls.__name__, (cls,), {"init_noise_sigma": property(init_noise_sigma),
-                                           "__module__": cls.__module__})
-
     schedulers = {  # name -> (class, config overrides)
-        "ddim": (DDIMScheduler, {}),
-        "pndm": (PNDMScheduler, {}),
-        "euler": (EulerDiscreteScheduler, {}),
-        "euler-a": (EulerAncestralDiscreteScheduler, {}),
-        "dpmpp-2m": (DPMSolverMultistepScheduler, {}),
-        "dpmpp-2m-karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
-        "lcm": (LCMScheduler, {}),
+        "ddim": (diffusers.DDIMScheduler, {}),
+        "pndm": (diffusers.PNDMScheduler, {}),
+        "euler": (diffusers.EulerDiscreteScheduler, {}),
+        "euler-a": (diffusers.EulerAncestralDiscreteScheduler, {}),
+        "dpmpp-2m": (diffusers.DPMSolverMultistepScheduler, {}),
+        "dpmpp-2m-karras": (diffusers.DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
+        "lcm": (diffusers.LCMScheduler, {}),
     }
-    pipeline_cls = {"txt2img": OnnxStableDiffusionPipeline, "img2img": OnnxStableDiffusionImg2ImgPipeline,
-                    "inpaint": OnnxStableDiffusionInpaintPipeline}[args.mode]
+    pipeline_cls = {"txt2img": diffusers.OnnxStableDiffusionPipeline,
+                    "img2img": diffusers.OnnxStableDiffusionImg2ImgPipeline,
+                    "inpaint": diffusers.OnnxStableDiffusionInpaintPipeline}[args.mode]
 
     # Inputs are read before the load timer starts (they are not part of loading a model).
     init_image = mask = None
@@ -256,10 +232,10 @@ def main(args) -> dict:
         pipe = pipeline_cls.from_pretrained(args.model, provider="CPUExecutionProvider", provider_options={},
                                             sess_options=so)
         cls, overrides = schedulers[args.scheduler]
-        float_sigma_patched = args.mode != "img2img" and cls in (EulerDiscreteScheduler,
-                                                                  EulerAncestralDiscreteScheduler)
+        float_sigma_patched = args.mode != "img2img" and cls in (diffusers.EulerDiscreteScheduler,
+                                                                  diffusers.EulerAncestralDiscreteScheduler)
         if float_sigma_patched:
-            cls = float_sigma(cls)
+            cls = float_sigma_class(cls)
         pipe.scheduler = cls.from_config(pipe.scheduler.config, **overrides)
         pipe.set_progress_bar_config(disable=True)
         load_s = time.perf_counter() - t0

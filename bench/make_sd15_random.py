@@ -34,16 +34,15 @@ weights are never held in memory by onnx. The build happens in DIR.partial/ and 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures"))
+from sd_export import OFFLINE_ENV, SD15_SCHEDULER_CONFIG, export_text_encoder, export_unet  # noqa: E402
+from sd_export import export_vae_decoder, export_vae_encoder  # noqa: E402
 
 # Offline and quiet; these are read when the libraries are imported.
-for _k, _v in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "DIFFUSERS_VERBOSITY": "error",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "TOKENIZERS_PARALLELISM": "false",
-    "CUDA_VISIBLE_DEVICES": "",
-}.items():
+for _k, _v in OFFLINE_ENV.items():
     os.environ.setdefault(_k, _v)
 
 import argparse  # noqa: E402
@@ -52,10 +51,8 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
@@ -84,7 +81,6 @@ TOKENIZER_SRC = REPO / "tests" / "fixtures" / "clip-tokenizer"
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
 DEFAULT_OUT = Path("/work/sd15-random")
 
-OPSET = 14  # convert_stable_diffusion_checkpoint_to_onnx.py default
 UNET_EXTERNAL_DATA = "model.onnx_data"
 
 SEED_TEXT_ENCODER = 1501
@@ -150,22 +146,6 @@ VAE_CONFIG = dict(
     scaling_factor=0.18215,
 )
 
-# scheduler/scheduler_config.json of SD 1.5 (+ the two defaults diffusers writes out explicitly)
-SD15_SCHEDULER_CONFIG = dict(
-    beta_start=0.00085,
-    beta_end=0.012,
-    beta_schedule="scaled_linear",
-    num_train_timesteps=1000,
-    skip_prk_steps=True,
-    steps_offset=1,
-    set_alpha_to_one=False,
-    clip_sample=False,
-    timestep_spacing="leading",
-    prediction_type="epsilon",
-    trained_betas=None,
-)
-
-
 # --------------------------------------------------------------------------------------------------------------
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
@@ -224,72 +204,27 @@ class Stages:
 
 
 # --------------------------------------------------------------------------------------------------------------
-def onnx_export(model, model_args, output_path: Path, ordered_input_names, output_names, dynamic_axes):
-    """torch.onnx.export exactly as the conversion script calls it (TorchScript exporter)."""
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model,
-        model_args,
-        f=output_path.as_posix(),
-        input_names=ordered_input_names,
-        output_names=output_names,
-        dynamic_axes=dynamic_axes,
-        do_constant_folding=True,
-        opset_version=OPSET,
-        dynamo=False,  # torch >= 2.9 defaults to the dynamo exporter; the conversion script predates it
-    )
-
-
 def tokenizer() -> CLIPTokenizer:
     return CLIPTokenizer.from_pretrained(str(TOKENIZER_SRC))
 
 
 @torch.no_grad()
-def export_text_encoder(stage: Path):
+def export_text_encoder_of_sd15(stage: Path):
     torch.manual_seed(SEED_TEXT_ENCODER)
     te = CLIPTextModel(CLIPTextConfig(**TEXT_ENCODER_CONFIG)).eval()
-    te.config._attn_implementation = "eager"  # plain MatMul/Softmax graph, as exported for SD 1.5 originally
     log(f"    text encoder params: {sum(p.numel() for p in te.parameters()):,}")
-    tok = tokenizer()
-    ids = tok("A sample prompt", padding="max_length", max_length=tok.model_max_length, truncation=True,
-              return_tensors="pt").input_ids
-    onnx_export(
-        te,
-        model_args=(ids.to(dtype=torch.int32),),
-        output_path=stage / "text_encoder" / "model.onnx",
-        ordered_input_names=["input_ids"],
-        output_names=["last_hidden_state", "pooler_output"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}},
-    )
+    export_text_encoder(te, tokenizer(), stage / "text_encoder" / "model.onnx")
     del te
 
 
 @torch.no_grad()
-def export_vae(stage: Path):
+def export_vae_of_sd15(stage: Path):
     torch.manual_seed(SEED_VAE)
     vae = AutoencoderKL(**VAE_CONFIG).eval()
     log(f"    VAE params: {sum(p.numel() for p in vae.parameters()):,}")
     torch.manual_seed(SEED_EXPORT_DUMMIES)
-    size = vae.config.sample_size
-    # encoder: deterministic mean of the latent distribution, under the conversion script's output name
-    vae.forward = lambda sample, return_dict: vae.encode(sample, return_dict)[0].mode()
-    onnx_export(
-        vae,
-        model_args=(torch.randn(1, vae.config.in_channels, size, size), False),
-        output_path=stage / "vae_encoder" / "model.onnx",
-        ordered_input_names=["sample", "return_dict"],
-        output_names=["latent_sample"],
-        dynamic_axes={"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}},
-    )
-    vae.forward = vae.decode
-    onnx_export(
-        vae,
-        model_args=(torch.randn(1, vae.config.latent_channels, size // 8, size // 8), False),
-        output_path=stage / "vae_decoder" / "model.onnx",
-        ordered_input_names=["latent_sample", "return_dict"],
-        output_names=["sample"],
-        dynamic_axes={"latent_sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}},
-    )
+    export_vae_encoder(vae, stage / "vae_encoder" / "model.onnx")
+    export_vae_decoder(vae, vae.config.sample_size // 8, stage / "vae_decoder" / "model.onnx")
     del vae
 
 
@@ -301,24 +236,8 @@ def export_unet_raw(raw_dir: Path, inpainting: bool):
     unet = UNet2DConditionModel(**{**UNET_CONFIG, "in_channels": 9 if inpainting else 4}).eval()
     log(f"    UNet params: {sum(p.numel() for p in unet.parameters()):,}")
     torch.manual_seed(SEED_EXPORT_DUMMIES)
-    c, s = unet.config.in_channels, unet.config.sample_size
-    onnx_export(
-        unet,
-        model_args=(
-            torch.randn(2, c, s, s),
-            torch.randn(2),  # timestep: float32 [batch]
-            torch.randn(2, TEXT_ENCODER_CONFIG["max_position_embeddings"], TEXT_ENCODER_CONFIG["hidden_size"]),
-            False,
-        ),
-        output_path=raw_dir / "model.onnx",
-        ordered_input_names=["sample", "timestep", "encoder_hidden_states", "return_dict"],
-        output_names=["out_sample"],
-        dynamic_axes={
-            "sample": {0: "batch", 1: "channels", 2: "height", 3: "width"},
-            "timestep": {0: "batch"},
-            "encoder_hidden_states": {0: "batch", 1: "sequence"},
-        },
-    )
+    sequence, hidden = TEXT_ENCODER_CONFIG["max_position_embeddings"], TEXT_ENCODER_CONFIG["hidden_size"]
+    export_unet(unet, sequence, hidden, raw_dir / "model.onnx")
     del unet
 
 
@@ -435,8 +354,8 @@ def main():
         f"onnx {onnx.__version__}; torch threads {torch.get_num_threads()}")
     t_start = time.perf_counter()
     st = Stages()
-    st.run("text_encoder", export_text_encoder, stage)
-    st.run("vae_encoder+vae_decoder", export_vae, stage)
+    st.run("text_encoder", export_text_encoder_of_sd15, stage)
+    st.run("vae_encoder+vae_decoder", export_vae_of_sd15, stage)
     st.run("unet export", export_unet_raw, raw, args.inpainting)
     st.run("unet merge external data", merge_external_data, raw, stage / "unet")
     shutil.rmtree(raw)

@@ -130,13 +130,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
         .answer(DialogKind::OpenImage, Some(damaged.clone()));
     click_menu(&mut harness, "File", "Add image as layer…");
     assert_eq!(harness.state().document().layers().len(), 2);
-    let notice = harness
-        .state()
-        .notices()
-        .last()
-        .expect("a notice")
-        .text
-        .clone();
+    let notice = pentimento_tests::last_notice(&harness);
     assert!(
         notice.contains("not a readable PNG, JPEG or WebP image"),
         "{notice}"

@@ -12,9 +12,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
-use pentimento::runtime_status::RuntimeStatus;
 use pentimento::{AppOptions, PentimentoApp};
-use pentimento_inference::LocateOptions;
 use pentimento_tests::Sandbox;
 
 /// The entry point every ONNX Runtime exports, answering with an old version and no API.
@@ -46,25 +44,15 @@ fn an_old_onnx_runtime_is_explained_and_painting_still_works() {
         "cc could not build the stand-in library"
     );
     let options = AppOptions {
-        runtime: Some(LocateOptions {
-            cache_root: Some(sandbox.path("empty-cache")),
-            allow_download: false,
-            use_overrides: false,
-            library: Some(library),
-            progress: None,
-        }),
+        runtime: Some(pentimento_tests::offline_runtime(
+            sandbox.path("empty-cache"),
+            Some(library),
+        )),
         document_size: [300, 200],
         ..sandbox.options()
     };
     let mut harness = pentimento_tests::window(options);
-    pentimento_tests::wait_for_runtime(&mut harness);
-    let RuntimeStatus::Unavailable(message) = harness.state().runtime_status() else {
-        panic!(
-            "expected an explanation, got {:?}",
-            harness.state().runtime_status()
-        );
-    };
-    let message = message.clone();
+    let message = pentimento_tests::unavailable_runtime_message(&mut harness);
     assert!(message.contains("version 1.15.1"), "{message}");
     assert!(
         message.contains("choose another ONNX Runtime library in Settings"),

@@ -13,24 +13,14 @@ fn app_opens_and_explains_a_missing_runtime() {
     let empty_cache = tempfile::tempdir().expect("temporary folder");
     let sandbox = pentimento_tests::Sandbox::new();
     let options = AppOptions {
-        runtime: Some(LocateOptions {
-            cache_root: Some(empty_cache.path().to_path_buf()),
-            allow_download: false,
-            use_overrides: false,
-            library: None,
-            progress: None,
-        }),
+        runtime: Some(pentimento_tests::offline_runtime(
+            empty_cache.path().to_path_buf(),
+            None,
+        )),
         ..sandbox.options()
     };
     let mut harness = pentimento_tests::window(options);
-    pentimento_tests::wait_for_runtime(&mut harness);
-
-    let RuntimeStatus::Unavailable(message) = harness.state().runtime_status() else {
-        panic!(
-            "expected an explanation, got {:?}",
-            harness.state().runtime_status()
-        );
-    };
+    let message = pentimento_tests::unavailable_runtime_message(&mut harness);
     assert!(
         message.starts_with("ONNX Runtime 1.32.0 is not in the cache"),
         "{message}"

@@ -28,29 +28,21 @@ fn stroke(
     to: (f32, f32),
     hardness: f32,
 ) {
-    document
-        .begin_stroke(
-            Some(layer),
-            StrokeMode::Paint,
-            BrushSettings {
-                size: 60.0,
-                hardness,
-                opacity: 0.8,
-                flow: 0.6,
-                color,
-                ..BrushSettings::default()
-            },
-        )
-        .expect("paintable");
-    for i in 0..=20 {
+    let brush = BrushSettings {
+        size: 60.0,
+        hardness,
+        opacity: 0.8,
+        flow: 0.6,
+        color,
+        ..BrushSettings::default()
+    };
+    let line = (0..=20).map(|i| {
         let t = i as f32 / 20.0;
-        document.stroke_to(StrokePoint {
-            x: from.0 + (to.0 - from.0) * t,
-            y: from.1 + (to.1 - from.1) * t,
-            pressure: 1.0,
-        });
-    }
-    document.end_stroke();
+        StrokePoint::new(from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t)
+    });
+    document
+        .paint_stroke(Some(layer), StrokeMode::Paint, brush, line)
+        .expect("paintable");
 }
 
 #[test]

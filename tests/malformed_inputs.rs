@@ -118,13 +118,7 @@ fn refused(
     case: &Case,
     before: &(Vec<u8>, usize, usize),
 ) -> String {
-    let notice = harness
-        .state()
-        .notices()
-        .last()
-        .expect("a notice")
-        .text
-        .clone();
+    let notice = pentimento_tests::last_notice(harness);
     check(case, &notice);
     assert!(
         fingerprint(harness.state()) == *before,

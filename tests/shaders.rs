@@ -80,6 +80,12 @@ fn wgsl_files(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
+/// The source compiled into the binary is the file under shaders/.
+fn embedded_copy_matches_disk(path: &str, embedded: &str) {
+    let disk = std::fs::read_to_string(shaders_dir().join(path)).expect("readable");
+    assert_eq!(disk, embedded, "{path} differs from the embedded copy");
+}
+
 #[test]
 fn every_wgsl_file_is_known_and_valid() {
     let mut on_disk = BTreeSet::new();
@@ -88,22 +94,12 @@ fn every_wgsl_file_is_known_and_valid() {
 
     let mut known = BTreeSet::new();
     for module in SHARED_MODULES {
-        let disk = std::fs::read_to_string(shaders_dir().join(module.path)).expect("readable");
-        assert_eq!(
-            disk, module.source,
-            "{} differs from the embedded copy",
-            module.path
-        );
+        embedded_copy_matches_disk(module.path, module.source);
         validate(module.path, module.source);
         known.insert(module.path.to_owned());
     }
     for shader in SHADERS {
-        let disk = std::fs::read_to_string(shaders_dir().join(shader.path)).expect("readable");
-        assert_eq!(
-            disk, shader.source,
-            "{} differs from the embedded copy",
-            shader.path
-        );
+        embedded_copy_matches_disk(shader.path, shader.source);
         let (module, info) = validate(shader.path, &shader.composed());
         if let Err(err) = translate_for_all_backends(&module, &info) {
             panic!("{} does not translate: {err}", shader.path);

@@ -52,28 +52,20 @@ fn layered_document(side: u32, layers: usize) -> Document {
             pressure_size: false,
             ..BrushSettings::default()
         };
-        document
-            .begin_stroke(Some(*id), StrokeMode::Paint, brush)
-            .expect("paintable");
         // A zigzag over the whole canvas touches every tile.
         let rows = 8;
-        for row in 0..=rows {
+        let zigzag = (0..=rows).flat_map(|row| {
             let y = row as f32 * side as f32 / rows as f32;
             let (from, to) = if row % 2 == 0 {
                 (0.0, side as f32)
             } else {
                 (side as f32, 0.0)
             };
-            for step in 0..=16 {
-                let x = from + (to - from) * step as f32 / 16.0;
-                document.stroke_to(StrokePoint {
-                    x,
-                    y,
-                    pressure: 1.0,
-                });
-            }
-        }
-        document.end_stroke();
+            (0..=16).map(move |step| StrokePoint::new(from + (to - from) * step as f32 / 16.0, y))
+        });
+        document
+            .paint_stroke(Some(*id), StrokeMode::Paint, brush, zigzag)
+            .expect("paintable");
     }
     // An idle document: its history cleared of the setup strokes by a small budget.
     document.set_history_budget(0);
@@ -198,25 +190,17 @@ fn feather_recomposite() {
     let side = 2048;
     let mut document = Document::new(side, side).expect("size");
     let base = document.layers()[0].id;
-    document
-        .begin_stroke(
-            Some(base),
-            StrokeMode::Paint,
-            BrushSettings {
-                size: 300.0,
-                ..BrushSettings::default()
-            },
-        )
-        .expect("paintable");
-    for step in 0..=20 {
+    let brush = BrushSettings {
+        size: 300.0,
+        ..BrushSettings::default()
+    };
+    let wave = (0..=20).map(|step| {
         let t = step as f32 / 20.0;
-        document.stroke_to(StrokePoint {
-            x: t * side as f32,
-            y: side as f32 / 2.0 + (t * 6.0).sin() * 500.0,
-            pressure: 1.0,
-        });
-    }
-    document.end_stroke();
+        StrokePoint::new(t * side as f32, side as f32 / 2.0 + (t * 6.0).sin() * 500.0)
+    });
+    document
+        .paint_stroke(Some(base), StrokeMode::Paint, brush, wave)
+        .expect("paintable");
     let region = PixelRect::new(0, 0, side, side);
     let pixels = (side * side) as usize;
     let raw: Vec<u8> = (0..pixels * 3)

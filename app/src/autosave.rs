@@ -354,15 +354,15 @@ mod tests {
     fn painted(width: u32) -> Document {
         let mut document = Document::new(width, 64).expect("document");
         let layer = document.layers().last().expect("a layer").id;
+        let dab = [StrokePoint::new(10.0, 10.0)];
         document
-            .begin_stroke(Some(layer), StrokeMode::Paint, BrushSettings::default())
+            .paint_stroke(
+                Some(layer),
+                StrokeMode::Paint,
+                BrushSettings::default(),
+                dab,
+            )
             .expect("paint");
-        document.stroke_to(StrokePoint {
-            x: 10.0,
-            y: 10.0,
-            pressure: 1.0,
-        });
-        document.end_stroke();
         document
     }
 

@@ -78,6 +78,17 @@ fn fixture(name: &str) -> PathBuf {
     .expect("fixture model")
 }
 
+/// `models download` of the test repository from `server`.
+fn download_args(server: &hub_server::HubServer) -> [&str; 5] {
+    [
+        "models",
+        "download",
+        hub_server::REPO,
+        "--endpoint",
+        server.endpoint.as_str(),
+    ]
+}
+
 #[test]
 fn models_are_added_listed_chosen_and_removed() {
     let home = Home::new();
@@ -165,13 +176,7 @@ fn a_download_lands_in_the_hugging_face_cache_and_joins_the_list() {
     // The first attempt is killed while the (slowed) UNet arrives; the second resumes it.
     server.faults().slow.insert("unet/model.onnx".to_owned());
     server.faults().slow_pause = std::time::Duration::from_millis(50);
-    let args = [
-        "models",
-        "download",
-        hub_server::REPO,
-        "--endpoint",
-        server.endpoint.as_str(),
-    ];
+    let args = download_args(&server);
     let mut child = home.command(&args).spawn().expect("the binary starts");
     let unet_partial = format!(
         "{}.incomplete",
@@ -238,13 +243,7 @@ fn a_download_lands_in_the_hugging_face_cache_and_joins_the_list() {
 fn offline_downloads_use_the_cache_or_explain() {
     let server = hub_server::HubServer::start();
     let home = Home::new();
-    let args = [
-        "models",
-        "download",
-        hub_server::REPO,
-        "--endpoint",
-        server.endpoint.as_str(),
-    ];
+    let args = download_args(&server);
     // Nothing cached yet: explained, nothing asked of the server.
     let output = home.run_offline(&args);
     let (_, err) = text(&output);

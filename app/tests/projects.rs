@@ -19,36 +19,25 @@ use pentimento::io::ora;
 fn sample_document() -> Document {
     let mut document = Document::new(300, 200).expect("size");
     let base = document.layers()[0].id;
+    let brush = BrushSettings {
+        color: [180, 60, 20],
+        size: 18.0,
+        ..BrushSettings::default()
+    };
+    let wave = (10..290).step_by(5).map(|x| StrokePoint {
+        x: x as f32,
+        y: 100.0 + (x as f32 / 20.0).sin() * 30.0,
+        pressure: 0.8,
+    });
     document
-        .begin_stroke(
-            Some(base),
-            StrokeMode::Paint,
-            BrushSettings {
-                color: [180, 60, 20],
-                size: 18.0,
-                ..BrushSettings::default()
-            },
-        )
+        .paint_stroke(Some(base), StrokeMode::Paint, brush, wave)
         .expect("paintable");
-    for x in (10..290).step_by(5) {
-        document.stroke_to(StrokePoint {
-            x: x as f32,
-            y: 100.0 + (x as f32 / 20.0).sin() * 30.0,
-            pressure: 0.8,
-        });
-    }
-    document.end_stroke();
+    let line = (100..200)
+        .step_by(4)
+        .map(|x| StrokePoint::new(x as f32, 90.0));
     document
-        .begin_stroke(None, StrokeMode::MaskAdd, BrushSettings::default())
+        .paint_stroke(None, StrokeMode::MaskAdd, BrushSettings::default(), line)
         .expect("mask");
-    for x in (100..200).step_by(4) {
-        document.stroke_to(StrokePoint {
-            x: x as f32,
-            y: 90.0,
-            pressure: 1.0,
-        });
-    }
-    document.end_stroke();
 
     let region = PixelRect::new(80, 50, 140, 90);
     let pixels = (region.width() * region.height()) as usize;

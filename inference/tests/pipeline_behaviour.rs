@@ -47,6 +47,17 @@ fn keep_going() -> impl FnMut(&pentimento_inference::Progress<'_>) -> ControlFlo
     |_| ControlFlow::Continue(())
 }
 
+/// The variations of a run left to finish; fails the test on an error.
+fn generated(
+    model: &mut StableDiffusion,
+    request: &GenerationRequest,
+) -> Vec<pentimento_inference::Variation> {
+    let outcome = model
+        .generate(request, &mut keep_going(), &CancelToken::new())
+        .unwrap_or_else(|err| panic!("generation failed: {err}"));
+    finished(outcome)
+}
+
 fn finished(outcome: Outcome) -> Vec<pentimento_inference::Variation> {
     match outcome {
         Outcome::Finished(variations) => variations,
@@ -66,11 +77,7 @@ fn seed_gives_diffusers_noise_and_variations_count_up() {
     let mut model = load("tiny-sd");
     let mut request = request(SchedulerKind::Ddim, 5);
     request.count = 3;
-    let variations = finished(
-        model
-            .generate(&request, &mut keep_going(), &CancelToken::new())
-            .expect("generates"),
-    );
+    let variations = generated(&mut model, &request);
     assert_eq!(
         variations.iter().map(|v| v.seed).collect::<Vec<_>>(),
         [42, 43, 44]
@@ -104,16 +111,8 @@ fn same_inputs_give_bit_identical_outputs() {
         SchedulerKind::DpmPlusPlus2MKarras,
     ] {
         let request = request(scheduler, 4);
-        let first = finished(
-            model
-                .generate(&request, &mut keep_going(), &CancelToken::new())
-                .expect("generates"),
-        );
-        let second = finished(
-            model
-                .generate(&request, &mut keep_going(), &CancelToken::new())
-                .expect("generates"),
-        );
+        let first = generated(&mut model, &request);
+        let second = generated(&mut model, &request);
         assert_eq!(first, second, "{scheduler}");
     }
 }
@@ -129,11 +128,7 @@ fn supplied_initial_noise_replaces_the_seeded_one() {
     let mut supplied = request(SchedulerKind::Ddim, 5);
     supplied.seed = 7;
     supplied.initial_noise = Some(noise);
-    let from_noise = finished(
-        model
-            .generate(&supplied, &mut keep_going(), &CancelToken::new())
-            .expect("generates"),
-    );
+    let from_noise = generated(&mut model, &supplied);
     let from_seed = finished(
         model
             .generate(
@@ -242,11 +237,7 @@ fn latent_blend_inpainting_keeps_the_unmasked_area() {
         mask,
         strength: 1.0,
     };
-    let variations = finished(
-        model
-            .generate(&request, &mut keep_going(), &CancelToken::new())
-            .expect("generates"),
-    );
+    let variations = generated(&mut model, &request);
     // The kept half equals the input's own latents exactly; the masked half was regenerated.
     let original = encoded_input(&mut model, &image);
     let latents = &variations[0].latents;
@@ -276,13 +267,7 @@ fn encoded_input(model: &mut StableDiffusion, image: &RgbImage) -> Vec<f32> {
         mask: GrayImage::new(64, 64, vec![0; 64 * 64]).expect("size"),
         strength: 1.0,
     };
-    finished(
-        model
-            .generate(&keep_all, &mut keep_going(), &CancelToken::new())
-            .expect("generates"),
-    )[0]
-    .latents
-    .clone()
+    generated(model, &keep_all)[0].latents.clone()
 }
 
 #[test]
@@ -293,24 +278,22 @@ fn img2img_runs_the_strength_share_of_the_steps() {
         image: test_image(),
         strength: 0.7,
     };
-    let mut steps = 0;
-    let mut count = |progress: &pentimento_inference::Progress<'_>| {
-        steps = progress.steps;
-        ControlFlow::Continue(())
+    let steps_run = |model: &mut StableDiffusion, request: &GenerationRequest| {
+        let mut steps = 0;
+        let mut count = |progress: &pentimento_inference::Progress<'_>| {
+            steps = progress.steps;
+            ControlFlow::Continue(())
+        };
+        model
+            .generate(request, &mut count, &CancelToken::new())
+            .expect("generates");
+        steps
     };
-    model
-        .generate(&request, &mut count, &CancelToken::new())
-        .expect("generates");
+    let steps = steps_run(&mut model, &request);
     assert_eq!(steps, 7, "int(10 × 0.7) = 7 steps, as Python computes it");
 
     request.img2img_schedule = Img2ImgSchedule::DiffusersOnnx;
-    let mut count = |progress: &pentimento_inference::Progress<'_>| {
-        steps = progress.steps;
-        ControlFlow::Continue(())
-    };
-    model
-        .generate(&request, &mut count, &CancelToken::new())
-        .expect("generates");
+    let steps = steps_run(&mut model, &request);
     assert_eq!(
         steps, 7,
         "diffusers' ONNX pipeline starts at 10 + 1 − 8 = 3: 7 steps"
@@ -519,14 +502,7 @@ fn a_float16_model_paints_what_its_float32_original_paints() {
             negative_prompt: "blurry".to_owned(),
             ..request(SchedulerKind::DpmPlusPlus2M, 8)
         };
-        let run = |model: &mut StableDiffusion| {
-            finished(
-                model
-                    .generate(&request, &mut keep_going(), &CancelToken::new())
-                    .unwrap_or_else(|err| panic!("{err}")),
-            )
-            .remove(0)
-        };
+        let run = |model: &mut StableDiffusion| generated(model, &request).remove(0);
         let (a, b) = (run(&mut full), run(&mut half));
         // float16 keeps about three decimal digits; eight steps of guidance add up to a few
         // thousandths of the latents' range, far below what a wrong input would cause.

@@ -101,18 +101,14 @@ pub fn save_victim(version: u32) -> pentimento::document::Document {
             ],
             ..BrushSettings::default()
         };
-        document
-            .begin_stroke(Some(*id), StrokeMode::Paint, brush)
-            .expect("paintable");
-        for step in 0..=40 {
+        let wave = (0..=40).map(|step| {
             let t = step as f32 / 40.0;
-            document.stroke_to(StrokePoint {
-                x: 10.0 + 300.0 * t,
-                y: 120.0 + (t * 9.0 + index as f32 + version as f32).sin() * 90.0,
-                pressure: 1.0,
-            });
-        }
-        document.end_stroke();
+            let phase = t * 9.0 + index as f32 + version as f32;
+            StrokePoint::new(10.0 + 300.0 * t, 120.0 + phase.sin() * 90.0)
+        });
+        document
+            .paint_stroke(Some(*id), StrokeMode::Paint, brush, wave)
+            .expect("paintable");
     }
     document
 }
@@ -210,6 +206,47 @@ pub fn wait_for_runtime(harness: &mut Harness<'_, PentimentoApp>) {
         harness.run();
     }
     harness.run();
+}
+
+/// Runtime search options that find nothing by themselves: `cache_root` (an empty folder, as
+/// when offline), downloads off, no environment overrides, and only `library` when given.
+pub fn offline_runtime(
+    cache_root: PathBuf,
+    library: Option<PathBuf>,
+) -> pentimento_inference::LocateOptions {
+    pentimento_inference::LocateOptions {
+        cache_root: Some(cache_root),
+        allow_download: false,
+        use_overrides: false,
+        library,
+        progress: None,
+    }
+}
+
+/// Runs frames until the runtime has been refused and returns the sentence the app shows for it;
+/// fails the test if the runtime started.
+pub fn unavailable_runtime_message(harness: &mut Harness<'_, PentimentoApp>) -> String {
+    wait_for_runtime(harness);
+    let pentimento::runtime_status::RuntimeStatus::Unavailable(message) =
+        harness.state().runtime_status()
+    else {
+        panic!(
+            "expected an explanation, got {:?}",
+            harness.state().runtime_status()
+        );
+    };
+    message.clone()
+}
+
+/// The text of the newest notice; fails the test if there is none.
+pub fn last_notice(harness: &Harness<'_, PentimentoApp>) -> String {
+    harness
+        .state()
+        .notices()
+        .last()
+        .expect("a notice")
+        .text
+        .clone()
 }
 
 /// Types `text` into the empty field labelled `label` and checks that the field shows it.

@@ -66,6 +66,17 @@ pub struct StrokePoint {
     pub pressure: f32,
 }
 
+impl StrokePoint {
+    /// A point at full pressure, as a mouse gives.
+    pub fn new(x: f32, y: f32) -> Self {
+        Self {
+            x,
+            y,
+            pressure: 1.0,
+        }
+    }
+}
+
 /// A stroke in progress on a tiled image with `CHANNELS` channels.
 #[derive(Debug)]
 pub struct Stroke {

@@ -301,23 +301,34 @@ mod tests {
         let over = |pixel, mode, opacity| {
             composite(&[base.clone(), layer(2, pixel, mode, opacity)], &rect).0
         };
-        assert_eq!(
-            over([0, 0, 255, 255], BlendMode::Normal, 0.4),
-            [120, 60, 132, 255]
-        );
         // Multiply with white keeps the base; screen with black keeps the base.
-        assert_eq!(
-            over([255, 255, 255, 255], BlendMode::Multiply, 1.0),
-            [200, 100, 50, 255]
-        );
-        assert_eq!(
-            over([0, 0, 0, 255], BlendMode::Screen, 1.0),
-            [200, 100, 50, 255]
-        );
-        assert_eq!(
-            over([128, 128, 128, 255], BlendMode::Multiply, 1.0),
-            [100, 50, 25, 255]
-        );
+        for (pixel, mode, opacity, expected) in [
+            (
+                [0, 0, 255, 255],
+                BlendMode::Normal,
+                0.4,
+                [120, 60, 132, 255],
+            ),
+            (
+                [255, 255, 255, 255],
+                BlendMode::Multiply,
+                1.0,
+                [200, 100, 50, 255],
+            ),
+            ([0, 0, 0, 255], BlendMode::Screen, 1.0, [200, 100, 50, 255]),
+            (
+                [128, 128, 128, 255],
+                BlendMode::Multiply,
+                1.0,
+                [100, 50, 25, 255],
+            ),
+        ] {
+            assert_eq!(
+                over(pixel, mode, opacity),
+                expected,
+                "{mode:?} at {opacity}"
+            );
+        }
     }
 
     #[test]

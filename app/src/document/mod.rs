@@ -216,6 +216,14 @@ impl Document {
         self.layers.iter().find(|layer| layer.id == id)
     }
 
+    /// The pixels of paint layer `id`; none for a generative layer or an unknown id.
+    fn paint_pixels_mut(&mut self, id: LayerId) -> Option<&mut RgbaTiles> {
+        match &mut self.layers.iter_mut().find(|layer| layer.id == id)?.content {
+            LayerContent::Paint(pixels) => Some(pixels),
+            LayerContent::Generative(_) => None,
+        }
+    }
+
     /// Position of a layer (bottom = 0).
     pub fn layer_index(&self, id: LayerId) -> Option<usize> {
         self.layers.iter().position(|layer| layer.id == id)
@@ -467,10 +475,7 @@ impl Document {
                             self.dirty.mask_tiles.insert(index);
                         }
                         TileTarget::Layer(id) => {
-                            let layer = self.layers.iter_mut().find(|layer| layer.id == id)?;
-                            let LayerContent::Paint(pixels) = &mut layer.content else {
-                                return None;
-                            };
+                            let pixels = self.paint_pixels_mut(id)?;
                             previous.push((index, pixels.replace_tile(index, tile)));
                             self.dirty.tiles.insert(index);
                         }

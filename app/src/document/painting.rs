@@ -38,6 +38,22 @@ impl Document {
         Ok(())
     }
 
+    /// One whole stroke through `points`, as a drag would paint it: one undo step.
+    pub fn paint_stroke(
+        &mut self,
+        layer: Option<LayerId>,
+        mode: StrokeMode,
+        brush: BrushSettings,
+        points: impl IntoIterator<Item = StrokePoint>,
+    ) -> Result<(), DocumentError> {
+        self.begin_stroke(layer, mode, brush)?;
+        for point in points {
+            self.stroke_to(point);
+        }
+        self.end_stroke();
+        Ok(())
+    }
+
     /// Adds a point to the stroke in progress.
     pub fn stroke_to(&mut self, point: StrokePoint) {
         let Some(mut active) = self.active.take() else {
@@ -46,12 +62,7 @@ impl Document {
         match active.target {
             TileTarget::Mask => active.stroke.add_point(&mut self.mask, point),
             TileTarget::Layer(id) => {
-                if let Some(LayerContent::Paint(tiles)) = self
-                    .layers
-                    .iter_mut()
-                    .find(|layer| layer.id == id)
-                    .map(|layer| &mut layer.content)
-                {
+                if let Some(tiles) = self.paint_pixels_mut(id) {
                     active.stroke.add_point(tiles, point);
                 }
             }
@@ -80,12 +91,7 @@ impl Document {
         match active.target {
             TileTarget::Mask => active.stroke.finish(&mut self.mask),
             TileTarget::Layer(id) => {
-                if let Some(LayerContent::Paint(tiles)) = self
-                    .layers
-                    .iter_mut()
-                    .find(|layer| layer.id == id)
-                    .map(|layer| &mut layer.content)
-                {
+                if let Some(tiles) = self.paint_pixels_mut(id) {
                     active.stroke.finish(tiles);
                 }
             }

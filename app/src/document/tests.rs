@@ -11,11 +11,7 @@ use super::tiles::PixelRect;
 use super::*;
 
 fn point(x: f32, y: f32) -> StrokePoint {
-    StrokePoint {
-        x,
-        y,
-        pressure: 1.0,
-    }
+    StrokePoint::new(x, y)
 }
 
 fn stroke(
@@ -24,22 +20,16 @@ fn stroke(
     mode: StrokeMode,
     points: &[(f32, f32)],
 ) {
+    let brush = BrushSettings {
+        size: 10.0,
+        hardness: 1.0,
+        color: [255, 0, 0],
+        ..BrushSettings::default()
+    };
+    let points = points.iter().map(|&(x, y)| point(x, y));
     document
-        .begin_stroke(
-            layer,
-            mode,
-            BrushSettings {
-                size: 10.0,
-                hardness: 1.0,
-                color: [255, 0, 0],
-                ..BrushSettings::default()
-            },
-        )
+        .paint_stroke(layer, mode, brush, points)
         .expect("stroke starts");
-    for &(x, y) in points {
-        document.stroke_to(point(x, y));
-    }
-    document.end_stroke();
 }
 
 /// A square document of `side` pixels and its one layer.

@@ -44,17 +44,12 @@ fn main() {
         hardness: 1.0,
         ..BrushSettings::default()
     };
+    let line = (20..300)
+        .step_by(4)
+        .map(|x| StrokePoint::new(x as f32, 120.0));
     document
-        .begin_stroke(layer, StrokeMode::Paint, brush)
+        .paint_stroke(layer, StrokeMode::Paint, brush, line)
         .expect("the first layer takes paint");
-    for x in (20..300).step_by(4) {
-        document.stroke_to(StrokePoint {
-            x: x as f32,
-            y: 120.0,
-            pressure: 1.0,
-        });
-    }
-    document.end_stroke();
 
     // The periodic autosave, as the window runs it, into this window's own slot.
     let autosave = harness.state().autosave_file();
