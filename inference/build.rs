@@ -8,8 +8,13 @@
 #[allow(dead_code)]
 mod wheel;
 
+#[path = "src/sha256.rs"]
+#[allow(dead_code)]
+mod sha256;
+
 fn main() {
     println!("cargo:rerun-if-changed=src/onnx_runtime/wheel.rs");
+    println!("cargo:rerun-if-changed=src/sha256.rs");
     for variable in [
         "ORT_DYLIB_PATH",
         wheel::CACHE_DIR_ENV,

@@ -3,10 +3,8 @@
 //! modification time.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
 
 /// The files of a model that decide its output, relative to the model folder.
 fn model_files(root: &Path) -> Vec<PathBuf> {
@@ -39,25 +37,6 @@ fn key(path: &Path) -> Option<String> {
     Some(format!("{}|{}|{modified}", path.display(), meta.len()))
 }
 
-/// sha256 of one file.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0_u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect())
-}
-
 /// `(component/file, sha256)` for every model file; unreadable files are recorded as such.
 pub fn model_fingerprint(root: &Path) -> Vec<(String, String)> {
     let cache_path = cache_file();
@@ -76,7 +55,7 @@ pub fn model_fingerprint(root: &Path) -> Vec<(String, String)> {
         let cached = key(&path).and_then(|key| cache.get(&key).cloned().map(|hash| (key, hash)));
         let hash = match cached {
             Some((_, hash)) => hash,
-            None => match sha256_file(&path) {
+            None => match pentimento_inference::sha256::of_file(&path) {
                 Ok(hash) => {
                     if let Some(key) = key(&path) {
                         cache.insert(key, hash.clone());

@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod rng;
 pub mod scheduler;
+pub mod sha256;
 pub mod tokenizer;
 
 pub use error::{InferenceError, ModelError};

@@ -13,10 +13,7 @@ use pentimento_inference::onnx_runtime::wheel::{
 use sha2::{Digest as _, Sha256};
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// How the test server answers.

@@ -83,8 +83,8 @@ impl ContentHasher {
             return Err((format!("{size} bytes"), format!("{length} bytes")));
         }
         let (kind, want, found) = match self {
-            Self::Sha256(hasher) => ("sha256", &expected.sha256, hex(&hasher.finalize())),
-            Self::GitSha1(hasher) => ("git sha1", &expected.git_sha1, hex(&hasher.finalize())),
+            Self::Sha256(hasher) => ("sha256", &expected.sha256, hex::encode(hasher.finalize())),
+            Self::GitSha1(hasher) => ("git sha1", &expected.git_sha1, hex::encode(hasher.finalize())),
             Self::None => return Ok(()),
         };
         match want {
@@ -107,16 +107,6 @@ pub(crate) fn is_safe_name(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
 }
 
 #[cfg(test)]

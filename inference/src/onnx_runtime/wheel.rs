@@ -11,12 +11,12 @@
 //! uses `std`, `sha2`, `ureq`, `zip`, `directories` and `thiserror`.
 
 use std::fs;
-use std::io::{self, Read as _, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sha2::{Digest as _, Sha256};
+use crate::sha256::{self, CopyError};
 
 /// The ONNX Runtime release Pentimento is built and tested against.
 pub const ONNX_RUNTIME_VERSION: &str = "1.32.0";
@@ -336,7 +336,7 @@ pub fn check_installed(dir: &Path, wheel: &PinnedWheel) -> CacheState {
     }
     for file in std::iter::once(&wheel.library).chain(wheel.companions) {
         let path = dir.join(file.file_name);
-        match sha256_of_file(&path) {
+        match sha256::of_file(&path) {
             Ok(found) if found == file.sha256 => {}
             Ok(found) => {
                 return CacheState::Damaged {
@@ -482,34 +482,21 @@ fn fill_staging(
             .by_name(file.path_in_wheel)
             .map_err(|err| unexpected(err.to_string()))?;
         let target = staging.join(file.file_name);
-        let mut out = fs::File::create(&target).map_err(|source| FetchError::Io {
+        let write_error = |source| FetchError::Io {
             action: "write the ONNX Runtime library",
             path: target.clone(),
             source,
+        };
+        let mut out = fs::File::create(&target).map_err(write_error)?;
+        let found = sha256::copy(&mut entry, &mut out, |_| {}).map_err(|err| match err {
+            CopyError::Read(err) => unexpected(err.to_string()),
+            CopyError::Write(source) => write_error(source),
         })?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0_u8; 1 << 16];
-        loop {
-            let read = entry
-                .read(&mut buffer)
-                .map_err(|err| unexpected(err.to_string()))?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            out.write_all(&buffer[..read])
-                .map_err(|source| FetchError::Io {
-                    action: "write the ONNX Runtime library",
-                    path: target.clone(),
-                    source,
-                })?;
-        }
         out.sync_all().map_err(|source| FetchError::Io {
             action: "flush the ONNX Runtime library to disk",
             path: target.clone(),
             source,
         })?;
-        let found = hex(&hasher.finalize());
         if found != file.sha256 {
             return Err(unexpected(format!(
                 "its sha256 is {found}, expected {}",
@@ -552,55 +539,20 @@ fn download_to_file(
         progress.start(response.body().content_length());
     }
     let mut reader = response.into_body().into_reader();
-    let mut out = fs::File::create(path).map_err(|source| FetchError::Io {
+    let write_error = |source| FetchError::Io {
         action: "write the downloaded wheel",
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0_u8; 1 << 16];
-    loop {
-        let read = reader
-            .read(&mut buffer)
-            .map_err(|err| download_error(err.to_string()))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
+    };
+    let mut out = fs::File::create(path).map_err(write_error)?;
+    let on_chunk = |read| {
         if let Some(progress) = progress {
             progress.add(read);
         }
-        out.write_all(&buffer[..read])
-            .map_err(|source| FetchError::Io {
-                action: "write the downloaded wheel",
-                path: path.to_path_buf(),
-                source,
-            })?;
-    }
-    Ok(hex(&hasher.finalize()))
+    };
+    sha256::copy(&mut reader, &mut out, on_chunk).map_err(|err| match err {
+        CopyError::Read(err) => download_error(err.to_string()),
+        CopyError::Write(source) => write_error(source),
+    })
 }
 
-/// Lower-case hex sha256 of a file.
-pub fn sha256_of_file(path: &Path) -> io::Result<String> {
-    let mut file = fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0_u8; 1 << 16];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(64), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
-}

@@ -64,10 +64,7 @@ impl OptimizedCache {
             }
         }
         let digest = hasher.finalize();
-        let name: String = digest[..16]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let name = hex::encode(&digest[..16]);
         Some(
             self.root
                 .join(format!("{}-{name}", files.component.folder_name())),
