@@ -8,11 +8,28 @@ mod hub_server;
 
 use std::time::Duration;
 
+use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use pentimento::PentimentoApp;
 use pentimento::app::{Modal, ModelState};
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{Sandbox, files_under, fixture_model, run_until, snapshot_options};
+
+/// Types `repo` over whatever the download form's Repository field holds and clicks Download.
+fn start_download(harness: &mut Harness<'static, PentimentoApp>, repo: &str) {
+    harness.get_by_label("Repository").click();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.get_by_label("Repository").type_text(repo);
+    harness.run_steps(2);
+    assert_eq!(
+        harness.get_by_label("Repository").value().as_deref(),
+        Some(repo)
+    );
+    harness.get_by_label("Download").click();
+    harness.step();
+}
 
 #[test]
 fn the_model_manager_adds_downloads_chooses_and_removes_models() {
@@ -72,18 +89,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     // A download: cancelled while the slow UNet arrives, then resumed to the end.
     server.faults().slow.insert("unet/model.onnx".to_owned());
     server.faults().slow_pause = Duration::from_millis(60);
-    harness.get_by_label("Repository").click();
-    harness.run();
-    harness
-        .get_by_label("Repository")
-        .type_text(hub_server::REPO);
-    harness.run();
-    assert_eq!(
-        harness.get_by_label("Repository").value().as_deref(),
-        Some(hub_server::REPO)
-    );
-    harness.get_by_label("Download").click();
-    harness.step();
+    start_download(&mut harness, hub_server::REPO);
     run_until(
         &mut harness,
         "the UNet to start downloading",
@@ -206,19 +212,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     // A repository without an ONNX pipeline is explained under the download form.
     harness.get_by_label("Models…").click();
     harness.run_steps(2);
-    harness.get_by_label("Repository").click();
-    harness.run_steps(1);
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    harness
-        .get_by_label("Repository")
-        .type_text(hub_server::PYTORCH_REPO);
-    harness.run_steps(2);
-    assert_eq!(
-        harness.get_by_label("Repository").value().as_deref(),
-        Some(hub_server::PYTORCH_REPO)
-    );
-    harness.get_by_label("Download").click();
-    harness.step();
+    start_download(&mut harness, hub_server::PYTORCH_REPO);
     run_until(
         &mut harness,
         "the refusal",

@@ -110,14 +110,9 @@ fn main() {
 }
 
 fn next(worker: &Worker) -> Event {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(event) = worker.try_recv() {
-            return event;
-        }
-        assert!(Instant::now() < deadline, "the worker went quiet");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    worker
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the worker went quiet")
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 /// The files of a model that decide its output, relative to the model folder.
 fn model_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

@@ -188,6 +188,12 @@ impl Worker {
     pub fn try_recv(&self) -> Option<Event> {
         self.events.try_recv().ok()
     }
+
+    /// The next event, waiting up to `timeout` for it: for callers that are not a UI frame
+    /// (benchmarks, tests). None when nothing came in time or the worker stopped.
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Option<Event> {
+        self.events.recv_timeout(timeout).ok()
+    }
 }
 
 impl Drop for Worker {

@@ -3,7 +3,7 @@
 //! worker then generates normally; a cancelled job leaves it ready for the next.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pentimento::worker::{Command, Event, Worker};
 use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, LocateOptions};
@@ -16,14 +16,9 @@ fn fixture(name: &str) -> PathBuf {
 
 /// The next event, waiting up to a minute.
 fn next(worker: &Worker) -> Event {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(event) = worker.try_recv() {
-            return event;
-        }
-        assert!(Instant::now() < deadline, "the worker went quiet");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    worker
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker went quiet")
 }
 
 /// Events until job `job` ends; returns (variations, the end event).
@@ -36,6 +31,18 @@ fn until_end(worker: &Worker, job: u64) -> (usize, Event) {
             _ => {}
         }
     }
+}
+
+/// Runs `request` as job `job` to its end; returns (variations, the end event).
+fn generate(worker: &Worker, job: u64, request: GenerationRequest) -> (usize, Event) {
+    worker
+        .send(Command::Generate {
+            job,
+            request: Box::new(request),
+            cancel: CancelToken::new(),
+        })
+        .expect("send");
+    until_end(worker, job)
 }
 
 fn request(size: u32, steps: usize) -> GenerationRequest {
@@ -76,14 +83,7 @@ fn out_of_memory_in_onnx_runtime_is_explained_and_the_worker_recovers() {
     }
 
     // 4096 × 4096 asks the tiny UNet's attention for terabytes.
-    worker
-        .send(Command::Generate {
-            job: 2,
-            request: Box::new(request(4096, 2)),
-            cancel: CancelToken::new(),
-        })
-        .expect("send");
-    let (variations, end) = until_end(&worker, 2);
+    let (variations, end) = generate(&worker, 2, request(4096, 2));
     assert_eq!(variations, 0);
     let Event::Failed { job: 2, message } = end else {
         panic!("expected a failure, got {end:?}");
@@ -95,14 +95,7 @@ fn out_of_memory_in_onnx_runtime_is_explained_and_the_worker_recovers() {
     );
 
     // The same worker, the same model: the next generation works.
-    worker
-        .send(Command::Generate {
-            job: 3,
-            request: Box::new(request(64, 3)),
-            cancel: CancelToken::new(),
-        })
-        .expect("send");
-    let (variations, end) = until_end(&worker, 3);
+    let (variations, end) = generate(&worker, 3, request(64, 3));
     assert_eq!(variations, 1, "{end:?}");
     assert!(
         matches!(
@@ -147,14 +140,7 @@ fn out_of_memory_in_onnx_runtime_is_explained_and_the_worker_recovers() {
         ),
         "{end:?}"
     );
-    worker
-        .send(Command::Generate {
-            job: 5,
-            request: Box::new(request(64, 2)),
-            cancel: CancelToken::new(),
-        })
-        .expect("send");
-    let (variations, end) = until_end(&worker, 5);
+    let (variations, end) = generate(&worker, 5, request(64, 2));
     assert_eq!(variations, 1);
     assert!(
         matches!(

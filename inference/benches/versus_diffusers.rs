@@ -319,42 +319,25 @@ fn main() {
         "", "Pentimento", "diffusers", "ratio"
     );
     let t = theirs.as_ref();
-    row(
-        "session load",
-        ours.load.as_secs_f64(),
-        t.map(|f| f.load.as_secs_f64()),
-        "s",
-    );
-    row(
-        "first run",
-        ours.first().as_secs_f64(),
-        t.map(|f| f.first().as_secs_f64()),
-        "s",
-    );
-    row(
-        "load + first run",
-        (ours.load + ours.first()).as_secs_f64(),
-        t.map(|f| (f.load + f.first()).as_secs_f64()),
-        "s",
-    );
-    row(
-        "steady run (3rd on)",
-        ours.steady().as_secs_f64(),
-        t.map(|f| f.steady().as_secs_f64()),
-        "s",
-    );
-    row(
-        "  inside ONNX Runtime",
-        ours.steady_inside().as_secs_f64(),
-        t.map(|f| f.steady_inside().as_secs_f64()),
-        "s",
-    );
-    row(
-        "  outside sessions",
-        ours.outside_share() * 100.0,
-        t.map(|f| f.outside_share() * 100.0),
-        "%",
-    );
+    let overall: [(&str, fn(&Figures) -> f64, &str); 6] = [
+        ("session load", |f| f.load.as_secs_f64(), "s"),
+        ("first run", |f| f.first().as_secs_f64(), "s"),
+        (
+            "load + first run",
+            |f| (f.load + f.first()).as_secs_f64(),
+            "s",
+        ),
+        ("steady run (3rd on)", |f| f.steady().as_secs_f64(), "s"),
+        (
+            "  inside ONNX Runtime",
+            |f| f.steady_inside().as_secs_f64(),
+            "s",
+        ),
+        ("  outside sessions", |f| f.outside_share() * 100.0, "%"),
+    ];
+    for (name, figure, unit) in overall {
+        row(name, figure(&ours), t.map(figure), unit);
+    }
     for (name, seconds, calls) in &ours.components {
         let theirs = t.and_then(|f| {
             f.components

@@ -233,14 +233,8 @@ fn a_second_call_downloads_nothing() {
 fn a_dropped_connection_resumes_with_a_range_request() {
     let server = HubServer::start();
     let cache = tempfile::tempdir().expect("temp dir");
-    server
-        .faults()
-        .drop_once
-        .insert("unet/model.onnx".to_owned());
-    server
-        .faults()
-        .drop_once
-        .insert("tokenizer/vocab.json".to_owned());
+    let files = ["unet/model.onnx", "tokenizer/vocab.json"];
+    server.faults().drop_once.extend(files.map(String::from));
     let run = download(&source(REPO), &server.options(cache.path()));
     assert_model_folder(&finished(&run));
     assert_progress(&run.reports);
@@ -261,14 +255,8 @@ fn a_dropped_connection_resumes_with_a_range_request() {
 fn a_corrupted_file_is_fetched_again() {
     let server = HubServer::start();
     let cache = tempfile::tempdir().expect("temp dir");
-    server
-        .faults()
-        .corrupt_once
-        .insert("vae_decoder/model.onnx".to_owned());
-    server
-        .faults()
-        .corrupt_once
-        .insert("tokenizer/merges.txt".to_owned());
+    let files = ["vae_decoder/model.onnx", "tokenizer/merges.txt"];
+    server.faults().corrupt_once.extend(files.map(String::from));
     let run = download(&source(REPO), &server.options(cache.path()));
     assert_model_folder(&finished(&run));
     assert_progress(&run.reports);

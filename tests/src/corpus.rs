@@ -23,6 +23,8 @@ enum Build {
     Custom(fn(&Path) -> PathBuf),
     /// A copy of the tiny text-to-image model, broken in place by the function.
     TinyModel(fn(&Path)),
+    /// A copy of the tiny text-to-image model without this file or folder.
+    TinyModelWithout(&'static str),
     /// A file of this name, written by the function.
     File(&'static str, fn(&Path)),
 }
@@ -40,6 +42,14 @@ impl Case {
         Self {
             name,
             build: Build::TinyModel(break_it),
+            expected,
+        }
+    }
+
+    fn without(name: &'static str, part: &'static str, expected: &'static [&str]) -> Self {
+        Self {
+            name,
+            build: Build::TinyModelWithout(part),
             expected,
         }
     }
@@ -62,9 +72,13 @@ impl Case {
         match self.build {
             Build::Custom(build) => build(scratch),
             Build::TinyModel(break_it) => {
-                let model = scratch.join("model");
-                copy_tree(&fixture_model("tiny-sd"), &model);
+                let model = tiny_model_in(scratch);
                 break_it(&model);
+                model
+            }
+            Build::TinyModelWithout(part) => {
+                let model = tiny_model_in(scratch);
+                remove(&model, part);
                 model
             }
             Build::File(name, write) => {
@@ -74,6 +88,13 @@ impl Case {
             }
         }
     }
+}
+
+/// A copy of the tiny text-to-image model in `scratch`.
+fn tiny_model_in(scratch: &Path) -> PathBuf {
+    let model = scratch.join("model");
+    copy_tree(&fixture_model("tiny-sd"), &model);
+    model
 }
 
 fn malformed(name: &str) -> PathBuf {
@@ -207,41 +228,25 @@ pub fn model_cases() -> Vec<Case> {
         ),
         Case::custom(
             "one onnx file instead of the pipeline folder",
-            |scratch| {
-                let model = scratch.join("model");
-                copy_tree(&fixture_model("tiny-sd"), &model);
-                model.join("unet").join("model.onnx")
-            },
+            |scratch| tiny_model_in(scratch).join("unet").join("model.onnx"),
             &["one ONNX file", "folder of the whole pipeline"],
         ),
-        Case::tiny_model(
-            "unet missing",
-            |model| remove(model, "unet"),
-            &["no unet", "unet/model.onnx"],
-        ),
-        Case::tiny_model(
-            "text encoder missing",
-            |model| remove(model, "text_encoder"),
-            &["no text_encoder"],
-        ),
-        Case::tiny_model(
+        Case::without("unet missing", "unet", &["no unet", "unet/model.onnx"]),
+        Case::without("text encoder missing", "text_encoder", &["no text_encoder"]),
+        Case::without(
             "vae decoder missing",
-            |model| remove(model, "vae_decoder/model.onnx"),
+            "vae_decoder/model.onnx",
             &["no vae_decoder"],
         ),
-        Case::tiny_model(
-            "tokenizer folder missing",
-            |model| remove(model, "tokenizer"),
-            &["tokenizer"],
-        ),
-        Case::tiny_model(
+        Case::without("tokenizer folder missing", "tokenizer", &["tokenizer"]),
+        Case::without(
             "tokenizer vocab.json missing",
-            |model| remove(model, "tokenizer/vocab.json"),
+            "tokenizer/vocab.json",
             &["vocab.json"],
         ),
-        Case::tiny_model(
+        Case::without(
             "tokenizer merges.txt missing",
-            |model| remove(model, "tokenizer/merges.txt"),
+            "tokenizer/merges.txt",
             &["merges.txt"],
         ),
         Case::tiny_model(

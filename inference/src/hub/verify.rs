@@ -84,7 +84,11 @@ impl ContentHasher {
         }
         let (kind, want, found) = match self {
             Self::Sha256(hasher) => ("sha256", &expected.sha256, hex::encode(hasher.finalize())),
-            Self::GitSha1(hasher) => ("git sha1", &expected.git_sha1, hex::encode(hasher.finalize())),
+            Self::GitSha1(hasher) => (
+                "git sha1",
+                &expected.git_sha1,
+                hex::encode(hasher.finalize()),
+            ),
             Self::None => return Ok(()),
         };
         match want {

@@ -555,4 +555,3 @@ fn download_to_file(
         CopyError::Write(source) => write_error(source),
     })
 }
-

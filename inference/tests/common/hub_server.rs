@@ -70,7 +70,6 @@ pub fn git_blob_id(bytes: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-
 /// A file of a served repository.
 pub struct ServedFile {
     pub path: String,

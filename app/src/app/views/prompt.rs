@@ -67,23 +67,21 @@ impl PromptPanel {
         self.model_section(ui, shown, actions);
         ui.add_space(8.0);
 
-        let label = ui.label("Describe what to paint");
-        ui.add(
-            egui::TextEdit::multiline(&mut settings.prompt)
-                .hint_text("a red apple on a wooden table, oil painting")
-                .desired_rows(4)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
+        prompt_box(
+            ui,
+            "Describe what to paint",
+            &mut settings.prompt,
+            "a red apple on a wooden table, oil painting",
+            4,
+        );
         ui.add_space(6.0);
-        let label = ui.label("Negative prompt");
-        ui.add(
-            egui::TextEdit::multiline(&mut settings.negative_prompt)
-                .hint_text("what to avoid")
-                .desired_rows(2)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(label.id);
+        prompt_box(
+            ui,
+            "Negative prompt",
+            &mut settings.negative_prompt,
+            "what to avoid",
+            2,
+        );
         ui.add_space(8.0);
 
         generation_settings(ui, settings, shown.mask_empty, shown.document_blank);
@@ -310,4 +308,16 @@ impl PromptPanel {
             actions.push(Action::Generate);
         }
     }
+}
+
+/// A labelled multi-line prompt field, `rows` high and as wide as the panel.
+fn prompt_box(ui: &mut Ui, label: &str, text: &mut String, hint: &str, rows: usize) {
+    let label = ui.label(label);
+    ui.add(
+        egui::TextEdit::multiline(text)
+            .hint_text(hint)
+            .desired_rows(rows)
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(label.id);
 }
