@@ -49,17 +49,20 @@ fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
     }
 }
 
+/// A hard 20 px brush of `color`.
+fn hard_brush(harness: &mut Harness<'static, PentimentoApp>, color: [u8; 3]) {
+    let brush = &mut harness.state_mut().settings_mut().tools.brush;
+    brush.color = color;
+    brush.size = 20.0;
+    brush.hardness = 1.0;
+}
+
 #[test]
 fn the_move_tool_drags_the_layer_and_undoes() {
     let sandbox = Sandbox::new();
     let mut harness = window(small_canvas(&sandbox));
     harness.run();
-    {
-        let brush = &mut harness.state_mut().settings_mut().tools.brush;
-        brush.color = [30, 90, 200];
-        brush.size = 20.0;
-        brush.hardness = 1.0;
-    }
+    hard_brush(&mut harness, [30, 90, 200]);
     drag_through(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
     let width = harness.state().document().width();
     let painted = composite(harness.state().document()).0;
@@ -110,12 +113,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     let sandbox = Sandbox::new();
     let mut harness = window(small_canvas(&sandbox));
     harness.run();
-    {
-        let brush = &mut harness.state_mut().settings_mut().tools.brush;
-        brush.color = [200, 40, 30];
-        brush.size = 20.0;
-        brush.hardness = 1.0;
-    }
+    hard_brush(&mut harness, [200, 40, 30]);
     harness.get_by_label("Brush").click();
     harness.run();
     let layer = harness.state().active_layer().expect("a layer");

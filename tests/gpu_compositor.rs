@@ -50,32 +50,15 @@ fn gpu_composite_matches_the_cpu_reference() {
     // 600×400: tiles at the right and bottom edges are partial.
     let mut document = Document::new(600, 400).expect("size");
     let base = document.layers()[0].id;
-    stroke(
-        &mut document,
-        base,
-        [200, 150, 40],
-        (0.0, 100.0),
-        (600.0, 300.0),
-        0.3,
-    );
     let multiply = document.add_paint_layer("Multiply", None);
-    stroke(
-        &mut document,
-        multiply,
-        [40, 90, 220],
-        (100.0, 0.0),
-        (300.0, 400.0),
-        0.9,
-    );
     let screen = document.add_paint_layer("Screen", None);
-    stroke(
-        &mut document,
-        screen,
-        [250, 20, 90],
-        (550.0, 0.0),
-        (50.0, 380.0),
-        0.0,
-    );
+    for (layer, color, from, to, hardness) in [
+        (base, [200, 150, 40], (0.0, 100.0), (600.0, 300.0), 0.3),
+        (multiply, [40, 90, 220], (100.0, 0.0), (300.0, 400.0), 0.9),
+        (screen, [250, 20, 90], (550.0, 0.0), (50.0, 380.0), 0.0),
+    ] {
+        stroke(&mut document, layer, color, from, to, hardness);
+    }
     for (layer, blend, opacity) in [
         (multiply, BlendMode::Multiply, 0.7),
         (screen, BlendMode::Screen, 0.55),

@@ -75,6 +75,12 @@ fn assert_model_folder(folder: &Path) {
 }
 
 /// Bytes never go back, and the last report is complete.
+/// The download finished with every file of the model, its progress reported sensibly.
+fn assert_complete(run: &Run) {
+    assert_model_folder(&finished(run));
+    assert_progress(&run.reports);
+}
+
 fn assert_progress(reports: &[DownloadProgress]) {
     assert!(!reports.is_empty(), "no progress was reported");
     for pair in reports.windows(2) {
@@ -236,8 +242,7 @@ fn a_dropped_connection_resumes_with_a_range_request() {
     let files = ["unet/model.onnx", "tokenizer/vocab.json"];
     server.faults().drop_once.extend(files.map(String::from));
     let run = download(&source(REPO), &server.options(cache.path()));
-    assert_model_folder(&finished(&run));
-    assert_progress(&run.reports);
+    assert_complete(&run);
 
     assert!(
         server.resumed(REPO, "unet/model.onnx"),
@@ -258,8 +263,7 @@ fn a_corrupted_file_is_fetched_again() {
     let files = ["vae_decoder/model.onnx", "tokenizer/merges.txt"];
     server.faults().corrupt_once.extend(files.map(String::from));
     let run = download(&source(REPO), &server.options(cache.path()));
-    assert_model_folder(&finished(&run));
-    assert_progress(&run.reports);
+    assert_complete(&run);
     let last = run.reports.last().expect("report");
     assert!(last.bytes_total > needed_bytes(), "the refetch is counted");
 
@@ -431,8 +435,7 @@ fn cancelling_keeps_a_partial_file_that_the_next_call_resumes() {
 
     server.faults().slow.clear();
     let run = download(&source(REPO), &options);
-    assert_model_folder(&finished(&run));
-    assert_progress(&run.reports);
+    assert_complete(&run);
     assert!(run.reports[0].bytes_done >= kept);
     let resumed = format!("bytes={kept}-");
     assert!(
@@ -483,8 +486,7 @@ fn a_listing_without_sizes_is_completed_from_headers() {
     let cache = tempfile::tempdir().expect("temp dir");
     server.faults().bare_listing = true;
     let run = download(&source(REPO), &server.options(cache.path()));
-    assert_model_folder(&finished(&run));
-    assert_progress(&run.reports);
+    assert_complete(&run);
     assert_eq!(
         run.reports.last().expect("report").bytes_total,
         needed_bytes()

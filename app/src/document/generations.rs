@@ -87,6 +87,18 @@ impl Document {
         id
     }
 
+    /// An unlocked generative layer and its generation.
+    fn editable_generative(
+        &self,
+        id: LayerId,
+    ) -> Result<(&Layer, &Arc<GenerativeLayer>), DocumentError> {
+        let layer = self.editable(id)?;
+        match &layer.content {
+            LayerContent::Generative(generative) => Ok((layer, generative)),
+            LayerContent::Paint(_) => Err(DocumentError::NoLayer),
+        }
+    }
+
     /// Changes a generative layer's grow and feather (re-rendered from its raw result).
     pub fn set_generative_params(
         &mut self,
@@ -94,10 +106,7 @@ impl Document {
         params: GenerativeParams,
         coalesce: Option<&str>,
     ) -> Result<(), DocumentError> {
-        let layer = self.editable(id)?;
-        let LayerContent::Generative(generative) = &layer.content else {
-            return Err(DocumentError::NoLayer);
-        };
+        let (_, generative) = self.editable_generative(id)?;
         if generative.params == params {
             return Ok(());
         }
@@ -108,14 +117,11 @@ impl Document {
             LayerContent::Generative(Arc::new(updated)),
         );
         self.dirty.tiles.extend(changed);
-        self.record(
-            "Generative layer edges",
-            vec![Change::Content {
-                layer: id,
-                content: previous,
-            }],
-            coalesce.map(|key| format!("{key}:{}", id.0)),
-        );
+        let change = Change::Content {
+            layer: id,
+            content: previous,
+        };
+        self.record_on_layer("Generative layer edges", id, change, coalesce);
         Ok(())
     }
 
@@ -127,10 +133,7 @@ impl Document {
         selected: usize,
         name: Option<&str>,
     ) -> Result<(), DocumentError> {
-        let layer = self.editable(id)?;
-        let LayerContent::Generative(generative) = &layer.content else {
-            return Err(DocumentError::NoLayer);
-        };
+        let (layer, generative) = self.editable_generative(id)?;
         if generative.selected == selected || selected >= generative.variations.len() {
             return Ok(());
         }

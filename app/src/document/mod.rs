@@ -301,6 +301,19 @@ impl Document {
         self.changed();
     }
 
+    /// Records one change of layer `id`; changes in a row with the same `coalesce` key on the
+    /// same layer (a slider drag) make one undo step.
+    fn record_on_layer(
+        &mut self,
+        label: &str,
+        id: LayerId,
+        change: Change,
+        coalesce: Option<&str>,
+    ) {
+        let key = coalesce.map(|key| format!("{key}:{}", id.0));
+        self.record(label, vec![change], key);
+    }
+
     fn editable(&self, id: LayerId) -> Result<&Layer, DocumentError> {
         let layer = self.layer(id).ok_or(DocumentError::NoLayer)?;
         if layer.properties.locked {
@@ -406,14 +419,11 @@ impl Document {
             return Ok(());
         }
         self.mark_layer(id);
-        self.record(
-            "Layer properties",
-            vec![Change::Properties {
-                layer: id,
-                properties: previous,
-            }],
-            coalesce.map(|key| format!("{key}:{}", id.0)),
-        );
+        let change = Change::Properties {
+            layer: id,
+            properties: previous,
+        };
+        self.record_on_layer("Layer properties", id, change, coalesce);
         Ok(())
     }
 

@@ -385,14 +385,7 @@ fn read_attribute<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<Attribu
                 reader.remaining -= size;
             }
             (ATTRIBUTE_INTS, VARINT) => ints.push(read_varint(reader)? as i64),
-            (ATTRIBUTE_INTS, LENGTH_DELIMITED) => {
-                let size = read_varint(reader)?;
-                let mut packed = reader.take_message(size)?;
-                while packed.remaining > 0 {
-                    ints.push(read_varint(&mut packed)? as i64);
-                }
-                reader.remaining -= size;
-            }
+            (ATTRIBUTE_INTS, LENGTH_DELIMITED) => read_packed_varints(reader, &mut ints)?,
             _ => skip_field(reader, wire_type)?,
         }
     }
@@ -415,14 +408,7 @@ fn read_tensor_outline<R: Read + Seek>(
         let (field, wire_type) = read_key(reader)?;
         match (field, wire_type) {
             (TENSOR_DIMS, VARINT) => dims.push(read_varint(reader)? as i64),
-            (TENSOR_DIMS, LENGTH_DELIMITED) => {
-                let size = read_varint(reader)?;
-                let mut packed = reader.take_message(size)?;
-                while packed.remaining > 0 {
-                    dims.push(read_varint(&mut packed)? as i64);
-                }
-                reader.remaining -= size;
-            }
+            (TENSOR_DIMS, LENGTH_DELIMITED) => read_packed_varints(reader, &mut dims)?,
             (TENSOR_NAME, LENGTH_DELIMITED) => name = read_string(reader)?,
             (TENSOR_EXTERNAL_DATA, LENGTH_DELIMITED) => {
                 let size = read_varint(reader)?;
@@ -533,6 +519,21 @@ fn read_varint<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<u64> {
 fn read_key<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<(u64, u64)> {
     let key = read_varint(reader)?;
     Ok((key >> 3, key & 7))
+}
+
+/// A packed repeated int64 field (protobuf's default encoding of repeated scalars), appended to
+/// `values`.
+fn read_packed_varints<R: Read + Seek>(
+    reader: &mut Limited<R>,
+    values: &mut Vec<i64>,
+) -> io::Result<()> {
+    let size = read_varint(reader)?;
+    let mut packed = reader.take_message(size)?;
+    while packed.remaining > 0 {
+        values.push(read_varint(&mut packed)? as i64);
+    }
+    reader.remaining -= size;
+    Ok(())
 }
 
 fn read_string<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<String> {

@@ -66,30 +66,11 @@ impl MenuBar {
                 }
             });
             ui.menu_button("Edit", |ui| {
-                let undo = document
-                    .history()
-                    .undo_label()
-                    .map(|label| format!("Undo {label}"));
-                if ui
-                    .add_enabled(
-                        undo.is_some(),
-                        egui::Button::new(undo.as_deref().unwrap_or("Undo")),
-                    )
-                    .clicked()
-                {
+                let history = document.history();
+                if history_item(ui, "Undo", history.undo_label()) {
                     actions.push(Action::Edit(Edit::Undo));
                 }
-                let redo = document
-                    .history()
-                    .redo_label()
-                    .map(|label| format!("Redo {label}"));
-                if ui
-                    .add_enabled(
-                        redo.is_some(),
-                        egui::Button::new(redo.as_deref().unwrap_or("Redo")),
-                    )
-                    .clicked()
-                {
+                if history_item(ui, "Redo", history.redo_label()) {
                     actions.push(Action::Edit(Edit::Redo));
                 }
                 ui.separator();
@@ -109,4 +90,12 @@ impl MenuBar {
             });
         });
     }
+}
+
+/// "Undo <step>" or "Redo <step>", greyed out as plain `verb` when there is no step; whether it
+/// was clicked.
+fn history_item(ui: &mut egui::Ui, verb: &str, step: Option<&str>) -> bool {
+    let text = step.map_or_else(|| verb.to_owned(), |step| format!("{verb} {step}"));
+    ui.add_enabled(step.is_some(), egui::Button::new(text))
+        .clicked()
 }

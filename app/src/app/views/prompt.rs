@@ -1,7 +1,7 @@
 //! The prompt panel: ONNX Runtime's problem when it has one, the model, the prompt and the
 //! generation settings, and Generate (or the progress and Cancel while a generation runs).
 
-use egui::{RichText, Ui};
+use egui::{Response, RichText, Ui};
 use pentimento_inference::{ProviderChoice, SchedulerKind};
 
 use crate::app::{Action, FilePurpose, GenerationState, Modal, ModelState};
@@ -177,58 +177,46 @@ fn generation_settings(
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            let label = ui.label("Mode");
-            egui::ComboBox::from_id_salt("mode")
-                .selected_text(generation.mode.label())
-                .show_ui(ui, |ui| {
-                    for mode in ModeChoice::ALL {
-                        ui.selectable_value(&mut generation.mode, mode, mode.label());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.end_row();
-
-            let label = ui.label("Steps");
-            ui.add(egui::Slider::new(&mut generation.steps, 1..=150))
-                .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Guidance");
-            ui.add(egui::Slider::new(&mut generation.guidance, 1.0..=20.0).step_by(0.5))
-                .labelled_by(label.id)
-                .on_hover_text("How closely to follow the prompt");
-            ui.end_row();
+            grid_row(ui, "Mode", |ui| {
+                choice(
+                    ui,
+                    "mode",
+                    &mut generation.mode,
+                    &ModeChoice::ALL,
+                    ModeChoice::label,
+                )
+            });
+            grid_row(ui, "Steps", |ui| {
+                ui.add(egui::Slider::new(&mut generation.steps, 1..=150))
+            });
+            grid_row(ui, "Guidance", |ui| {
+                ui.add(egui::Slider::new(&mut generation.guidance, 1.0..=20.0).step_by(0.5))
+            })
+            .on_hover_text("How closely to follow the prompt");
             let uses_strength = match generation.mode {
                 ModeChoice::TextToImage => false,
                 ModeChoice::Auto => !mask_empty || !document_blank,
                 _ => true,
             };
             if uses_strength {
-                let label = ui.label("Strength");
-                ui.add(egui::Slider::new(&mut generation.strength, 0.05..=1.0))
-                    .labelled_by(label.id)
-                    .on_hover_text("How much to change: low keeps your drawing, 1 repaints");
-                ui.end_row();
-            }
-            let label = ui.label("Scheduler");
-            egui::ComboBox::from_id_salt("scheduler")
-                .selected_text(generation.scheduler.label())
-                .show_ui(ui, |ui| {
-                    for scheduler in SchedulerKind::ALL {
-                        ui.selectable_value(
-                            &mut generation.scheduler,
-                            scheduler,
-                            scheduler.label(),
-                        );
-                    }
+                grid_row(ui, "Strength", |ui| {
+                    ui.add(egui::Slider::new(&mut generation.strength, 0.05..=1.0))
                 })
-                .response
-                .labelled_by(label.id);
-            ui.end_row();
-            let label = ui.label("Variations");
-            ui.add(egui::Slider::new(&mut generation.count, 1..=8))
-                .labelled_by(label.id);
-            ui.end_row();
+                .on_hover_text("How much to change: low keeps your drawing, 1 repaints");
+            }
+            grid_row(ui, "Scheduler", |ui| {
+                let all = &SchedulerKind::ALL;
+                choice(
+                    ui,
+                    "scheduler",
+                    &mut generation.scheduler,
+                    all,
+                    SchedulerKind::label,
+                )
+            });
+            grid_row(ui, "Variations", |ui| {
+                ui.add(egui::Slider::new(&mut generation.count, 1..=8))
+            });
             let label = ui.label("Seed");
             ui.horizontal(|ui| {
                 ui.add(egui::DragValue::new(&mut generation.seed))
@@ -237,25 +225,51 @@ fn generation_settings(
                     .on_hover_text("Keep this seed; otherwise each generation picks a new one");
             });
             ui.end_row();
-            let label = ui.label("Device");
             let before = generation.provider;
-            egui::ComboBox::from_id_salt("provider")
-                .selected_text(generation.provider.label())
-                .show_ui(ui, |ui| {
-                    for provider in ProviderChoice::ALL {
-                        ui.selectable_value(&mut generation.provider, provider, provider.label());
-                    }
-                })
-                .response
-                .labelled_by(label.id)
-                .on_hover_text("Takes effect when the model is loaded again");
-            ui.end_row();
+            grid_row(ui, "Device", |ui| {
+                let all = &ProviderChoice::ALL;
+                choice(
+                    ui,
+                    "provider",
+                    &mut generation.provider,
+                    all,
+                    ProviderChoice::label,
+                )
+            })
+            .on_hover_text("Takes effect when the model is loaded again");
             if before != generation.provider {
                 ui.label("");
                 ui.weak("Reopen the model to use it.");
                 ui.end_row();
             }
         });
+}
+
+/// One row of a two-column grid: `label`, and the widget `add` draws, labelled by it (for screen
+/// readers and tests).
+fn grid_row(ui: &mut Ui, label: &str, add: impl FnOnce(&mut Ui) -> Response) -> Response {
+    let label = ui.label(label);
+    let response = add(ui).labelled_by(label.id);
+    ui.end_row();
+    response
+}
+
+/// A drop-down choosing `value` among `choices`, each shown by `label`.
+fn choice<T: Copy + PartialEq>(
+    ui: &mut Ui,
+    id: &str,
+    value: &mut T,
+    choices: &[T],
+    label: fn(T) -> &'static str,
+) -> Response {
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(label(*value))
+        .show_ui(ui, |ui| {
+            for &option in choices {
+                ui.selectable_value(value, option, label(option));
+            }
+        })
+        .response
 }
 
 impl PromptPanel {
