@@ -266,6 +266,9 @@ fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// One figure read from a run's measurements.
+type Figure = fn(&Figures) -> f64;
+
 fn row(name: &str, ours: f64, theirs: Option<f64>, unit: &str) {
     match theirs {
         Some(theirs) if theirs > 0.0 => println!(
@@ -319,7 +322,7 @@ fn main() {
         "", "Pentimento", "diffusers", "ratio"
     );
     let t = theirs.as_ref();
-    let overall: [(&str, fn(&Figures) -> f64, &str); 6] = [
+    let overall: [(&str, Figure, &str); 6] = [
         ("session load", |f| f.load.as_secs_f64(), "s"),
         ("first run", |f| f.first().as_secs_f64(), "s"),
         (
