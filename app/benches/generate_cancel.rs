@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use pentimento::worker::{Command, Event, Worker};
 use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, LocateOptions};
 
+mod common;
+use common::{mib, rss_bytes};
+
 fn main() {
     let cycles: usize = std::env::args()
         .skip_while(|arg| arg != "--cycles")
@@ -81,10 +84,10 @@ fn main() {
             }
         }
         if cycle == warm_up {
-            after_warm_up = rss();
+            after_warm_up = rss_bytes();
         }
         if cycle % 10 == 0 {
-            samples.push((cycle, rss()));
+            samples.push((cycle, rss_bytes()));
         }
     }
     let elapsed = started.elapsed();
@@ -93,7 +96,7 @@ fn main() {
             println!("  after {cycle:>4} cycles   RSS {:>8.1} MiB", mib(*rss));
         }
     }
-    if let (Some(first), Some(last)) = (after_warm_up, rss()) {
+    if let (Some(first), Some(last)) = (after_warm_up, rss_bytes()) {
         let growth = last as f64 - first as f64;
         println!(
             "  growth from cycle {warm_up} to {cycles}: {:+.1} MiB ({:+.3} MiB per cycle)",
@@ -113,16 +116,4 @@ fn next(worker: &Worker) -> Event {
     worker
         .recv_timeout(Duration::from_secs(120))
         .expect("the worker went quiet")
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1 << 20) as f64
-}
-
-/// Resident memory of this process (Linux), in bytes.
-fn rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

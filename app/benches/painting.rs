@@ -18,6 +18,9 @@ use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
 use pentimento::document::generative::GenerativeParams;
 use pentimento::document::tiles::PixelRect;
 
+mod common;
+use common::{mib, rss_bytes};
+
 fn main() {
     println!("Pentimento painting benchmarks ({} cores)\n", cores());
     let rss_start = rss_bytes();
@@ -337,16 +340,4 @@ fn median(values: &mut [Duration]) -> Duration {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1 << 20) as f64
-}
-
-/// Resident memory of this process (Linux), in bytes.
-fn rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }

@@ -3,7 +3,7 @@
 //! punctuation, numbers, unicode, emoji, HTML entities, mojibake, full-width text, the empty
 //! prompt — for the real SD 1.x vocabulary and for the fixtures' reduced one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pentimento_inference::tokenizer::{ClipTokenizer, TokenizerError};
 
@@ -11,10 +11,13 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
-fn check_cases(tokenizer_dir: &Path, cases_file: &Path) -> usize {
-    let tokenizer = ClipTokenizer::from_folder(tokenizer_dir).unwrap_or_else(|err| panic!("{err}"));
-    let cases: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(cases_file).expect("cases")).expect("json");
+/// Checks the tokenizer in `tokenizer_dir` against the reference's ids in `cases_file` (both
+/// under tests/fixtures/); returns the number of cases.
+fn check_cases(tokenizer_dir: &str, cases_file: &str) -> usize {
+    let tokenizer = ClipTokenizer::from_folder(&fixtures().join(tokenizer_dir))
+        .unwrap_or_else(|err| panic!("{err}"));
+    let cases = std::fs::read_to_string(fixtures().join(cases_file)).expect("cases");
+    let cases: serde_json::Value = serde_json::from_str(&cases).expect("json");
     let mut failures = Vec::new();
     let cases = cases["cases"].as_array().expect("cases");
     for case in cases {
@@ -46,18 +49,15 @@ fn check_cases(tokenizer_dir: &Path, cases_file: &Path) -> usize {
 
 #[test]
 fn real_clip_vocabulary_matches_the_reference() {
-    let count = check_cases(
-        &fixtures().join("clip-tokenizer"),
-        &fixtures().join("clip-tokenizer/cases.json"),
-    );
+    let count = check_cases("clip-tokenizer", "clip-tokenizer/cases.json");
     assert!(count >= 40);
 }
 
 #[test]
 fn reduced_fixture_vocabulary_matches_the_reference() {
     let count = check_cases(
-        &fixtures().join("models/tiny-sd/tokenizer"),
-        &fixtures().join("models/tiny-sd-tokenizer-cases.json"),
+        "models/tiny-sd/tokenizer",
+        "models/tiny-sd-tokenizer-cases.json",
     );
     assert!(count >= 40);
 }

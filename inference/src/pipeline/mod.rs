@@ -268,20 +268,15 @@ impl StableDiffusion {
         let mut cache_uses = Vec::new();
         let (unet, provider, cache_use) = create_session(&runtime, &unet_files, &options, None)?;
         cache_uses.push((Component::Unet, cache_use));
-        let (text_encoder, _, cache_use) = create_session(
-            &runtime,
-            &required(&folder, Component::TextEncoder)?,
-            &options,
-            Some(&provider),
-        )?;
-        cache_uses.push((Component::TextEncoder, cache_use));
-        let (vae_decoder, _, cache_use) = create_session(
-            &runtime,
-            &required(&folder, Component::VaeDecoder)?,
-            &options,
-            Some(&provider),
-        )?;
-        cache_uses.push((Component::VaeDecoder, cache_use));
+        let mut on_provider = |component| -> Result<LoadedComponent, InferenceError> {
+            let files = required(&folder, component)?;
+            let (session, _, cache_use) =
+                create_session(&runtime, &files, &options, Some(&provider))?;
+            cache_uses.push((component, cache_use));
+            Ok(session)
+        };
+        let text_encoder = on_provider(Component::TextEncoder)?;
+        let vae_decoder = on_provider(Component::VaeDecoder)?;
 
         // The VAE encoder's output convention is filled in when it is first loaded.
         let conventions = Conventions::detect(
