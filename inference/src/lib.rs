@@ -3,6 +3,7 @@
 //! This crate knows nothing of the user interface: the app and the command line drive it, and
 //! it reports progress through callbacks.
 
+pub mod atomic_file;
 pub mod error;
 pub mod hub;
 pub mod image;

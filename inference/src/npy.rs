@@ -186,19 +186,13 @@ pub fn write_f32(path: &Path, array: &ArrayD<f32>) -> Result<(), NpyError> {
         reason,
         path: path.to_path_buf(),
     };
-    let temporary = path.with_extension("npy.partial");
-    let file = std::fs::File::create(&temporary).map_err(|err| write_error(err.to_string()))?;
-    let mut writer = std::io::BufWriter::new(file);
-    array
-        .as_standard_layout()
-        .write_npy(&mut writer)
-        .map_err(|err| write_error(err.to_string()))?;
-    let file = writer
-        .into_inner()
-        .map_err(|err| write_error(err.to_string()))?;
-    file.sync_all()
-        .map_err(|err| write_error(err.to_string()))?;
-    std::fs::rename(&temporary, path).map_err(|err| write_error(err.to_string()))
+    crate::atomic_file::write_with(path, |writer| {
+        array
+            .as_standard_layout()
+            .write_npy(writer)
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|err| write_error(err.to_string()))
 }
 
 #[cfg(test)]

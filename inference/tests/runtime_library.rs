@@ -112,6 +112,16 @@ fn folder_entries(dir: &Path) -> Vec<String> {
     names
 }
 
+/// A failed install left neither its folder nor anything else (a staging folder, the wheel) in
+/// the cache.
+fn assert_nothing_left(dir: &Path) {
+    assert!(!dir.exists());
+    assert_eq!(
+        folder_entries(dir.parent().expect("parent")),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn every_supported_platform_has_a_pinned_wheel() {
     for (os, arch, library) in [
@@ -226,11 +236,7 @@ fn offline_gives_one_clear_sentence_and_leaves_no_files() {
     );
     assert!(message.contains("ORT_DYLIB_PATH"), "{message}");
     assert!(message.ends_with(&url), "the address comes last: {message}");
-    assert!(!dir.exists());
-    assert_eq!(
-        folder_entries(dir.parent().expect("parent")),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&dir);
 }
 
 #[test]
@@ -261,11 +267,7 @@ fn tampered_wheel_is_rejected() {
         "{err:?}"
     );
     assert!(message.contains(pin.sha256), "{message}");
-    assert!(!dir.exists());
-    assert_eq!(
-        folder_entries(dir.parent().expect("parent")),
-        Vec::<String>::new()
-    );
+    assert_nothing_left(&dir);
 }
 
 #[test]

@@ -4,7 +4,6 @@
 
 pub mod ora;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
@@ -172,43 +171,19 @@ fn write_png_with(
         reason,
         path: path.to_path_buf(),
     };
-    let temporary = partial_path(path);
-    let result = (|| -> Result<(), ImageFileError> {
-        let file = std::fs::File::create(&temporary).map_err(|err| write_error(err.to_string()))?;
-        let mut buffered = std::io::BufWriter::new(file);
-        {
-            let mut encoder = png::Encoder::new(&mut buffered, width, height);
-            encoder.set_color(color);
-            encoder.set_depth(png::BitDepth::Eight);
-            for (key, value) in text {
-                encoder
-                    .add_itxt_chunk((*key).to_owned(), value.clone())
-                    .map_err(|err| write_error(err.to_string()))?;
-            }
-            let mut writer = encoder
-                .write_header()
-                .map_err(|err| write_error(err.to_string()))?;
-            writer
-                .write_image_data(pixels)
-                .map_err(|err| write_error(err.to_string()))?;
-            writer
-                .finish()
-                .map_err(|err| write_error(err.to_string()))?;
+    pentimento_inference::atomic_file::write_with(path, |file| {
+        let mut encoder = png::Encoder::new(file, width, height);
+        encoder.set_color(color);
+        encoder.set_depth(png::BitDepth::Eight);
+        for (key, value) in text {
+            encoder.add_itxt_chunk((*key).to_owned(), value.clone())?;
         }
-        buffered
-            .flush()
-            .map_err(|err| write_error(err.to_string()))?;
-        let file = buffered
-            .into_inner()
-            .map_err(|err| write_error(err.to_string()))?;
-        file.sync_all()
-            .map_err(|err| write_error(err.to_string()))?;
-        std::fs::rename(&temporary, path).map_err(|err| write_error(err.to_string()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(pixels)?;
+        writer.finish()?;
+        Ok(())
+    })
+    .map_err(|err| write_error(err.to_string()))
 }
 
 /// Writes the flattened document as a straight-alpha PNG, with the provenance summary and the
@@ -247,35 +222,4 @@ pub fn export_flattened(
     Ok(shares)
 }
 
-/// The temporary name a file is written under before it is renamed into place.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|name| name.to_os_string())
-        .unwrap_or_default();
-    name.push(".partial");
-    path.with_file_name(name)
-}
-
-/// Writes bytes to a file atomically: a temporary file beside it, flushed to disk, renamed over
-/// it. A crash leaves either the old file or the new one, never a mix.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = partial_path(path);
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        // Make the rename itself durable.
-        if let Some(parent) = path.parent()
-            && let Ok(directory) = std::fs::File::open(parent)
-        {
-            let _ = directory.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
-}
+pub use pentimento_inference::atomic_file::{partial_path, write as write_atomically};

@@ -440,6 +440,19 @@ struct Limited<R> {
 }
 
 impl<R: Read + Seek> Limited<R> {
+    /// Fills `buffer` from this message (the caller has checked that it holds that much).
+    fn read_exact(&mut self, buffer: &mut [u8]) -> io::Result<()> {
+        self.inner.read_exact(buffer).map_err(|err| {
+            if err.kind() == io::ErrorKind::UnexpectedEof {
+                corrupt("the file ends in the middle of the graph (truncated?)")
+            } else {
+                err
+            }
+        })?;
+        self.remaining -= buffer.len() as u64;
+        Ok(())
+    }
+
     /// Passes over the next `size` bytes of this message.
     fn skip(&mut self, size: u64) -> io::Result<()> {
         if size > self.remaining {
@@ -493,14 +506,7 @@ fn read_byte<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<u8> {
         ));
     }
     let mut byte = [0_u8];
-    reader.inner.read_exact(&mut byte).map_err(|err| {
-        if err.kind() == io::ErrorKind::UnexpectedEof {
-            corrupt("the file ends in the middle of the graph (truncated?)")
-        } else {
-            err
-        }
-    })?;
-    reader.remaining -= 1;
+    reader.read_exact(&mut byte)?;
     Ok(byte[0])
 }
 
@@ -542,14 +548,7 @@ fn read_string<R: Read + Seek>(reader: &mut Limited<R>) -> io::Result<String> {
         return Err(corrupt("a name is implausibly long"));
     }
     let mut bytes = vec![0_u8; size as usize];
-    reader.inner.read_exact(&mut bytes).map_err(|err| {
-        if err.kind() == io::ErrorKind::UnexpectedEof {
-            corrupt("the file ends in the middle of the graph (truncated?)")
-        } else {
-            err
-        }
-    })?;
-    reader.remaining -= size;
+    reader.read_exact(&mut bytes)?;
     String::from_utf8(bytes).map_err(|_| corrupt("a name is not UTF-8"))
 }
 

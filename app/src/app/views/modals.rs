@@ -88,20 +88,8 @@ impl Questions {
                     }
                 });
                 ui.horizontal(|ui| {
-                    let label = ui.label("Width");
-                    ui.add(
-                        egui::DragValue::new(width)
-                            .range(1..=crate::document::MAX_SIDE)
-                            .suffix(" px"),
-                    )
-                    .labelled_by(label.id);
-                    let label = ui.label("Height");
-                    ui.add(
-                        egui::DragValue::new(height)
-                            .range(1..=crate::document::MAX_SIDE)
-                            .suffix(" px"),
-                    )
-                    .labelled_by(label.id);
+                    side_field(ui, "Width", width);
+                    side_field(ui, "Height", height);
                 });
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
@@ -129,4 +117,15 @@ fn describe_age(seconds: u64) -> String {
         5400..=129_599 => format!("{} h", seconds / 3600),
         _ => format!("{} days", seconds / 86_400),
     }
+}
+
+/// A labelled canvas side in pixels, 1 to the largest side a document may have.
+fn side_field(ui: &mut Ui, label: &str, pixels: &mut u32) {
+    let label = ui.label(label);
+    ui.add(
+        egui::DragValue::new(pixels)
+            .range(1..=crate::document::MAX_SIDE)
+            .suffix(" px"),
+    )
+    .labelled_by(label.id);
 }

@@ -177,15 +177,7 @@ fn generation_settings(
         .num_columns(2)
         .spacing([8.0, 4.0])
         .show(ui, |ui| {
-            grid_row(ui, "Mode", |ui| {
-                choice(
-                    ui,
-                    "mode",
-                    &mut generation.mode,
-                    &ModeChoice::ALL,
-                    ModeChoice::label,
-                )
-            });
+            grid_row(ui, "Mode", |ui| choice(ui, "mode", &mut generation.mode));
             grid_row(ui, "Steps", |ui| {
                 ui.add(egui::Slider::new(&mut generation.steps, 1..=150))
             });
@@ -205,14 +197,7 @@ fn generation_settings(
                 .on_hover_text("How much to change: low keeps your drawing, 1 repaints");
             }
             grid_row(ui, "Scheduler", |ui| {
-                let all = &SchedulerKind::ALL;
-                choice(
-                    ui,
-                    "scheduler",
-                    &mut generation.scheduler,
-                    all,
-                    SchedulerKind::label,
-                )
+                choice(ui, "scheduler", &mut generation.scheduler)
             });
             grid_row(ui, "Variations", |ui| {
                 ui.add(egui::Slider::new(&mut generation.count, 1..=8))
@@ -227,14 +212,7 @@ fn generation_settings(
             ui.end_row();
             let before = generation.provider;
             grid_row(ui, "Device", |ui| {
-                let all = &ProviderChoice::ALL;
-                choice(
-                    ui,
-                    "provider",
-                    &mut generation.provider,
-                    all,
-                    ProviderChoice::label,
-                )
+                choice(ui, "provider", &mut generation.provider)
             })
             .on_hover_text("Takes effect when the model is loaded again");
             if before != generation.provider {
@@ -254,19 +232,40 @@ fn grid_row(ui: &mut Ui, label: &str, add: impl FnOnce(&mut Ui) -> Response) -> 
     response
 }
 
-/// A drop-down choosing `value` among `choices`, each shown by `label`.
-fn choice<T: Copy + PartialEq>(
-    ui: &mut Ui,
-    id: &str,
-    value: &mut T,
-    choices: &[T],
-    label: fn(T) -> &'static str,
-) -> Response {
+/// A setting chosen from a short, fixed list.
+trait Choice: Copy + PartialEq + 'static {
+    const ALL: &'static [Self];
+    fn label(self) -> &'static str;
+}
+
+impl Choice for ModeChoice {
+    const ALL: &'static [Self] = &Self::ALL;
+    fn label(self) -> &'static str {
+        self.label()
+    }
+}
+
+impl Choice for SchedulerKind {
+    const ALL: &'static [Self] = &Self::ALL;
+    fn label(self) -> &'static str {
+        self.label()
+    }
+}
+
+impl Choice for ProviderChoice {
+    const ALL: &'static [Self] = &Self::ALL;
+    fn label(self) -> &'static str {
+        self.label()
+    }
+}
+
+/// A drop-down choosing `value` among its kind's choices.
+fn choice<T: Choice>(ui: &mut Ui, id: &str, value: &mut T) -> Response {
     egui::ComboBox::from_id_salt(id)
-        .selected_text(label(*value))
+        .selected_text(Choice::label(*value))
         .show_ui(ui, |ui| {
-            for &option in choices {
-                ui.selectable_value(value, option, label(option));
+            for &option in <T as Choice>::ALL {
+                ui.selectable_value(value, option, Choice::label(option));
             }
         })
         .response
