@@ -215,6 +215,18 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
         self.tile_mut(index)[offset..offset + CHANNELS].copy_from_slice(&value);
     }
 
+    /// Where the rows of `part` (a piece of one tile) lie in that tile and in a packed buffer of
+    /// `rect`: byte offsets in the tile and in the buffer, and the length in bytes.
+    fn row_spans(part: PixelRect, rect: PixelRect) -> impl Iterator<Item = (usize, usize, usize)> {
+        let length = part.width() as usize * CHANNELS;
+        (part.y0..part.y1).map(move |y| {
+            let in_tile = (((y % TILE) * TILE + part.x0 % TILE) as usize) * CHANNELS;
+            let in_buffer =
+                (((y - rect.y0) * rect.width() + (part.x0 - rect.x0)) as usize) * CHANNELS;
+            (in_tile, in_buffer, length)
+        })
+    }
+
     /// Reads a rectangle into a packed buffer (`width × height × CHANNELS`).
     pub fn read_rect(&self, rect: &PixelRect) -> Vec<u8> {
         let mut out = vec![0; rect.width() as usize * rect.height() as usize * CHANNELS];
@@ -224,12 +236,9 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
                 continue;
             };
             let part = self.tile_rect(index).intersect(&clipped);
-            for y in part.y0..part.y1 {
-                let source = (((y % TILE) * TILE + part.x0 % TILE) as usize) * CHANNELS;
-                let target =
-                    (((y - rect.y0) * rect.width() + (part.x0 - rect.x0)) as usize) * CHANNELS;
-                let length = part.width() as usize * CHANNELS;
-                out[target..target + length].copy_from_slice(&tile[source..source + length]);
+            for (in_tile, in_buffer, length) in Self::row_spans(part, *rect) {
+                out[in_buffer..in_buffer + length]
+                    .copy_from_slice(&tile[in_tile..in_tile + length]);
             }
         }
         out
@@ -242,12 +251,9 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
         for index in self.tiles_in(&clipped) {
             let part = self.tile_rect(index).intersect(&clipped);
             let tile = self.tile_mut(index);
-            for y in part.y0..part.y1 {
-                let target = (((y % TILE) * TILE + part.x0 % TILE) as usize) * CHANNELS;
-                let source =
-                    (((y - rect.y0) * rect.width() + (part.x0 - rect.x0)) as usize) * CHANNELS;
-                let length = part.width() as usize * CHANNELS;
-                tile[target..target + length].copy_from_slice(&data[source..source + length]);
+            for (in_tile, in_buffer, length) in Self::row_spans(part, *rect) {
+                tile[in_tile..in_tile + length]
+                    .copy_from_slice(&data[in_buffer..in_buffer + length]);
             }
             if tile.iter().all(|&byte| byte == 0) {
                 self.tiles[index] = None;
