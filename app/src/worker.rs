@@ -4,14 +4,13 @@
 //! window, and cancelling takes effect within one step.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
 use pentimento_inference::image::RgbImage;
 use pentimento_inference::pipeline::CacheUse;
 use pentimento_inference::{
-    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
-    StableDiffusion, Variation,
+    CancelToken, GenerationRequest, InferenceError, LoadOptions, LocateOptions, OnnxRuntime,
+    Outcome, StableDiffusion, Variation,
 };
 
 /// What the UI asks the worker to do.
@@ -235,22 +234,17 @@ impl WorkerState {
             job,
             stage: "Starting ONNX Runtime…".to_owned(),
         });
-        let runtime: Arc<OnnxRuntime> = match OnnxRuntime::initialize(&self.locate) {
-            Ok(runtime) => runtime,
-            Err(err) => {
-                self.emit(Event::ModelFailed {
+        let loaded = OnnxRuntime::initialize(&self.locate)
+            .map_err(InferenceError::from)
+            .and_then(|runtime| {
+                self.emit(Event::ModelLoading {
                     job,
-                    message: crate::messages::sentence(&err.to_string()),
+                    stage: "Loading the model…".to_owned(),
                 });
-                return;
-            }
-        };
-        self.emit(Event::ModelLoading {
-            job,
-            stage: "Loading the model…".to_owned(),
-        });
-        options.optimized_cache = options.optimized_cache.or(self.optimized_cache.clone());
-        let model = match StableDiffusion::load(runtime, path, options) {
+                options.optimized_cache = options.optimized_cache.or(self.optimized_cache.clone());
+                StableDiffusion::load(runtime, path, options)
+            });
+        let model = match loaded {
             Ok(model) => model,
             Err(err) => {
                 self.emit(Event::ModelFailed {

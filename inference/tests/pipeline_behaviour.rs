@@ -20,15 +20,20 @@ use pentimento_inference::{
 };
 
 fn load(name: &str) -> StableDiffusion {
+    load_on(name, ProviderChoice::default()).unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Loads a fixture model on one thread with the given provider.
+fn load_on(name: &str, provider: ProviderChoice) -> Result<StableDiffusion, InferenceError> {
     StableDiffusion::load(
         runtime(),
         &fixtures().join("models").join(name),
         LoadOptions {
+            provider,
             intra_threads: Some(1),
             ..LoadOptions::default()
         },
     )
-    .unwrap_or_else(|err| panic!("{err}"))
 }
 
 fn request(scheduler: SchedulerKind, steps: usize) -> GenerationRequest {
@@ -390,16 +395,8 @@ fn bad_requests_are_explained() {
 
 #[test]
 fn an_unavailable_gpu_provider_is_reported_not_replaced() {
-    let err = StableDiffusion::load(
-        runtime(),
-        &fixtures().join("models/tiny-sd"),
-        LoadOptions {
-            provider: ProviderChoice::Cuda,
-            intra_threads: Some(1),
-            optimized_cache: None,
-        },
-    )
-    .expect_err("the bundled ONNX Runtime is the CPU build");
+    let err = load_on("tiny-sd", ProviderChoice::Cuda)
+        .expect_err("the bundled ONNX Runtime is the CPU build");
     let message = err.to_string();
     assert!(
         message.starts_with("the CUDA execution provider cannot be used ("),
@@ -407,16 +404,7 @@ fn an_unavailable_gpu_provider_is_reported_not_replaced() {
     );
     // Automatic falls back to the CPU and says why.
     let model = load("tiny-sd");
-    let auto = StableDiffusion::load(
-        runtime(),
-        &fixtures().join("models/tiny-sd"),
-        LoadOptions {
-            provider: ProviderChoice::Auto,
-            intra_threads: Some(1),
-            optimized_cache: None,
-        },
-    )
-    .expect("loads");
+    let auto = load_on("tiny-sd", ProviderChoice::Auto).expect("loads");
     assert_eq!(auto.provider().active, ProviderChoice::Cpu);
     assert_eq!(model.provider().active, ProviderChoice::Cpu);
 }

@@ -50,6 +50,26 @@ fn serve(body: Vec<u8>, mode: Serve) -> String {
     format!("http://{address}")
 }
 
+/// A wheel served on a local port, and an empty cache to install it into.
+struct ServedWheel {
+    /// Keeps the cache folder until the test ends.
+    _cache: tempfile::TempDir,
+    /// The install folder for the pin, inside the cache.
+    dir: std::path::PathBuf,
+    /// Where the wheel is served.
+    url: String,
+}
+
+fn served_wheel(zip_bytes: Vec<u8>, pin: &PinnedWheel, mode: Serve) -> ServedWheel {
+    let base = serve(zip_bytes, mode);
+    let cache = tempfile::tempdir().expect("temporary folder");
+    ServedWheel {
+        dir: wheel::install_dir(cache.path(), pin),
+        _cache: cache,
+        url: format!("{base}{}", pin.url_path),
+    }
+}
+
 /// A URL on a port nothing listens on, like a machine without network.
 fn unreachable_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
@@ -149,19 +169,12 @@ fn every_supported_platform_has_a_pinned_wheel() {
 fn downloads_verifies_and_extracts() {
     let (zip_bytes, pin) = synthetic_wheel();
     let zip_length = zip_bytes.len() as u64;
-    let base = serve(zip_bytes, Serve::Whole);
-    let cache = tempfile::tempdir().expect("temporary folder");
-    let dir = wheel::install_dir(cache.path(), pin);
+    let ServedWheel { dir, url, _cache } = served_wheel(zip_bytes, pin, Serve::Whole);
     assert_eq!(wheel::check_installed(&dir, pin), CacheState::Missing);
 
     let progress = wheel::DownloadProgress::default();
-    let library = wheel::download_and_install(
-        &dir,
-        pin,
-        &format!("{base}{}", pin.url_path),
-        Some(&progress),
-    )
-    .expect("download succeeds");
+    let library =
+        wheel::download_and_install(&dir, pin, &url, Some(&progress)).expect("download succeeds");
     assert_eq!(progress.total(), Some(zip_length), "the announced size");
     assert_eq!(progress.received(), zip_length, "every byte counted");
     assert_eq!(library, dir.join("libtest.so"));
@@ -187,10 +200,7 @@ fn downloads_verifies_and_extracts() {
 #[test]
 fn truncated_cache_is_detected_and_repaired() {
     let (zip_bytes, pin) = synthetic_wheel();
-    let base = serve(zip_bytes, Serve::Whole);
-    let cache = tempfile::tempdir().expect("temporary folder");
-    let dir = wheel::install_dir(cache.path(), pin);
-    let url = format!("{base}{}", pin.url_path);
+    let ServedWheel { dir, url, _cache } = served_wheel(zip_bytes, pin, Serve::Whole);
     let library = wheel::download_and_install(&dir, pin, &url, None).expect("download");
 
     let full = std::fs::read(&library).expect("read");
@@ -242,11 +252,9 @@ fn offline_gives_one_clear_sentence_and_leaves_no_files() {
 #[test]
 fn dropped_connection_is_a_download_error() {
     let (zip_bytes, pin) = synthetic_wheel();
-    let base = serve(zip_bytes, Serve::DropHalfway);
-    let cache = tempfile::tempdir().expect("temporary folder");
-    let dir = wheel::install_dir(cache.path(), pin);
-    let err = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path), None)
-        .expect_err("the connection dropped");
+    let ServedWheel { dir, url, _cache } = served_wheel(zip_bytes, pin, Serve::DropHalfway);
+    let err =
+        wheel::download_and_install(&dir, pin, &url, None).expect_err("the connection dropped");
     assert!(matches!(err, FetchError::Download { .. }), "{err:?}");
     assert!(!dir.exists());
 }
@@ -256,11 +264,8 @@ fn tampered_wheel_is_rejected() {
     let (mut zip_bytes, pin) = synthetic_wheel();
     let last = zip_bytes.len() - 1;
     zip_bytes[last] ^= 0xff;
-    let base = serve(zip_bytes, Serve::Whole);
-    let cache = tempfile::tempdir().expect("temporary folder");
-    let dir = wheel::install_dir(cache.path(), pin);
-    let err = wheel::download_and_install(&dir, pin, &format!("{base}{}", pin.url_path), None)
-        .expect_err("hash mismatch");
+    let ServedWheel { dir, url, _cache } = served_wheel(zip_bytes, pin, Serve::Whole);
+    let err = wheel::download_and_install(&dir, pin, &url, None).expect_err("hash mismatch");
     let message = err.to_string();
     assert!(
         matches!(err, FetchError::WheelHashMismatch { .. }),

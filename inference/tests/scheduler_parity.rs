@@ -30,6 +30,16 @@ fn step_bound(input: &[f32], expected: &[f32]) -> f32 {
     STEP_ROUNDINGS * UNIT_ROUNDOFF * largest_magnitude(input).max(largest_magnitude(expected))
 }
 
+/// A JSON array of numbers as f32s.
+fn numbers(value: &serde_json::Value) -> Vec<f32> {
+    value
+        .as_array()
+        .expect("an array of numbers")
+        .iter()
+        .map(|t| t.as_f64().expect("number") as f32)
+        .collect()
+}
+
 fn check_golden(name: &str) -> Result<f32, String> {
     let dir = fixtures().join("goldens").join(name);
     let params: serde_json::Value =
@@ -47,12 +57,7 @@ fn check_golden(name: &str) -> Result<f32, String> {
     let mut scheduler =
         scheduler::create(kind, &config, steps, eta).map_err(|err| err.to_string())?;
 
-    let expected_timesteps: Vec<f32> = params["scheduler_timesteps"]
-        .as_array()
-        .expect("timesteps")
-        .iter()
-        .map(|t| t.as_f64().expect("number") as f32)
-        .collect();
+    let expected_timesteps = numbers(&params["scheduler_timesteps"]);
     if scheduler.timesteps() != expected_timesteps.as_slice() {
         return Err(format!(
             "timesteps {:?}, diffusers {:?}",
@@ -69,12 +74,7 @@ fn check_golden(name: &str) -> Result<f32, String> {
     }
 
     // The loop may start part-way (img2img).
-    let run: Vec<f32> = params["timesteps_run"]
-        .as_array()
-        .expect("run")
-        .iter()
-        .map(|t| t.as_f64().expect("number") as f32)
-        .collect();
+    let run = numbers(&params["timesteps_run"]);
     let start = expected_timesteps.len() - run.len();
 
     let latents = load_npy(&dir.join("latents.npy"));

@@ -91,12 +91,7 @@ impl Head {
     }
 
     fn absorb_hub_headers(&mut self, headers: &ureq::http::HeaderMap) {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(|value| value.trim().to_owned())
-        };
+        let text = |name: &str| header_text(headers, name);
         self.repo_commit = self.repo_commit.take().or_else(|| text("x-repo-commit"));
         self.linked_etag = self
             .linked_etag
@@ -112,17 +107,20 @@ impl Head {
     }
 
     fn absorb_final_headers(&mut self, headers: &ureq::http::HeaderMap) {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(|value| value.trim().to_owned())
-        };
+        let text = |name: &str| header_text(headers, name);
         self.content_length = text("content-length").and_then(|length| length.parse().ok());
         self.content_range = text("content-range").and_then(|range| parse_content_range(&range));
         self.error_code = text("x-error-code");
         self.error_message = text("x-error-message");
     }
+}
+
+/// A header's value, trimmed, when it is present and readable as text.
+fn header_text(headers: &ureq::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.trim().to_owned())
 }
 
 /// An ETag without its quotes and weak marker.
