@@ -21,6 +21,20 @@ use pentimento::document::compositor::unpremultiply;
 use pentimento::settings::FileDialogChoice;
 use pentimento_tests::{Sandbox, click_menu, discard_changes, window as start};
 
+/// A 200×100 window whose document has one change not saved yet: a new layer named "Ink".
+fn window_with_a_change(sandbox: &Sandbox) -> Harness<'static, PentimentoApp> {
+    let mut harness = start(pentimento::AppOptions {
+        document_size: [200, 100],
+        ..sandbox.options()
+    });
+    harness.run();
+    harness
+        .state_mut()
+        .document_mut()
+        .add_paint_layer("Ink", None);
+    harness
+}
+
 /// A straight-alpha test image with distinct pixels.
 fn write_image(path: &Path, width: u32, height: u32, seed: u8) -> Vec<u8> {
     let rgba: Vec<u8> = (0..width * height)
@@ -191,15 +205,7 @@ fn request_close(harness: &mut Harness<'static, PentimentoApp>) {
 fn closing_with_unsaved_changes_asks_first() {
     let sandbox = Sandbox::new();
     let project = sandbox.path("closing.ora");
-    let mut harness = start(pentimento::AppOptions {
-        document_size: [200, 100],
-        ..sandbox.options()
-    });
-    harness.run();
-    harness
-        .state_mut()
-        .document_mut()
-        .add_paint_layer("Ink", None);
+    let mut harness = window_with_a_change(&sandbox);
     harness.run();
 
     request_close(&mut harness);
@@ -364,15 +370,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
 #[test]
 fn two_windows_never_touch_each_others_autosave() {
     let sandbox = Sandbox::new();
-    let mut first = start(pentimento::AppOptions {
-        document_size: [200, 100],
-        ..sandbox.options()
-    });
-    first.run();
-    first
-        .state_mut()
-        .document_mut()
-        .add_paint_layer("Ink", None);
+    let mut first = window_with_a_change(&sandbox);
     first.state_mut().autosave_now();
     let first_file = first.state().autosave_file();
     assert!(first_file.is_file(), "the first window autosaved");
