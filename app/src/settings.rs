@@ -125,6 +125,8 @@ pub struct Settings {
     pub recent_folders: Vec<PathBuf>,
     /// The folder each kind of file dialog last chose in, by the dialog's key (`open-file`, …).
     pub dialog_folders: std::collections::BTreeMap<String, PathBuf>,
+    /// Where LoRA files are looked for (`None`: [`Folders::default_lora_dir`]).
+    pub lora_folder: Option<PathBuf>,
 }
 
 /// Which file dialogs the app shows.
@@ -152,6 +154,7 @@ impl Default for Settings {
             file_dialogs: FileDialogChoice::System,
             recent_folders: Vec::new(),
             dialog_folders: std::collections::BTreeMap::new(),
+            lora_folder: None,
         }
     }
 }
@@ -439,6 +442,27 @@ impl Folders {
     pub fn autosave_dir(&self) -> PathBuf {
         self.data.join("autosave")
     }
+
+    /// The LoRA folder when Settings names none.
+    pub fn default_lora_dir(&self) -> PathBuf {
+        self.data.join("loras")
+    }
+}
+
+impl Settings {
+    /// The LoRA folder in use: the one chosen in Settings, else the default one.
+    pub fn lora_dir(&self, folders: &Folders) -> PathBuf {
+        self.lora_folder
+            .clone()
+            .unwrap_or_else(|| folders.default_lora_dir())
+    }
+}
+
+/// The LoRA folder of the saved settings on this computer (for the command line).
+pub fn lora_folder_from_saved_settings() -> PathBuf {
+    let folders = Folders::platform();
+    let (settings, _) = Settings::load(&folders.settings_file());
+    settings.lora_dir(&folders)
 }
 
 #[cfg(test)]

@@ -244,6 +244,9 @@ pub enum InferenceError {
     /// The scheduler cannot be set up.
     #[error(transparent)]
     Scheduler(#[from] crate::scheduler::SchedulerError),
+    /// A LoRA cannot be used.
+    #[error(transparent)]
+    Lora(#[from] crate::lora::LoraError),
     /// A supplied `.npy` file is unusable.
     #[error(transparent)]
     Npy(#[from] crate::npy::NpyError),

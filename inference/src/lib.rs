@@ -7,6 +7,7 @@ pub mod atomic_file;
 pub mod error;
 pub mod hub;
 pub mod image;
+pub mod lora;
 pub mod model;
 pub mod npy;
 pub mod onnx_runtime;

@@ -43,6 +43,11 @@ pub fn copy(
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The sha256 of bytes in memory.
+pub fn of_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The sha256 of a file.
 pub fn of_file(path: &Path) -> io::Result<String> {
     let mut file = std::fs::File::open(path)?;
@@ -65,5 +70,6 @@ mod tests {
         assert_eq!(digest, expected);
         assert_eq!(out, b"abc");
         assert_eq!(chunks, [3]);
+        assert_eq!(of_bytes(b"abc"), expected);
     }
 }

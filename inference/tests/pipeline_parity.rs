@@ -22,6 +22,7 @@ use common::{
 };
 
 use pentimento_inference::image::{GrayImage, RgbImage};
+use pentimento_inference::lora::LoraRequest;
 use pentimento_inference::pipeline::{Img2ImgSchedule, StepView};
 use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, Mode, StableDiffusion};
 
@@ -146,8 +147,22 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Option<M
         mode,
         initial_noise: None,
         img2img_schedule: Img2ImgSchedule::DiffusersOnnx,
+        // LoRA goldens: diffusers fused these into the PyTorch model before exporting it; here
+        // they are merged into the unfused export.
+        loras: params["loras"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|lora| LoraRequest {
+                path: fixtures().join(lora["file"].as_str().expect("LoRA file")),
+                strength: lora["strength"].as_f64().expect("LoRA strength") as f32,
+            })
+            .collect(),
     };
     model.validate(&request).map_err(|err| err.to_string())?;
+    model
+        .use_loras(&request.loras)
+        .map_err(|err| err.to_string())?;
 
     let cancel = CancelToken::new();
     let ours = model

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
+use pentimento_inference::lora::LoraRequest;
+use pentimento_inference::lora::prompt::{find_in_folder, take_lora_tags};
 use pentimento_inference::pipeline::{CacheUse, Img2ImgSchedule, Progress};
 use pentimento_inference::{
     CancelToken, GenerationRequest, LoadOptions, LocateOptions, Mode, OnnxRuntime, Outcome,
@@ -79,6 +81,14 @@ pub struct GenerateArgs {
     /// diffusers' ONNX img2img pipeline exactly).
     #[arg(long, default_value = "diffusers", value_parser = parse_schedule)]
     pub img2img_schedule: Img2ImgSchedule,
+    /// A LoRA to apply: PATH or PATH:STRENGTH (strength 1 when omitted; a negative strength
+    /// subtracts it). Repeat for several. `<lora:name:0.8>` in the prompt works too.
+    #[arg(long = "lora", value_name = "PATH[:STRENGTH]")]
+    pub loras: Vec<String>,
+    /// Where `<lora:name>` in the prompt looks for name.safetensors (default: the LoRA folder
+    /// from Settings).
+    #[arg(long)]
+    pub lora_dir: Option<PathBuf>,
     /// Output PNG; with --count above 1 the images are numbered (out-1.png, out-2.png, …).
     #[arg(long)]
     pub out: PathBuf,
@@ -141,8 +151,9 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
             strength: args.strength.unwrap_or(1.0),
         },
     };
+    let (prompt, loras) = requested_loras(args)?;
     let mut request = GenerationRequest {
-        prompt: args.prompt.clone(),
+        prompt,
         negative_prompt: args.negative_prompt.clone(),
         width: 0,
         height: 0,
@@ -155,6 +166,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         mode,
         initial_noise: None,
         img2img_schedule: args.img2img_schedule,
+        loras,
     };
     let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
     let started = Instant::now();
@@ -187,6 +199,15 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         load_time.as_secs_f64(),
         model.provider()
     );
+    for lora in model.use_loras(&request.loras)? {
+        eprintln!(
+            "LoRA {} at strength {}: {} layers changed{}",
+            lora.name,
+            lora.strength,
+            lora.merged,
+            unmatched_note(&lora.unmatched)
+        );
+    }
     let prompt_tokens = model.tokenizer().encode(&request.prompt);
     if prompt_tokens.truncated_tokens > 0 {
         eprintln!(
@@ -293,6 +314,75 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
     Ok(GenerateEnd::Finished)
 }
 
+/// The prompt without its `<lora:…>` tags, and every LoRA asked for: `--lora` first, then the
+/// tags, found in `--lora-dir` or the settings' LoRA folder.
+fn requested_loras(args: &GenerateArgs) -> anyhow::Result<(String, Vec<LoraRequest>)> {
+    let mut loras = Vec::new();
+    for text in &args.loras {
+        loras.push(parse_lora_argument(text)?);
+    }
+    let (prompt, tagged) = take_lora_tags(&args.prompt).map_err(anyhow::Error::msg)?;
+    if !tagged.is_empty() {
+        let folder = match &args.lora_dir {
+            Some(folder) => folder.clone(),
+            None => crate::settings::lora_folder_from_saved_settings(),
+        };
+        for tag in tagged {
+            let path = find_in_folder(&folder, &tag.name).with_context(|| {
+                format!(
+                    "the prompt asks for <lora:{}>, but there is no {}.safetensors in {} (or                      below it); put the file there or name the folder with --lora-dir",
+                    tag.name,
+                    tag.name,
+                    folder.display()
+                )
+            })?;
+            loras.push(LoraRequest {
+                path,
+                strength: tag.strength,
+            });
+        }
+    }
+    Ok((prompt, loras))
+}
+
+/// `PATH` or `PATH:STRENGTH`. A colon followed by something other than a number belongs to the
+/// path (`C:\loras\ink.safetensors`).
+pub fn parse_lora_argument(text: &str) -> anyhow::Result<LoraRequest> {
+    if let Some((path, strength)) = text.rsplit_once(':')
+        && let Ok(strength) = strength.trim().parse::<f32>()
+    {
+        if !strength.is_finite() {
+            bail!("the strength in --lora {text} must be a finite number");
+        }
+        return Ok(LoraRequest {
+            path: PathBuf::from(path),
+            strength,
+        });
+    }
+    Ok(LoraRequest {
+        path: PathBuf::from(text),
+        strength: 1.0,
+    })
+}
+
+/// ", 3 keys matched nothing (…)" when some did.
+fn unmatched_note(unmatched: &[String]) -> String {
+    if unmatched.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = unmatched.iter().take(3).map(String::as_str).collect();
+    format!(
+        "; {} of its keys match no layer of this model ({}{})",
+        unmatched.len(),
+        shown.join(", "),
+        if unmatched.len() > shown.len() {
+            ", …"
+        } else {
+            ""
+        }
+    )
+}
+
 fn read_noise(path: &Path, request: &GenerationRequest) -> anyhow::Result<Vec<f32>> {
     let [_, channels, height, width] = request.latent_shape();
     let array = npy::read_f32(path)?;
@@ -362,6 +452,14 @@ fn png_text(
         "height": request.height,
         "execution_provider": model.provider().active.cli_name(),
         "initial_noise": if request.initial_noise.is_some() { "supplied" } else { "seeded" },
+        "loras": model.applied_loras().iter().map(|lora| serde_json::json!({
+            "name": lora.name,
+            "sha256": lora.sha256,
+            "strength": lora.strength,
+            "title": lora.title,
+            "author": lora.author,
+            "license": lora.license,
+        })).collect::<Vec<_>>(),
     });
     vec![
         (

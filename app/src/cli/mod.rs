@@ -2,6 +2,7 @@
 //! headless.
 
 pub mod generate;
+pub mod lora;
 pub mod models;
 
 use std::path::PathBuf;
@@ -48,6 +49,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: models::ModelsCommand,
+    },
+    /// Inspect LoRA files.
+    Lora {
+        /// What to do.
+        #[command(subcommand)]
+        command: lora::LoraCommand,
     },
     /// Render a project (.ora) to a PNG with the same compositor as the window.
     Flatten {
@@ -122,6 +129,7 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Models { command } => models::run(command),
+        Command::Lora { command } => lora::run(command),
         Command::Flatten { project, output } => {
             let document = crate::io::ora::open(&project)?;
             let shares = crate::io::export_flattened(&document, &output)?;

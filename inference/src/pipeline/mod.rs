@@ -10,6 +10,7 @@
 pub mod components;
 pub mod img2img;
 pub mod inpaint;
+mod loras;
 pub mod optimized_cache;
 pub mod txt2img;
 
@@ -117,6 +118,8 @@ pub struct GenerationRequest {
     pub initial_noise: Option<Vec<f32>>,
     /// img2img's strength convention.
     pub img2img_schedule: Img2ImgSchedule,
+    /// LoRAs to apply, each with its strength (empty: the model as it is).
+    pub loras: Vec<crate::lora::LoraRequest>,
 }
 
 impl GenerationRequest {
@@ -137,6 +140,7 @@ impl GenerationRequest {
             mode: Mode::TextToImage,
             initial_noise: None,
             img2img_schedule: Img2ImgSchedule::Diffusers,
+            loras: Vec::new(),
         }
     }
 
@@ -226,6 +230,8 @@ pub struct StableDiffusion {
     times: SessionTimes,
     /// How each component's session was created.
     cache_uses: Vec<(Component, CacheUse)>,
+    /// The LoRAs merged into the text encoder and UNet sessions.
+    loras: loras::LoraState,
 }
 
 impl std::fmt::Debug for StableDiffusion {
@@ -306,6 +312,7 @@ impl StableDiffusion {
             size_multiple,
             times: SessionTimes::default(),
             cache_uses,
+            loras: loras::LoraState::default(),
         })
     }
 
@@ -514,6 +521,7 @@ impl StableDiffusion {
         cancel: &CancelToken,
     ) -> Result<Outcome, InferenceError> {
         self.validate(request)?;
+        self.use_loras(&request.loras)?;
         let embeddings = self.encode_prompts(request, cancel)?;
         let Some(embeddings) = embeddings else {
             return Ok(Outcome::Cancelled {

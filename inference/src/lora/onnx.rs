@@ -1,0 +1,624 @@
+//! The parts of an ONNX model a LoRA touches: which initializer holds each layer's weight, that
+//! weight's data, and a copy of the model in which chosen initializers are marked as external
+//! data, so that ONNX Runtime takes their merged values before it optimizes the graph.
+//!
+//! The exporters (torch.onnx with constant folding, optimum) keep the module path in the node
+//! names — `/down_blocks.0/attentions.0/transformer_blocks.0/attn1/to_q/MatMul` — while the
+//! weight itself often has an anonymous name (`onnx::MatMul_2567`). A layer is found through its
+//! node, its weight through the node's second input. Linear layers are exported as `MatMul` with
+//! the weight stored transposed (`[in, out]`), or as `Gemm` (`transB` says the layout); `Conv`
+//! weights keep PyTorch's `[out, in, kh, kw]`.
+//!
+//! The model is read whole into memory: where the weights live in other files `model.onnx` is
+//! small, and where they are inside it the copy handed to ONNX Runtime is made from it anyway.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+
+// Field numbers from onnx.proto.
+const MODEL_GRAPH: u64 = 7;
+const GRAPH_NODE: u64 = 1;
+const GRAPH_INITIALIZER: u64 = 5;
+const NODE_INPUT: u64 = 1;
+const NODE_NAME: u64 = 3;
+const NODE_OP_TYPE: u64 = 4;
+const NODE_ATTRIBUTE: u64 = 5;
+const NODE_DOMAIN: u64 = 7;
+const ATTRIBUTE_NAME: u64 = 1;
+const ATTRIBUTE_INT: u64 = 3;
+const TENSOR_DIMS: u64 = 1;
+const TENSOR_DATA_TYPE: u64 = 2;
+const TENSOR_NAME: u64 = 8;
+const TENSOR_RAW_DATA: u64 = 9;
+const TENSOR_EXTERNAL_DATA: u64 = 13;
+const TENSOR_DATA_LOCATION: u64 = 14;
+/// `float_data`, `int32_data`, `string_data`, `int64_data`, `double_data`, `uint64_data`: the
+/// typed ways of storing a tensor's values inline.
+const TENSOR_TYPED_DATA: [u64; 6] = [4, 5, 6, 7, 10, 11];
+const ENTRY_KEY: u64 = 1;
+const ENTRY_VALUE: u64 = 2;
+/// `TensorProto.DataLocation.EXTERNAL`.
+const EXTERNAL: u64 = 1;
+
+const VARINT: u64 = 0;
+const FIXED64: u64 = 1;
+const LENGTH_DELIMITED: u64 = 2;
+const FIXED32: u64 = 5;
+
+/// ONNX element types a LoRA can be merged into.
+pub const FLOAT: i32 = 1;
+/// ONNX's float16.
+pub const FLOAT16: i32 = 10;
+
+/// How a layer applies its weight, which decides the weight's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightOp {
+    /// `x · W` with `W` stored `[in, out]` (a Linear layer, transposed by the exporter).
+    MatMul,
+    /// `Gemm`: `[out, in]` when `transB` is set, `[in, out]` otherwise.
+    Gemm {
+        /// The `transB` attribute.
+        trans_b: bool,
+    },
+    /// A convolution, `[out, in, kh, kw]`.
+    Conv,
+}
+
+impl WeightOp {
+    /// Whether the weight is stored `[in, out]` (transposed against PyTorch's `[out, in]`).
+    pub fn transposed(self) -> bool {
+        matches!(self, Self::MatMul | Self::Gemm { trans_b: false })
+    }
+}
+
+/// One layer that has a weight a LoRA can change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layer {
+    /// How the weight is applied.
+    pub op: WeightOp,
+    /// The initializer holding the weight.
+    pub initializer: String,
+}
+
+/// Where an initializer's values are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TensorData {
+    /// In `raw_data`, at this byte range of the model file.
+    Inline(Range<usize>),
+    /// In another file beside the model.
+    External {
+        /// The file's name, relative to the model's folder.
+        location: String,
+        /// Where the values start in it.
+        offset: u64,
+        /// How many bytes they take (when the model says).
+        length: Option<u64>,
+    },
+    /// In typed fields (`float_data`, …) or nowhere: not a form a LoRA is merged into.
+    Other,
+}
+
+/// An initializer's shape, type and data location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Initializer {
+    /// Its dimensions.
+    pub dims: Vec<i64>,
+    /// ONNX element type.
+    pub data_type: i32,
+    /// Where its values are.
+    pub data: TensorData,
+}
+
+impl Initializer {
+    /// Number of elements.
+    pub fn elements(&self) -> usize {
+        self.dims.iter().map(|&dim| dim.max(0) as usize).product()
+    }
+}
+
+/// A model's layers by module path, read from `model.onnx`.
+#[derive(Debug)]
+pub struct ModelWeights {
+    /// The model file's bytes.
+    pub bytes: Vec<u8>,
+    /// The folder external data is relative to.
+    pub folder: std::path::PathBuf,
+    /// Layers by module path in PyTorch's dotted form (`down_blocks.0.resnets.0.conv1`).
+    pub layers: BTreeMap<String, Layer>,
+    /// Initializers by name.
+    pub initializers: HashMap<String, Initializer>,
+    /// An operator that shows the graph was fused offline (`com.microsoft` attention, NHWC
+    /// convolutions), when there is one.
+    pub fused_operator: Option<String>,
+}
+
+impl ModelWeights {
+    /// Reads `model.onnx`.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|err| format!("cannot read it ({err})"))?;
+        let folder = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        Self::from_bytes(bytes, folder)
+    }
+
+    /// Reads a model held in memory; external data is looked for in `folder`.
+    pub fn from_bytes(bytes: Vec<u8>, folder: std::path::PathBuf) -> Result<Self, String> {
+        let mut nodes = Vec::new();
+        let mut initializers = HashMap::new();
+        for field in Fields::new(&bytes, 0) {
+            let field = field?;
+            if field.number != MODEL_GRAPH {
+                continue;
+            }
+            let (graph, graph_start) = field.message()?;
+            for part in Fields::new(graph, graph_start) {
+                let part = part?;
+                match part.number {
+                    GRAPH_NODE => nodes.push(read_node(part.message()?)?),
+                    GRAPH_INITIALIZER => {
+                        let (name, initializer) = read_initializer(part.message()?)?;
+                        initializers.insert(name, initializer);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let fused_operator = nodes
+            .iter()
+            .find(|node| node.domain == "com.microsoft")
+            .map(|node| node.op_type.clone());
+        let mut layers = BTreeMap::new();
+        for node in &nodes {
+            let op = match node.op_type.as_str() {
+                "MatMul" => WeightOp::MatMul,
+                "Gemm" => WeightOp::Gemm {
+                    trans_b: node.trans_b,
+                },
+                "Conv" => WeightOp::Conv,
+                _ => continue,
+            };
+            let Some(weight) = node.inputs.get(1) else {
+                continue;
+            };
+            if !initializers.contains_key(weight) {
+                // An activation times an activation (attention scores), not a layer.
+                continue;
+            }
+            let Some(path) = module_path(&node.name) else {
+                continue;
+            };
+            layers.entry(path).or_insert(Layer {
+                op,
+                initializer: weight.clone(),
+            });
+        }
+        Ok(Self {
+            bytes,
+            folder,
+            layers,
+            initializers,
+            fused_operator,
+        })
+    }
+
+    /// The weight of `layer` as float32 values in the model's layout, and its initializer.
+    pub fn weight(&self, layer: &Layer) -> Result<(Vec<f32>, &Initializer), String> {
+        let initializer = self
+            .initializers
+            .get(&layer.initializer)
+            .ok_or_else(|| format!("the weight {} is missing", layer.initializer))?;
+        let element_size = match initializer.data_type {
+            FLOAT => 4,
+            FLOAT16 => 2,
+            other => {
+                return Err(format!(
+                    "the weight {} has ONNX element type {other}; a LoRA can be merged into \
+                     float32 and float16 weights only",
+                    layer.initializer
+                ));
+            }
+        };
+        let expected = initializer.elements() * element_size;
+        let bytes: std::borrow::Cow<'_, [u8]> = match &initializer.data {
+            TensorData::Inline(range) => std::borrow::Cow::Borrowed(&self.bytes[range.clone()]),
+            TensorData::External {
+                location,
+                offset,
+                length,
+            } => {
+                let length = length.unwrap_or(expected as u64);
+                std::borrow::Cow::Owned(read_external(&self.folder, location, *offset, length)?)
+            }
+            TensorData::Other => {
+                return Err(format!(
+                    "the weight {} is stored in typed fields, which Pentimento does not patch; \
+                     re-export the model",
+                    layer.initializer
+                ));
+            }
+        };
+        if bytes.len() != expected {
+            return Err(format!(
+                "the weight {} holds {} bytes, its shape {:?} needs {expected}",
+                layer.initializer,
+                bytes.len(),
+                initializer.dims
+            ));
+        }
+        let values = if initializer.data_type == FLOAT {
+            bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        } else {
+            bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect()
+        };
+        Ok((values, initializer))
+    }
+
+    /// Whether every named initializer already keeps its data in another file.
+    pub fn all_external(&self, names: &[&str]) -> bool {
+        names.iter().all(|name| {
+            matches!(
+                self.initializers.get(*name).map(|init| &init.data),
+                Some(TensorData::External { .. })
+            )
+        })
+    }
+
+    /// A copy of the model in which each initializer of `moved` keeps its values in the file
+    /// `location` at the given byte range instead of inline; everything else is copied as it is.
+    pub fn with_external(&self, moved: &HashMap<String, Range<u64>>, location: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes.len());
+        for field in Fields::new(&self.bytes, 0).flatten() {
+            if field.number != MODEL_GRAPH || field.wire_type != LENGTH_DELIMITED {
+                out.extend_from_slice(&self.bytes[field.range.clone()]);
+                continue;
+            }
+            let (graph, graph_start) = field.payload;
+            let mut new_graph = Vec::with_capacity(graph.len());
+            for part in Fields::new(graph, graph_start).flatten() {
+                let rewritten = (part.number == GRAPH_INITIALIZER)
+                    .then(|| part.message().ok())
+                    .flatten()
+                    .and_then(|message| {
+                        let name = tensor_name(message)?;
+                        let range = moved.get(&name)?;
+                        Some(external_tensor(message, location, range))
+                    });
+                match rewritten {
+                    Some(tensor) => put_bytes(GRAPH_INITIALIZER, &tensor, &mut new_graph),
+                    None => {
+                        new_graph.extend_from_slice(&self.bytes[part.range.clone()]);
+                    }
+                }
+            }
+            put_bytes(MODEL_GRAPH, &new_graph, &mut out);
+        }
+        out
+    }
+}
+
+/// `/down_blocks.0/attentions.0/transformer_blocks.0/attn1/to_q/MatMul` →
+/// `down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`.
+fn module_path(node_name: &str) -> Option<String> {
+    let trimmed = node_name.strip_prefix('/')?;
+    let (path, _op) = trimmed.rsplit_once('/')?;
+    (!path.is_empty()).then(|| path.replace('/', "."))
+}
+
+fn read_external(
+    folder: &Path,
+    location: &str,
+    offset: u64,
+    length: u64,
+) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Seek};
+    let relative = Path::new(location);
+    if relative.is_absolute()
+        || relative
+            .components()
+            .any(|part| matches!(part, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "the model names external data outside its folder ({location})"
+        ));
+    }
+    let path = folder.join(relative);
+    let mut file = std::fs::File::open(&path)
+        .map_err(|err| format!("cannot open {} ({err})", path.display()))?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(|err| format!("cannot read {} ({err})", path.display()))?;
+    let mut data = vec![0; length as usize];
+    file.read_exact(&mut data).map_err(|err| {
+        format!(
+            "{} ends before the weight it should hold ({err})",
+            path.display()
+        )
+    })?;
+    Ok(data)
+}
+
+/// A node as the layer lookup needs it.
+#[derive(Default)]
+struct Node {
+    name: String,
+    op_type: String,
+    domain: String,
+    inputs: Vec<String>,
+    trans_b: bool,
+}
+
+fn read_node((bytes, start): (&[u8], usize)) -> Result<Node, String> {
+    let mut node = Node::default();
+    for field in Fields::new(bytes, start) {
+        let field = field?;
+        match field.number {
+            NODE_INPUT => node.inputs.push(field.text()?),
+            NODE_NAME => node.name = field.text()?,
+            NODE_OP_TYPE => node.op_type = field.text()?,
+            NODE_DOMAIN => node.domain = field.text()?,
+            NODE_ATTRIBUTE => {
+                let (mut name, mut value) = (String::new(), 0);
+                for part in Fields::new(field.message()?.0, 0) {
+                    let part = part?;
+                    match part.number {
+                        ATTRIBUTE_NAME => name = part.text()?,
+                        ATTRIBUTE_INT => value = part.varint,
+                        _ => {}
+                    }
+                }
+                if name == "transB" {
+                    node.trans_b = value != 0;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(node)
+}
+
+fn read_initializer((bytes, start): (&[u8], usize)) -> Result<(String, Initializer), String> {
+    let mut name = String::new();
+    let mut dims = Vec::new();
+    let mut data_type = 0;
+    let mut raw = None;
+    let mut typed = false;
+    let mut external = false;
+    let (mut location, mut offset, mut length) = (None, 0, None);
+    for field in Fields::new(bytes, start) {
+        let field = field?;
+        match field.number {
+            TENSOR_DIMS if field.wire_type == VARINT => dims.push(field.varint as i64),
+            TENSOR_DIMS => dims.extend(packed_varints(field.payload.0)?.map(|v| v as i64)),
+            TENSOR_DATA_TYPE => data_type = field.varint as i32,
+            TENSOR_NAME => name = field.text()?,
+            TENSOR_RAW_DATA => {
+                let (payload, at) = field.payload;
+                raw = Some(at..at + payload.len());
+            }
+            TENSOR_DATA_LOCATION => external = field.varint == EXTERNAL,
+            TENSOR_EXTERNAL_DATA => {
+                let (mut key, mut value) = (String::new(), String::new());
+                for part in Fields::new(field.message()?.0, 0) {
+                    let part = part?;
+                    match part.number {
+                        ENTRY_KEY => key = part.text()?,
+                        ENTRY_VALUE => value = part.text()?,
+                        _ => {}
+                    }
+                }
+                match key.as_str() {
+                    "location" => location = Some(value),
+                    "offset" => offset = value.parse().unwrap_or(0),
+                    "length" => length = value.parse().ok(),
+                    _ => {}
+                }
+            }
+            number if TENSOR_TYPED_DATA.contains(&number) => typed = true,
+            _ => {}
+        }
+    }
+    let data = match (external, location, raw) {
+        (true, Some(location), _) => TensorData::External {
+            location,
+            offset,
+            length,
+        },
+        (false, _, Some(range)) if !typed => TensorData::Inline(range),
+        _ => TensorData::Other,
+    };
+    Ok((
+        name,
+        Initializer {
+            dims,
+            data_type,
+            data,
+        },
+    ))
+}
+
+fn tensor_name((bytes, start): (&[u8], usize)) -> Option<String> {
+    Fields::new(bytes, start)
+        .flatten()
+        .find(|field| field.number == TENSOR_NAME)
+        .and_then(|field| field.text().ok())
+}
+
+/// The tensor message with its values replaced by a reference to `location`.
+fn external_tensor((bytes, start): (&[u8], usize), location: &str, range: &Range<u64>) -> Vec<u8> {
+    let dropped: HashSet<u64> = TENSOR_TYPED_DATA
+        .into_iter()
+        .chain([TENSOR_RAW_DATA, TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION])
+        .collect();
+    let mut out = Vec::new();
+    for field in Fields::new(bytes, start).flatten() {
+        if !dropped.contains(&field.number) {
+            out.extend_from_slice(&bytes[field.range.start - start..field.range.end - start]);
+        }
+    }
+    for (key, value) in [
+        ("location", location.to_owned()),
+        ("offset", range.start.to_string()),
+        ("length", (range.end - range.start).to_string()),
+    ] {
+        let mut entry = Vec::new();
+        put_bytes(ENTRY_KEY, key.as_bytes(), &mut entry);
+        put_bytes(ENTRY_VALUE, value.as_bytes(), &mut entry);
+        put_bytes(TENSOR_EXTERNAL_DATA, &entry, &mut out);
+    }
+    put_varint(TENSOR_DATA_LOCATION << 3 | VARINT, &mut out);
+    put_varint(EXTERNAL, &mut out);
+    out
+}
+
+fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn put_bytes(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+    put_varint(field << 3 | LENGTH_DELIMITED, out);
+    put_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// One field of a protobuf message held in memory.
+struct Field<'a> {
+    number: u64,
+    wire_type: u64,
+    /// The value of a varint field.
+    varint: u64,
+    /// The contents of a length-delimited field and where they start in the whole buffer.
+    payload: (&'a [u8], usize),
+    /// The whole field, key included, in the whole buffer's offsets.
+    range: Range<usize>,
+}
+
+impl<'a> Field<'a> {
+    fn message(&self) -> Result<(&'a [u8], usize), String> {
+        if self.wire_type == LENGTH_DELIMITED {
+            Ok(self.payload)
+        } else {
+            Err(corrupt("a section has the wrong wire type"))
+        }
+    }
+
+    fn text(&self) -> Result<String, String> {
+        String::from_utf8(self.message()?.0.to_vec()).map_err(|_| corrupt("a name is not UTF-8"))
+    }
+}
+
+/// The fields of a message: `bytes`, which starts at `start` in the whole buffer.
+struct Fields<'a> {
+    bytes: &'a [u8],
+    start: usize,
+    position: usize,
+    failed: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn new(bytes: &'a [u8], start: usize) -> Self {
+        Self {
+            bytes,
+            start,
+            position: 0,
+            failed: false,
+        }
+    }
+
+    fn varint(&mut self) -> Result<u64, String> {
+        let mut value = 0_u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .bytes
+                .get(self.position)
+                .ok_or_else(|| corrupt("the file ends inside a number (truncated?)"))?;
+            self.position += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(corrupt("a number is longer than ten bytes"))
+    }
+
+    fn next_field(&mut self) -> Result<Field<'a>, String> {
+        let begin = self.position;
+        let key = self.varint()?;
+        let (number, wire_type) = (key >> 3, key & 7);
+        let mut varint = 0;
+        let mut payload: (&'a [u8], usize) = (&[], self.start + self.position);
+        match wire_type {
+            VARINT => varint = self.varint()?,
+            FIXED64 | FIXED32 => {
+                let size = if wire_type == FIXED64 { 8 } else { 4 };
+                self.position += size;
+            }
+            LENGTH_DELIMITED => {
+                let size = self.varint()? as usize;
+                let end = self
+                    .position
+                    .checked_add(size)
+                    .filter(|&end| end <= self.bytes.len())
+                    .ok_or_else(|| {
+                        corrupt("a section runs past the end of the file (truncated?)")
+                    })?;
+                payload = (&self.bytes[self.position..end], self.start + self.position);
+                self.position = end;
+            }
+            _ => return Err(corrupt("unknown protobuf wire type")),
+        }
+        if self.position > self.bytes.len() {
+            return Err(corrupt(
+                "a field runs past the end of the file (truncated?)",
+            ));
+        }
+        Ok(Field {
+            number,
+            wire_type,
+            varint,
+            payload,
+            range: self.start + begin..self.start + self.position,
+        })
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<Field<'a>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.position >= self.bytes.len() {
+            return None;
+        }
+        let field = self.next_field();
+        self.failed = field.is_err();
+        Some(field)
+    }
+}
+
+fn packed_varints(bytes: &[u8]) -> Result<impl Iterator<Item = u64>, String> {
+    let mut reader = Fields::new(bytes, 0);
+    let mut values = Vec::new();
+    while reader.position < bytes.len() {
+        values.push(reader.varint()?);
+    }
+    Ok(values.into_iter())
+}
+
+fn corrupt(reason: &str) -> String {
+    format!("not a valid ONNX file: {reason}")
+}
