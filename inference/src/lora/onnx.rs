@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 // Field numbers from onnx.proto.
 const MODEL_GRAPH: u64 = 7;
@@ -123,7 +123,7 @@ pub struct ModelWeights {
     /// The model file's bytes.
     pub bytes: Vec<u8>,
     /// The folder external data is relative to.
-    pub folder: std::path::PathBuf,
+    pub folder: PathBuf,
     /// Layers by module path in PyTorch's dotted form (`down_blocks.0.resnets.0.conv1`).
     pub layers: BTreeMap<String, Layer>,
     /// Initializers by name.
@@ -140,12 +140,12 @@ impl ModelWeights {
         let folder = path
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| std::path::PathBuf::from("."));
+            .unwrap_or_else(|| PathBuf::from("."));
         Self::from_bytes(bytes, folder)
     }
 
     /// Reads a model held in memory; external data is looked for in `folder`.
-    pub fn from_bytes(bytes: Vec<u8>, folder: std::path::PathBuf) -> Result<Self, String> {
+    pub fn from_bytes(bytes: Vec<u8>, folder: PathBuf) -> Result<Self, String> {
         let mut nodes = Vec::new();
         let mut initializers = HashMap::new();
         for field in Fields::new(&bytes, 0) {
@@ -621,4 +621,137 @@ fn packed_varints(bytes: &[u8]) -> Result<impl Iterator<Item = u64>, String> {
 
 fn corrupt(reason: &str) -> String {
     format!("not a valid ONNX file: {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, op: &str, domain: &str, inputs: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for input in inputs {
+            put_bytes(NODE_INPUT, input.as_bytes(), &mut out);
+        }
+        put_bytes(NODE_NAME, name.as_bytes(), &mut out);
+        put_bytes(NODE_OP_TYPE, op.as_bytes(), &mut out);
+        if !domain.is_empty() {
+            put_bytes(NODE_DOMAIN, domain.as_bytes(), &mut out);
+        }
+        out
+    }
+
+    fn initializer(name: &str, dims: &[u64], values: &[f32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &dim in dims {
+            put_varint(TENSOR_DIMS << 3 | VARINT, &mut out);
+            put_varint(dim, &mut out);
+        }
+        put_varint(TENSOR_DATA_TYPE << 3 | VARINT, &mut out);
+        put_varint(FLOAT as u64, &mut out);
+        put_bytes(TENSOR_NAME, name.as_bytes(), &mut out);
+        let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        put_bytes(TENSOR_RAW_DATA, &raw, &mut out);
+        out
+    }
+
+    fn model(nodes: &[Vec<u8>], initializers: &[Vec<u8>]) -> Vec<u8> {
+        let mut graph = Vec::new();
+        for node in nodes {
+            put_bytes(GRAPH_NODE, node, &mut graph);
+        }
+        for tensor in initializers {
+            put_bytes(GRAPH_INITIALIZER, tensor, &mut graph);
+        }
+        let mut out = Vec::new();
+        put_varint(1 << 3 | VARINT, &mut out); // ir_version
+        put_varint(8, &mut out);
+        put_bytes(MODEL_GRAPH, &graph, &mut out);
+        out
+    }
+
+    #[test]
+    fn layers_are_found_through_node_names_and_moved_out_on_request() {
+        let bytes = model(
+            &[
+                node(
+                    "/blocks.0/attn/to_q/MatMul",
+                    "MatMul",
+                    "",
+                    &["x", "onnx::MatMul_7"],
+                ),
+                node("/blocks.0/attn/MatMul", "MatMul", "", &["q", "k"]),
+                node(
+                    "/blocks.0/conv/Conv",
+                    "Conv",
+                    "",
+                    &["x", "blocks.0.conv.weight"],
+                ),
+            ],
+            &[
+                initializer("onnx::MatMul_7", &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+                initializer("blocks.0.conv.weight", &[1, 1, 1, 1], &[0.5]),
+            ],
+        );
+        let weights = ModelWeights::from_bytes(bytes, PathBuf::from(".")).expect("reads");
+        assert_eq!(weights.fused_operator, None);
+        assert_eq!(
+            weights.layers.keys().collect::<Vec<_>>(),
+            ["blocks.0.attn.to_q", "blocks.0.conv"],
+            "the attention-score MatMul has no weight and is no layer"
+        );
+        let to_q = &weights.layers["blocks.0.attn.to_q"];
+        assert_eq!(to_q.op, WeightOp::MatMul);
+        let (values, initializer) = weights.weight(to_q).expect("reads");
+        assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(initializer.dims, [2, 3]);
+
+        let moved = HashMap::from([("onnx::MatMul_7".to_owned(), 64..88)]);
+        let rewritten = weights.with_external(&moved, "merged.bin");
+        let again = ModelWeights::from_bytes(rewritten, PathBuf::from(".")).expect("reads");
+        assert_eq!(
+            again.initializers["onnx::MatMul_7"].data,
+            TensorData::External {
+                location: "merged.bin".to_owned(),
+                offset: 64,
+                length: Some(24),
+            }
+        );
+        assert_eq!(again.initializers["onnx::MatMul_7"].dims, [2, 3]);
+        assert_eq!(
+            again.layers, weights.layers,
+            "the graph is otherwise the same"
+        );
+        assert!(matches!(
+            again.initializers["blocks.0.conv.weight"].data,
+            TensorData::Inline(_)
+        ));
+        assert!(again.all_external(&["onnx::MatMul_7"]));
+        assert!(!again.all_external(&["onnx::MatMul_7", "blocks.0.conv.weight"]));
+    }
+
+    #[test]
+    fn graphs_fused_offline_are_recognised() {
+        let bytes = model(
+            &[node(
+                "Attention_0",
+                "Attention",
+                "com.microsoft",
+                &["x", "qkv"],
+            )],
+            &[initializer("qkv", &[1, 3], &[1.0, 2.0, 3.0])],
+        );
+        let weights = ModelWeights::from_bytes(bytes, PathBuf::from(".")).expect("reads");
+        assert_eq!(weights.fused_operator.as_deref(), Some("Attention"));
+    }
+
+    #[test]
+    fn a_truncated_model_is_an_error() {
+        let bytes = model(
+            &[node("/a/MatMul", "MatMul", "", &["x", "w"])],
+            &[initializer("w", &[4], &[1.0; 4])],
+        );
+        let err = ModelWeights::from_bytes(bytes[..bytes.len() - 7].to_vec(), PathBuf::from("."))
+            .expect_err("truncated");
+        assert!(err.contains("truncated"), "{err}");
+    }
 }
