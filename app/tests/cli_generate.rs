@@ -304,3 +304,171 @@ fn bad_input_is_explained() {
         text(&missing.stderr)
     );
 }
+
+fn loras(name: &str) -> String {
+    fixtures()
+        .join("loras")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The kohya golden's request, with `extra` arguments for the LoRA.
+fn lora_golden_run(out: &Path, prompt: &str, extra: &[&str]) -> Output {
+    let golden = fixtures().join("goldens/txt2img-euler-lora-kohya");
+    let noise = golden.join("noise.npy");
+    let mut args = vec![
+        "--model",
+        "",
+        "--prompt",
+        prompt,
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--steps",
+        "5",
+        "--scheduler",
+        "euler",
+        "--init-noise",
+        noise.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    let model = model("tiny-sd");
+    args[1] = &model;
+    args.extend_from_slice(extra);
+    generate(&args)
+}
+
+#[test]
+fn a_lora_from_the_flag_or_the_prompt_reproduces_diffusers_fused_golden() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let flag = dir.path().join("flag.png");
+    let kohya = format!("{}:0.8", loras("kohya.safetensors"));
+    let output = lora_golden_run(&flag, "a red apple on a wooden table", &["--lora", &kohya]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("LoRA kohya at strength 0.8: 60 layers changed"),
+        "{}",
+        text(&output.stderr)
+    );
+    let ours = image::open(&flag).expect("png").to_rgb8();
+    let golden = fixtures().join("goldens/txt2img-euler-lora-kohya/image.png");
+    let theirs = image::open(golden).expect("png").to_rgb8();
+    let worst = ours
+        .as_raw()
+        .iter()
+        .zip(theirs.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .expect("pixels");
+    assert!(worst <= 2, "differs from diffusers by {worst}/255");
+
+    // The same LoRA named in the prompt, found in --lora-dir: the same picture.
+    let tag = dir.path().join("tag.png");
+    let folder = fixtures().join("loras");
+    let output = lora_golden_run(
+        &tag,
+        "a red apple on a wooden table <lora:kohya:0.8>",
+        &["--lora-dir", folder.to_str().expect("utf-8")],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        image::open(&tag).expect("png").to_rgb8().as_raw(),
+        ours.as_raw()
+    );
+    let chunks = png_text_chunks(&tag);
+    let generation = &chunks
+        .iter()
+        .find(|(key, _)| key == "pentimento:generation")
+        .expect("recorded")
+        .1;
+    let parameters: serde_json::Value = serde_json::from_str(generation).expect("json");
+    assert_eq!(parameters["prompt"], "a red apple on a wooden table");
+    let recorded = &parameters["loras"][0];
+    assert_eq!(recorded["name"], "kohya");
+    assert_eq!(recorded["strength"], 0.8_f32 as f64);
+    assert_eq!(recorded["title"], "Tiny ink");
+    assert_eq!(recorded["author"], "Pentimento fixtures");
+    let sha = pentimento_inference::sha256::of_file(&fixtures().join("loras/kohya.safetensors"))
+        .expect("hash");
+    assert_eq!(recorded["sha256"], sha.as_str());
+}
+
+#[test]
+fn lora_mistakes_are_explained() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let out = dir.path().join("x.png");
+    let missing = lora_golden_run(
+        &out,
+        "an apple",
+        &["--lora", "/nowhere/ink.safetensors:0.5"],
+    );
+    assert!(!missing.status.success());
+    let message = text(&missing.stderr);
+    assert!(
+        message.contains("cannot read the LoRA /nowhere/ink.safetensors"),
+        "{message}"
+    );
+    let folder = fixtures().join("loras");
+    let untagged = lora_golden_run(
+        &out,
+        "an apple <lora:nothing:1>",
+        &["--lora-dir", folder.to_str().expect("utf-8")],
+    );
+    let message = text(&untagged.stderr);
+    assert!(
+        message
+            .contains("the prompt asks for <lora:nothing>, but there is no nothing.safetensors in"),
+        "{message}"
+    );
+    let loha = lora_golden_run(&out, "an apple", &["--lora", &loras("loha.safetensors")]);
+    let message = text(&loha.stderr);
+    assert!(message.contains("LoHa"), "{message}");
+    assert!(!out.exists(), "nothing is written after an error");
+}
+
+#[test]
+fn lora_info_describes_the_file_and_its_fit() {
+    let output = pentimento()
+        .args([
+            "lora",
+            "info",
+            &loras("kohya.safetensors"),
+            "--model",
+            &model("tiny-sd"),
+        ])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report = text(&output.stdout);
+    for expected in [
+        "layout        kohya-ss",
+        "changes       UNet (48 layers), text encoder (12 layers)",
+        "rank          4\n",
+        "made for      stable-diffusion-v1/lora (Stable Diffusion 1.x)",
+        "title         Tiny ink",
+        "author        Pentimento fixtures",
+        "license       CC0-1.0",
+        "trigger words ink sketch, crosshatching, portrait",
+        "  text encoder: 12 layers changed",
+        "  UNet: 48 layers changed",
+    ] {
+        assert!(report.contains(expected), "{expected:?} in\n{report}");
+    }
+    let wrong = pentimento()
+        .args([
+            "lora",
+            "info",
+            &loras("sd2-shapes.safetensors"),
+            "--model",
+            &model("tiny-sd"),
+        ])
+        .output()
+        .expect("runs");
+    assert!(!wrong.status.success());
+    let message = text(&wrong.stderr);
+    assert!(message.contains("does not fit this model"), "{message}");
+    assert!(message.contains("sd_v2"), "{message}");
+}

@@ -121,7 +121,8 @@ fn each_layout_reads_with_its_pairs_and_metadata() {
             .contains(&("images", "24".to_owned()))
     );
     let locon = LoraFile::open(&lora("locon-ldm.safetensors")).expect("reads");
-    assert!(locon.has_convolutions());
+    assert!(locon.has_convolutions(), "3×3 convolutions");
+    assert!(!kohya.has_convolutions(), "1×1 ones only");
 }
 
 #[test]

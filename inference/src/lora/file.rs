@@ -216,8 +216,8 @@ impl LoraMetadata {
     pub fn training(&self) -> Vec<(&'static str, String)> {
         [
             ("network", "ss_network_module"),
-            ("rank", "ss_network_dim"),
-            ("alpha", "ss_network_alpha"),
+            ("network dim", "ss_network_dim"),
+            ("network alpha", "ss_network_alpha"),
             ("base checkpoint", "ss_sd_model_name"),
             ("resolution", "ss_resolution"),
             ("images", "ss_num_train_images"),
@@ -455,9 +455,11 @@ impl LoraFile {
         ranks
     }
 
-    /// Whether any pair is a convolution of more than 1×1 (LoCon).
+    /// Whether any pair changes a convolution with a kernel larger than 1×1 (LoCon).
     pub fn has_convolutions(&self) -> bool {
-        self.pairs.iter().any(|pair| pair.down_shape.len() == 4)
+        self.pairs
+            .iter()
+            .any(|pair| pair.down_shape.iter().skip(2).any(|&size| size > 1))
     }
 }
 
