@@ -11,6 +11,7 @@
 mod action;
 mod files;
 mod generation;
+pub mod loras;
 mod model_list;
 mod notices;
 pub mod views;
@@ -137,6 +138,8 @@ pub struct PentimentoApp {
     file_browser: Option<(FileBrowser, FilePurpose)>,
     /// A model download in progress.
     download: Option<crate::models::Download>,
+    /// The LoRA files the prompt panel offers.
+    loras: loras::LoraLibrary,
     gpu_canvas: bool,
     allow_close: bool,
     options: AppOptions,
@@ -228,6 +231,7 @@ impl PentimentoApp {
             dialogs,
             file_browser: None,
             download: None,
+            loras: loras::LoraLibrary::default(),
             gpu_canvas,
             allow_close: false,
             options: options.clone(),
@@ -502,6 +506,7 @@ impl PentimentoApp {
                         &mut self.settings,
                         (history.undo_depth(), history.memory_bytes()),
                         &self.folders.autosave_dir(),
+                        &self.folders.default_lora_dir(),
                         system_dialogs,
                         actions,
                     );
@@ -596,6 +601,7 @@ impl eframe::App for PentimentoApp {
             generation: &self.generation,
             mask_empty: document.mask().is_empty(),
             document_blank: document.is_blank(),
+            loras: &self.loras,
         };
         Panel::left("prompt_panel")
             .resizable(true)

@@ -25,6 +25,10 @@ pub enum DialogKind {
     SaveProject,
     /// Where to export a PNG.
     ExportPng,
+    /// A LoRA file.
+    LoraFile,
+    /// The folder that holds the artist's LoRAs.
+    LoraFolder,
 }
 
 /// A named set of file extensions (without the dot).
@@ -61,6 +65,8 @@ impl DialogKind {
             Self::OpenImage => "open-image",
             Self::SaveProject => "save-project",
             Self::ExportPng => "export-png",
+            Self::LoraFile => "lora-file",
+            Self::LoraFolder => "lora-folder",
         }
     }
 
@@ -73,13 +79,19 @@ impl DialogKind {
             Self::OpenImage => "Add an image as a layer",
             Self::SaveProject => "Save project",
             Self::ExportPng => "Export PNG",
+            Self::LoraFile => "Choose a LoRA (.safetensors)",
+            Self::LoraFolder => "Choose the folder that holds your LoRAs",
         }
     }
 
     /// The filters offered, the first chosen at the start (none for folders).
     pub fn filters(self) -> &'static [FileFilter] {
         match self {
-            Self::ModelFolder => &[],
+            Self::ModelFolder | Self::LoraFolder => &[],
+            Self::LoraFile => &[FileFilter {
+                name: "LoRA (safetensors)",
+                extensions: &["safetensors"],
+            }],
             Self::RuntimeLibrary => &[FileFilter {
                 name: "ONNX Runtime library",
                 extensions: &["so", "dll", "dylib"],
@@ -115,7 +127,7 @@ impl DialogKind {
 
     /// Whether it chooses a folder rather than a file.
     pub fn picks_folder(self) -> bool {
-        self == Self::ModelFolder
+        matches!(self, Self::ModelFolder | Self::LoraFolder)
     }
 
     /// The extension a saved file gets, for dialogs that save.

@@ -34,6 +34,32 @@ pub struct GenerationSettings {
     pub count: usize,
     /// Execution provider.
     pub provider: ProviderChoice,
+    /// The LoRAs chosen in the prompt panel.
+    pub loras: Vec<ChosenLora>,
+}
+
+/// A LoRA in the prompt panel's list.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChosenLora {
+    /// The `.safetensors` file.
+    pub path: PathBuf,
+    /// Its strength (1: as trained; negative subtracts it).
+    pub strength: f32,
+    /// Whether generations use it.
+    pub enabled: bool,
+}
+
+impl ChosenLora {
+    /// The strengths the slider offers.
+    pub const RANGE: std::ops::RangeInclusive<f32> = -2.0..=2.0;
+
+    /// The name `<lora:name>` uses: the file name without extension.
+    pub fn name(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 impl Default for GenerationSettings {
@@ -50,6 +76,7 @@ impl Default for GenerationSettings {
             seed_locked: false,
             count: 4,
             provider: ProviderChoice::Auto,
+            loras: Vec::new(),
         }
     }
 }
@@ -255,6 +282,14 @@ impl Settings {
             defaults.generation.strength
         };
         generation.count = generation.count.clamp(1, 8);
+        for lora in &mut generation.loras {
+            lora.strength = in_range(
+                lora.strength,
+                *ChosenLora::RANGE.start(),
+                *ChosenLora::RANGE.end(),
+                1.0,
+            );
+        }
         self.history_budget_mib = self.history_budget_mib.clamp(64, 16_384);
         self.autosave_seconds = self.autosave_seconds.clamp(5, 600);
         self

@@ -98,6 +98,13 @@ pub enum Event {
         /// Cheap preview of the current latents.
         preview: RgbImage,
     },
+    /// The LoRAs the generation runs with are merged in (sent before its first step).
+    LorasApplied {
+        /// Job id.
+        job: u64,
+        /// Each LoRA with its file hash, strength and metadata.
+        loras: Vec<pentimento_inference::lora::AppliedLora>,
+    },
     /// One variation is whole.
     Variation {
         /// Job id.
@@ -298,6 +305,17 @@ impl WorkerState {
             });
             return;
         };
+        match model.use_loras(&request.loras) {
+            Ok(loras) => self.emit(Event::LorasApplied { job, loras }),
+            Err(err) => {
+                self.model = Some((model, info));
+                self.emit(Event::Failed {
+                    job,
+                    message: crate::messages::sentence(&err.to_string()),
+                });
+                return;
+            }
+        }
         let mut cancelled = false;
         for index in 0..request.count {
             let single = GenerationRequest {

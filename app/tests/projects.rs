@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::Command;
 
 use pentimento::document::Document;
-use pentimento::document::GenerationRecord;
 use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
 use pentimento::document::compositor::{Provenance, unpremultiply};
 use pentimento::document::generative::GenerativeParams;
 use pentimento::document::layer::{BlendMode, LayerContent};
 use pentimento::document::tiles::PixelRect;
+use pentimento::document::{GenerationRecord, LoraRecord};
 use pentimento::io::ora;
 
 /// A document with a painted layer, a generative layer with feathered edges, a mask and a log.
@@ -73,6 +73,15 @@ fn sample_document() -> Document {
         app_version: "0.1.0".to_owned(),
         outcome: "finished".to_owned(),
         accepted: vec![0],
+        loras: vec![LoraRecord {
+            name: "inkStyle".to_owned(),
+            sha256: "cd".repeat(32),
+            strength: -0.35,
+            title: Some("Ink style".to_owned()),
+            author: Some("A. Painter".to_owned()),
+            license: Some("CC-BY-4.0".to_owned()),
+            base_model: Some("stable-diffusion-v1/lora".to_owned()),
+        }],
     });
     let layer = document.add_generative_layer("Generation 1 · seed 7", region, raw, mask, id);
     document

@@ -63,6 +63,8 @@ pub enum Action {
     },
     /// Stop the download (what arrived is kept).
     CancelDownload,
+    /// Read the LoRA folder again (the files and their metadata).
+    RefreshLoras,
     /// Generate with the prompt panel's settings.
     Generate,
     /// Generate again with the next seeds.
@@ -163,6 +165,10 @@ pub enum FilePurpose {
     Save(AfterSave),
     /// Export the flattened image here.
     Export,
+    /// Add this LoRA to the prompt panel's list.
+    AddLora,
+    /// Look for LoRAs in this folder (Settings).
+    LoraFolder,
 }
 
 impl FilePurpose {
@@ -176,6 +182,8 @@ impl FilePurpose {
             Self::ImportLayer => DialogKind::OpenImage,
             Self::Save(_) => DialogKind::SaveProject,
             Self::Export => DialogKind::ExportPng,
+            Self::AddLora => DialogKind::LoraFile,
+            Self::LoraFolder => DialogKind::LoraFolder,
         }
     }
 }
@@ -264,6 +272,7 @@ impl PentimentoApp {
                     download.cancel.cancel();
                 }
             }
+            Action::RefreshLoras => self.refresh_loras(),
             Action::Generate => self.start_generation(ctx),
             Action::GenerateMore => self.generate_more(ctx),
             Action::CancelGeneration => self.generation.cancel(),

@@ -218,6 +218,11 @@ impl PentimentoApp {
             FilePurpose::LoadModel => self.load_model(path),
             FilePurpose::AddModel => self.add_model_folder(&path),
             FilePurpose::RuntimeLibrary => self.settings.onnx_runtime_library = Some(path),
+            FilePurpose::AddLora => self.add_lora(path),
+            FilePurpose::LoraFolder => {
+                self.settings.lora_folder = Some(path);
+                self.refresh_loras();
+            }
             FilePurpose::Open => self.request_replace(ReplaceWith::Open(path)),
             FilePurpose::ImportLayer => {
                 if let Some(message) = self.import_layer(&path) {

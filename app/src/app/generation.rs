@@ -7,7 +7,7 @@ use pentimento_inference::{CancelToken, GenerationRequest};
 
 use super::PentimentoApp;
 use crate::canvas::RegionOverlay;
-use crate::document::GenerationRecord;
+use crate::document::{GenerationRecord, LoraRecord};
 use crate::region::{self, GenerationPlan, ModelShape};
 use crate::worker::{Command, Event, ModelInfo};
 
@@ -300,6 +300,30 @@ impl PentimentoApp {
                     &rgba,
                 ));
             }
+            Event::LorasApplied { job, loras } => {
+                let Some(running) = self.generation.running.as_ref().filter(|r| r.job == job)
+                else {
+                    return;
+                };
+                let log_id = running.log_id;
+                if let Some(record) = self.workspace.document.generation_record_mut(log_id) {
+                    record.loras = loras.iter().map(LoraRecord::of).collect();
+                }
+                let unmatched: Vec<String> = loras
+                    .iter()
+                    .filter(|lora| !lora.unmatched.is_empty())
+                    .map(|lora| {
+                        format!(
+                            "{} of the keys of the LoRA {} match no layer of this model and were left out",
+                            lora.unmatched.len(),
+                            lora.name
+                        )
+                    })
+                    .collect();
+                if !unmatched.is_empty() {
+                    self.notify(ctx, format!("{}.", unmatched.join("; ")), false);
+                }
+            }
             Event::Variation { job, variation } => {
                 let Some(running) = self.generation.running.as_ref().filter(|r| r.job == job)
                 else {
@@ -410,8 +434,20 @@ impl PentimentoApp {
         }
         // The prompt and settings of a generation survive a crash during it.
         self.save_settings();
+        let (prompt, loras) = match super::loras::requested(
+            &settings.prompt,
+            &settings.loras,
+            &self.settings.lora_dir(&self.folders),
+        ) {
+            Ok(found) => found,
+            Err(message) => {
+                self.notify(ctx, message, true);
+                return;
+            }
+        };
         let base = GenerationRequest {
-            prompt: settings.prompt.clone(),
+            prompt,
+            loras,
             negative_prompt: settings.negative_prompt.clone(),
             steps: settings.steps,
             guidance: settings.guidance,
@@ -456,6 +492,7 @@ impl PentimentoApp {
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
             outcome: "running".to_owned(),
             accepted: Vec::new(),
+            loras: Vec::new(),
         };
         let Some(worker) = &self.worker else {
             self.notify(ctx, "Generation is unavailable in this session.", true);

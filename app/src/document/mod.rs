@@ -20,7 +20,7 @@ use brush::Stroke;
 use compositor::Provenance;
 use history::{Change, Entry, History, TileTarget};
 use layer::{Layer, LayerContent, LayerId, LayerProperties};
-pub use provenance_log::GenerationRecord;
+pub use provenance_log::{GenerationRecord, LoraRecord};
 use tiles::{MaskTiles, PixelRect, RgbaTiles, TILE};
 
 /// Largest canvas side.

@@ -122,6 +122,71 @@ pub struct LoraMetadata {
 }
 
 impl LoraMetadata {
+    /// Reads only the header of a `.safetensors` file (its metadata, not the weights): cheap
+    /// enough for listing a folder of LoRAs.
+    pub fn read_header(path: &Path) -> Result<Self, LoraError> {
+        use std::io::Read as _;
+        let unreadable = |reason: String| LoraError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(|err| unreadable(err.to_string()))?;
+        let mut size = [0_u8; 8];
+        file.read_exact(&mut size)
+            .map_err(|_| unreadable("not a safetensors file (too short)".to_owned()))?;
+        let size = u64::from_le_bytes(size);
+        if size > 100_000_000 {
+            return Err(unreadable(format!(
+                "not a safetensors file (it announces a {size}-byte header)"
+            )));
+        }
+        let mut header = vec![0_u8; size as usize];
+        file.read_exact(&mut header)
+            .map_err(|_| unreadable("not a safetensors file (its header is cut off)".to_owned()))?;
+        let json: serde_json::Value = serde_json::from_slice(&header)
+            .map_err(|err| unreadable(format!("not a safetensors file ({err})")))?;
+        let entries = json
+            .get("__metadata__")
+            .and_then(serde_json::Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self { entries })
+    }
+
+    /// Lines for people: title, author, license, base model, trigger words and training
+    /// settings, those the file has.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (label, value) in [
+            ("Title", self.title()),
+            ("Author", self.author()),
+            ("License", self.license()),
+            ("Made for", self.base_model()),
+            ("Description", self.description()),
+        ] {
+            if let Some(value) = value {
+                lines.push(format!("{label}: {value}"));
+            }
+        }
+        let triggers = self.trigger_words();
+        if !triggers.is_empty() {
+            lines.push(format!("Trigger words: {}", triggers.join(", ")));
+        }
+        let training: Vec<String> = self
+            .training()
+            .into_iter()
+            .map(|(label, value)| format!("{label} {value}"))
+            .collect();
+        if !training.is_empty() {
+            lines.push(format!("Training: {}", training.join(" · ")));
+        }
+        lines
+    }
+
     fn get(&self, keys: &[&str]) -> Option<&str> {
         keys.iter()
             .filter_map(|key| self.entries.get(*key))

@@ -76,6 +76,10 @@ impl GenerationLogWindow {
                             record.execution_provider,
                             record.app_version
                         ));
+                        for lora in &record.loras {
+                            ui.label(format!("LoRA: {}", lora.describe()))
+                                .on_hover_text(format!("sha256 {}", lora.sha256));
+                        }
                         egui::CollapsingHeader::new(format!(
                             "Model files ({})",
                             record.model_files.len()

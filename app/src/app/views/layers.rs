@@ -395,6 +395,10 @@ fn layer_properties(
                         "{} · {} · {} steps · guidance {} · {}",
                         record.mode, record.model, record.steps, record.guidance, record.scheduler
                     ));
+                    for lora in &record.loras {
+                        ui.label(format!("LoRA: {}", lora.describe()))
+                            .on_hover_text(format!("sha256 {}", lora.sha256));
+                    }
                     ui.weak(format!(
                         "Made {} on {}",
                         record.time, record.execution_provider

@@ -8,6 +8,7 @@
 pub mod file_browser;
 pub mod generation_log;
 pub mod layers;
+pub mod loras;
 pub mod menu;
 pub mod modals;
 pub mod model_manager;

@@ -21,11 +21,16 @@ pub struct Shown<'a> {
     pub mask_empty: bool,
     /// Whether the document has nothing painted.
     pub document_blank: bool,
+    /// The LoRA files on offer.
+    pub loras: &'a crate::app::loras::LoraLibrary,
 }
 
 /// The prompt panel (the prompt and settings it edits are the settings').
 #[derive(Debug, Default)]
-pub struct PromptPanel;
+pub struct PromptPanel {
+    /// The chosen LoRAs and their strengths.
+    loras: super::loras::LoraList,
+}
 
 impl PromptPanel {
     /// The warning shown while ONNX Runtime is unavailable, with a way to try again.
@@ -82,6 +87,8 @@ impl PromptPanel {
             "what to avoid",
             2,
         );
+        ui.add_space(6.0);
+        self.loras.ui(ui, shown.loras, settings, actions);
         ui.add_space(8.0);
 
         generation_settings(ui, settings, shown.mask_empty, shown.document_blank);

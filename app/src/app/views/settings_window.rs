@@ -1,5 +1,5 @@
-//! The settings window: undo memory, the autosave clock and folder, the ONNX Runtime library,
-//! and which file dialogs to use.
+//! The settings window: undo memory, the autosave clock and folder, the LoRA folder, the ONNX
+//! Runtime library, and which file dialogs to use.
 
 use std::path::Path;
 
@@ -22,6 +22,7 @@ impl SettingsWindow {
         settings: &mut Settings,
         history: (usize, usize),
         autosave_folder: &Path,
+        default_lora_folder: &Path,
         system_dialogs: Option<bool>,
         actions: &mut Vec<Action>,
     ) {
@@ -49,6 +50,28 @@ impl SettingsWindow {
             ui.end_row();
             ui.label("Autosave folder");
             ui.weak(autosave_folder.display().to_string());
+            ui.end_row();
+            ui.label("LoRA folder");
+            ui.vertical(|ui| {
+                let shown = settings
+                    .lora_folder
+                    .as_deref()
+                    .unwrap_or(default_lora_folder);
+                ui.weak(shown.display().to_string());
+                ui.horizontal(|ui| {
+                    if ui.button("Choose…").clicked() {
+                        actions.push(Action::AskFile(FilePurpose::LoraFolder));
+                    }
+                    if ui
+                        .add_enabled(settings.lora_folder.is_some(), egui::Button::new("Default"))
+                        .clicked()
+                    {
+                        settings.lora_folder = None;
+                        actions.push(Action::RefreshLoras);
+                    }
+                });
+                ui.weak("The prompt panel offers the .safetensors files in it and below it.");
+            });
             ui.end_row();
             ui.label("ONNX Runtime library");
             ui.vertical(|ui| {

@@ -1,0 +1,163 @@
+//! LoRAs in the window, as an artist uses them: one found in the LoRA folder is added from the
+//! prompt panel, its trigger word goes into the prompt, its strength is moved with the keyboard,
+//! a generation runs with it, and the generation log names it with its file hash, strength and
+//! metadata. A `<lora:…>` tag naming a file that is not there is explained, not ignored.
+
+use std::time::Duration;
+
+use egui::Key;
+use egui_kittest::kittest::Queryable as _;
+use pentimento::settings::ChosenLora;
+use pentimento_inference::LocateOptions;
+use pentimento_tests::{Sandbox, fixture_model, fixtures_dir, last_notice, run_until, window};
+
+fn with_kohya_in_the_lora_folder(sandbox: &Sandbox) -> std::path::PathBuf {
+    let folder = sandbox.folders().default_lora_dir();
+    std::fs::create_dir_all(&folder).expect("folder");
+    let file = folder.join("kohya.safetensors");
+    std::fs::copy(fixtures_dir().join("loras/kohya.safetensors"), &file).expect("copy");
+    file
+}
+
+fn ready_window(sandbox: &Sandbox) -> egui_kittest::Harness<'static, pentimento::PentimentoApp> {
+    let mut harness = window(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        model: Some(fixture_model("tiny-sd")),
+        document_size: [256, 192],
+        ..sandbox.options()
+    });
+    {
+        let generation = &mut harness.state_mut().settings_mut().generation;
+        generation.steps = 2;
+        generation.count = 1;
+        generation.seed = 5;
+        generation.seed_locked = true;
+        generation.prompt = "a harbour at dusk".to_owned();
+    }
+    run_until(
+        &mut harness,
+        "the model to load",
+        Duration::from_secs(120),
+        |app| {
+            app.model.ready().is_some()
+                || matches!(app.model, pentimento::app::ModelState::Failed(_))
+        },
+    );
+    harness
+}
+
+#[test]
+fn a_lora_is_added_tuned_used_and_named_in_the_log() {
+    let sandbox = Sandbox::new();
+    let file = with_kohya_in_the_lora_folder(&sandbox);
+    let mut harness = ready_window(&sandbox);
+
+    harness.get_by_label("Add LoRA").click();
+    harness.run();
+    harness.get_by_label("kohya").click();
+    harness.run();
+    assert_eq!(
+        harness.state().settings().generation.loras,
+        [ChosenLora {
+            path: file.clone(),
+            strength: 1.0,
+            enabled: true
+        }]
+    );
+    // Its trigger words come from the file's training captions.
+    harness.get_by_label("crosshatching").click();
+    harness.run();
+    assert_eq!(
+        harness.state().settings().generation.prompt,
+        "a harbour at dusk, crosshatching"
+    );
+    // Four steps down with the keyboard: 0.8.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Slider, "kohya")
+        .focus();
+    harness.run();
+    for _ in 0..4 {
+        harness.key_press(Key::ArrowLeft);
+        harness.run();
+    }
+    let strength = harness.state().settings().generation.loras[0].strength;
+    assert!((strength - 0.8).abs() < 1e-6, "strength {strength}");
+
+    harness.get_by_label("Generate").click();
+    harness.step();
+    run_until(
+        &mut harness,
+        "the generation",
+        Duration::from_secs(300),
+        |app| !app.generation.is_running(),
+    );
+    let record = harness
+        .state()
+        .document()
+        .generation_log
+        .last()
+        .expect("logged")
+        .clone();
+    assert_eq!(
+        record.outcome,
+        "finished",
+        "{:?}",
+        harness.state().notices()
+    );
+    assert_eq!(record.prompt, "a harbour at dusk, crosshatching");
+    assert_eq!(record.loras.len(), 1);
+    let lora = &record.loras[0];
+    assert_eq!(lora.name, "kohya");
+    assert!((lora.strength - 0.8).abs() < 1e-6);
+    assert_eq!(
+        lora.sha256,
+        pentimento_inference::sha256::of_file(&file).expect("hash")
+    );
+    assert_eq!(lora.title.as_deref(), Some("Tiny ink"));
+    assert_eq!(lora.license.as_deref(), Some("CC0-1.0"));
+
+    harness.get_by_label("Provenance").click();
+    harness.run();
+    harness.get_by_label("Show log").click();
+    harness.run();
+    harness.get_by_label(&format!(
+        "LoRA: kohya at {} (\"Tiny ink\", by Pentimento fixtures, license CC0-1.0)",
+        lora.strength
+    ));
+}
+
+#[test]
+fn a_prompt_tag_for_a_missing_lora_is_explained() {
+    let sandbox = Sandbox::new();
+    with_kohya_in_the_lora_folder(&sandbox);
+    let mut harness = ready_window(&sandbox);
+    harness.state_mut().settings_mut().generation.prompt =
+        "a harbour <lora:watercolour:0.7>".to_owned();
+    harness.get_by_label("Generate").click();
+    harness.run();
+    assert!(!harness.state().generation.is_running());
+    let notice = last_notice(&harness);
+    assert!(
+        notice.contains("no watercolour.safetensors in the LoRA folder"),
+        "{notice}"
+    );
+    // The tag of one that is there works.
+    harness.state_mut().settings_mut().generation.prompt = "a harbour <lora:kohya:0.5>".to_owned();
+    harness.get_by_label("Generate").click();
+    harness.step();
+    run_until(
+        &mut harness,
+        "the generation",
+        Duration::from_secs(300),
+        |app| !app.generation.is_running(),
+    );
+    let record = harness
+        .state()
+        .document()
+        .generation_log
+        .last()
+        .expect("logged")
+        .clone();
+    assert_eq!(record.prompt, "a harbour");
+    assert_eq!(record.loras[0].strength, 0.5);
+}
