@@ -505,8 +505,7 @@ impl PentimentoApp {
                         ui,
                         &mut self.settings,
                         (history.undo_depth(), history.memory_bytes()),
-                        &self.folders.autosave_dir(),
-                        &self.folders.default_lora_dir(),
+                        &self.folders,
                         system_dialogs,
                         actions,
                     );

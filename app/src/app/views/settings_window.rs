@@ -6,7 +6,7 @@ use std::path::Path;
 use egui::Ui;
 
 use crate::app::{Action, FilePurpose};
-use crate::settings::{FileDialogChoice, Settings};
+use crate::settings::{FileDialogChoice, Folders, Settings};
 
 /// The settings window (the values it edits are the settings').
 #[derive(Debug, Default)]
@@ -21,8 +21,7 @@ impl SettingsWindow {
         ui: &mut Ui,
         settings: &mut Settings,
         history: (usize, usize),
-        autosave_folder: &Path,
-        default_lora_folder: &Path,
+        folders: &Folders,
         system_dialogs: Option<bool>,
         actions: &mut Vec<Action>,
     ) {
@@ -49,14 +48,14 @@ impl SettingsWindow {
                 .labelled_by(label.id);
             ui.end_row();
             ui.label("Autosave folder");
-            ui.weak(autosave_folder.display().to_string());
+            ui.weak(folders.autosave_dir().display().to_string());
             ui.end_row();
             ui.label("LoRA folder");
             ui.vertical(|ui| {
                 let shown = settings
                     .lora_folder
                     .as_deref()
-                    .unwrap_or(default_lora_folder);
+                    .map_or_else(|| folders.default_lora_dir(), Path::to_path_buf);
                 ui.weak(shown.display().to_string());
                 ui.horizontal(|ui| {
                     if ui.button("Choose…").clicked() {
