@@ -9,7 +9,9 @@ use egui::Key;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::settings::ChosenLora;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, fixture_model, fixtures_dir, last_notice, run_until, window};
+use pentimento_tests::{
+    Sandbox, fixture_model, fixtures_dir, last_notice, run_until, snapshot_options, window,
+};
 
 fn with_kohya_in_the_lora_folder(sandbox: &Sandbox) -> std::path::PathBuf {
     let folder = sandbox.folders().default_lora_dir();
@@ -52,6 +54,8 @@ fn a_lora_is_added_tuned_used_and_named_in_the_log() {
     let file = with_kohya_in_the_lora_folder(&sandbox);
     let mut harness = ready_window(&sandbox);
 
+    harness.get_by_label("LoRAs").click();
+    harness.run();
     harness.get_by_label("Add LoRA").click();
     harness.run();
     harness.get_by_label("kohya").click();
@@ -82,6 +86,7 @@ fn a_lora_is_added_tuned_used_and_named_in_the_log() {
     }
     let strength = harness.state().settings().generation.loras[0].strength;
     assert!((strength - 0.8).abs() < 1e-6, "strength {strength}");
+    harness.snapshot_options("lora_chosen", &snapshot_options());
 
     harness.get_by_label("Generate").click();
     harness.step();

@@ -30,7 +30,7 @@ impl LoraList {
         };
         egui::CollapsingHeader::new(title)
             .id_salt("loras")
-            .default_open(true)
+            .default_open(!settings.loras.is_empty())
             .show(ui, |ui| {
                 let mut remove = None;
                 let mut add_words = Vec::new();
