@@ -78,7 +78,7 @@ fn rebuilt(model: &StableDiffusion) -> Vec<Component> {
     model
         .last_lora_rebuild()
         .iter()
-        .map(|(component, _)| *component)
+        .map(|rebuild| rebuild.component)
         .collect()
 }
 
@@ -272,19 +272,7 @@ fn float16_weights_are_merged_in_float32_and_rounded_once() {
             .tensors
             .iter()
             .map(|tensor| {
-                let values = if tensor.data_type == 10 {
-                    tensor
-                        .bytes
-                        .chunks_exact(2)
-                        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                        .collect()
-                } else {
-                    tensor
-                        .bytes
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect()
-                };
+                let values = tensor.to_f32();
                 (names[tensor.name.as_str()].to_owned(), values)
             })
             .collect()
@@ -415,4 +403,32 @@ fn keys_that_match_nothing_are_reported() {
             "lora_unet_mid_block_attentions_9_proj_in"
         ]
     );
+}
+
+#[test]
+fn the_cached_graph_takes_merged_attention_weights_like_a_fresh_optimization() {
+    use pentimento_inference::pipeline::RebuildKind;
+    let cache = tempfile::tempdir().expect("cache");
+    let folder = fixtures().join("models/tiny-sd");
+    // The PEFT fixture changes attention projections and feed-forward MatMuls only, whose
+    // weights ONNX Runtime's optimizer keeps as they are; kohya's also changes 1×1 convolutions,
+    // which it reorders.
+    let peft = request(&[("peft.safetensors", 0.7)]);
+    let mut cached = load_from(&folder, Some(cache.path()));
+    let from_cache = latents(&mut cached, &peft);
+    let kinds: Vec<RebuildKind> = cached.last_lora_rebuild().iter().map(|r| r.how).collect();
+    assert_eq!(kinds, [RebuildKind::CachedGraph, RebuildKind::CachedGraph]);
+    let mut fresh = load("tiny-sd");
+    let optimized = latents(&mut fresh, &peft);
+    let kinds: Vec<RebuildKind> = fresh.last_lora_rebuild().iter().map(|r| r.how).collect();
+    assert_eq!(kinds, [RebuildKind::InMemory, RebuildKind::InMemory]);
+    assert_eq!(from_cache, optimized);
+    // Convolutions reordered by the optimizer: the graph is optimized again.
+    latents(&mut cached, &request(&[("locon-ldm.safetensors", 1.0)]));
+    let unet = cached
+        .last_lora_rebuild()
+        .iter()
+        .find(|rebuild| rebuild.component == Component::Unet)
+        .expect("the UNet was made again");
+    assert_eq!(unet.how, RebuildKind::InMemory);
 }

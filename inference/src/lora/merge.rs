@@ -24,10 +24,43 @@ pub struct MergedTensor {
     pub name: String,
     /// Its dimensions.
     pub dims: Vec<i64>,
-    /// ONNX element type (float32 or float16).
-    pub data_type: i32,
-    /// The values, little-endian.
-    pub bytes: Vec<u8>,
+    /// The values, in the weight's own type.
+    pub values: MergedValues,
+}
+
+/// A merged weight's values.
+#[derive(Clone, Debug)]
+pub enum MergedValues {
+    /// float32.
+    Float(Vec<f32>),
+    /// float16.
+    Float16(Vec<half::f16>),
+}
+
+impl MergedTensor {
+    /// ONNX element type.
+    pub fn data_type(&self) -> i32 {
+        match self.values {
+            MergedValues::Float(_) => FLOAT,
+            MergedValues::Float16(_) => FLOAT16,
+        }
+    }
+
+    /// The values as float32 (float16 ones widened).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match &self.values {
+            MergedValues::Float(values) => values.clone(),
+            MergedValues::Float16(values) => values.iter().map(|v| v.to_f32()).collect(),
+        }
+    }
+
+    /// The values as little-endian bytes, as an ONNX file stores them.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match &self.values {
+            MergedValues::Float(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            MergedValues::Float16(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
 }
 
 /// How one LoRA met one component of the model.
@@ -195,25 +228,17 @@ fn merge_layer(
             ndarray::linalg::general_mat_mul(factor, &up, &down, 1.0, &mut weight);
         }
     }
-    let bytes = match initializer.data_type {
-        FLOAT => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        FLOAT16 => values
-            .iter()
-            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-            .collect(),
-        _ => unreachable_type(),
+    // `ModelWeights::weight` reads float32 and float16 weights only.
+    let values = if initializer.data_type == FLOAT16 {
+        MergedValues::Float16(values.into_iter().map(half::f16::from_f32).collect())
+    } else {
+        MergedValues::Float(values)
     };
     Ok(MergedTensor {
         name: layer.initializer.clone(),
         dims: initializer.dims.clone(),
-        data_type: initializer.data_type,
-        bytes,
+        values,
     })
-}
-
-fn unreachable_type() -> Vec<u8> {
-    // `ModelWeights::weight` refuses every other element type before this point.
-    Vec::new()
 }
 
 fn internal(err: &ndarray::ShapeError) -> LoraError {

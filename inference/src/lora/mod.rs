@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use file::{BaseFamily, LoraComponent, LoraFile, LoraFormat, LoraMetadata};
-pub use merge::{ComponentMatch, MergedTensor};
+pub use merge::{ComponentMatch, MergedTensor, MergedValues};
 
 /// A LoRA and the strength it is applied with (1: as trained; negative values subtract it).
 #[derive(Clone, Debug)]

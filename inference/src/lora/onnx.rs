@@ -97,6 +97,16 @@ pub enum TensorData {
     },
     /// In typed fields (`float_data`, …) or nowhere: not a form a LoRA is merged into.
     Other,
+    /// At a byte range of a file Pentimento chose (not one a model names): the same values
+    /// kept in the optimized-graph cache (see [`ModelWeights::take_weights_from`]).
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// Where the values start.
+        offset: u64,
+        /// How many bytes they take.
+        length: u64,
+    },
 }
 
 /// An initializer's shape, type and data location.
@@ -120,8 +130,10 @@ impl Initializer {
 /// A model's layers by module path, read from `model.onnx`.
 #[derive(Debug)]
 pub struct ModelWeights {
-    /// The model file's bytes.
+    /// The model file's bytes (empty after [`Self::forget_bytes`]).
     pub bytes: Vec<u8>,
+    /// The model file, when it was read from one.
+    pub file: Option<PathBuf>,
     /// The folder external data is relative to.
     pub folder: PathBuf,
     /// Layers by module path in PyTorch's dotted form (`down_blocks.0.resnets.0.conv1`).
@@ -131,6 +143,8 @@ pub struct ModelWeights {
     /// An operator that shows the graph was fused offline (`com.microsoft` attention, NHWC
     /// convolutions), when there is one.
     pub fused_operator: Option<String>,
+    /// How many node inputs read each value (initializers included).
+    pub consumers: HashMap<String, usize>,
 }
 
 impl ModelWeights {
@@ -141,7 +155,69 @@ impl ModelWeights {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Self::from_bytes(bytes, folder)
+        let mut weights = Self::from_bytes(bytes, folder)?;
+        weights.file = Some(path.to_path_buf());
+        Ok(weights)
+    }
+
+    /// Drops the file's bytes, keeping the layers and initializers: inline weights are then
+    /// read from the file when needed, and the model's bytes no longer take memory.
+    pub fn forget_bytes(&mut self) {
+        if self.file.is_some() {
+            self.bytes = Vec::new();
+        }
+    }
+
+    /// A copy of the layers and initializers without the file's bytes (see
+    /// [`Self::forget_bytes`]).
+    pub fn outline(&self) -> Self {
+        Self {
+            bytes: Vec::new(),
+            file: self.file.clone(),
+            folder: self.folder.clone(),
+            layers: self.layers.clone(),
+            initializers: self.initializers.clone(),
+            fused_operator: self.fused_operator.clone(),
+            consumers: self.consumers.clone(),
+        }
+    }
+
+    /// Reads the initializers that `graph` keeps under the same name, shape and type in an
+    /// external file from there instead (the same values, when `graph` is this model as ONNX
+    /// Runtime optimized it); returns their names.
+    pub fn take_weights_from(&mut self, graph: &ModelWeights) -> HashSet<String> {
+        let mut taken = HashSet::new();
+        for (name, initializer) in &mut self.initializers {
+            let Some(cached) = graph.initializers.get(name) else {
+                continue;
+            };
+            let TensorData::External {
+                location,
+                offset,
+                length,
+            } = &cached.data
+            else {
+                continue;
+            };
+            if cached.dims != initializer.dims || cached.data_type != initializer.data_type {
+                continue;
+            }
+            let size = match cached.data_type {
+                FLOAT => 4,
+                FLOAT16 => 2,
+                _ => continue,
+            };
+            let Some(path) = inside(&graph.folder, location) else {
+                continue;
+            };
+            initializer.data = TensorData::InFile {
+                path,
+                offset: *offset,
+                length: length.unwrap_or((cached.elements() * size) as u64),
+            };
+            taken.insert(name.clone());
+        }
+        taken
     }
 
     /// Reads a model held in memory; external data is looked for in `folder`.
@@ -168,8 +244,12 @@ impl ModelWeights {
         }
         let fused_operator = nodes
             .iter()
-            .find(|node| node.domain == "com.microsoft")
+            .find(|node| is_fused_offline(node))
             .map(|node| node.op_type.clone());
+        let mut consumers: HashMap<String, usize> = HashMap::new();
+        for input in nodes.iter().flat_map(|node| &node.inputs) {
+            *consumers.entry(input.clone()).or_default() += 1;
+        }
         let mut layers = BTreeMap::new();
         for node in &nodes {
             let op = match node.op_type.as_str() {
@@ -197,10 +277,12 @@ impl ModelWeights {
         }
         Ok(Self {
             bytes,
+            file: None,
             folder,
             layers,
             initializers,
             fused_operator,
+            consumers,
         })
     }
 
@@ -223,7 +305,16 @@ impl ModelWeights {
         };
         let expected = initializer.elements() * element_size;
         let bytes: std::borrow::Cow<'_, [u8]> = match &initializer.data {
+            TensorData::Inline(range) if self.bytes.is_empty() => {
+                let file = self.file.as_deref().unwrap_or(Path::new(""));
+                std::borrow::Cow::Owned(read_range(file, range.start as u64, range.len() as u64)?)
+            }
             TensorData::Inline(range) => std::borrow::Cow::Borrowed(&self.bytes[range.clone()]),
+            TensorData::InFile {
+                path,
+                offset,
+                length,
+            } => std::borrow::Cow::Owned(read_range(path, *offset, *length)?),
             TensorData::External {
                 location,
                 offset,
@@ -305,6 +396,26 @@ impl ModelWeights {
     }
 }
 
+/// ONNX Runtime's operators that take a layer's weights into another form (packed QKV
+/// attention, NHWC or blocked convolutions, fused MatMul/Gemm), so that the layer's own weight
+/// initializer is no longer what a LoRA would change.
+fn is_fused_offline(node: &Node) -> bool {
+    node.domain == "com.microsoft.nchwc"
+        || (node.domain == "com.microsoft"
+            && matches!(
+                node.op_type.as_str(),
+                "Attention"
+                    | "MultiHeadAttention"
+                    | "PackedAttention"
+                    | "PackedMultiHeadAttention"
+                    | "GroupQueryAttention"
+                    | "NhwcConv"
+                    | "FusedConv"
+                    | "FusedMatMul"
+                    | "FusedGemm"
+            ))
+}
+
 /// `/down_blocks.0/attentions.0/transformer_blocks.0/attn1/to_q/MatMul` →
 /// `down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`.
 fn module_path(node_name: &str) -> Option<String> {
@@ -319,19 +430,24 @@ fn read_external(
     offset: u64,
     length: u64,
 ) -> Result<Vec<u8>, String> {
-    use std::io::{Read, Seek};
+    let path = inside(folder, location)
+        .ok_or_else(|| format!("the model names external data outside its folder ({location})"))?;
+    read_range(&path, offset, length)
+}
+
+/// `location` inside `folder`, unless it leads outside it.
+fn inside(folder: &Path, location: &str) -> Option<PathBuf> {
     let relative = Path::new(location);
-    if relative.is_absolute()
+    let escapes = relative.is_absolute()
         || relative
             .components()
-            .any(|part| matches!(part, std::path::Component::ParentDir))
-    {
-        return Err(format!(
-            "the model names external data outside its folder ({location})"
-        ));
-    }
-    let path = folder.join(relative);
-    let mut file = std::fs::File::open(&path)
+            .any(|part| matches!(part, std::path::Component::ParentDir));
+    (!escapes).then(|| folder.join(relative))
+}
+
+fn read_range(path: &Path, offset: u64, length: u64) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path)
         .map_err(|err| format!("cannot open {} ({err})", path.display()))?;
     file.seek(std::io::SeekFrom::Start(offset))
         .map_err(|err| format!("cannot read {} ({err})", path.display()))?;

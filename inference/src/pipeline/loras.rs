@@ -8,10 +8,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ort::value::Tensor;
 
-use super::{LoadedComponent, StableDiffusion, create_session, required, session_builder};
+use super::{
+    LoadedComponent, OptimizedCache, StableDiffusion, create_session, required, session_builder,
+};
 use crate::error::{InferenceError, ModelError};
+use crate::lora::MergedValues;
 use crate::lora::merge::{self, MergedTensor};
-use crate::lora::onnx::{FLOAT16, ModelWeights};
+use crate::lora::onnx::ModelWeights;
 use crate::lora::{
     AppliedLora, ComponentMatch, LoraChoice, LoraComponent, LoraError, LoraFile, LoraRequest,
 };
@@ -34,8 +37,35 @@ pub(crate) struct LoraState {
     sessions: HashMap<LoraComponent, (SessionKey, Vec<ComponentMatch>)>,
     /// The LoRAs of the last [`StableDiffusion::use_loras`].
     applied: Vec<AppliedLora>,
-    /// Sessions re-created by the last call, and how long that took.
-    last_rebuild: Vec<(Component, Duration)>,
+    /// Sessions re-created by the last call.
+    last_rebuild: Vec<Rebuild>,
+    /// The text encoder's and the UNet's layers and initializers, read once (without the
+    /// file's bytes).
+    outlines: HashMap<LoraComponent, ModelWeights>,
+}
+
+/// One session re-created for a change of LoRAs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rebuild {
+    /// Which component.
+    pub component: Component,
+    /// How it was made.
+    pub how: RebuildKind,
+    /// Reading the weights, merging, and ONNX Runtime's session creation.
+    pub time: Duration,
+}
+
+/// How a session was made for a LoRA set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RebuildKind {
+    /// The base model's session, through the optimized-graph cache as at load.
+    Base,
+    /// The cached optimized graph with the merged weights in place of the cached ones.
+    CachedGraph,
+    /// The model file optimized again with the merged weights (external data).
+    Optimized,
+    /// An in-memory copy of the model with the merged weights, optimized again.
+    InMemory,
 }
 
 impl StableDiffusion {
@@ -83,17 +113,29 @@ impl StableDiffusion {
                 continue;
             }
             let started = Instant::now();
-            let (session, matches) = self.lora_session(component, &affecting)?;
-            let which = match component {
-                LoraComponent::TextEncoder => Component::TextEncoder,
-                LoraComponent::Unet => Component::Unet,
+            // The old session goes first: two UNets at once may not fit in memory.
+            drop(self.slot(component).take());
+            let made = self
+                .outline(component)
+                .and_then(|outline| self.lora_session(component, &affecting, outline));
+            let (session, matches, how) = match made {
+                Ok(made) => made,
+                Err(err) => {
+                    // Back to the base model's session, so that the model keeps working.
+                    self.loras.sessions.remove(&component);
+                    if let Ok((base, _, _)) = self.base_session(component) {
+                        *self.slot(component) = Some(base);
+                    }
+                    return Err(err);
+                }
             };
-            match component {
-                LoraComponent::TextEncoder => self.text_encoder = session,
-                LoraComponent::Unet => self.unet = session,
-            }
+            *self.slot(component) = Some(session);
             self.loras.sessions.insert(component, (key, matches));
-            self.loras.last_rebuild.push((which, started.elapsed()));
+            self.loras.last_rebuild.push(Rebuild {
+                component: component_of(component),
+                how,
+                time: started.elapsed(),
+            });
         }
         // Each LoRA's matches over both components.
         let mut applied = Vec::with_capacity(choices.len());
@@ -129,10 +171,16 @@ impl StableDiffusion {
         &self.loras.applied
     }
 
-    /// Sessions re-created by the last [`Self::use_loras`], with how long each took (reading
-    /// the weights, merging, and ONNX Runtime's session creation).
-    pub fn last_lora_rebuild(&self) -> &[(Component, Duration)] {
+    /// Sessions re-created by the last [`Self::use_loras`]: which, how, and how long each took.
+    pub fn last_lora_rebuild(&self) -> &[Rebuild] {
         &self.loras.last_rebuild
+    }
+
+    fn slot(&mut self, component: LoraComponent) -> &mut Option<LoadedComponent> {
+        match component {
+            LoraComponent::TextEncoder => &mut self.text_encoder,
+            LoraComponent::Unet => &mut self.unet,
+        }
     }
 
     /// A LoRA file, read once per change on disk.
@@ -154,27 +202,60 @@ impl StableDiffusion {
         Ok(lora)
     }
 
-    /// A session for `component` with `choices` merged into it (none: the base model, through
-    /// the optimized-graph cache as at load).
+    /// The layers and initializers of a component's graph, read on first use.
+    fn outline(&mut self, component: LoraComponent) -> Result<ModelWeights, InferenceError> {
+        if let Some(outline) = self.loras.outlines.get(&component) {
+            return Ok(outline.outline());
+        }
+        let files = required(&self.folder, component_of(component))?;
+        let mut weights = ModelWeights::read(&files.model).map_err(|reason| LoraError::Model {
+            reason: format!("{}: {reason}", files.model.display()),
+        })?;
+        weights.forget_bytes();
+        let outline = weights.outline();
+        self.loras.outlines.insert(component, weights);
+        Ok(outline)
+    }
+
+    /// The base model's session of a component, through the optimized-graph cache as at load.
+    fn base_session(
+        &self,
+        component: LoraComponent,
+    ) -> Result<(LoadedComponent, Vec<ComponentMatch>, RebuildKind), InferenceError> {
+        let files = required(&self.folder, component_of(component))?;
+        let (session, _, _) =
+            create_session(&self.runtime, &files, &self.options, Some(&self.provider))?;
+        Ok((session, Vec::new(), RebuildKind::Base))
+    }
+
+    /// A session for `component` with `choices` merged into it (none: the base model's).
+    ///
+    /// With LoRAs, when the cache holds this component's optimized graph and every merged
+    /// weight is still there under its own name and shape (ONNX Runtime leaves the MatMul
+    /// weights of attention and feed-forward layers as they are, but reorders convolution
+    /// weights for its blocked layout), that graph is loaded with the merged weights in place of
+    /// the cached ones and without optimizing again: about as fast as a cached load. The base
+    /// weights are then read from the cache's file too. Otherwise the original graph is
+    /// optimized with the merged weights. Either way nothing is written to the cache.
     fn lora_session(
         &self,
         component: LoraComponent,
         choices: &[LoraChoice],
-    ) -> Result<(LoadedComponent, Vec<ComponentMatch>), InferenceError> {
-        let which = match component {
-            LoraComponent::TextEncoder => Component::TextEncoder,
-            LoraComponent::Unet => Component::Unet,
-        };
-        let files = required(&self.folder, which)?;
+        outline: ModelWeights,
+    ) -> Result<(LoadedComponent, Vec<ComponentMatch>, RebuildKind), InferenceError> {
         if choices.is_empty() {
-            let (session, _, _) =
-                create_session(&self.runtime, &files, &self.options, Some(&self.provider))?;
-            return Ok((session, Vec::new()));
+            return self.base_session(component);
         }
-        let weights = ModelWeights::read(&files.model).map_err(|reason| LoraError::Model {
-            reason: format!("{}: {reason}", files.model.display()),
-        })?;
-        let merged = merge::merge(&weights, component, choices)?;
+        let which = component_of(component);
+        let files = required(&self.folder, which)?;
+        let cached = self.cached_graph(&files);
+        let mut source = outline.outline();
+        let from_cache = cached
+            .as_ref()
+            .map(|(_, graph)| source.take_weights_from(graph))
+            .unwrap_or_default();
+        let merged = merge::merge(&source, component, choices)?;
+        drop(source);
         let session_error = |reason: String| ModelError::Session {
             component: which.folder_name(),
             reason,
@@ -182,71 +263,119 @@ impl StableDiffusion {
         };
         let (mut builder, _) =
             session_builder(&self.runtime, &files, &self.options, self.provider.active)?;
-        let names: Vec<&str> = merged.tensors.iter().map(|t| t.name.as_str()).collect();
-        let session = if weights.all_external(&names) {
-            for tensor in &merged.tensors {
+        let matches = merged.matches;
+        let tensors = merged.tensors;
+        let names: Vec<String> = tensors.iter().map(|t| t.name.clone()).collect();
+        let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let cache_fits = names.iter().all(|name| {
+            from_cache.contains(name) && outline.consumers.get(name).copied() == Some(1)
+        });
+        let (session, how) = match cached {
+            Some((path, _)) if cache_fits => {
                 builder = builder
-                    .with_external_initializer(&tensor.name, ort_value(tensor)?)
+                    .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
                     .map_err(|err| session_error(err.to_string()))?;
+                for tensor in tensors {
+                    let name = tensor.name.clone();
+                    builder = builder
+                        .with_external_initializer(&name, ort_value(tensor)?)
+                        .map_err(|err| session_error(err.to_string()))?;
+                }
+                let session = builder
+                    .commit_from_file(&path)
+                    .map_err(|err| session_error(err.to_string()))?;
+                (session, RebuildKind::CachedGraph)
             }
-            builder
-                .commit_from_file(&files.model)
-                .map_err(|err| session_error(err.to_string()))?
-        } else {
-            // Inline weights: an in-memory copy of the model in which the merged ones are
-            // external data, held in one in-memory file.
-            let mut blob = Vec::new();
-            let mut moved = HashMap::new();
-            for tensor in &merged.tensors {
-                blob.resize(blob.len().next_multiple_of(64), 0);
-                let start = blob.len() as u64;
-                blob.extend_from_slice(&tensor.bytes);
-                moved.insert(tensor.name.clone(), start..blob.len() as u64);
+            _ if outline.all_external(&name_refs) => {
+                for tensor in tensors {
+                    let name = tensor.name.clone();
+                    builder = builder
+                        .with_external_initializer(&name, ort_value(tensor)?)
+                        .map_err(|err| session_error(err.to_string()))?;
+                }
+                let session = builder
+                    .commit_from_file(&files.model)
+                    .map_err(|err| session_error(err.to_string()))?;
+                (session, RebuildKind::Optimized)
             }
-            let model = weights.with_external(&moved, MERGED_FILE);
-            drop(weights);
-            let folder = files
-                .model
-                .parent()
-                .map(|dir| dir.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            builder = builder
-                .with_config_entry(
-                    "session.model_external_initializers_file_folder_path",
-                    folder,
-                )
-                .map_err(|err| session_error(err.to_string()))?
-                .with_external_initializer_file_in_memory(MERGED_FILE, Arc::from(blob))
-                .map_err(|err| session_error(err.to_string()))?;
-            builder
-                .commit_from_memory(&model)
-                .map_err(|err| session_error(err.to_string()))?
+            _ => {
+                // Inline weights: an in-memory copy of the model in which the merged ones are
+                // external data, held in one in-memory file.
+                let mut blob = Vec::new();
+                let mut moved = HashMap::new();
+                for tensor in &tensors {
+                    blob.resize(blob.len().next_multiple_of(64), 0);
+                    let start = blob.len() as u64;
+                    blob.extend_from_slice(&tensor.to_le_bytes());
+                    moved.insert(tensor.name.clone(), start..blob.len() as u64);
+                }
+                drop(tensors);
+                let whole =
+                    ModelWeights::read(&files.model).map_err(|reason| LoraError::Model {
+                        reason: format!("{}: {reason}", files.model.display()),
+                    })?;
+                let model = whole.with_external(&moved, MERGED_FILE);
+                drop(whole);
+                let folder = files
+                    .model
+                    .parent()
+                    .map(|dir| dir.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                builder = builder
+                    .with_config_entry(
+                        "session.model_external_initializers_file_folder_path",
+                        folder,
+                    )
+                    .map_err(|err| session_error(err.to_string()))?
+                    .with_external_initializer_file_in_memory(MERGED_FILE, Arc::from(blob))
+                    .map_err(|err| session_error(err.to_string()))?;
+                let session = builder
+                    .commit_from_memory(&model)
+                    .map_err(|err| session_error(err.to_string()))?;
+                (session, RebuildKind::InMemory)
+            }
         };
         let signature = ComponentSignature::of_session(which, &session)?;
-        Ok((LoadedComponent { session, signature }, merged.matches))
+        Ok((LoadedComponent { session, signature }, matches, how))
+    }
+
+    /// The cached optimized graph of a component (CPU only, as the cache is), read.
+    fn cached_graph(
+        &self,
+        files: &crate::model::ComponentFiles,
+    ) -> Option<(PathBuf, ModelWeights)> {
+        if self.provider.active != crate::providers::ProviderChoice::Cpu {
+            return None;
+        }
+        let root = self.options.optimized_cache.clone()?;
+        let entry = OptimizedCache::new(root).entry(files, self.runtime.version())?;
+        let path = OptimizedCache::lookup(&entry)?;
+        let graph = ModelWeights::read(&path).ok()?;
+        Some((path, graph))
     }
 }
 
-/// A merged weight as an ONNX Runtime value of its own type.
-fn ort_value(tensor: &MergedTensor) -> Result<ort::value::DynValue, InferenceError> {
-    let value = if tensor.data_type == FLOAT16 {
-        let values: Vec<half::f16> = tensor
-            .bytes
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]))
-            .collect();
-        Tensor::from_array((tensor.dims.clone(), values)).map(Tensor::into_dyn)
-    } else {
-        let values: Vec<f32> = tensor
-            .bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        Tensor::from_array((tensor.dims.clone(), values)).map(Tensor::into_dyn)
+fn component_of(component: LoraComponent) -> Component {
+    match component {
+        LoraComponent::TextEncoder => Component::TextEncoder,
+        LoraComponent::Unet => Component::Unet,
+    }
+}
+
+/// A merged weight as an ONNX Runtime value of its own type (the values are moved, not copied).
+fn ort_value(tensor: MergedTensor) -> Result<ort::value::DynValue, InferenceError> {
+    let name = tensor.name;
+    let value = match tensor.values {
+        MergedValues::Float16(values) => {
+            Tensor::from_array((tensor.dims, values)).map(Tensor::into_dyn)
+        }
+        MergedValues::Float(values) => {
+            Tensor::from_array((tensor.dims, values)).map(Tensor::into_dyn)
+        }
     };
     value.map_err(|err| {
         LoraError::Model {
-            reason: format!("{}: {err}", tensor.name),
+            reason: format!("{name}: {err}"),
         }
         .into()
     })

@@ -22,6 +22,7 @@ use ort::session::Session;
 
 pub use components::{CancelToken, SessionTimes};
 use components::{LoadedComponent, RunResult, float_tensor, id_tensor, timestep_tensor};
+pub use loras::{Rebuild, RebuildKind};
 pub use optimized_cache::{CacheUse, OptimizedCache};
 
 use crate::error::{InferenceError, ModelError};
@@ -218,8 +219,10 @@ pub struct StableDiffusion {
     scheduler_config: SchedulerConfig,
     /// What that changed in the model's file.
     scheduler_adjustments: Vec<PipelineAdjustment>,
-    text_encoder: LoadedComponent,
-    unet: LoadedComponent,
+    /// `None` only after a LoRA change failed to create it again (see [`Self::use_loras`]).
+    text_encoder: Option<LoadedComponent>,
+    /// As the text encoder.
+    unet: Option<LoadedComponent>,
     vae_decoder: LoadedComponent,
     vae_encoder: Option<LoadedComponent>,
     runtime: Arc<OnnxRuntime>,
@@ -302,8 +305,8 @@ impl StableDiffusion {
             tokenizer,
             scheduler_config,
             scheduler_adjustments,
-            text_encoder,
-            unet,
+            text_encoder: Some(text_encoder),
+            unet: Some(unet),
             vae_decoder,
             vae_encoder: None,
             runtime,
@@ -579,17 +582,16 @@ impl StableDiffusion {
         let truncated_tokens = prompt.truncated_tokens;
         ids.extend(prompt.ids);
         let batch = if guided { 2 } else { 1 };
-        let element = self.text_encoder.input_element("input_ids");
-        let inputs = vec![("input_ids".to_owned(), id_tensor(&ids, batch, &element)?)];
-        let output = if self
+        let text_encoder = self
             .text_encoder
-            .signature
-            .output("last_hidden_state")
-            .is_some()
-        {
+            .as_ref()
+            .ok_or_else(|| session_gone(Component::TextEncoder))?;
+        let element = text_encoder.input_element("input_ids");
+        let inputs = vec![("input_ids".to_owned(), id_tensor(&ids, batch, &element)?)];
+        let output = if text_encoder.signature.output("last_hidden_state").is_some() {
             "last_hidden_state".to_owned()
         } else {
-            self.text_encoder
+            text_encoder
                 .signature
                 .outputs
                 .first()
@@ -598,6 +600,8 @@ impl StableDiffusion {
         };
         match self
             .text_encoder
+            .as_mut()
+            .ok_or_else(|| session_gone(Component::TextEncoder))?
             .run(inputs, &output, true, cancel, &mut self.times)?
         {
             RunResult::Output(data, shape) => Ok(Some(PromptEmbeddings {
@@ -742,7 +746,11 @@ impl StableDiffusion {
         let total = timesteps.len() - plan.start;
         let mut latents = plan.latents;
         let latent_element = self.conventions.latent_element.clone();
-        let context_element = self.unet.input_element("encoder_hidden_states");
+        let context_element = self
+            .unet
+            .as_ref()
+            .ok_or_else(|| session_gone(Component::Unet))?
+            .input_element("encoder_hidden_states");
         let output_name = self.conventions.unet_output.clone();
         for (done, index) in (plan.start..timesteps.len()).enumerate() {
             if cancel.is_cancelled() {
@@ -776,13 +784,17 @@ impl StableDiffusion {
                     float_tensor(&embeddings.data, &embeddings.shape, &context_element)?,
                 ),
             ];
-            let prediction = match self.unet.run(
-                inputs,
-                &output_name,
-                index + 1 == timesteps.len(),
-                cancel,
-                &mut self.times,
-            )? {
+            let prediction = match self
+                .unet
+                .as_mut()
+                .ok_or_else(|| session_gone(Component::Unet))?
+                .run(
+                    inputs,
+                    &output_name,
+                    index + 1 == timesteps.len(),
+                    cancel,
+                    &mut self.times,
+                )? {
                 RunResult::Output(data, _) => data,
                 RunResult::Cancelled => return Ok(None),
             };
@@ -944,6 +956,18 @@ fn required(
         }
         .into()
     })
+}
+
+/// The error of a generation whose text encoder or UNet session is missing: a LoRA change
+/// failed and the base model's session could not be created again either.
+fn session_gone(component: Component) -> InferenceError {
+    InferenceError::Unsupported {
+        task: "generate",
+        reason: format!(
+            "its {} could not be set up again after a LoRA change; load the model again",
+            component.folder_name()
+        ),
+    }
 }
 
 /// A session builder with Pentimento's options and the provider applied.
