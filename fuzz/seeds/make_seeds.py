@@ -44,8 +44,11 @@ def main():
     for path in small_onnx:
         name = os.path.basename(os.path.dirname(path))
         write("onnx_outline", f"{name}.onnx", read(path))
+        write("onnx_weights", f"{name}.onnx", read(path))
 
-    models = sorted(glob.glob(os.path.join(FIXTURES, "models", "tiny-sd*", "")))
+    # The float16 copy came later; its seeds would only repeat tiny-sd-inpaint's.
+    models = [model for model in sorted(glob.glob(os.path.join(FIXTURES, "models", "tiny-sd*", "")))
+              if not model.rstrip(os.sep).endswith("-fp16")]
     for steps, model in zip([4, 20, 50, 1], models):
         name = os.path.basename(os.path.dirname(model))
         config = read(os.path.join(model, "scheduler", "scheduler_config.json"))
@@ -54,6 +57,9 @@ def main():
         unet = read(small_onnx[0])
         packed = struct.pack("<H", len(index)) + index + struct.pack("<H", len(config)) + config + unet
         write("model_folder", f"{name}.bin", packed)
+
+    for name in ("attn-procs.safetensors", "loha.safetensors"):
+        write("lora_file", name, read(os.path.join(FIXTURES, "loras", name)))
 
     # A settings file as a user might leave it after editing by hand: settings_file/written.json
     # (saved by Pentimento itself, not rebuilt here) with a wrong value and a broken list item.

@@ -123,7 +123,12 @@ pub struct Initializer {
 impl Initializer {
     /// Number of elements.
     pub fn elements(&self) -> usize {
-        self.dims.iter().map(|&dim| dim.max(0) as usize).product()
+        self.dims
+            .iter()
+            .try_fold(1_usize, |product, &dim| {
+                product.checked_mul(dim.max(0) as usize)
+            })
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -303,7 +308,7 @@ impl ModelWeights {
                 ));
             }
         };
-        let expected = initializer.elements() * element_size;
+        let expected = initializer.elements().saturating_mul(element_size);
         let bytes: std::borrow::Cow<'_, [u8]> = match &initializer.data {
             TensorData::Inline(range) if self.bytes.is_empty() => {
                 let file = self.file.as_deref().unwrap_or(Path::new(""));
@@ -449,6 +454,14 @@ fn read_range(path: &Path, offset: u64, length: u64) -> Result<Vec<u8>, String> 
     use std::io::{Read, Seek};
     let mut file = std::fs::File::open(path)
         .map_err(|err| format!("cannot open {} ({err})", path.display()))?;
+    let size = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+    if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(format!(
+            "{} ends before the weight it should hold (the model asks for bytes {offset} to \
+             {offset} + {length}, the file has {size})",
+            path.display()
+        ));
+    }
     file.seek(std::io::SeekFrom::Start(offset))
         .map_err(|err| format!("cannot read {} ({err})", path.display()))?;
     let mut data = vec![0; length as usize];
