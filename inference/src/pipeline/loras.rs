@@ -117,7 +117,7 @@ impl StableDiffusion {
             drop(self.slot(component).take());
             let made = self
                 .outline(component)
-                .and_then(|outline| self.lora_session(component, &affecting, outline));
+                .and_then(|outline| self.lora_session(component, &affecting, &outline));
             let (session, matches, how) = match made {
                 Ok(made) => made,
                 Err(err) => {
@@ -241,7 +241,7 @@ impl StableDiffusion {
         &self,
         component: LoraComponent,
         choices: &[LoraChoice],
-        outline: ModelWeights,
+        outline: &ModelWeights,
     ) -> Result<(LoadedComponent, Vec<ComponentMatch>, RebuildKind), InferenceError> {
         if choices.is_empty() {
             return self.base_session(component);
