@@ -14,7 +14,9 @@ use pentimento::document::compositor::Provenance;
 use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, drag_through, fixture_model, run_until, snapshot_options, window};
+use pentimento_tests::{
+    Sandbox, drag_through, fixture_model, generate_and_wait, run_until, snapshot_options, window,
+};
 
 /// Points along a line, every `step` pixels.
 fn line(from: (f32, f32), to: (f32, f32), step: f32) -> Vec<(f32, f32)> {
@@ -267,18 +269,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         .get_by_label("Describe what to paint")
         .type_text("a red flower");
     harness.run();
-    harness.get_by_label("Generate").click();
-    harness.step();
-    assert!(
-        harness.state().generation.is_running(),
-        "Generate starts a job"
-    );
-    run_until(
-        &mut harness,
-        "three variations",
-        Duration::from_secs(300),
-        |app| !app.generation.is_running(),
-    );
+    generate_and_wait(&mut harness);
     let staging = harness
         .state()
         .generation

@@ -10,7 +10,8 @@ use egui_kittest::kittest::Queryable as _;
 use pentimento::settings::ChosenLora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, fixture_model, fixtures_dir, last_notice, run_until, snapshot_options, window,
+    Sandbox, fixture_model, fixtures_dir, generate_and_wait, last_notice, run_until,
+    snapshot_options, window,
 };
 
 fn with_kohya_in_the_lora_folder(sandbox: &Sandbox) -> std::path::PathBuf {
@@ -88,21 +89,7 @@ fn a_lora_is_added_tuned_used_and_named_in_the_log() {
     assert!((strength - 0.8).abs() < 1e-6, "strength {strength}");
     harness.snapshot_options("lora_chosen", &snapshot_options());
 
-    harness.get_by_label("Generate").click();
-    harness.step();
-    run_until(
-        &mut harness,
-        "the generation",
-        Duration::from_secs(300),
-        |app| !app.generation.is_running(),
-    );
-    let record = harness
-        .state()
-        .document()
-        .generation_log
-        .last()
-        .expect("logged")
-        .clone();
+    let record = generate_and_wait(&mut harness);
     assert_eq!(
         record.outcome,
         "finished",
@@ -148,21 +135,7 @@ fn a_prompt_tag_for_a_missing_lora_is_explained() {
     );
     // The tag of one that is there works.
     harness.state_mut().settings_mut().generation.prompt = "a harbour <lora:kohya:0.5>".to_owned();
-    harness.get_by_label("Generate").click();
-    harness.step();
-    run_until(
-        &mut harness,
-        "the generation",
-        Duration::from_secs(300),
-        |app| !app.generation.is_running(),
-    );
-    let record = harness
-        .state()
-        .document()
-        .generation_log
-        .last()
-        .expect("logged")
-        .clone();
+    let record = generate_and_wait(&mut harness);
     assert_eq!(record.prompt, "a harbour");
     assert_eq!(record.loras[0].strength, 0.5);
 }

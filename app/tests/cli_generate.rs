@@ -36,6 +36,16 @@ fn model(name: &str) -> String {
         .into_owned()
 }
 
+/// The largest difference of any channel of any pixel between two images of one size.
+fn worst_difference(ours: &image::RgbImage, theirs: &image::RgbImage) -> u8 {
+    ours.as_raw()
+        .iter()
+        .zip(theirs.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .expect("pixels")
+}
+
 fn png_text_chunks(path: &Path) -> Vec<(String, String)> {
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(path).expect("open"),
@@ -134,13 +144,7 @@ fn init_noise_reproduces_the_diffusers_golden() {
     let theirs = image::open(golden.join("image.png"))
         .expect("png")
         .to_rgb8();
-    let worst = ours
-        .as_raw()
-        .iter()
-        .zip(theirs.as_raw())
-        .map(|(a, b)| a.abs_diff(*b))
-        .max()
-        .expect("pixels");
+    let worst = worst_difference(&ours, &theirs);
     assert!(worst <= 1, "differs from diffusers by {worst}/255");
 }
 
@@ -356,13 +360,7 @@ fn a_lora_from_the_flag_or_the_prompt_reproduces_diffusers_fused_golden() {
     let ours = image::open(&flag).expect("png").to_rgb8();
     let golden = fixtures().join("goldens/txt2img-euler-lora-kohya/image.png");
     let theirs = image::open(golden).expect("png").to_rgb8();
-    let worst = ours
-        .as_raw()
-        .iter()
-        .zip(theirs.as_raw())
-        .map(|(a, b)| a.abs_diff(*b))
-        .max()
-        .expect("pixels");
+    let worst = worst_difference(&ours, &theirs);
     assert!(worst <= 2, "differs from diffusers by {worst}/255");
 
     // The same LoRA named in the prompt, found in --lora-dir: the same picture.

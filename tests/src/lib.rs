@@ -134,6 +134,30 @@ pub fn run_until(
     harness.run_steps(3);
 }
 
+/// Clicks Generate, checks that a job started, and steps the app until it ends; returns the
+/// generation's log record.
+pub fn generate_and_wait(
+    harness: &mut Harness<'static, PentimentoApp>,
+) -> pentimento::document::GenerationRecord {
+    harness.get_by_label("Generate").click();
+    harness.step();
+    assert!(
+        harness.state().generation.is_running(),
+        "Generate starts a job; notices: {:?}",
+        harness.state().notices()
+    );
+    run_until(harness, "the generation", Duration::from_secs(300), |app| {
+        !app.generation.is_running()
+    });
+    harness
+        .state()
+        .document()
+        .generation_log
+        .last()
+        .expect("the generation is logged")
+        .clone()
+}
+
 /// Every file below a folder (none when it does not exist).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

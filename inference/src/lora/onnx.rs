@@ -607,7 +607,8 @@ fn external_tensor((bytes, start): (&[u8], usize), location: &str, range: &Range
     out
 }
 
-fn put_varint(mut value: u64, out: &mut Vec<u8>) {
+/// Appends a protobuf varint.
+pub(crate) fn put_varint(mut value: u64, out: &mut Vec<u8>) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -619,7 +620,8 @@ fn put_varint(mut value: u64, out: &mut Vec<u8>) {
     }
 }
 
-fn put_bytes(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+/// Appends a length-delimited protobuf field.
+pub(crate) fn put_bytes(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
     put_varint(field << 3 | LENGTH_DELIMITED, out);
     put_varint(bytes.len() as u64, out);
     out.extend_from_slice(bytes);

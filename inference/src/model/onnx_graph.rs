@@ -570,24 +570,8 @@ fn skip_field<R: Read + Seek>(reader: &mut Limited<R>, wire_type: u64) -> io::Re
 mod tests {
     use super::*;
 
-    /// Protobuf encoding helpers for building small graphs by hand.
-    fn varint(mut value: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-
-    fn field_bytes(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-        varint(field << 3 | LENGTH_DELIMITED, out);
-        varint(bytes.len() as u64, out);
-        out.extend_from_slice(bytes);
-    }
+    // Protobuf encoding, for building small graphs by hand.
+    use crate::lora::onnx::{put_bytes as field_bytes, put_varint as varint};
 
     fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -275,24 +275,14 @@ impl StableDiffusion {
                 builder = builder
                     .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Disable)
                     .map_err(|err| session_error(err.to_string()))?;
-                for tensor in tensors {
-                    let name = tensor.name.clone();
-                    builder = builder
-                        .with_external_initializer(&name, ort_value(tensor)?)
-                        .map_err(|err| session_error(err.to_string()))?;
-                }
+                builder = with_merged(builder, tensors).map_err(session_error)?;
                 let session = builder
                     .commit_from_file(&path)
                     .map_err(|err| session_error(err.to_string()))?;
                 (session, RebuildKind::CachedGraph)
             }
             _ if outline.all_external(&name_refs) => {
-                for tensor in tensors {
-                    let name = tensor.name.clone();
-                    builder = builder
-                        .with_external_initializer(&name, ort_value(tensor)?)
-                        .map_err(|err| session_error(err.to_string()))?;
-                }
+                builder = with_merged(builder, tensors).map_err(session_error)?;
                 let session = builder
                     .commit_from_file(&files.model)
                     .map_err(|err| session_error(err.to_string()))?;
@@ -353,6 +343,22 @@ impl StableDiffusion {
         let graph = ModelWeights::read(&path).ok()?;
         Some((path, graph))
     }
+}
+
+/// The builder with each merged weight given as an external initializer (applied before the
+/// graph is optimized).
+fn with_merged(
+    mut builder: ort::session::builder::SessionBuilder,
+    tensors: Vec<MergedTensor>,
+) -> Result<ort::session::builder::SessionBuilder, String> {
+    for tensor in tensors {
+        let name = tensor.name.clone();
+        let value = ort_value(tensor).map_err(|err| err.to_string())?;
+        builder = builder
+            .with_external_initializer(&name, value)
+            .map_err(|err| err.to_string())?;
+    }
+    Ok(builder)
 }
 
 fn component_of(component: LoraComponent) -> Component {
