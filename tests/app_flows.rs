@@ -15,7 +15,8 @@ use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, drag_through, fixture_model, generate_and_wait, run_until, snapshot_options, window,
+    Sandbox, drag_through, fixture_model, generate_and_wait, run_until, snapshot_options,
+    wait_for_model, window,
 };
 
 /// Points along a line, every `step` pixels.
@@ -227,20 +228,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         settings.tools.mask.size = 40.0;
         settings.tools.mask.hardness = 1.0;
     }
-    run_until(
-        &mut harness,
-        "the model to load",
-        Duration::from_secs(120),
-        |app| {
-            app.model.ready().is_some()
-                || matches!(app.model, pentimento::app::ModelState::Failed(_))
-        },
-    );
-    assert!(
-        harness.state().model.ready().is_some(),
-        "model failed: {:?}",
-        harness.state().model
-    );
+    wait_for_model(&mut harness);
 
     // The artist's drawing: a line across the canvas.
     harness.get_by_label("Brush").click();

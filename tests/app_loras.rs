@@ -3,15 +3,13 @@
 //! a generation runs with it, and the generation log names it with its file hash, strength and
 //! metadata. A `<lora:…>` tag naming a file that is not there is explained, not ignored.
 
-use std::time::Duration;
-
 use egui::Key;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::settings::ChosenLora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, fixture_model, fixtures_dir, generate_and_wait, last_notice, run_until,
-    snapshot_options, window,
+    Sandbox, fixture_model, fixtures_dir, generate_and_wait, last_notice, snapshot_options,
+    wait_for_model, window,
 };
 
 fn with_kohya_in_the_lora_folder(sandbox: &Sandbox) -> std::path::PathBuf {
@@ -37,15 +35,7 @@ fn ready_window(sandbox: &Sandbox) -> egui_kittest::Harness<'static, pentimento:
         generation.seed_locked = true;
         generation.prompt = "a harbour at dusk".to_owned();
     }
-    run_until(
-        &mut harness,
-        "the model to load",
-        Duration::from_secs(120),
-        |app| {
-            app.model.ready().is_some()
-                || matches!(app.model, pentimento::app::ModelState::Failed(_))
-        },
-    );
+    wait_for_model(&mut harness);
     harness
 }
 

@@ -296,6 +296,15 @@ impl WorkerState {
         });
     }
 
+    /// Ends a generation job with an error, keeping the model.
+    fn failed(&mut self, job: u64, model: (StableDiffusion, ModelInfo), err: &InferenceError) {
+        self.model = Some(model);
+        self.emit(Event::Failed {
+            job,
+            message: crate::messages::sentence(&err.to_string()),
+        });
+    }
+
     fn generate(&mut self, job: u64, request: &GenerationRequest, cancel: &CancelToken) {
         let Some((mut model, info)) = self.model.take() else {
             self.emit(Event::Failed {
@@ -307,14 +316,7 @@ impl WorkerState {
         };
         match model.use_loras(&request.loras) {
             Ok(loras) => self.emit(Event::LorasApplied { job, loras }),
-            Err(err) => {
-                self.model = Some((model, info));
-                self.emit(Event::Failed {
-                    job,
-                    message: crate::messages::sentence(&err.to_string()),
-                });
-                return;
-            }
+            Err(err) => return self.failed(job, (model, info), &err),
         }
         let mut cancelled = false;
         for index in 0..request.count {
@@ -359,14 +361,7 @@ impl WorkerState {
                     cancelled = true;
                     break;
                 }
-                Err(err) => {
-                    self.model = Some((model, info));
-                    self.emit(Event::Failed {
-                        job,
-                        message: crate::messages::sentence(&err.to_string()),
-                    });
-                    return;
-                }
+                Err(err) => return self.failed(job, (model, info), &err),
             }
         }
         self.model = Some((model, info));

@@ -134,6 +134,25 @@ pub fn run_until(
     harness.run_steps(3);
 }
 
+/// Steps the app until the model it was started with has loaded; fails the test when it could
+/// not be.
+pub fn wait_for_model(harness: &mut Harness<'static, PentimentoApp>) {
+    run_until(
+        harness,
+        "the model to load",
+        Duration::from_secs(120),
+        |app| {
+            app.model.ready().is_some()
+                || matches!(app.model, pentimento::app::ModelState::Failed(_))
+        },
+    );
+    assert!(
+        harness.state().model.ready().is_some(),
+        "model failed: {:?}",
+        harness.state().model
+    );
+}
+
 /// Clicks Generate, checks that a job started, and steps the app until it ends; returns the
 /// generation's log record.
 pub fn generate_and_wait(
