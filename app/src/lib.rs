@@ -8,6 +8,7 @@ pub mod app;
 pub mod autosave;
 pub mod canvas;
 pub mod cli;
+pub mod credentials;
 pub mod dialogs;
 pub mod document;
 pub mod fingerprint;
