@@ -154,6 +154,12 @@ pub struct Settings {
     pub dialog_folders: std::collections::BTreeMap<String, PathBuf>,
     /// Where LoRA files are looked for (`None`: [`Folders::default_lora_dir`]).
     pub lora_folder: Option<PathBuf>,
+    /// The name Content Credentials are signed with.
+    pub artist_name: String,
+    /// Whether exports' credentials may show the prompts.
+    pub show_prompt: bool,
+    /// What exports' credentials say about AI training and data mining.
+    pub training: crate::credentials::TrainingUse,
 }
 
 /// Which file dialogs the app shows.
@@ -182,6 +188,9 @@ impl Default for Settings {
             recent_folders: Vec::new(),
             dialog_folders: std::collections::BTreeMap::new(),
             lora_folder: None,
+            artist_name: String::new(),
+            show_prompt: true,
+            training: crate::credentials::TrainingUse::NotAllowed,
         }
     }
 }
@@ -476,6 +485,11 @@ impl Folders {
     /// The autosave folder.
     pub fn autosave_dir(&self) -> PathBuf {
         self.data.join("autosave")
+    }
+
+    /// Where the signing identity is kept.
+    pub fn identity_dir(&self) -> PathBuf {
+        self.config.join("identity")
     }
 
     /// The LoRA folder when Settings names none.

@@ -326,3 +326,188 @@ fn flatten_renders_a_project_with_the_same_compositor() {
         "{stderr}"
     );
 }
+
+/// `pentimento` with its settings, data and identity in `home`.
+fn pentimento_at(home: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pentimento"));
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"));
+    command
+}
+
+#[test]
+fn export_signs_content_credentials_that_verify_and_show_tampering() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let project = folder.path().join("project.ora");
+    let output = folder.path().join("signed.png");
+    let document = sample_document();
+    ora::save(&document, &project).expect("save");
+
+    let run = pentimento_at(folder.path())
+        .args(["export"])
+        .arg(&project)
+        .arg(&output)
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let root = folder
+        .path()
+        .join("config/pentimento/identity/local-root.pem");
+    assert!(
+        root.is_file(),
+        "the local identity was made at the first export"
+    );
+
+    // What it says, read back by the SDK's reader.
+    let bytes = std::fs::read(&output).expect("signed file");
+    let read = pentimento::credentials::verify(&bytes, "image/png", None).expect("reads");
+    assert_eq!(read.state, "Valid", "{:?}", read.statuses);
+    assert_eq!(
+        read.digital_source_type.as_deref(),
+        Some(pentimento::credentials::source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA)
+    );
+    assert!(
+        read.training
+            .iter()
+            .all(|(_, choice)| choice == "notAllowed")
+    );
+    let manifest = &read.json["manifests"][read.json["active_manifest"].as_str().expect("active")];
+    let edited = manifest["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter(|assertion| {
+            assertion["label"]
+                .as_str()
+                .is_some_and(|label| label.starts_with("c2pa.actions"))
+        })
+        .flat_map(|assertion| {
+            assertion["data"]["actions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|action| action["action"] == "c2pa.edited")
+        .expect("the generated layer has its action");
+    assert_eq!(edited["parameters"]["model"], "tiny-sd-inpaint");
+    assert_eq!(edited["parameters"]["seed"], 7);
+    assert_eq!(edited["parameters"]["prompt"], "a red flower");
+    assert_eq!(edited["parameters"]["loras"][0]["name"], "inkStyle");
+    // Every generated pixel of the export lies in one of the action's rectangles.
+    let rectangles: Vec<(u32, u32, u32, u32)> = edited["changes"][0]["region"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .map(|region| {
+            let shape = &region["shape"];
+            let number = |value: &serde_json::Value| value.as_f64().expect("number") as u32;
+            (
+                number(&shape["origin"]["x"]),
+                number(&shape["origin"]["y"]),
+                number(&shape["width"]),
+                number(&shape["height"]),
+            )
+        })
+        .collect();
+    let (_, provenance) = document.composite(&document.bounds());
+    for (index, value) in provenance.iter().enumerate() {
+        if matches!(
+            value,
+            Provenance::Generated | Provenance::GeneratedThenPainted
+        ) {
+            let (x, y) = (index as u32 % 300, index as u32 / 300);
+            assert!(
+                rectangles
+                    .iter()
+                    .any(|&(rx, ry, w, h)| x >= rx && x < rx + w && y >= ry && y < ry + h),
+                "generated pixel ({x}, {y}) is in a region"
+            );
+        }
+    }
+
+    // The command line says the same; with the local root trusted it is Trusted.
+    let verify = |file: &Path, trust: Option<&Path>| {
+        let mut command = pentimento_at(folder.path());
+        command.arg("verify").arg(file);
+        if let Some(root) = trust {
+            command.arg("--trust").arg(root);
+        }
+        command.output().expect("runs")
+    };
+    let plain = verify(&output, None);
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.status.success(), "{text}");
+    assert!(text.contains("Valid, signer not on a trust list"), "{text}");
+    assert!(
+        text.contains("compositeWithTrainedAlgorithmicMedia"),
+        "{text}"
+    );
+    assert!(text.contains("ai_training notAllowed"), "{text}");
+    let trusted = verify(&output, Some(&root));
+    assert!(
+        String::from_utf8_lossy(&trusted.stdout).contains("Trusted"),
+        "{}",
+        String::from_utf8_lossy(&trusted.stdout)
+    );
+
+    // One changed byte of the pixels: reported, exit code 1.
+    let mut changed = bytes.clone();
+    let idat = changed
+        .windows(4)
+        .position(|w| w == b"IDAT")
+        .expect("pixels");
+    changed[idat + 16] ^= 0x55;
+    let tampered = folder.path().join("tampered.png");
+    std::fs::write(&tampered, &changed).expect("write");
+    let run = verify(&tampered, None);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("Invalid: the file was changed"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+
+    // The A1111 text chunk for image browsers, written before signing.
+    let chunks = {
+        let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+        let reader = decoder.read_info().expect("png");
+        reader.info().utf8_text.clone()
+    };
+    let parameters = chunks
+        .iter()
+        .find(|chunk| chunk.keyword == "parameters")
+        .expect("parameters chunk")
+        .get_text()
+        .expect("text");
+    assert!(
+        parameters.starts_with("a red flower <lora:inkStyle:-0.35>\nNegative prompt: blurry\nSteps: 20, Sampler: Euler, CFG scale: 7.5, Seed: 7, Size: 512x328"),
+        "{parameters}"
+    );
+
+    // Hidden prompt: neither the credentials nor the text chunks have it.
+    let hidden = folder.path().join("hidden.png");
+    let run = pentimento_at(folder.path())
+        .args(["export", "--hide-prompt", "--training", "allowed"])
+        .arg(&project)
+        .arg(&hidden)
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let hidden_bytes = std::fs::read(&hidden).expect("file");
+    assert!(
+        !hidden_bytes.windows(12).any(|w| w == b"a red flower"),
+        "the prompt appears nowhere in the file"
+    );
+    let read = pentimento::credentials::verify(&hidden_bytes, "image/png", None).expect("reads");
+    assert!(read.training.iter().all(|(_, choice)| choice == "allowed"));
+}

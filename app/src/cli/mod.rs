@@ -1,6 +1,7 @@
 //! The command line: with no subcommand `pentimento` opens the window; subcommands work
 //! headless.
 
+pub mod credentials;
 pub mod generate;
 pub mod lora;
 pub mod models;
@@ -49,6 +50,17 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: models::ModelsCommand,
+    },
+    /// Flatten a project into an image with signed Content Credentials (regions, model, LoRAs,
+    /// the training choice).
+    Export(credentials::ExportArgs),
+    /// Show what an image's Content Credentials say and whether they still hold.
+    Verify {
+        /// The image.
+        file: PathBuf,
+        /// A root certificate (PEM) to trust, e.g. the one a Pentimento artist exported.
+        #[arg(long)]
+        trust: Option<PathBuf>,
     },
     /// Inspect LoRA files.
     Lora {
@@ -130,6 +142,8 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Models { command } => models::run(command),
         Command::Lora { command } => lora::run(command),
+        Command::Export(args) => credentials::export(&args),
+        Command::Verify { file, trust } => credentials::verify(&file, trust.as_deref()),
         Command::Flatten { project, output } => {
             let document = crate::io::ora::open(&project)?;
             let shares = crate::io::export_flattened(&document, &output)?;

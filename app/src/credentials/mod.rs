@@ -8,7 +8,9 @@
 //! Signing is local: ES256 with the identity's key, no timestamp authority, nothing sent
 //! anywhere (the `c2pa` crate is built without its network and OpenSSL features).
 
+pub mod export;
 pub mod identity;
+pub mod manifest;
 
 use std::io::Cursor;
 

@@ -1,0 +1,209 @@
+//! `pentimento export` (flatten and sign) and `pentimento verify` (what a signed file says).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::credentials::manifest::ExportChoices;
+use crate::credentials::{SigningIdentity, TrainingUse, Verification, source_type};
+use crate::settings::{Folders, Settings};
+
+/// What exported credentials say about AI training.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TrainingArg {
+    /// Allowed.
+    Allowed,
+    /// Not allowed.
+    #[value(name = "notAllowed", alias = "not-allowed")]
+    NotAllowed,
+    /// Allowed under conditions stated elsewhere.
+    Constrained,
+}
+
+/// Arguments of `pentimento export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The project (.ora).
+    pub project: PathBuf,
+    /// The image to write (.png).
+    pub output: PathBuf,
+    /// Write no Content Credentials.
+    #[arg(long)]
+    pub no_credentials: bool,
+    /// Leave the prompts out of the credentials and text chunks.
+    #[arg(long)]
+    pub hide_prompt: bool,
+    /// What the credentials say about AI training and data mining (default: Settings', which
+    /// start as notAllowed).
+    #[arg(long)]
+    pub training: Option<TrainingArg>,
+}
+
+/// The MIME type of an image file by its extension.
+pub fn mime_of(path: &Path) -> anyhow::Result<&'static str> {
+    let extension = path
+        .extension()
+        .map(|ext| ext.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        other => anyhow::bail!(
+            "{} is not a PNG, JPEG or WebP file (extension \"{other}\")",
+            path.display()
+        ),
+    })
+}
+
+/// Runs `pentimento export`.
+pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    if mime_of(&args.output)? != "image/png" {
+        anyhow::bail!(
+            "exports are PNG files for now; name the output {}.png",
+            args.output.with_extension("").display()
+        );
+    }
+    let folders = Folders::platform();
+    let (settings, _) = Settings::load(&folders.settings_file());
+    let document = crate::io::ora::open(&args.project)?;
+    let choices = ExportChoices {
+        show_prompt: settings.show_prompt && !args.hide_prompt,
+        training: match args.training {
+            Some(TrainingArg::Allowed) => TrainingUse::Allowed,
+            Some(TrainingArg::NotAllowed) => TrainingUse::NotAllowed,
+            Some(TrainingArg::Constrained) => TrainingUse::Constrained,
+            None => settings.training,
+        },
+    };
+    let identity = if args.no_credentials {
+        None
+    } else {
+        Some(
+            SigningIdentity::load_or_make(&folders.identity_dir(), &settings.artist_name)
+                .context("the signing identity")?,
+        )
+    };
+    let shares = crate::credentials::export::export_png(
+        &document,
+        &args.output,
+        identity.as_ref(),
+        &choices,
+    )?;
+    println!(
+        "wrote {}: {:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over{}",
+        args.output.display(),
+        shares.percent(shares.hand),
+        shares.percent(shares.generated),
+        shares.percent(shares.generated_then_painted),
+        match &identity {
+            Some(identity) => format!("; signed by {}", identity.signer),
+            None => "; no Content Credentials".to_owned(),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `pentimento verify FILE [--trust ROOT]`: exit 0 when valid or trusted, 1 otherwise.
+pub fn verify(file: &Path, trust: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let anchor = trust
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        })
+        .transpose()?;
+    let read = crate::credentials::verify(&bytes, mime_of(file)?, anchor.as_deref())?;
+    print!("{}", describe(file, &read));
+    Ok(if read.state == "Invalid" {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The verification as lines for people.
+pub fn describe(file: &Path, read: &Verification) -> String {
+    let mut out = format!("{}\n", file.display());
+    let state = match read.state.as_str() {
+        "Trusted" => "Trusted: signed by a certificate you trust".to_owned(),
+        "Valid" if read.statuses.iter().any(|s| s == "signingCredential.untrusted") => {
+            "Valid, signer not on a trust list (a local identity reads so until its root is trusted)"
+                .to_owned()
+        }
+        "Valid" => "Valid".to_owned(),
+        _ => format!(
+            "Invalid: the file was changed after it was signed, or the signature does not hold ({})",
+            read.statuses.join(", ")
+        ),
+    };
+    out.push_str(&format!("credentials   {state}\n"));
+    if let Some(signer) = &read.signer {
+        out.push_str(&format!("signed by     {signer}\n"));
+    }
+    if let Some(time) = &read.signed_at {
+        out.push_str(&format!("signed at     {time}\n"));
+    }
+    if let Some(kind) = &read.digital_source_type {
+        let plain = match kind.as_str() {
+            source_type::DIGITAL_CREATION => "made by hand (no generated pixel shows)",
+            source_type::TRAINED_ALGORITHMIC_MEDIA => "generated by a trained model",
+            source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA => {
+                "painted by hand and generated together"
+            }
+            _ => "",
+        };
+        let name = kind.rsplit('/').next().unwrap_or(kind);
+        out.push_str(&format!("made          {plain} ({name})\n"));
+    }
+    for (region, count) in generated_regions(&read.json) {
+        out.push_str(&format!("generated     {region}: {count} rectangle(s)\n"));
+    }
+    if !read.training.is_empty() {
+        let choices: Vec<String> = read
+            .training
+            .iter()
+            .map(|(name, choice)| format!("{} {choice}", name.trim_start_matches("cawg.")))
+            .collect();
+        out.push_str(&format!("AI training   {}\n", choices.join(", ")));
+    }
+    out
+}
+
+/// The generated layers the active manifest names, with their rectangle counts.
+fn generated_regions(json: &serde_json::Value) -> Vec<(String, usize)> {
+    let Some(active) = json["active_manifest"].as_str() else {
+        return Vec::new();
+    };
+    let manifest = &json["manifests"][active];
+    let mut found = Vec::new();
+    for assertion in manifest["assertions"].as_array().into_iter().flatten() {
+        if !assertion["label"]
+            .as_str()
+            .is_some_and(|label| label.starts_with("c2pa.actions"))
+        {
+            continue;
+        }
+        for action in assertion["data"]["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if action["action"] != "c2pa.edited" {
+                continue;
+            }
+            let count = action["changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|change| change["region"].as_array().map_or(0, Vec::len))
+                .sum();
+            let name = action["description"]
+                .as_str()
+                .unwrap_or("a region")
+                .to_owned();
+            found.push((name, count));
+        }
+    }
+    found
+}

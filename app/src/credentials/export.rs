@@ -1,0 +1,195 @@
+//! A signed export: the flattened document as a PNG with its text chunks (the A1111
+//! `parameters` chunk image browsers read, written before signing since a chunk added later
+//! breaks the signature), then its Content Credentials signed in, then written atomically.
+
+use std::path::Path;
+
+use crate::document::compositor::{ProvenanceShares, unpremultiply};
+use crate::document::layer::LayerContent;
+use crate::document::{Document, GenerationRecord};
+
+use super::manifest::{self, ExportChoices};
+use super::{CredentialError, SigningIdentity};
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Encoding or writing the file.
+    #[error("could not write {}: {reason}", path.display())]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Signing.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+/// The sampler names A1111 writes for each scheduler.
+fn a1111_sampler(scheduler: &str) -> &str {
+    match scheduler {
+        "euler" => "Euler",
+        "euler-a" => "Euler a",
+        "ddim" => "DDIM",
+        "pndm" => "PLMS",
+        "dpmpp-2m" => "DPM++ 2M",
+        "dpmpp-2m-karras" => "DPM++ 2M Karras",
+        "lcm" => "LCM",
+        other => other,
+    }
+}
+
+/// The A1111 `parameters` text of a generation (prompt, negative prompt, settings line).
+pub fn a1111_parameters(record: &GenerationRecord, seed: Option<u32>) -> String {
+    let model_hash = record
+        .model_files
+        .iter()
+        .find(|(file, _)| file.starts_with("unet/"))
+        .map(|(_, hash)| hash.chars().take(10).collect::<String>());
+    let mut settings = vec![
+        format!("Steps: {}", record.steps),
+        format!("Sampler: {}", a1111_sampler(&record.scheduler)),
+        format!("CFG scale: {}", record.guidance),
+    ];
+    if let Some(seed) = seed.or_else(|| record.seeds.first().copied()) {
+        settings.push(format!("Seed: {seed}"));
+    }
+    settings.push(format!(
+        "Size: {}x{}",
+        record.generated_size.0, record.generated_size.1
+    ));
+    if let Some(hash) = model_hash {
+        settings.push(format!("Model hash: {hash}"));
+    }
+    settings.push(format!("Model: {}", record.model));
+    if let Some(strength) = record.strength {
+        settings.push(format!("Denoising strength: {strength}"));
+    }
+    if !record.loras.is_empty() {
+        let hashes: Vec<String> = record
+            .loras
+            .iter()
+            .map(|lora| {
+                format!(
+                    "{}: {}",
+                    lora.name,
+                    &lora.sha256[..lora.sha256.len().min(12)]
+                )
+            })
+            .collect();
+        settings.push(format!("Lora hashes: \"{}\"", hashes.join(", ")));
+    }
+    let tags: String = record
+        .loras
+        .iter()
+        .map(|lora| format!(" <lora:{}:{}>", lora.name, lora.strength))
+        .collect();
+    let mut text = format!("{}{tags}\n", record.prompt);
+    if !record.negative_prompt.is_empty() {
+        text.push_str(&format!("Negative prompt: {}\n", record.negative_prompt));
+    }
+    text.push_str(&settings.join(", "));
+    text
+}
+
+/// The topmost visible generative layer's generation and the seed it shows.
+fn shown_generation(document: &Document) -> Option<(&GenerationRecord, Option<u32>)> {
+    document.layers().iter().rev().find_map(|layer| {
+        let LayerContent::Generative(generative) = &layer.content else {
+            return None;
+        };
+        if !layer.properties.visible {
+            return None;
+        }
+        let record = document
+            .generation_log
+            .iter()
+            .find(|record| record.id == generative.generation)?;
+        Some((record, record.seeds.get(generative.selected).copied()))
+    })
+}
+
+/// Writes the flattened document to `path` as a PNG with its provenance text chunks and, with
+/// an identity, signed Content Credentials. Returns the provenance shares.
+pub fn export_png(
+    document: &Document,
+    path: &Path,
+    identity: Option<&SigningIdentity>,
+    choices: &ExportChoices,
+) -> Result<ProvenanceShares, ExportError> {
+    let write_error = |reason: String| ExportError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bounds = document.bounds();
+    let (composite, provenance) = document.composite(&bounds);
+    let straight = unpremultiply(&composite);
+    let shares = ProvenanceShares::count(&provenance);
+    let mut log = document.generation_log.clone();
+    if !choices.show_prompt {
+        for record in &mut log {
+            record.prompt.clear();
+            record.negative_prompt.clear();
+        }
+    }
+    let mut text = vec![
+        (
+            "Software".to_owned(),
+            format!("Pentimento {}", env!("CARGO_PKG_VERSION")),
+        ),
+        (
+            "pentimento:provenance".to_owned(),
+            format!(
+                "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
+                shares.percent(shares.hand),
+                shares.percent(shares.generated),
+                shares.percent(shares.generated_then_painted)
+            ),
+        ),
+        (
+            "pentimento:generation-log".to_owned(),
+            serde_json::to_string(&log).unwrap_or_default(),
+        ),
+    ];
+    if choices.show_prompt
+        && shares.generated + shares.generated_then_painted > 0
+        && let Some((record, seed)) = shown_generation(document)
+    {
+        text.push(("parameters".to_owned(), a1111_parameters(record, seed)));
+    }
+    let mut png = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png, bounds.width(), bounds.height());
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        for (key, value) in &text {
+            encoder
+                .add_itxt_chunk(key.clone(), value.clone())
+                .map_err(|err| write_error(err.to_string()))?;
+        }
+        let mut writer = encoder
+            .write_header()
+            .map_err(|err| write_error(err.to_string()))?;
+        writer
+            .write_image_data(&straight)
+            .map_err(|err| write_error(err.to_string()))?;
+        writer
+            .finish()
+            .map_err(|err| write_error(err.to_string()))?;
+    }
+    let bytes = match identity {
+        Some(identity) => {
+            let title = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let content = manifest::for_export(document, &provenance, &title, choices);
+            super::sign(&png, "image/png", &content, identity)?
+        }
+        None => png,
+    };
+    crate::io::write_atomically(path, &bytes).map_err(|err| write_error(err.to_string()))?;
+    Ok(shares)
+}
