@@ -187,6 +187,20 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
         .and_then(|chunk| chunk.get_text().ok())
         .expect("provenance text chunk");
     assert!(summary.starts_with("100.0% painted by hand"), "{summary}");
+    // And signed Content Credentials, with the identity made at this first export.
+    let read = pentimento::credentials::verify(
+        &std::fs::read(&exported).expect("exported"),
+        "image/png",
+        None,
+    )
+    .expect("credentials");
+    assert_eq!(read.state, "Valid", "{:?}", read.statuses);
+    assert_eq!(
+        read.digital_source_type.as_deref(),
+        Some(pentimento::credentials::source_type::DIGITAL_CREATION),
+        "nothing generated shows"
+    );
+    assert!(sandbox.path("config/identity/local-root.pem").is_file());
 }
 
 /// Closes the window the way the window manager does.
@@ -684,4 +698,43 @@ fn a_typed_path_opens_the_file_at_once() {
         (40, 30),
         "the image opened"
     );
+}
+
+#[test]
+fn settings_sign_exports_in_the_artists_name_and_export_the_local_root() {
+    let sandbox = Sandbox::new();
+    let mut harness = start(sandbox.options());
+    harness.run();
+    click_menu(&mut harness, "File", "Settings…");
+    harness
+        .get_by_label("Your name in exports' Content Credentials")
+        .click();
+    harness.run();
+    harness
+        .get_by_label("Your name in exports' Content Credentials")
+        .type_text("Ada Painter");
+    harness.run();
+    harness.get_by_label("Allowed").click();
+    harness.run();
+    assert_eq!(harness.state().settings().artist_name, "Ada Painter");
+    assert_eq!(
+        harness.state().settings().training,
+        pentimento::credentials::TrainingUse::Allowed
+    );
+    let root = sandbox.path("root.pem");
+    sandbox
+        .dialogs
+        .answer(DialogKind::ExportCertificate, Some(root.clone()));
+    harness
+        .get_by_label("Export the local root certificate…")
+        .click();
+    harness.run();
+    let pem = std::fs::read_to_string(&root).expect("the root was written");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let identity =
+        pentimento::credentials::SigningIdentity::load(&sandbox.folders().identity_dir())
+            .expect("reads")
+            .expect("made");
+    assert_eq!(identity.signer, "Ada Painter");
+    assert_eq!(identity.root_pem.as_deref(), Some(pem.as_str()));
 }

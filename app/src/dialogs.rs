@@ -29,6 +29,8 @@ pub enum DialogKind {
     LoraFile,
     /// The folder that holds the artist's LoRAs.
     LoraFolder,
+    /// Where to write a certificate (PEM).
+    ExportCertificate,
 }
 
 /// A named set of file extensions (without the dot).
@@ -67,6 +69,7 @@ impl DialogKind {
             Self::ExportPng => "export-png",
             Self::LoraFile => "lora-file",
             Self::LoraFolder => "lora-folder",
+            Self::ExportCertificate => "export-certificate",
         }
     }
 
@@ -81,6 +84,7 @@ impl DialogKind {
             Self::ExportPng => "Export PNG",
             Self::LoraFile => "Choose a LoRA (.safetensors)",
             Self::LoraFolder => "Choose the folder that holds your LoRAs",
+            Self::ExportCertificate => "Export the local root certificate",
         }
     }
 
@@ -91,6 +95,10 @@ impl DialogKind {
             Self::LoraFile => &[FileFilter {
                 name: "LoRA (safetensors)",
                 extensions: &["safetensors"],
+            }],
+            Self::ExportCertificate => &[FileFilter {
+                name: "Certificate (PEM)",
+                extensions: &["pem", "crt"],
             }],
             Self::RuntimeLibrary => &[FileFilter {
                 name: "ONNX Runtime library",
@@ -135,6 +143,7 @@ impl DialogKind {
         match self {
             Self::SaveProject => Some("ora"),
             Self::ExportPng => Some("png"),
+            Self::ExportCertificate => Some("pem"),
             _ => None,
         }
     }

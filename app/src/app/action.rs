@@ -169,6 +169,8 @@ pub enum FilePurpose {
     AddLora,
     /// Look for LoRAs in this folder (Settings).
     LoraFolder,
+    /// Write the local signing identity's root certificate here (Settings).
+    ExportRoot,
 }
 
 impl FilePurpose {
@@ -184,6 +186,7 @@ impl FilePurpose {
             Self::Export => DialogKind::ExportPng,
             Self::AddLora => DialogKind::LoraFile,
             Self::LoraFolder => DialogKind::LoraFolder,
+            Self::ExportRoot => DialogKind::ExportCertificate,
         }
     }
 }

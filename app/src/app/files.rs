@@ -126,10 +126,50 @@ impl PentimentoApp {
     }
 
     /// Exports the flattened image as PNG, with the provenance summary in its text chunks.
-    pub fn export_png(&mut self, path: &Path) -> Result<(), String> {
-        crate::io::export_flattened(&self.workspace.document, path)
-            .map(|_| ())
-            .map_err(|err| crate::messages::sentence(&err.to_string()))
+    /// Writes the local identity's root certificate (making the identity first if need be).
+    fn export_root(&mut self, path: &Path) -> Option<String> {
+        let identity = match crate::credentials::SigningIdentity::load_or_make(
+            &self.folders.identity_dir(),
+            &self.settings.artist_name,
+        ) {
+            Ok(identity) => identity,
+            Err(err) => return Some(crate::messages::sentence(&err.to_string())),
+        };
+        let Some(root) = identity.root_pem else {
+            return Some(
+                "Your signing identity is your own imported certificate chain; it has no local \
+                 root to export."
+                    .to_owned(),
+            );
+        };
+        crate::io::write_atomically(path, root.as_bytes())
+            .err()
+            .map(|err| format!("Could not write {}: {err}.", path.display()))
+    }
+
+    /// Exports the flattened document as a PNG with signed Content Credentials (the local
+    /// identity is made at the first export). When no identity can be had, the PNG is written
+    /// without credentials and the returned notice says why.
+    pub fn export_png(&mut self, path: &Path) -> Result<Option<String>, String> {
+        use crate::credentials::SigningIdentity;
+        use crate::credentials::manifest::ExportChoices;
+        let identity =
+            SigningIdentity::load_or_make(&self.folders.identity_dir(), &self.settings.artist_name);
+        let choices = ExportChoices {
+            show_prompt: self.settings.show_prompt,
+            training: self.settings.training,
+        };
+        let notice = identity.as_ref().err().map(|err| {
+            crate::messages::sentence(&format!("exported without Content Credentials: {err}"))
+        });
+        crate::credentials::export::export_png(
+            &self.workspace.document,
+            path,
+            identity.as_ref().ok(),
+            &choices,
+        )
+        .map(|_| notice)
+        .map_err(|err| crate::messages::sentence(&err.to_string()))
     }
 
     pub(super) fn request_replace(&mut self, with: ReplaceWith) {
@@ -189,6 +229,7 @@ impl PentimentoApp {
         let suggested_name = match purpose {
             FilePurpose::Save(_) => Some(format!("{}.ora", stem.as_deref().unwrap_or("untitled"))),
             FilePurpose::Export => Some(format!("{}.png", stem.as_deref().unwrap_or("export"))),
+            FilePurpose::ExportRoot => Some("pentimento-local-root.pem".to_owned()),
             _ => None,
         };
         let kind = purpose.dialog();
@@ -219,6 +260,11 @@ impl PentimentoApp {
             FilePurpose::AddModel => self.add_model_folder(&path),
             FilePurpose::RuntimeLibrary => self.settings.onnx_runtime_library = Some(path),
             FilePurpose::AddLora => self.add_lora(path),
+            FilePurpose::ExportRoot => {
+                if let Some(message) = self.export_root(&path) {
+                    self.notify(ctx, message, true);
+                }
+            }
             FilePurpose::LoraFolder => {
                 self.settings.lora_folder = Some(path);
                 self.refresh_loras();
@@ -230,11 +276,11 @@ impl PentimentoApp {
                 }
             }
             FilePurpose::Save(then) => self.save_and_continue(ctx, &path, then),
-            FilePurpose::Export => {
-                if let Err(message) = self.export_png(&path) {
-                    self.notify(ctx, message, true);
-                }
-            }
+            FilePurpose::Export => match self.export_png(&path) {
+                Ok(None) => {}
+                Ok(Some(notice)) => self.notify(ctx, notice, false),
+                Err(message) => self.notify(ctx, message, true),
+            },
         }
     }
 

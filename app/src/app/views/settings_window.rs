@@ -1,11 +1,12 @@
-//! The settings window: undo memory, the autosave clock and folder, the LoRA folder, the ONNX
-//! Runtime library, and which file dialogs to use.
+//! The settings window: undo memory, the autosave clock and folder, the LoRA folder, the name
+//! and choices signed into exports, the ONNX Runtime library, and which file dialogs to use.
 
 use std::path::Path;
 
 use egui::Ui;
 
 use crate::app::{Action, FilePurpose};
+use crate::credentials::TrainingUse;
 use crate::settings::{FileDialogChoice, Folders, Settings};
 
 /// The settings window (the values it edits are the settings').
@@ -70,6 +71,48 @@ impl SettingsWindow {
                     }
                 });
                 ui.weak("The prompt panel offers the .safetensors files in it and below it.");
+            });
+            ui.end_row();
+            ui.label("Signed by");
+            ui.vertical(|ui| {
+                let label = ui.weak("Your name in exports' Content Credentials");
+                ui.add(
+                    egui::TextEdit::singleline(&mut settings.artist_name)
+                        .hint_text("Pentimento artist"),
+                )
+                .labelled_by(label.id);
+                ui.weak(
+                    "Exports are signed on this computer with a local identity made at the first \
+                     export; readers show them as valid, signer not on a trust list, until \
+                     someone adds its root certificate to what they trust.",
+                );
+                if ui
+                    .button("Export the local root certificate…")
+                    .on_hover_text("For a client or publisher who wants to trust your exports")
+                    .clicked()
+                {
+                    actions.push(Action::AskFile(FilePurpose::ExportRoot));
+                }
+            });
+            ui.end_row();
+            ui.label("In exports");
+            ui.vertical(|ui| {
+                ui.checkbox(&mut settings.show_prompt, "Show the prompts")
+                    .on_hover_text("In the Content Credentials and the parameters text");
+                ui.label("AI training and data mining:");
+                ui.horizontal(|ui| {
+                    for (choice, label) in [
+                        (TrainingUse::NotAllowed, "Not allowed"),
+                        (TrainingUse::Allowed, "Allowed"),
+                        (TrainingUse::Constrained, "Constrained"),
+                    ] {
+                        ui.radio_value(&mut settings.training, choice, label);
+                    }
+                });
+                ui.weak(
+                    "A signed declaration of what you allow (CAWG training and data mining), \
+                     read by those who respect it; it is not a lock.",
+                );
             });
             ui.end_row();
             ui.label("ONNX Runtime library");
