@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::credentials::export::ExportFormat;
 use crate::credentials::manifest::ExportChoices;
 use crate::credentials::{SigningIdentity, TrainingUse, Verification, source_type};
 use crate::settings::{Folders, Settings};
@@ -38,6 +39,9 @@ pub struct ExportArgs {
     /// start as notAllowed).
     #[arg(long)]
     pub training: Option<TrainingArg>,
+    /// JPEG quality, 1–100.
+    #[arg(long, default_value_t = 92, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
 }
 
 /// The MIME type of an image file by its extension.
@@ -59,12 +63,9 @@ pub fn mime_of(path: &Path) -> anyhow::Result<&'static str> {
 
 /// Runs `pentimento export`.
 pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    if mime_of(&args.output)? != "image/png" {
-        anyhow::bail!(
-            "exports are PNG files for now; name the output {}.png",
-            args.output.with_extension("").display()
-        );
-    }
+    mime_of(&args.output)?;
+    let format =
+        ExportFormat::for_path(&args.output, args.quality).context("the output's extension")?;
     let folders = Folders::platform();
     let (settings, _) = Settings::load(&folders.settings_file());
     let document = crate::io::ora::open(&args.project)?;
@@ -85,12 +86,14 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
                 .context("the signing identity")?,
         )
     };
-    let shares = crate::credentials::export::export_png(
+    let exported = crate::credentials::export::export(
         &document,
         &args.output,
+        format,
         identity.as_ref(),
         &choices,
     )?;
+    let shares = &exported.shares;
     println!(
         "wrote {}: {:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over{}",
         args.output.display(),
@@ -102,6 +105,13 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             None => "; no Content Credentials".to_owned(),
         }
     );
+    for (index, (rectangles, coverage)) in exported.regions.iter().enumerate() {
+        println!(
+            "generated region {}: {rectangles} rectangle(s), {:.1}% of their area generated",
+            index + 1,
+            coverage * 100.0
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

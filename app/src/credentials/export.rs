@@ -111,6 +111,54 @@ fn shown_generation(document: &Document) -> Option<(&GenerationRecord, Option<u3
     })
 }
 
+/// The kinds of file an export can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// PNG, with transparency and the text chunks.
+    Png,
+    /// JPEG at a quality of 1–100, over white (JPEG has no transparency).
+    Jpeg {
+        /// 1–100.
+        quality: u8,
+    },
+    /// Lossless WebP, with transparency.
+    Webp,
+}
+
+impl ExportFormat {
+    /// The format for a file name's extension (`jpeg_quality` for JPEG), if it is one.
+    pub fn for_path(path: &Path, jpeg_quality: u8) -> Option<Self> {
+        let extension = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        match extension.as_str() {
+            "png" => Some(Self::Png),
+            "jpg" | "jpeg" => Some(Self::Jpeg {
+                quality: jpeg_quality.clamp(1, 100),
+            }),
+            "webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    /// Its MIME type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg { .. } => "image/jpeg",
+            Self::Webp => "image/webp",
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exported {
+    /// What share of the picture is painted and generated.
+    pub shares: ProvenanceShares,
+    /// The generated layers' regions: rectangles and how much of their area is really
+    /// generated (1 = exact).
+    pub regions: Vec<(usize, f64)>,
+}
+
 /// Writes the flattened document to `path` as a PNG with its provenance text chunks and, with
 /// an identity, signed Content Credentials. Returns the provenance shares.
 pub fn export_png(
@@ -119,6 +167,19 @@ pub fn export_png(
     identity: Option<&SigningIdentity>,
     choices: &ExportChoices,
 ) -> Result<ProvenanceShares, ExportError> {
+    export(document, path, ExportFormat::Png, identity, choices).map(|done| done.shares)
+}
+
+/// Writes the flattened document to `path` in `format` and, with an identity, signs Content
+/// Credentials into it. PNGs also carry the provenance summary, the generation log and the
+/// A1111 `parameters` text.
+pub fn export(
+    document: &Document,
+    path: &Path,
+    format: ExportFormat,
+    identity: Option<&SigningIdentity>,
+    choices: &ExportChoices,
+) -> Result<Exported, ExportError> {
     let write_error = |reason: String| ExportError::Write {
         path: path.to_path_buf(),
         reason,
@@ -127,6 +188,64 @@ pub fn export_png(
     let (composite, provenance) = document.composite(&bounds);
     let straight = unpremultiply(&composite);
     let shares = ProvenanceShares::count(&provenance);
+    let image = match format {
+        ExportFormat::Png => encode_png(document, &straight, &shares, choices)
+            .map_err(|err| write_error(err.to_string()))?,
+        ExportFormat::Jpeg { quality } => {
+            let rgb: Vec<u8> = straight
+                .chunks_exact(4)
+                .flat_map(|p| {
+                    let alpha = u16::from(p[3]);
+                    let over_white =
+                        |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
+                    [over_white(p[0]), over_white(p[1]), over_white(p[2])]
+                })
+                .collect();
+            let mut bytes = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+                .encode(
+                    &rgb,
+                    bounds.width(),
+                    bounds.height(),
+                    image::ExtendedColorType::Rgb8,
+                )
+                .map_err(|err| write_error(err.to_string()))?;
+            bytes
+        }
+        ExportFormat::Webp => {
+            let mut bytes = Vec::new();
+            image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
+                .encode(
+                    &straight,
+                    bounds.width(),
+                    bounds.height(),
+                    image::ExtendedColorType::Rgba8,
+                )
+                .map_err(|err| write_error(err.to_string()))?;
+            bytes
+        }
+    };
+    let title = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let content = manifest::for_export(document, &provenance, &title, choices);
+    let regions = content.region_coverage.clone();
+    let bytes = match identity {
+        Some(identity) => super::sign(&image, format.mime(), &content, identity)?,
+        None => image,
+    };
+    crate::io::write_atomically(path, &bytes).map_err(|err| write_error(err.to_string()))?;
+    Ok(Exported { shares, regions })
+}
+
+/// The PNG of an export with its text chunks.
+fn encode_png(
+    document: &Document,
+    straight: &[u8],
+    shares: &ProvenanceShares,
+    choices: &ExportChoices,
+) -> Result<Vec<u8>, png::EncodingError> {
     let mut log = document.generation_log.clone();
     if !choices.show_prompt {
         for record in &mut log {
@@ -159,37 +278,16 @@ pub fn export_png(
     {
         text.push(("parameters".to_owned(), a1111_parameters(record, seed)));
     }
+    let bounds = document.bounds();
     let mut png = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut png, bounds.width(), bounds.height());
-        encoder.set_color(png::ColorType::Rgba);
-        encoder.set_depth(png::BitDepth::Eight);
-        for (key, value) in &text {
-            encoder
-                .add_itxt_chunk(key.clone(), value.clone())
-                .map_err(|err| write_error(err.to_string()))?;
-        }
-        let mut writer = encoder
-            .write_header()
-            .map_err(|err| write_error(err.to_string()))?;
-        writer
-            .write_image_data(&straight)
-            .map_err(|err| write_error(err.to_string()))?;
-        writer
-            .finish()
-            .map_err(|err| write_error(err.to_string()))?;
+    let mut encoder = png::Encoder::new(&mut png, bounds.width(), bounds.height());
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    for (key, value) in &text {
+        encoder.add_itxt_chunk(key.clone(), value.clone())?;
     }
-    let bytes = match identity {
-        Some(identity) => {
-            let title = path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let content = manifest::for_export(document, &provenance, &title, choices);
-            super::sign(&png, "image/png", &content, identity)?
-        }
-        None => png,
-    };
-    crate::io::write_atomically(path, &bytes).map_err(|err| write_error(err.to_string()))?;
-    Ok(shares)
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(straight)?;
+    writer.finish()?;
+    Ok(png)
 }

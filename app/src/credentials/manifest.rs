@@ -217,6 +217,7 @@ pub fn for_export(
             Provenance::Generated | Provenance::GeneratedThenPainted
         )
     };
+    let mut region_coverage = Vec::new();
     for layer in document.layers() {
         let LayerContent::Generative(generative) = &layer.content else {
             continue;
@@ -231,6 +232,7 @@ pub fn for_export(
         if regions.pixels == 0 {
             continue;
         }
+        region_coverage.push((regions.rectangles.len(), regions.coverage()));
         let record = document
             .generation_log
             .iter()
@@ -272,6 +274,7 @@ pub fn for_export(
             TRAINING_MINING.to_owned(),
             training_assertion(choices.training),
         )],
+        region_coverage,
     }
 }
 

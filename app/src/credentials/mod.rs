@@ -101,6 +101,9 @@ pub struct ManifestContent {
     pub actions: Vec<serde_json::Value>,
     /// Further assertions: label and JSON data.
     pub assertions: Vec<(String, serde_json::Value)>,
+    /// For each generated layer's region: its rectangles and the share of their area that is
+    /// really generated (not signed; for reports).
+    pub region_coverage: Vec<(usize, f64)>,
 }
 
 /// Signs `content` into `image` (of MIME type `format`) and returns the signed file.
@@ -249,6 +252,7 @@ mod tests {
                 TRAINING_MINING.to_owned(),
                 training_assertion(TrainingUse::NotAllowed),
             )],
+            region_coverage: Vec::new(),
         }
     }
 
