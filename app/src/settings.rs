@@ -257,13 +257,15 @@ impl Settings {
         let settings = serde_json::from_value::<Self>(kept)
             .unwrap_or_default()
             .within_ranges();
-        let names = left_out
+        // In name order, whatever order the file had them in.
+        let mut names: Vec<String> = left_out
             .iter()
             .map(|pointer| match pointer.trim_start_matches('/') {
                 "" => "all of them".to_owned(),
                 name => name.replace('/', "."),
             })
             .collect();
+        names.sort();
         (settings, Some(Unread::LeftOut(names)))
     }
 
