@@ -738,3 +738,38 @@ fn settings_sign_exports_in_the_artists_name_and_export_the_local_root() {
     assert_eq!(identity.signer, "Ada Painter");
     assert_eq!(identity.root_pem.as_deref(), Some(pem.as_str()));
 }
+
+#[test]
+fn settings_take_the_artists_own_certificate() {
+    let sandbox = Sandbox::new();
+    // The artist's chain and key, as PEM files (made here the way a local identity is).
+    let own = pentimento::credentials::SigningIdentity::make_local("Studio Ada").expect("made");
+    let elsewhere = sandbox.path("own");
+    own.save(&elsewhere).expect("saved");
+    let mut harness = start(sandbox.options());
+    harness.run();
+    click_menu(&mut harness, "File", "Settings…");
+    sandbox.dialogs.answer(
+        DialogKind::OpenCertificate,
+        Some(elsewhere.join("chain.pem")),
+    );
+    sandbox
+        .dialogs
+        .answer(DialogKind::OpenKey, Some(elsewhere.join("signing-key.pem")));
+    harness.get_by_label("Use my own certificate…").click();
+    harness.run();
+    let notice = pentimento_tests::last_notice(&harness);
+    assert_eq!(
+        notice,
+        "Exports are signed with your own certificate from now on."
+    );
+    let identity =
+        pentimento::credentials::SigningIdentity::load(&sandbox.folders().identity_dir())
+            .expect("reads")
+            .expect("saved");
+    assert_eq!(
+        identity.kind,
+        pentimento::credentials::IdentityKind::Imported
+    );
+    assert_eq!(identity.chain_pem, own.chain_pem);
+}

@@ -31,6 +31,10 @@ pub enum DialogKind {
     LoraFolder,
     /// Where to write a certificate (PEM).
     ExportCertificate,
+    /// A certificate chain to sign with (PEM).
+    OpenCertificate,
+    /// A private key (PEM).
+    OpenKey,
 }
 
 /// A named set of file extensions (without the dot).
@@ -70,6 +74,8 @@ impl DialogKind {
             Self::LoraFile => "lora-file",
             Self::LoraFolder => "lora-folder",
             Self::ExportCertificate => "export-certificate",
+            Self::OpenCertificate => "open-certificate",
+            Self::OpenKey => "open-key",
         }
     }
 
@@ -85,6 +91,8 @@ impl DialogKind {
             Self::LoraFile => "Choose a LoRA (.safetensors)",
             Self::LoraFolder => "Choose the folder that holds your LoRAs",
             Self::ExportCertificate => "Export the local root certificate",
+            Self::OpenCertificate => "Choose your certificate chain (PEM, your certificate first)",
+            Self::OpenKey => "Choose the private key of that certificate (PKCS#8 PEM)",
         }
     }
 
@@ -96,9 +104,13 @@ impl DialogKind {
                 name: "LoRA (safetensors)",
                 extensions: &["safetensors"],
             }],
-            Self::ExportCertificate => &[FileFilter {
+            Self::ExportCertificate | Self::OpenCertificate => &[FileFilter {
                 name: "Certificate (PEM)",
                 extensions: &["pem", "crt"],
+            }],
+            Self::OpenKey => &[FileFilter {
+                name: "Private key (PEM)",
+                extensions: &["pem", "key"],
             }],
             Self::RuntimeLibrary => &[FileFilter {
                 name: "ONNX Runtime library",

@@ -171,6 +171,10 @@ pub enum FilePurpose {
     LoraFolder,
     /// Write the local signing identity's root certificate here (Settings).
     ExportRoot,
+    /// Sign with the certificate chain (PEM, end entity first) here; its key is asked next.
+    ImportChain,
+    /// The private key (PKCS#8 PEM) of the chain chosen before.
+    ImportKey(PathBuf),
 }
 
 impl FilePurpose {
@@ -187,6 +191,8 @@ impl FilePurpose {
             Self::AddLora => DialogKind::LoraFile,
             Self::LoraFolder => DialogKind::LoraFolder,
             Self::ExportRoot => DialogKind::ExportCertificate,
+            Self::ImportChain => DialogKind::OpenCertificate,
+            Self::ImportKey(_) => DialogKind::OpenKey,
         }
     }
 }

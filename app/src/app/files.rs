@@ -126,6 +126,21 @@ impl PentimentoApp {
     }
 
     /// Exports the flattened image as PNG, with the provenance summary in its text chunks.
+    /// Signs from now on with the artist's own chain and key; says what happened.
+    fn import_identity(&mut self, chain: &Path, key: &Path) -> String {
+        let signer = if self.settings.artist_name.trim().is_empty() {
+            "your certificate".to_owned()
+        } else {
+            self.settings.artist_name.trim().to_owned()
+        };
+        match crate::credentials::SigningIdentity::import(chain, key, &signer)
+            .and_then(|identity| identity.save(&self.folders.identity_dir()))
+        {
+            Ok(()) => "Exports are signed with your own certificate from now on.".to_owned(),
+            Err(err) => format!("Could not use that certificate: {err}."),
+        }
+    }
+
     /// Writes the local identity's root certificate (making the identity first if need be).
     fn export_root(&mut self, path: &Path) -> Option<String> {
         let identity = match crate::credentials::SigningIdentity::load_or_make(
@@ -260,6 +275,12 @@ impl PentimentoApp {
             FilePurpose::AddModel => self.add_model_folder(&path),
             FilePurpose::RuntimeLibrary => self.settings.onnx_runtime_library = Some(path),
             FilePurpose::AddLora => self.add_lora(path),
+            FilePurpose::ImportChain => self.ask_file(ctx, FilePurpose::ImportKey(path)),
+            FilePurpose::ImportKey(chain) => {
+                let message = self.import_identity(&chain, &path);
+                let is_error = message.starts_with("Could not");
+                self.notify(ctx, message, is_error);
+            }
             FilePurpose::ExportRoot => {
                 if let Some(message) = self.export_root(&path) {
                     self.notify(ctx, message, true);

@@ -152,8 +152,37 @@ impl SigningIdentity {
                     .to_owned(),
             ));
         }
-        identity.signer()?;
+        identity.check_by_signing()?;
         Ok(identity)
+    }
+
+    /// Signs a 1×1 PNG with the identity: the C2PA SDK checks the chain's profile (end entity,
+    /// key usages, identifiers) only when it signs.
+    fn check_by_signing(&self) -> Result<(), IdentityError> {
+        let mut png = Vec::new();
+        {
+            let mut encoder = png::Encoder::new(&mut png, 1, 1);
+            encoder.set_color(png::ColorType::Rgba);
+            let written = encoder
+                .write_header()
+                .and_then(|mut writer| writer.write_image_data(&[0, 0, 0, 0]));
+            written.map_err(|err| IdentityError::Unusable(err.to_string()))?;
+        }
+        let content = super::ManifestContent {
+            title: "check.png".to_owned(),
+            actions: vec![serde_json::json!({
+                "action": "c2pa.created",
+                "digitalSourceType": super::source_type::DIGITAL_CREATION,
+            })],
+            assertions: Vec::new(),
+            region_coverage: Vec::new(),
+        };
+        super::sign(&png, "image/png", &content, self)
+            .map(|_| ())
+            .map_err(|err| match err {
+                super::CredentialError::Identity(err) => err,
+                other => IdentityError::Unusable(other.to_string()),
+            })
     }
 
     /// The identity kept in `folder`, if there is one.
@@ -213,8 +242,12 @@ impl SigningIdentity {
         })?;
         write(CHAIN, &self.chain_pem, false)?;
         write(KEY, &self.key_pem, true)?;
-        if let Some(root) = &self.root_pem {
-            write(ROOT, root, false)?;
+        match &self.root_pem {
+            Some(root) => write(ROOT, root, false)?,
+            // An imported chain replaces a local identity: its root is not this one's.
+            None => {
+                let _ = std::fs::remove_file(folder.join(ROOT));
+            }
         }
         let about = serde_json::to_string_pretty(&About {
             signer: self.signer.clone(),
@@ -290,4 +323,54 @@ fn write_private(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()>
         let _ = secret;
         writer.write_all(bytes)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_chain_signs_and_replaces_the_local_one() {
+        let folder = tempfile::tempdir().expect("folder");
+        let local =
+            SigningIdentity::load_or_make(&folder.path().join("identity"), "Ada").expect("local");
+        assert!(folder.path().join("identity").join(ROOT).is_file());
+        // The artist's own chain: here one made the same way, kept as PEM files.
+        let own = SigningIdentity::make_local("Ada Painter Studio").expect("own");
+        let chain = folder.path().join("chain.pem");
+        let key = folder.path().join("key.pem");
+        std::fs::write(&chain, &own.chain_pem).expect("write");
+        std::fs::write(&key, &own.key_pem).expect("write");
+        let imported = SigningIdentity::import(&chain, &key, "Ada Painter").expect("imports");
+        imported
+            .save(&folder.path().join("identity"))
+            .expect("saves");
+        let loaded = SigningIdentity::load(&folder.path().join("identity"))
+            .expect("reads")
+            .expect("there");
+        assert_eq!(loaded.kind, IdentityKind::Imported);
+        assert_eq!(loaded.chain_pem, own.chain_pem);
+        assert_ne!(loaded.chain_pem, local.chain_pem);
+        assert_eq!(
+            loaded.root_pem, None,
+            "the old local root is not this chain's"
+        );
+        loaded.signer().expect("it can sign");
+
+        let sec1 = folder.path().join("sec1.pem");
+        std::fs::write(
+            &sec1,
+            "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
+        )
+        .expect("write");
+        let refused = SigningIdentity::import(&chain, &sec1, "Ada").expect_err("SEC1");
+        assert!(refused.to_string().contains("openssl pkcs8"), "{refused}");
+        let wrong = SigningIdentity::import(&key, &key, "Ada").expect_err("a key is no chain");
+        assert!(
+            wrong
+                .to_string()
+                .starts_with("the certificate chain or key cannot sign"),
+            "{wrong}"
+        );
+    }
 }

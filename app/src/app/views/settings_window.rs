@@ -86,13 +86,24 @@ impl SettingsWindow {
                      export; readers show them as valid, signer not on a trust list, until \
                      someone adds its root certificate to what they trust.",
                 );
-                if ui
-                    .button("Export the local root certificate…")
-                    .on_hover_text("For a client or publisher who wants to trust your exports")
-                    .clicked()
-                {
-                    actions.push(Action::AskFile(FilePurpose::ExportRoot));
-                }
+                ui.horizontal(|ui| {
+                    if ui
+                        .button("Export the local root certificate…")
+                        .on_hover_text("For a client or publisher who wants to trust your exports")
+                        .clicked()
+                    {
+                        actions.push(Action::AskFile(FilePurpose::ExportRoot));
+                    }
+                    if ui
+                        .button("Use my own certificate…")
+                        .on_hover_text(
+                            "Your certificate chain and its private key (PEM); they stay on this computer",
+                        )
+                        .clicked()
+                    {
+                        actions.push(Action::AskFile(FilePurpose::ImportChain));
+                    }
+                });
             });
             ui.end_row();
             ui.label("In exports");
