@@ -773,3 +773,52 @@ fn settings_take_the_artists_own_certificate() {
     );
     assert_eq!(identity.chain_pem, own.chain_pem);
 }
+
+#[test]
+fn opening_a_signed_image_shows_its_credentials() {
+    let sandbox = Sandbox::new();
+    let signed = sandbox.path("signed.png");
+    let document = pentimento::document::Document::new(64, 48).expect("document");
+    let identity =
+        pentimento::credentials::SigningIdentity::make_local("Ada Painter").expect("identity");
+    pentimento::credentials::export::export_png(
+        &document,
+        &signed,
+        Some(&identity),
+        &pentimento::credentials::manifest::ExportChoices::default(),
+    )
+    .expect("exported");
+    let mut harness = start(sandbox.options());
+    harness.run();
+    sandbox
+        .dialogs
+        .answer(DialogKind::OpenFile, Some(signed.clone()));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    assert!(
+        matches!(harness.state().modal(), Some(Modal::Credentials { .. })),
+        "{:?}",
+        harness.state().modal()
+    );
+    harness.get_by_label("Content Credentials");
+    harness.get_by_label("signed.png");
+    harness.get_by_label(
+        "credentials   Valid, signer not on a trust list (a local identity reads so until its root is trusted)",
+    );
+    harness.get_by_label("signed by     Ada Painter");
+    harness.get_by_label("Close").click();
+    harness.run();
+    assert!(harness.state().modal().is_none());
+
+    // An image without credentials opens without the panel.
+    let plain = sandbox.path("plain.png");
+    write_image(&plain, 32, 32, 3);
+    sandbox.dialogs.answer(DialogKind::OpenFile, Some(plain));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    assert!(
+        harness.state().modal().is_none(),
+        "{:?}",
+        harness.state().modal()
+    );
+}

@@ -525,6 +525,7 @@ impl PentimentoApp {
                 | Modal::Settings
                 | Modal::Models
                 | Modal::GenerationLog
+                | Modal::Credentials { .. }
                 | Modal::ConfirmReplace(_)
         );
         if dismissable && response.should_close() {

@@ -239,6 +239,13 @@ pub enum Modal {
     Models,
     /// Every generation in the document's log.
     GenerationLog,
+    /// What an opened image's Content Credentials say.
+    Credentials {
+        /// The image's file name.
+        file: String,
+        /// The verification, line by line.
+        lines: Vec<String>,
+    },
 }
 
 impl PentimentoApp {

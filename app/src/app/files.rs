@@ -60,10 +60,37 @@ impl PentimentoApp {
             Ok((document, saved_path)) => {
                 self.replace_document(document, saved_path);
                 self.settings.remember_file(path);
+                if !is_project {
+                    self.show_credentials_of(path);
+                }
                 None
             }
             Err(message) => Some(message),
         }
+    }
+
+    /// Shows what an opened image's Content Credentials say, when it has any.
+    fn show_credentials_of(&mut self, path: &Path) {
+        let Ok(format) = crate::credentials::mime_of(path) else {
+            return;
+        };
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        // An image without a manifest is the usual case, not an error.
+        let Ok(read) = crate::credentials::verify(&bytes, format, None) else {
+            return;
+        };
+        if read.json.get("active_manifest").is_none() {
+            return;
+        }
+        self.modal = Some(Modal::Credentials {
+            file: path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            lines: read.describe_lines(),
+        });
     }
 
     /// Adds an image file as a new layer on top.

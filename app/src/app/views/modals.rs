@@ -103,6 +103,18 @@ impl Questions {
                     }
                 });
             }
+            Modal::Credentials { file, lines } => {
+                ui.heading("Content Credentials");
+                ui.label(egui::RichText::new(file.as_str()).strong());
+                ui.add_space(4.0);
+                for line in lines {
+                    ui.label(line.as_str());
+                }
+                ui.add_space(6.0);
+                if ui.button("Close").clicked() {
+                    actions.push(Action::CloseModal);
+                }
+            }
             Modal::Settings | Modal::Models | Modal::GenerationLog => return false,
         }
         true
