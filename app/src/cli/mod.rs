@@ -146,7 +146,13 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify { file, trust } => credentials::verify(&file, trust.as_deref()),
         Command::Flatten { project, output } => {
             let document = crate::io::ora::open(&project)?;
-            let shares = crate::io::export_flattened(&document, &output)?;
+            // Unsigned: `export` is the command that signs.
+            let shares = crate::credentials::export::export_png(
+                &document,
+                &output,
+                None,
+                &crate::credentials::manifest::ExportChoices::default(),
+            )?;
             println!(
                 "wrote {} ({}×{}): {:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
                 output.display(),

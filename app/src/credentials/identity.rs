@@ -19,7 +19,6 @@ use rcgen::{
 const CHAIN: &str = "chain.pem";
 const KEY: &str = "signing-key.pem";
 const ROOT: &str = "local-root.pem";
-const ROOT_KEY: &str = "local-root-key.pem";
 const ABOUT: &str = "identity.json";
 
 /// Why an identity cannot be made, read or used.
@@ -105,7 +104,7 @@ impl SigningIdentity {
         set_validity(&mut root);
         root.serial_number = Some(serial());
         let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(make)?;
-        let root_key_pem = root_key.serialize_pem();
+        // The root signs only this certificate; its key is not kept.
         let root = CertifiedIssuer::self_signed(root, root_key).map_err(make)?;
 
         let mut leaf = CertificateParams::default();
@@ -118,7 +117,6 @@ impl SigningIdentity {
         leaf.serial_number = Some(serial());
         let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(make)?;
         let leaf_cert = leaf.signed_by(&leaf_key, &root).map_err(make)?;
-        drop(root_key_pem);
         Ok(Self {
             chain_pem: format!("{}{}", leaf_cert.pem(), root.pem()),
             key_pem: leaf_key.serialize_pem(),
@@ -255,8 +253,6 @@ impl SigningIdentity {
         })
         .unwrap_or_default();
         write(ABOUT, &about, false)?;
-        // The root's key is not kept: nothing more is ever signed with it.
-        let _ = std::fs::remove_file(folder.join(ROOT_KEY));
         Ok(())
     }
 

@@ -186,40 +186,4 @@ fn write_png_with(
     .map_err(|err| write_error(err.to_string()))
 }
 
-/// Writes the flattened document as a straight-alpha PNG, with the provenance summary and the
-/// generation log in its text chunks (so the export says what in it was generated). Returns the
-/// provenance shares of the image.
-pub fn export_flattened(
-    document: &crate::document::Document,
-    path: &Path,
-) -> Result<crate::document::compositor::ProvenanceShares, ImageFileError> {
-    use crate::document::compositor::{ProvenanceShares, unpremultiply};
-    let bounds = document.bounds();
-    let (composite, provenance) = document.composite(&bounds);
-    let straight = unpremultiply(&composite);
-    let shares = ProvenanceShares::count(&provenance);
-    let summary = format!(
-        "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
-        shares.percent(shares.hand),
-        shares.percent(shares.generated),
-        shares.percent(shares.generated_then_painted)
-    );
-    let log = serde_json::to_string(&document.generation_log).unwrap_or_default();
-    write_rgba_png(
-        path,
-        bounds.width(),
-        bounds.height(),
-        &straight,
-        &[
-            (
-                "Software",
-                format!("Pentimento {}", env!("CARGO_PKG_VERSION")),
-            ),
-            ("pentimento:provenance", summary),
-            ("pentimento:generation-log", log),
-        ],
-    )?;
-    Ok(shares)
-}
-
 pub use pentimento_inference::atomic_file::{partial_path, write as write_atomically};
