@@ -9,9 +9,9 @@ use image::imageops::FilterType;
 use pentimento_inference::image::{GrayImage, RgbImage};
 use pentimento_inference::{GenerationRequest, Mode};
 
-use crate::document::Document;
 use crate::document::compositor::over_color;
 use crate::document::tiles::PixelRect;
+use crate::document::{Document, GenerationRecord};
 
 /// What the artist asked for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -242,6 +242,42 @@ pub fn request_for(plan: &GenerationPlan, base: &GenerationRequest) -> Generatio
         height: plan.generated.1,
         mode: plan.request_mode.clone(),
         ..base.clone()
+    }
+}
+
+/// The generation log's entry for a plan and its request, as it is logged when the generation
+/// starts, for a model by its name, the sha256 of its files and the execution provider
+/// (seeds, outcome and accepted variations are filled in as it runs).
+pub fn record_for(
+    plan: &GenerationPlan,
+    request: &GenerationRequest,
+    model: &str,
+    model_files: &[(String, String)],
+    provider: &str,
+) -> GenerationRecord {
+    GenerationRecord {
+        id: 0,
+        time: crate::document::provenance_log::now_rfc3339(),
+        model: model.to_owned(),
+        model_files: model_files.to_vec(),
+        prompt: request.prompt.clone(),
+        negative_prompt: request.negative_prompt.clone(),
+        seeds: Vec::new(),
+        scheduler: request.scheduler.cli_name().to_owned(),
+        steps: request.steps,
+        guidance: request.guidance,
+        strength: match &request.mode {
+            Mode::TextToImage => None,
+            Mode::ImageToImage { strength, .. } | Mode::Inpaint { strength, .. } => Some(*strength),
+        },
+        mode: plan.mode.log_name().to_owned(),
+        region: plan.region,
+        generated_size: plan.generated,
+        execution_provider: provider.to_owned(),
+        app_version: env!("CARGO_PKG_VERSION").to_owned(),
+        outcome: "running".to_owned(),
+        accepted: Vec::new(),
+        loras: Vec::new(),
     }
 }
 

@@ -399,36 +399,45 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
     assert_eq!(edited["parameters"]["seed"], 7);
     assert_eq!(edited["parameters"]["prompt"], "a red flower");
     assert_eq!(edited["parameters"]["loras"][0]["name"], "inkStyle");
-    // Every generated pixel of the export lies in one of the action's rectangles.
-    let rectangles: Vec<(u32, u32, u32, u32)> = edited["changes"][0]["region"]
+    // The action's shapes, read back from the file, are exactly the generated pixels.
+    let rings: Vec<Vec<(f64, f64)>> = edited["changes"]
         .as_array()
-        .expect("regions")
+        .expect("changes")
         .iter()
-        .map(|region| {
-            let shape = &region["shape"];
-            let number = |value: &serde_json::Value| value.as_f64().expect("number") as u32;
-            (
-                number(&shape["origin"]["x"]),
-                number(&shape["origin"]["y"]),
-                number(&shape["width"]),
-                number(&shape["height"]),
-            )
+        .flat_map(|change| change["region"].as_array().cloned().unwrap_or_default())
+        .map(|range| {
+            let shape = &range["shape"];
+            let number = |value: &serde_json::Value| value.as_f64().expect("number");
+            let (x, y) = (number(&shape["origin"]["x"]), number(&shape["origin"]["y"]));
+            match shape["type"].as_str() {
+                Some("rectangle") => {
+                    let (w, h) = (number(&shape["width"]), number(&shape["height"]));
+                    vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+                }
+                Some("polygon") => shape["vertices"]
+                    .as_array()
+                    .expect("vertices")
+                    .iter()
+                    .map(|vertex| (number(&vertex["x"]), number(&vertex["y"])))
+                    .collect(),
+                other => panic!("unexpected shape {other:?}"),
+            }
         })
         .collect();
+    let filled = pentimento::credentials::regions::rasterize(300, 200, &rings);
     let (_, provenance) = document.composite(&document.bounds());
     for (index, value) in provenance.iter().enumerate() {
-        if matches!(
+        let generated = matches!(
             value,
             Provenance::Generated | Provenance::GeneratedThenPainted
-        ) {
-            let (x, y) = (index as u32 % 300, index as u32 / 300);
-            assert!(
-                rectangles
-                    .iter()
-                    .any(|&(rx, ry, w, h)| x >= rx && x < rx + w && y >= ry && y < ry + h),
-                "generated pixel ({x}, {y}) is in a region"
-            );
-        }
+        );
+        assert_eq!(
+            filled[index],
+            generated,
+            "pixel ({}, {}) is in the shapes exactly when it is generated",
+            index % 300,
+            index / 300
+        );
     }
 
     // The command line says the same; with the local root trusted it is Trusted.
@@ -510,4 +519,142 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
     );
     let read = pentimento::credentials::verify(&hidden_bytes, "image/png", None).expect("reads");
     assert!(read.training.iter().all(|(_, choice)| choice == "allowed"));
+}
+
+fn tiny_inpaint_model() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models/tiny-sd-inpaint")
+}
+
+#[test]
+fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let (width, height) = (96_u32, 80_u32);
+    let sketch = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 3) as u8, 120])
+    });
+    let sketch_path = folder.path().join("sketch.png");
+    sketch.save(&sketch_path).expect("sketch");
+    let inside = |x: u32, y: u32| (30..62).contains(&x) && (20..52).contains(&y);
+    let mask = image::GrayImage::from_fn(width, height, |x, y| {
+        image::Luma([if inside(x, y) { 255 } else { 0 }])
+    });
+    let mask_path = folder.path().join("mask.png");
+    mask.save(&mask_path).expect("mask");
+    let out = folder.path().join("inpainted.ora");
+    let output = pentimento_at(folder.path())
+        .args(["project", "inpaint"])
+        .arg(&sketch_path)
+        .arg("--mask")
+        .arg(&mask_path)
+        .arg("--model")
+        .arg(tiny_inpaint_model())
+        .args(["--prompt", "a red door", "--seed", "5", "--steps", "2"])
+        .args(["--count", "2", "--accept", "1", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let document = ora::open(&out).expect("the written project opens");
+    assert_eq!((document.width(), document.height()), (width, height));
+    let layers = document.layers();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(layers[0].properties.name, "sketch");
+    let LayerContent::Generative(generative) = &layers[1].content else {
+        panic!("the accepted variation is a generative layer");
+    };
+    assert_eq!(layers[1].properties.name, "Gen 1 · seed 6");
+    assert_eq!((generative.variations.len(), generative.selected), (2, 1));
+    assert_ne!(generative.variations[0], generative.variations[1]);
+    let [record] = document.generation_log.as_slice() else {
+        panic!("one generation in the log");
+    };
+    assert_eq!(record.mode, "inpaint");
+    assert_eq!(record.prompt, "a red door");
+    assert_eq!(record.seeds, [5, 6]);
+    assert_eq!(record.accepted, [1]);
+    assert_eq!(record.outcome, "finished");
+    assert_eq!(record.model, "tiny-sd-inpaint");
+    assert_eq!(record.steps, 2);
+    assert!(
+        record
+            .model_files
+            .iter()
+            .any(|(file, _)| file.starts_with("unet/"))
+    );
+    // The region is the mask's box with its context margin (32 px), clamped to the canvas.
+    assert_eq!(record.region, PixelRect::new(0, 0, 94, 80));
+    assert_eq!(generative.region, record.region);
+    // The artist's pixels outside the mask are untouched; inside, the generation shows.
+    let (composite, provenance) = document.composite(&document.bounds());
+    let straight = unpremultiply(&composite);
+    for y in 0..height {
+        for x in 0..width {
+            let index = (y * width + x) as usize;
+            if inside(x, y) {
+                assert_eq!(provenance[index], Provenance::Generated, "({x}, {y})");
+            } else {
+                assert_eq!(provenance[index], Provenance::Hand, "({x}, {y})");
+                assert_eq!(
+                    &straight[index * 4..index * 4 + 3],
+                    &sketch.get_pixel(x, y).0,
+                    "({x}, {y})"
+                );
+            }
+        }
+    }
+    // `project show` reads it back the same way.
+    let shown = pentimento_at(folder.path())
+        .args(["project", "show"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("generative, generation 1, variation 2 of 2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("seeds [5, 6], accepted [1], finished"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_nothing() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let sketch_path = folder.path().join("sketch.png");
+    image::RgbImage::new(64, 64)
+        .save(&sketch_path)
+        .expect("sketch");
+    let run = |mask: &image::GrayImage| {
+        let mask_path = folder.path().join("mask.png");
+        mask.save(&mask_path).expect("mask");
+        let out = folder.path().join("out.ora");
+        let output = pentimento_at(folder.path())
+            .args(["project", "inpaint"])
+            .arg(&sketch_path)
+            .arg("--mask")
+            .arg(&mask_path)
+            .arg("--model")
+            .arg(tiny_inpaint_model())
+            .args(["--prompt", "x", "--out"])
+            .arg(&out)
+            .output()
+            .expect("run");
+        assert!(!output.status.success());
+        assert!(!out.exists(), "nothing is written");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let message = run(&image::GrayImage::from_pixel(32, 64, image::Luma([255])));
+    assert!(
+        message.contains("the mask is 32×64 pixels but the picture is 64×64"),
+        "{message}"
+    );
+    let message = run(&image::GrayImage::new(64, 64));
+    assert!(message.contains("black everywhere"), "{message}");
 }

@@ -1,18 +1,23 @@
 """Reads Pentimento's signed exports with c2pa-python (an independent build of the C2PA SDK) and
 checks what they say. Run by .ci/c2pa-reader:
 
-    check.py SIGNED.png HIDDEN.png TAMPERED.png LOCAL-ROOT.pem
+    check.py SIGNED.png HIDDEN.png TAMPERED.png LOCAL-ROOT.pem PROJECT.ora
+
+    check.py --regions SIGNED.png PROJECT.ora
 
 SIGNED was exported with the defaults (prompt shown, training notAllowed), HIDDEN with
 --hide-prompt --training allowed, TAMPERED is SIGNED with one byte of its pixels changed.
 """
 
+import io
 import json
 import struct
 import sys
+import zipfile
 import zlib
 
 import c2pa
+from PIL import Image
 
 SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
@@ -49,14 +54,71 @@ def actions(store):
     return manifest, found
 
 
+def ring_of(shape):
+    """A C2PA rectangle or polygon as a list of (x, y) vertices."""
+    x, y = shape["origin"]["x"], shape["origin"]["y"]
+    if shape["type"] == "rectangle":
+        w, h = shape["width"], shape["height"]
+        return [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+    return [(vertex["x"], vertex["y"]) for vertex in shape["vertices"]]
+
+
+def fill(rings, width, height):
+    """The pixels whose centres the rings cover (even-odd rule), as a set of (x, y)."""
+    inside = set()
+    for y in range(height):
+        scan = y + 0.5
+        crossings = []
+        for ring in rings:
+            for (ax, ay), (bx, by) in zip(ring, ring[1:] + ring[:1]):
+                if (ay <= scan) != (by <= scan):
+                    crossings.append(ax + (scan - ay) / (by - ay) * (bx - ax))
+        crossings.sort()
+        for left, right in zip(crossings[::2], crossings[1::2]):
+            for x in range(max(0, int(-(-(left - 0.5) // 1))), min(width, int(-(-(right - 0.5) // 1)))):
+                inside ^= {(x, y)}
+    return inside
+
+
+def shapes_of(action):
+    return [ring_of(r["shape"]) for change in action.get("changes", []) for r in change["region"]]
+
+
 def check(condition, what):
     if not condition:
         sys.exit(f"c2pa-python: {what}")
     print(f"ok: {what}")
 
 
+def check_regions(signed, project):
+    """The signed shapes, filled, are exactly the project's generated (2, 3) and painted (1, 3)
+    pixels."""
+    store = read(signed)
+    check(store["validation_state"] == "Valid", f"{signed} reads Valid ({store['validation_state']})")
+    _, acts = actions(store)
+    edited = [a for a in acts if a["action"] == "c2pa.edited"]
+    width, height = struct.unpack(">II", open(signed, "rb").read()[16:24])
+    with zipfile.ZipFile(project) as archive:
+        provenance = Image.open(io.BytesIO(archive.read("pentimento/provenance.png"))).convert("L")
+    check(provenance.size == (width, height), "the provenance map is the export's size")
+    values = provenance.load()
+    classes = {v: {(x, y) for y in range(height) for x in range(width) if values[x, y] in v}
+               for v in ((2, 3), (1, 3))}
+    generated = set()
+    for action in edited:
+        generated |= fill(shapes_of(action), width, height)
+    check(generated == classes[(2, 3)],
+          f"the generated regions are exactly the {len(classes[(2, 3)])} generated pixels "
+          f"({len(generated ^ classes[(2, 3)])} differ)")
+    drawing = [a for a in acts if a["action"] == "c2pa.drawing"]
+    painted = fill(shapes_of(drawing[0]), width, height) if drawing else set()
+    check(painted == classes[(1, 3)],
+          f"the painted regions are exactly the {len(classes[(1, 3)])} painted pixels "
+          f"({len(painted ^ classes[(1, 3)])} differ)")
+
+
 def main():
-    signed, hidden, tampered, root_path = sys.argv[1:5]
+    signed, hidden, tampered, root_path, project = sys.argv[1:6]
     root = open(root_path).read()
 
     store = read(signed)
@@ -75,12 +137,14 @@ def main():
     width, height = struct.unpack(">II", open(signed, "rb").read()[16:24])
     for action in edited:
         check(action["digitalSourceType"] == SOURCE + "trainedAlgorithmicMedia", "edited by a trained model")
-        for region in action["changes"][0]["region"]:
-            shape = region["shape"]
-            x, y = shape["origin"]["x"], shape["origin"]["y"]
-            inside = 0 <= x and 0 <= y and x + shape["width"] <= width and y + shape["height"] <= height
-            check(shape["type"] == "rectangle" and shape["unit"] == "pixel" and inside,
-                  f"region {x},{y} {shape['width']}x{shape['height']} within {width}x{height}")
+        for change in action["changes"]:
+            for region in change["region"]:
+                shape = region["shape"]
+                ring = ring_of(shape)
+                inside = all(0 <= x <= width and 0 <= y <= height for x, y in ring)
+                check(shape["type"] in ("rectangle", "polygon") and shape["unit"] == "pixel" and inside,
+                      f"{shape['type']} of {len(ring)} vertices within {width}x{height}")
+    check_regions(signed, project)
     log = json.loads(text_chunks(signed)["pentimento:generation-log"])
     unet = [h for f, h in log[0]["model_files"] if f.startswith("unet/")][0]
     parameters = edited[0]["parameters"]
@@ -104,4 +168,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--regions":
+        check_regions(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -10,7 +10,7 @@ use crate::document::generative::GenerativeParams;
 use crate::document::layer::{LayerContent, LayerId, LayerProperties};
 
 use super::PentimentoApp;
-use super::generation::generative_layer_name;
+use crate::document::generations::generative_layer_name;
 
 /// Something a view asks for.
 #[derive(Clone, Debug, PartialEq)]

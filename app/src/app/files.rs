@@ -31,31 +31,8 @@ impl PentimentoApp {
         let is_project = path
             .extension()
             .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
-        let result = if is_project {
-            ora::open(path)
-                .map(|document| (document, Some(path.to_path_buf())))
-                .map_err(|err| crate::messages::sentence(&err.to_string()))
-        } else {
-            crate::io::read_rgba(path)
-                .map_err(|err| crate::messages::sentence(&err.to_string()))
-                .and_then(|(width, height, rgba)| {
-                    let mut document = Document::from_parts(
-                        width,
-                        height,
-                        Vec::new(),
-                        crate::document::tiles::MaskTiles::new(width, height),
-                        Vec::new(),
-                    )
-                    .map_err(|err| crate::messages::sentence(&err.to_string()))?;
-                    let name = path
-                        .file_stem()
-                        .map(|stem| stem.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "Image".to_owned());
-                    document.import_layer(&name, width, height, &rgba, 0, 0);
-                    document.mark_saved();
-                    Ok((document, None))
-                })
-        };
+        let result = crate::io::open_document(path)
+            .map(|document| (document, is_project.then(|| path.to_path_buf())));
         match result {
             Ok((document, saved_path)) => {
                 self.replace_document(document, saved_path);

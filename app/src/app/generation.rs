@@ -7,7 +7,7 @@ use pentimento_inference::{CancelToken, GenerationRequest};
 
 use super::PentimentoApp;
 use crate::canvas::RegionOverlay;
-use crate::document::{GenerationRecord, LoraRecord};
+use crate::document::LoraRecord;
 use crate::region::{self, GenerationPlan, ModelShape};
 use crate::worker::{Command, Event, ModelInfo};
 
@@ -184,30 +184,6 @@ impl GenerationState {
             ),
         })
     }
-}
-
-fn now_rfc3339() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    // Civil time from Unix seconds (UTC), without a date library.
-    let days = seconds / 86_400;
-    let (hour, minute, second) = ((seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
 }
 
 fn texture(
@@ -469,31 +445,13 @@ impl PentimentoApp {
     ) {
         let job = self.job_id();
         let cancel = CancelToken::new();
-        let record = GenerationRecord {
-            id: 0,
-            time: now_rfc3339(),
-            model: info.name.clone(),
-            model_files: info.fingerprint.clone(),
-            prompt: request.prompt.clone(),
-            negative_prompt: request.negative_prompt.clone(),
-            seeds: Vec::new(),
-            scheduler: request.scheduler.cli_name().to_owned(),
-            steps: request.steps,
-            guidance: request.guidance,
-            strength: match &request.mode {
-                pentimento_inference::Mode::TextToImage => None,
-                pentimento_inference::Mode::ImageToImage { strength, .. }
-                | pentimento_inference::Mode::Inpaint { strength, .. } => Some(*strength),
-            },
-            mode: plan.mode.log_name().to_owned(),
-            region: plan.region,
-            generated_size: plan.generated,
-            execution_provider: info.provider.clone(),
-            app_version: env!("CARGO_PKG_VERSION").to_owned(),
-            outcome: "running".to_owned(),
-            accepted: Vec::new(),
-            loras: Vec::new(),
-        };
+        let record = region::record_for(
+            &plan,
+            &request,
+            &info.name,
+            &info.fingerprint,
+            &info.provider,
+        );
         let Some(worker) = &self.worker else {
             self.notify(ctx, "Generation is unavailable in this session.", true);
             return;
@@ -570,7 +528,6 @@ impl PentimentoApp {
             return;
         }
         staged.accepted = true;
-        let name = generative_layer_name(staging.log_id, staged.seed);
         let seed = staged.seed;
         // The layer keeps the generation's other variations too (shared, not copied), so the
         // artist can switch to one later without generating again.
@@ -579,28 +536,20 @@ impl PentimentoApp {
             .iter()
             .map(|staged| Arc::clone(&staged.raw))
             .collect();
-        let region = staging.plan.region;
-        let mask = staging.plan.region_mask.clone();
-        let log_id = staging.log_id;
         let workspace = &mut self.workspace;
-        let id = workspace
-            .document
-            .add_generative_layer_with_variations(&name, region, variations, index, mask, log_id);
-        if let Some(record) = workspace.document.generation_record_mut(log_id)
-            && let Some(position) = record.seeds.iter().position(|&s| s == seed)
-        {
-            record.accepted.push(position);
-        }
+        let id = workspace.document.accept_variation(
+            staging.log_id,
+            staging.plan.region,
+            variations,
+            index,
+            staging.plan.region_mask.clone(),
+            seed,
+        );
         workspace.active_layer = Some(id);
         // An accepted generation is autosaved at once.
         workspace.autosave(true);
         let _ = ctx;
     }
-}
-
-/// The name an accepted generation's layer gets.
-pub fn generative_layer_name(generation: u64, seed: u32) -> String {
-    format!("Gen {generation} · seed {seed}")
 }
 
 /// The step preview (latent resolution) with the plan's mask as alpha, sampled to its size.

@@ -88,12 +88,8 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             None => "; no Content Credentials".to_owned(),
         }
     );
-    for (index, (rectangles, coverage)) in exported.regions.iter().enumerate() {
-        println!(
-            "generated region {}: {rectangles} rectangle(s), {:.1}% of their area generated",
-            index + 1,
-            coverage * 100.0
-        );
+    for (index, report) in exported.regions.iter().enumerate() {
+        println!("generated region {}: {}", index + 1, report.describe());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod generate;
 pub mod lora;
 pub mod models;
+pub mod project;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,13 @@ pub enum Command {
         /// A root certificate (PEM) to trust, e.g. the one a Pentimento artist exported.
         #[arg(long)]
         trust: Option<PathBuf>,
+    },
+    /// Work on a project headless: inpaint a masked area and accept a variation as a
+    /// generative layer, as the window does; show its layers and generation log.
+    Project {
+        /// What to do.
+        #[command(subcommand)]
+        command: project::ProjectCommand,
     },
     /// Inspect LoRA files.
     Lora {
@@ -142,6 +150,7 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Models { command } => models::run(command),
         Command::Lora { command } => lora::run(command),
+        Command::Project { command } => project::run(command),
         Command::Export(args) => credentials::export(&args),
         Command::Verify { file, trust } => credentials::verify(&file, trust.as_deref()),
         Command::Flatten { project, output } => {

@@ -154,9 +154,8 @@ impl ExportFormat {
 pub struct Exported {
     /// What share of the picture is painted and generated.
     pub shares: ProvenanceShares,
-    /// The generated layers' regions: rectangles and how much of their area is really
-    /// generated (1 = exact).
-    pub regions: Vec<(usize, f64)>,
+    /// How the generated layers' regions were traced and how close they are.
+    pub regions: Vec<super::RegionReport>,
 }
 
 /// Writes the flattened document to `path` as a PNG with its provenance text chunks and, with
@@ -230,7 +229,7 @@ pub fn export(
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let content = manifest::for_export(document, &provenance, &title, choices);
-    let regions = content.region_coverage.clone();
+    let regions = content.regions.clone();
     let bytes = match identity {
         Some(identity) => super::sign(&image, format.mime(), &content, identity)?,
         None => image,

@@ -173,7 +173,7 @@ impl SigningIdentity {
                 "digitalSourceType": super::source_type::DIGITAL_CREATION,
             })],
             assertions: Vec::new(),
-            region_coverage: Vec::new(),
+            regions: Vec::new(),
         };
         super::sign(&png, "image/png", &content, self)
             .map(|_| ())

@@ -1,22 +1,21 @@
 //! What an exported picture's manifest says, taken from the exact provenance map and the
 //! generation log: a `c2pa.created` action with the digital source type of the whole picture;
 //! for each generative layer that shows, a `c2pa.edited` action (source type
-//! trainedAlgorithmicMedia) whose `changes` give the pixels it shows as rectangles, with the
+//! trainedAlgorithmicMedia) whose `changes` give the pixels it shows as polygons, with the
 //! model, its sha256, the LoRAs, scheduler, steps, seed and — when the artist allows — the
 //! prompt; a `c2pa.drawing` action with the painted regions; and the artist's training choice.
 //!
-//! Regions are rectangles on an 8-pixel grid: a cell is in a region when any pixel of it is.
-//! [`Regions::coverage`] says how close that is (the share of the rectangles' area that is
-//! really the region's).
+//! Regions are the exact outlines of those pixels, traced into polygons by [`super::regions`];
+//! how close each is to its pixels is measured and reported.
 
 use crate::document::compositor::{Provenance, ProvenanceShares};
 use crate::document::layer::LayerContent;
 use crate::document::{Document, GenerationRecord};
 
-use super::{ManifestContent, TRAINING_MINING, TrainingUse, source_type, training_assertion};
-
-/// Grid size of the region rectangles, in pixels.
-pub const CELL: u32 = 8;
+use super::regions::{Traced, VERTEX_BUDGET};
+use super::{
+    ManifestContent, RegionReport, TRAINING_MINING, TrainingUse, source_type, training_assertion,
+};
 
 /// What the artist chose for this export.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,122 +32,6 @@ impl Default for ExportChoices {
             show_prompt: true,
             training: TrainingUse::NotAllowed,
         }
-    }
-}
-
-/// A region as rectangles `(x, y, width, height)` in pixels, and how many pixels it really has.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Regions {
-    /// The rectangles.
-    pub rectangles: Vec<(u32, u32, u32, u32)>,
-    /// Pixels in the region.
-    pub pixels: u64,
-}
-
-impl Regions {
-    /// The pixels where `inside` holds, as rectangles on the grid: each row of cells is cut
-    /// into runs, and a run that continues the one above with the same span extends it.
-    pub fn of(width: u32, height: u32, inside: impl Fn(u32, u32) -> bool) -> Self {
-        let columns = width.div_ceil(CELL);
-        let rows = height.div_ceil(CELL);
-        let mut pixels = 0_u64;
-        let mut cells = vec![false; (columns * rows) as usize];
-        for y in 0..height {
-            for x in 0..width {
-                if inside(x, y) {
-                    pixels += 1;
-                    cells[((y / CELL) * columns + x / CELL) as usize] = true;
-                }
-            }
-        }
-        // Open rectangles: (first column, columns, first row, rows).
-        let mut open: Vec<(u32, u32, u32, u32)> = Vec::new();
-        let mut done = Vec::new();
-        for row in 0..rows {
-            let mut runs = Vec::new();
-            let mut column = 0;
-            while column < columns {
-                if cells[(row * columns + column) as usize] {
-                    let start = column;
-                    while column < columns && cells[(row * columns + column) as usize] {
-                        column += 1;
-                    }
-                    runs.push((start, column - start));
-                } else {
-                    column += 1;
-                }
-            }
-            let mut next = Vec::new();
-            for (start, span) in runs {
-                match open
-                    .iter()
-                    .position(|&(s, w, _, _)| s == start && w == span)
-                {
-                    Some(index) => {
-                        let mut rect = open.swap_remove(index);
-                        rect.3 += 1;
-                        next.push(rect);
-                    }
-                    None => next.push((start, span, row, 1)),
-                }
-            }
-            done.append(&mut open);
-            open = next;
-        }
-        done.append(&mut open);
-        let rectangles = done
-            .into_iter()
-            .map(|(column, span, row, count)| {
-                let x = column * CELL;
-                let y = row * CELL;
-                (
-                    x,
-                    y,
-                    (span * CELL).min(width - x),
-                    (count * CELL).min(height - y),
-                )
-            })
-            .collect();
-        Self { rectangles, pixels }
-    }
-
-    /// The rectangles' total area.
-    pub fn area(&self) -> u64 {
-        self.rectangles
-            .iter()
-            .map(|&(_, _, w, h)| u64::from(w) * u64::from(h))
-            .sum()
-    }
-
-    /// The share of the rectangles' area that is the region's pixels (1: exact).
-    pub fn coverage(&self) -> f64 {
-        let area = self.area();
-        if area == 0 {
-            1.0
-        } else {
-            self.pixels as f64 / area as f64
-        }
-    }
-
-    /// As C2PA `changes`: one spatial region per rectangle.
-    pub fn changes(&self, description: &str) -> serde_json::Value {
-        let region: Vec<serde_json::Value> = self
-            .rectangles
-            .iter()
-            .map(|&(x, y, width, height)| {
-                serde_json::json!({
-                    "type": "spatial",
-                    "shape": {
-                        "type": "rectangle",
-                        "unit": "pixel",
-                        "origin": { "x": x, "y": y },
-                        "width": width,
-                        "height": height,
-                    },
-                })
-            })
-            .collect();
-        serde_json::json!([{ "region": region, "description": description }])
     }
 }
 
@@ -217,7 +100,7 @@ pub fn for_export(
             Provenance::Generated | Provenance::GeneratedThenPainted
         )
     };
-    let mut region_coverage = Vec::new();
+    let mut region_reports = Vec::new();
     for layer in document.layers() {
         let LayerContent::Generative(generative) = &layer.content else {
             continue;
@@ -226,13 +109,16 @@ pub fn for_export(
             continue;
         }
         let pixels = layer.pixels();
-        let regions = Regions::of(width, height, |x, y| {
-            generated_at(x, y) && pixels.pixel(x, y)[3] > 0
-        });
+        let regions = Traced::of(
+            width,
+            height,
+            |x, y| generated_at(x, y) && pixels.pixel(x, y)[3] > 0,
+            VERTEX_BUDGET,
+        );
         if regions.pixels == 0 {
             continue;
         }
-        region_coverage.push((regions.rectangles.len(), regions.coverage()));
+        region_reports.push(RegionReport::of(&regions));
         let record = document
             .generation_log
             .iter()
@@ -253,12 +139,17 @@ pub fn for_export(
         }
         actions.push(action);
     }
-    let painted = Regions::of(width, height, |x, y| {
-        matches!(
-            provenance[(y * width + x) as usize],
-            Provenance::Hand | Provenance::GeneratedThenPainted
-        )
-    });
+    let painted = Traced::of(
+        width,
+        height,
+        |x, y| {
+            matches!(
+                provenance[(y * width + x) as usize],
+                Provenance::Hand | Provenance::GeneratedThenPainted
+            )
+        },
+        VERTEX_BUDGET,
+    );
     if painted.pixels > 0 {
         actions.push(serde_json::json!({
             "action": "c2pa.drawing",
@@ -274,42 +165,13 @@ pub fn for_export(
             TRAINING_MINING.to_owned(),
             training_assertion(choices.training),
         )],
-        region_coverage,
+        regions: region_reports,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn regions_are_grid_rectangles_that_cover_every_pixel() {
-        // A disc of radius 20 at (30, 25) in a 64 × 48 picture.
-        let inside = |x: u32, y: u32| {
-            let (dx, dy) = (x as f64 - 30.0, y as f64 - 25.0);
-            dx * dx + dy * dy <= 400.0
-        };
-        let regions = Regions::of(64, 48, inside);
-        for y in 0..48 {
-            for x in 0..64 {
-                if inside(x, y) {
-                    assert!(
-                        regions
-                            .rectangles
-                            .iter()
-                            .any(|&(rx, ry, w, h)| x >= rx && x < rx + w && y >= ry && y < ry + h),
-                        "({x}, {y}) is covered"
-                    );
-                }
-            }
-        }
-        // πr² = 1257 pixels against a grid of 8 px cells: most of the area is the disc's.
-        assert!(regions.coverage() > 0.6, "{}", regions.coverage());
-        let square = Regions::of(64, 48, |x, y| (8..40).contains(&x) && (16..32).contains(&y));
-        assert_eq!(square.rectangles, [(8, 16, 32, 16)]);
-        assert_eq!(square.coverage(), 1.0);
-        assert!(Regions::of(10, 10, |_, _| false).rectangles.is_empty());
-    }
 
     #[test]
     fn the_whole_picture_source_type_follows_the_shares() {

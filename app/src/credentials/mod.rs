@@ -11,6 +11,7 @@
 pub mod export;
 pub mod identity;
 pub mod manifest;
+pub mod regions;
 
 use std::io::Cursor;
 
@@ -118,9 +119,55 @@ pub struct ManifestContent {
     pub actions: Vec<serde_json::Value>,
     /// Further assertions: label and JSON data.
     pub assertions: Vec<(String, serde_json::Value)>,
-    /// For each generated layer's region: its rectangles and the share of their area that is
-    /// really generated (not signed; for reports).
-    pub region_coverage: Vec<(usize, f64)>,
+    /// How each generated layer's region was traced (not signed; for reports).
+    pub regions: Vec<RegionReport>,
+}
+
+/// How a region's shapes were traced and how close they are to its pixels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RegionReport {
+    /// Polygons (one per connected part).
+    pub polygons: usize,
+    /// Their vertices together.
+    pub vertices: usize,
+    /// The grid the outline follows, in pixels (1: exact pixel edges).
+    pub cell: u32,
+    /// What the shapes cover against the region's pixels.
+    pub closeness: regions::Closeness,
+}
+
+impl RegionReport {
+    /// The report of a traced region.
+    pub fn of(traced: &regions::Traced) -> Self {
+        Self {
+            polygons: traced.polygons.len(),
+            vertices: traced.vertices(),
+            cell: traced.cell,
+            closeness: traced.closeness,
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        let grid = if self.cell == 1 {
+            "along pixel edges".to_owned()
+        } else {
+            format!("on a {} px grid", self.cell)
+        };
+        format!(
+            "{} polygon(s), {} vertices, traced {grid}: {:.1}% of its pixels inside, {:.1}% of \
+             the shapes' pixels are its own{}",
+            self.polygons,
+            self.vertices,
+            self.closeness.recall * 100.0,
+            self.closeness.precision * 100.0,
+            if self.closeness.is_exact() {
+                " (exact)"
+            } else {
+                ""
+            }
+        )
+    }
 }
 
 /// Signs `content` into `image` (of MIME type `format`) and returns the signed file.
@@ -221,7 +268,7 @@ impl Verification {
             lines.push(format!("made          {plain} ({name})"));
         }
         for (region, count) in generated_regions(&self.json) {
-            lines.push(format!("generated     {region}: {count} rectangle(s)"));
+            lines.push(format!("generated     {region}: {count}"));
         }
         if !self.training.is_empty() {
             let choices: Vec<String> = self
@@ -235,8 +282,8 @@ impl Verification {
     }
 }
 
-/// The generated layers the active manifest names, with their rectangle counts.
-fn generated_regions(json: &serde_json::Value) -> Vec<(String, usize)> {
+/// The generated layers the active manifest names, with their shapes counted by type.
+fn generated_regions(json: &serde_json::Value) -> Vec<(String, String)> {
     let Some(active) = json["active_manifest"].as_str() else {
         return Vec::new();
     };
@@ -257,12 +304,21 @@ fn generated_regions(json: &serde_json::Value) -> Vec<(String, usize)> {
             if action["action"] != "c2pa.edited" {
                 continue;
             }
-            let count = action["changes"]
+            let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for range in action["changes"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|change| change["region"].as_array().map_or(0, Vec::len))
-                .sum();
+                .flat_map(|change| change["region"].as_array().into_iter().flatten())
+            {
+                let kind = range["shape"]["type"].as_str().unwrap_or("other");
+                *counts.entry(kind.to_owned()).or_default() += 1;
+            }
+            let count = counts
+                .iter()
+                .map(|(kind, count)| format!("{count} {kind}(s)"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let name = action["description"]
                 .as_str()
                 .unwrap_or("a region")
@@ -365,7 +421,7 @@ mod tests {
                 TRAINING_MINING.to_owned(),
                 training_assertion(TrainingUse::NotAllowed),
             )],
-            region_coverage: Vec::new(),
+            regions: Vec::new(),
         }
     }
 

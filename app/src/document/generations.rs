@@ -87,6 +87,29 @@ impl Document {
         id
     }
 
+    /// Accepts variation `index` of generation `log_id` (the one made with `seed`) as a
+    /// generative layer on top that keeps all of `variations`, and records in the log that it
+    /// was accepted. The window and `pentimento project inpaint` both accept through here.
+    pub fn accept_variation(
+        &mut self,
+        log_id: u64,
+        region: PixelRect,
+        variations: Vec<Arc<Vec<u8>>>,
+        index: usize,
+        mask: Vec<u8>,
+        seed: u32,
+    ) -> LayerId {
+        let name = generative_layer_name(log_id, seed);
+        let id = self
+            .add_generative_layer_with_variations(&name, region, variations, index, mask, log_id);
+        if let Some(record) = self.generation_record_mut(log_id)
+            && let Some(position) = record.seeds.iter().position(|&s| s == seed)
+        {
+            record.accepted.push(position);
+        }
+        id
+    }
+
     /// An unlocked generative layer and its generation.
     fn editable_generative(
         &self,
@@ -157,4 +180,9 @@ impl Document {
         self.record("Show another variation", undo, None);
         Ok(())
     }
+}
+
+/// The name an accepted generation's layer gets.
+pub fn generative_layer_name(generation: u64, seed: u32) -> String {
+    format!("Gen {generation} · seed {seed}")
 }

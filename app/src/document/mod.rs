@@ -38,6 +38,21 @@ pub enum DocumentError {
         /// Requested height.
         height: u32,
     },
+    /// A mask of another size than the canvas.
+    #[error(
+        "the mask is {mask_width}×{mask_height} pixels but the picture is {width}×{height}; \
+         make the mask the picture's size (white = regenerate, black = keep)"
+    )]
+    MaskSize {
+        /// The mask's width.
+        mask_width: u32,
+        /// The mask's height.
+        mask_height: u32,
+        /// The canvas width.
+        width: u32,
+        /// The canvas height.
+        height: u32,
+    },
     /// The layer does not exist (any more).
     #[error("that layer no longer exists")]
     NoLayer,

@@ -274,6 +274,40 @@ impl Document {
         );
     }
 
+    /// Replaces the whole mask with `pixels` of `size` (the canvas's; 0 = keep, 255 = regenerate), as one
+    /// undo step: a mask file given to `pentimento project inpaint`, for one.
+    pub fn replace_mask(
+        &mut self,
+        (mask_width, mask_height): (u32, u32),
+        pixels: &[u8],
+    ) -> Result<(), DocumentError> {
+        if (mask_width, mask_height) != (self.width, self.height)
+            || pixels.len() != self.width as usize * self.height as usize
+        {
+            return Err(DocumentError::MaskSize {
+                mask_width,
+                mask_height,
+                width: self.width,
+                height: self.height,
+            });
+        }
+        let rect = self.bounds();
+        let before: Vec<(usize, Option<Arc<tiles::Tile>>)> = (0..self.mask.tile_count())
+            .map(|index| (index, self.mask.tile(index).cloned()))
+            .collect();
+        self.mask.write_rect(&rect, pixels);
+        self.dirty.mask_tiles.extend(0..self.mask.tile_count());
+        self.record(
+            "Replace mask",
+            vec![Change::Tiles {
+                target: TileTarget::Mask,
+                tiles: before,
+            }],
+            None,
+        );
+        Ok(())
+    }
+
     /// Clears the mask.
     pub fn clear_mask(&mut self) {
         if self.mask.is_empty() {

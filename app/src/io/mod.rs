@@ -120,6 +120,34 @@ pub fn read_rgba(path: &Path) -> Result<(u32, u32, Vec<u8>), ImageFileError> {
     Ok((width, height, image.into_raw()))
 }
 
+/// Opens a project (`.ora`) or an image (as a document with one layer named after the file).
+/// The error is a sentence for the artist.
+pub fn open_document(path: &Path) -> Result<crate::document::Document, String> {
+    let is_project = path
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
+    if is_project {
+        return ora::open(path).map_err(|err| crate::messages::sentence(&err.to_string()));
+    }
+    let (width, height, rgba) =
+        read_rgba(path).map_err(|err| crate::messages::sentence(&err.to_string()))?;
+    let mut document = crate::document::Document::from_parts(
+        width,
+        height,
+        Vec::new(),
+        crate::document::tiles::MaskTiles::new(width, height),
+        Vec::new(),
+    )
+    .map_err(|err| crate::messages::sentence(&err.to_string()))?;
+    let name = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Image".to_owned());
+    document.import_layer(&name, width, height, &rgba, 0, 0);
+    document.mark_saved();
+    Ok(document)
+}
+
 /// Reads a mask file as 8-bit grey (white = regenerate, black = keep).
 pub fn read_mask(path: &Path) -> Result<GrayImage, ImageFileError> {
     let image = decode(path)?;

@@ -1,0 +1,337 @@
+//! `pentimento project`: what the window does to a project, headless. `inpaint` runs the same
+//! plan, worker, generation log and accept as the window's Generate and Accept, so a script's
+//! project reads exactly like one made by hand.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use pentimento_inference::{
+    CancelToken, GenerationRequest, LoadOptions, LocateOptions, ProviderChoice, SchedulerKind,
+};
+
+use crate::document::LoraRecord;
+use crate::region::{self, ModeChoice, ModelShape};
+use crate::settings::{Folders, GenerationSettings, Settings};
+use crate::worker::{Command, Event, ModelInfo, Worker};
+
+/// `pentimento project …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Inpaint the masked area of a project or image, accept one variation as a generative
+    /// layer and write the project, with the generation in its log.
+    Inpaint(Box<InpaintArgs>),
+    /// Print a project's layers and generation log.
+    Show {
+        /// The project (.ora).
+        project: PathBuf,
+    },
+}
+
+/// Arguments of `pentimento project inpaint`.
+#[derive(Debug, Args)]
+pub struct InpaintArgs {
+    /// The project (.ora) or image (PNG, JPEG, WebP) to inpaint.
+    pub input: PathBuf,
+    /// The mask: a greyscale image the size of the picture, white = regenerate.
+    #[arg(long)]
+    pub mask: PathBuf,
+    /// The model folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// What to paint.
+    #[arg(long)]
+    pub prompt: String,
+    /// What to avoid.
+    #[arg(long, default_value = "")]
+    pub negative_prompt: String,
+    /// Seed of the first variation; variation i uses seed + i.
+    #[arg(long, default_value_t = GenerationSettings::default().seed)]
+    pub seed: u32,
+    /// How much of the masked area to change (0 < strength ≤ 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub strength: f64,
+    /// Denoising steps.
+    #[arg(long, default_value_t = GenerationSettings::default().steps)]
+    pub steps: usize,
+    /// Classifier-free guidance scale.
+    #[arg(long, default_value_t = GenerationSettings::default().guidance)]
+    pub guidance: f32,
+    /// Noise scheduler: ddim, pndm, euler, euler-a, dpmpp-2m, dpmpp-2m-karras or lcm.
+    #[arg(long, default_value = "dpmpp-2m-karras")]
+    pub scheduler: SchedulerKind,
+    /// How many variations to make (default: enough for --accept); all of them stay in the
+    /// layer, so another can be shown later.
+    #[arg(long)]
+    pub count: Option<usize>,
+    /// Which variation becomes the layer (0 = the first).
+    #[arg(long, default_value_t = 0)]
+    pub accept: usize,
+    /// A LoRA to apply: PATH or PATH:STRENGTH. Repeat for several; `<lora:name:0.8>` in the
+    /// prompt works too (found in the LoRA folder from Settings).
+    #[arg(long = "lora", value_name = "PATH[:STRENGTH]")]
+    pub loras: Vec<String>,
+    /// Execution provider: auto, cpu, cuda, tensorrt, directml or coreml.
+    #[arg(long, default_value = "auto")]
+    pub provider: ProviderChoice,
+    /// The project to write (.ora); may be the input project.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `pentimento project …`.
+pub fn run(command: ProjectCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ProjectCommand::Inpaint(args) => inpaint(&args),
+        ProjectCommand::Show { project } => show(&project),
+    }
+}
+
+fn show(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let document = crate::io::ora::open(path)?;
+    println!(
+        "{} ({}×{})",
+        path.display(),
+        document.width(),
+        document.height()
+    );
+    for layer in document.layers().iter().rev() {
+        let kind = match &layer.content {
+            crate::document::layer::LayerContent::Paint(_) => "paint".to_owned(),
+            crate::document::layer::LayerContent::Generative(generative) => format!(
+                "generative, generation {}, variation {} of {}",
+                generative.generation,
+                generative.selected + 1,
+                generative.variations.len()
+            ),
+        };
+        println!(
+            "layer \"{}\": {kind}{}",
+            layer.properties.name,
+            if layer.properties.visible {
+                ""
+            } else {
+                " (hidden)"
+            }
+        );
+    }
+    for record in &document.generation_log {
+        println!(
+            "generation {}: {} at {}, {} \"{}\", {} steps of {}, seeds {:?}, accepted {:?}, {}",
+            record.id,
+            record.mode,
+            record.time,
+            record.model,
+            record.prompt,
+            record.steps,
+            record.scheduler,
+            record.seeds,
+            record.accepted,
+            record.outcome
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
+    if !(args.strength > 0.0 && args.strength <= 1.0) {
+        bail!("--strength must be above 0 and at most 1");
+    }
+    let count = args.count.unwrap_or(args.accept + 1).max(1);
+    if args.accept >= count {
+        bail!(
+            "--accept {} asks for variation {} but --count makes {count}; variations count from 0",
+            args.accept,
+            args.accept + 1
+        );
+    }
+    if !args
+        .out
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"))
+    {
+        bail!(
+            "--out must name an OpenRaster project (.ora), not {}",
+            args.out.display()
+        );
+    }
+    let mut document = crate::io::open_document(&args.input).map_err(anyhow::Error::msg)?;
+    let mask = crate::io::read_mask(&args.mask)?;
+    document
+        .replace_mask((mask.width, mask.height), &mask.pixels)
+        .map_err(|err| anyhow::anyhow!("{}: {err}", args.mask.display()))?;
+    if document.mask().content_bounds(0).is_empty() {
+        bail!(
+            "the mask {} is black everywhere, so there is nothing to inpaint; paint the area to \
+             regenerate white",
+            args.mask.display()
+        );
+    }
+
+    let folders = Folders::platform();
+    let (settings, _) = Settings::load(&folders.settings_file());
+    let (prompt, mut loras) =
+        crate::app::loras::requested(&args.prompt, &[], &settings.lora_dir(&folders))
+            .map_err(anyhow::Error::msg)?;
+    let mut explicit = Vec::new();
+    for text in &args.loras {
+        explicit.push(super::generate::parse_lora_argument(text)?);
+    }
+    explicit.append(&mut loras);
+
+    let worker = Worker::spawn(
+        LocateOptions::default(),
+        crate::settings::optimized_cache_folder(),
+        || {},
+    )
+    .context("starting the generation thread")?;
+    let info = load_model(&worker, args)?;
+    eprintln!("model {} loaded; running on {}", info.name, info.provider);
+    let plan = region::plan(
+        &document,
+        ModeChoice::Inpaint,
+        ModelShape {
+            native_resolution: info.native_resolution,
+            size_multiple: info.size_multiple,
+            has_vae_encoder: info.has_vae_encoder,
+        },
+        args.strength,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let base = GenerationRequest {
+        prompt,
+        loras: explicit,
+        negative_prompt: args.negative_prompt.clone(),
+        steps: args.steps,
+        guidance: args.guidance,
+        scheduler: args.scheduler,
+        seed: args.seed,
+        count,
+        ..GenerationRequest::text_to_image("")
+    };
+    let request = region::request_for(&plan, &base);
+    let log_id = document.log_generation(region::record_for(
+        &plan,
+        &request,
+        &info.name,
+        &info.fingerprint,
+        &info.provider,
+    ));
+
+    let cancel = CancelToken::new();
+    {
+        let cancel = cancel.clone();
+        // A failure to install the handler only loses Ctrl-C handling.
+        let _ = ctrlc::set_handler(move || {
+            eprintln!("\nstopping after this step…");
+            cancel.cancel();
+        });
+    }
+    worker
+        .send(Command::Generate {
+            job: 2,
+            request: Box::new(request.clone()),
+            cancel,
+        })
+        .map_err(anyhow::Error::msg)?;
+    let mut variations: Vec<(u32, Arc<Vec<u8>>)> = Vec::new();
+    let outcome = loop {
+        let Some(event) = worker.recv_timeout(Duration::from_secs(3600)) else {
+            bail!("the generation stopped answering; nothing was written");
+        };
+        match event {
+            Event::Progress {
+                variation,
+                variations: total,
+                step,
+                steps,
+                ..
+            } => eprint!(
+                "\rvariation {} of {total} · step {step} of {steps}   ",
+                variation + 1
+            ),
+            Event::LorasApplied { loras, .. } => {
+                for lora in &loras {
+                    eprintln!(
+                        "LoRA {} at strength {}: {} layers changed",
+                        lora.name, lora.strength, lora.merged
+                    );
+                }
+                if let Some(record) = document.generation_record_mut(log_id) {
+                    record.loras = loras.iter().map(LoraRecord::of).collect();
+                }
+            }
+            Event::Variation { variation, .. } => {
+                if let Some(record) = document.generation_record_mut(log_id) {
+                    record.seeds.push(variation.seed);
+                }
+                variations.push((
+                    variation.seed,
+                    Arc::new(region::to_region(&variation.image, plan.region)),
+                ));
+            }
+            Event::Finished { cancelled, .. } => {
+                break if cancelled { "cancelled" } else { "finished" };
+            }
+            Event::Failed { message, .. } => bail!("{message}; nothing was written"),
+            Event::ModelLoading { .. } | Event::ModelLoaded { .. } | Event::ModelFailed { .. } => {}
+        }
+    };
+    eprintln!();
+    if let Some(record) = document.generation_record_mut(log_id) {
+        record.outcome = outcome.to_owned();
+    }
+    let Some(&(seed, _)) = variations.get(args.accept) else {
+        bail!(
+            "cancelled before variation {} was finished; nothing was written",
+            args.accept + 1
+        );
+    };
+    let layer = document.accept_variation(
+        log_id,
+        plan.region,
+        variations.iter().map(|(_, raw)| Arc::clone(raw)).collect(),
+        args.accept,
+        plan.region_mask.clone(),
+        seed,
+    );
+    // The mask did its work; the project keeps it, as the window does after Generate.
+    crate::io::ora::save(&document, &args.out)?;
+    let name = document
+        .layer(layer)
+        .map(|layer| layer.properties.name.clone())
+        .unwrap_or_default();
+    println!(
+        "{}: layer \"{name}\" (variation {} of {}, seed {seed}), generation {log_id} in the log",
+        args.out.display(),
+        args.accept + 1,
+        variations.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_model(worker: &Worker, args: &InpaintArgs) -> anyhow::Result<ModelInfo> {
+    worker
+        .send(Command::LoadModel {
+            job: 1,
+            path: args.model.clone(),
+            options: LoadOptions {
+                provider: args.provider,
+                intra_threads: None,
+                optimized_cache: None,
+            },
+        })
+        .map_err(anyhow::Error::msg)?;
+    loop {
+        match worker.recv_timeout(Duration::from_secs(3600)) {
+            Some(Event::ModelLoaded { info, .. }) => return Ok(*info),
+            Some(Event::ModelFailed { message, .. }) => bail!("{message}"),
+            Some(Event::ModelLoading { stage, .. }) => eprintln!("{stage}"),
+            Some(_) => {}
+            None => bail!("loading the model stopped answering"),
+        }
+    }
+}
