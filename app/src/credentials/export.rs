@@ -1,8 +1,12 @@
 //! A signed export: the flattened document as a PNG with its text chunks (the A1111
 //! `parameters` chunk image browsers read, written before signing since a chunk added later
-//! breaks the signature), then its Content Credentials signed in, then written atomically.
+//! breaks the signature), or a JPEG or WebP with the same text in its EXIF UserComment (where
+//! A1111 and the browsers that read it look), then its Content Credentials signed in, then
+//! written atomically.
 
 use std::path::Path;
+
+use image::ImageEncoder as _;
 
 use crate::document::compositor::{ProvenanceShares, unpremultiply};
 use crate::document::layer::LayerContent;
@@ -92,6 +96,48 @@ pub fn a1111_parameters(record: &GenerationRecord, seed: Option<u32>) -> String 
     }
     text.push_str(&settings.join(", "));
     text
+}
+
+/// The A1111 text an export carries: when a generation shows and its prompt may be shown.
+fn a1111_text(
+    document: &Document,
+    shares: &ProvenanceShares,
+    choices: &ExportChoices,
+) -> Option<String> {
+    if !choices.show_prompt || shares.generated + shares.generated_then_painted == 0 {
+        return None;
+    }
+    let (record, seed) = shown_generation(document)?;
+    Some(a1111_parameters(record, seed))
+}
+
+/// An EXIF block (big-endian TIFF) holding only `text` as its UserComment, in the UNICODE
+/// encoding of the EXIF specification (an 8-byte `UNICODE\0` prefix, then UTF-16BE).
+pub fn exif_user_comment(text: &str) -> Vec<u8> {
+    const EXIF_IFD_POINTER: u16 = 0x8769;
+    const USER_COMMENT: u16 = 0x9286;
+    const LONG: u16 = 4;
+    const UNDEFINED: u16 = 7;
+    let mut comment = b"UNICODE\0".to_vec();
+    comment.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+    // Header (8), IFD0 with one entry (2 + 12 + 4) at 8, the EXIF IFD with one entry at 26,
+    // the comment after it at 44.
+    let mut exif = b"MM\0\x2a".to_vec();
+    exif.extend(8_u32.to_be_bytes());
+    let entry = |exif: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
+        exif.extend(tag.to_be_bytes());
+        exif.extend(kind.to_be_bytes());
+        exif.extend(count.to_be_bytes());
+        exif.extend(value.to_be_bytes());
+    };
+    exif.extend(1_u16.to_be_bytes());
+    entry(&mut exif, EXIF_IFD_POINTER, LONG, 1, 26);
+    exif.extend(0_u32.to_be_bytes());
+    exif.extend(1_u16.to_be_bytes());
+    entry(&mut exif, USER_COMMENT, UNDEFINED, comment.len() as u32, 44);
+    exif.extend(0_u32.to_be_bytes());
+    exif.extend(comment);
+    exif
 }
 
 /// The topmost visible generative layer's generation and the seed it shows.
@@ -201,8 +247,15 @@ pub fn export(
                 })
                 .collect();
             let mut bytes = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
-                .encode(
+            let mut encoder =
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality);
+            if let Some(text) = a1111_text(document, &shares, choices) {
+                encoder
+                    .set_exif_metadata(exif_user_comment(&text))
+                    .map_err(|err| write_error(err.to_string()))?;
+            }
+            encoder
+                .write_image(
                     &rgb,
                     bounds.width(),
                     bounds.height(),
@@ -213,8 +266,14 @@ pub fn export(
         }
         ExportFormat::Webp => {
             let mut bytes = Vec::new();
-            image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
-                .encode(
+            let mut encoder = image::codecs::webp::WebPEncoder::new_lossless(&mut bytes);
+            if let Some(text) = a1111_text(document, &shares, choices) {
+                encoder
+                    .set_exif_metadata(exif_user_comment(&text))
+                    .map_err(|err| write_error(err.to_string()))?;
+            }
+            encoder
+                .write_image(
                     &straight,
                     bounds.width(),
                     bounds.height(),
@@ -271,11 +330,8 @@ fn encode_png(
             serde_json::to_string(&log).unwrap_or_default(),
         ),
     ];
-    if choices.show_prompt
-        && shares.generated + shares.generated_then_painted > 0
-        && let Some((record, seed)) = shown_generation(document)
-    {
-        text.push(("parameters".to_owned(), a1111_parameters(record, seed)));
+    if let Some(parameters) = a1111_text(document, shares, choices) {
+        text.push(("parameters".to_owned(), parameters));
     }
     let bounds = document.bounds();
     let mut png = Vec::new();
