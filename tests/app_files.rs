@@ -164,12 +164,14 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
         "the open work is untouched"
     );
 
-    // Export PNG writes the flattened image with its provenance summary.
+    // Export… (PNG, Settings' choices) writes the flattened image with its provenance summary.
     let exported = sandbox.path("export.png");
     sandbox
         .dialogs
         .answer(DialogKind::ExportPng, Some(exported.clone()));
-    click_menu(&mut harness, "File", "Export PNG…");
+    click_menu(&mut harness, "File", "Export…");
+    harness.get_by_label("Export…").click();
+    harness.run();
     let document = harness.state().document();
     let (composite, _) = document.composite(&document.bounds());
     let decoder = png::Decoder::new(BufReader::new(
@@ -820,5 +822,88 @@ fn opening_a_signed_image_shows_its_credentials() {
         harness.state().modal().is_none(),
         "{:?}",
         harness.state().modal()
+    );
+}
+
+#[test]
+fn the_export_dialog_chooses_format_quality_prompts_and_training_for_one_export() {
+    let sandbox = Sandbox::new();
+    // A project with a painted layer and a generative layer with its log.
+    let project =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/ora_reader/project.ora");
+    let mut options = sandbox.options();
+    options.open = Some(project);
+    let mut harness = start(options);
+    harness.run();
+    click_menu(&mut harness, "File", "Export…");
+    assert!(
+        matches!(harness.state().modal(), Some(Modal::Export(_))),
+        "{:?}",
+        harness.state().modal()
+    );
+    // It says what the picture is made of and who signs, before a file is chosen.
+    harness.get_by_label(
+        "The flattened picture: 38.1% painted by hand, 61.9% generated, 0.0% generated then painted over.",
+    );
+    harness.get_by_label("JPEG").click();
+    harness.run();
+    harness.run();
+    assert!(
+        harness.query_all_by_label("Quality").next().is_some(),
+        "JPEG offers a quality"
+    );
+    harness.get_by_label("Show the prompts").click();
+    harness.get_by_label("Allowed").click();
+    harness.run();
+    let exported = sandbox.path("picture.jpg");
+    sandbox
+        .dialogs
+        .answer(DialogKind::ExportJpeg, Some(exported.clone()));
+    harness.get_by_label("Export…").click();
+    harness.run();
+    assert!(harness.state().modal().is_none());
+    let bytes = std::fs::read(&exported).expect("the JPEG was written");
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
+    let read = pentimento::credentials::verify(&bytes, "image/jpeg", None).expect("credentials");
+    assert_eq!(read.state, "Valid", "{:?}", read.statuses);
+    assert!(
+        read.training.iter().all(|(_, choice)| choice == "allowed"),
+        "{:?}",
+        read.training
+    );
+    let text = read.json.to_string();
+    assert!(
+        !text.contains("\"prompt\""),
+        "no prompt in the credentials: {text}"
+    );
+    // This export's choices are its own: Settings keep theirs; the format is remembered.
+    let settings = harness.state().settings();
+    assert!(settings.show_prompt);
+    assert_eq!(
+        settings.training,
+        pentimento::credentials::TrainingUse::NotAllowed
+    );
+    assert_eq!(settings.export.kind, pentimento::settings::ExportKind::Jpeg);
+
+    // Without credentials, a name without an extension gets the format's.
+    click_menu(&mut harness, "File", "Export…");
+    harness.get_by_label("WebP (lossless)").click();
+    harness.run();
+    harness.get_by_label("Sign Content Credentials").click();
+    harness.run();
+    harness.get_by_label(
+        "Without Content Credentials nothing in the file proves which parts you painted and which were generated.",
+    );
+    sandbox
+        .dialogs
+        .answer(DialogKind::ExportWebp, Some(sandbox.path("unsigned")));
+    harness.get_by_label("Export…").click();
+    harness.run();
+    let bytes = std::fs::read(sandbox.path("unsigned.webp")).expect("the WebP was written");
+    assert_eq!(&bytes[8..12], b"WEBP");
+    let read = pentimento::credentials::verify(&bytes, "image/webp", None);
+    assert!(
+        read.map_or(true, |read| read.json.get("active_manifest").is_none()),
+        "no credentials"
     );
 }

@@ -477,7 +477,7 @@ impl PentimentoApp {
             if views.questions.ui(ui, &mut modal, actions) {
                 return;
             }
-            match &modal {
+            match &mut modal {
                 Modal::GenerationLog => {
                     views
                         .generation_log
@@ -492,6 +492,9 @@ impl PentimentoApp {
                         self.download.as_ref(),
                         actions,
                     );
+                }
+                Modal::Export(form) => {
+                    views.export.ui(ui, form, actions);
                 }
                 Modal::Settings => {
                     let history = self.workspace.document.history();
@@ -526,6 +529,7 @@ impl PentimentoApp {
                 | Modal::Models
                 | Modal::GenerationLog
                 | Modal::Credentials { .. }
+                | Modal::Export(_)
                 | Modal::ConfirmReplace(_)
         );
         if dismissable && response.should_close() {

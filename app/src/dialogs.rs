@@ -25,6 +25,10 @@ pub enum DialogKind {
     SaveProject,
     /// Where to export a PNG.
     ExportPng,
+    /// Where to export a JPEG.
+    ExportJpeg,
+    /// Where to export a WebP.
+    ExportWebp,
     /// A LoRA file.
     LoraFile,
     /// The folder that holds the artist's LoRAs.
@@ -70,7 +74,8 @@ impl DialogKind {
             Self::OpenFile => "open-file",
             Self::OpenImage => "open-image",
             Self::SaveProject => "save-project",
-            Self::ExportPng => "export-png",
+            // One folder memory for every export format.
+            Self::ExportPng | Self::ExportJpeg | Self::ExportWebp => "export-png",
             Self::LoraFile => "lora-file",
             Self::LoraFolder => "lora-folder",
             Self::ExportCertificate => "export-certificate",
@@ -88,6 +93,8 @@ impl DialogKind {
             Self::OpenImage => "Add an image as a layer",
             Self::SaveProject => "Save project",
             Self::ExportPng => "Export PNG",
+            Self::ExportJpeg => "Export JPEG",
+            Self::ExportWebp => "Export WebP",
             Self::LoraFile => "Choose a LoRA (.safetensors)",
             Self::LoraFolder => "Choose the folder that holds your LoRAs",
             Self::ExportCertificate => "Export the local root certificate",
@@ -142,6 +149,14 @@ impl DialogKind {
                 name: "PNG image",
                 extensions: &["png"],
             }],
+            Self::ExportJpeg => &[FileFilter {
+                name: "JPEG image",
+                extensions: &["jpg", "jpeg"],
+            }],
+            Self::ExportWebp => &[FileFilter {
+                name: "WebP image",
+                extensions: &["webp"],
+            }],
         }
     }
 
@@ -155,6 +170,8 @@ impl DialogKind {
         match self {
             Self::SaveProject => Some("ora"),
             Self::ExportPng => Some("png"),
+            Self::ExportJpeg => Some("jpg"),
+            Self::ExportWebp => Some("webp"),
             Self::ExportCertificate => Some("pem"),
             _ => None,
         }

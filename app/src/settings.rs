@@ -160,6 +160,63 @@ pub struct Settings {
     pub show_prompt: bool,
     /// What exports' credentials say about AI training and data mining.
     pub training: crate::credentials::TrainingUse,
+    /// The export dialog's last format and JPEG quality.
+    pub export: ExportSettings,
+}
+
+/// The kind of image an export writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    /// PNG: lossless, transparency, text chunks.
+    #[default]
+    Png,
+    /// JPEG at a quality (no transparency: over white).
+    Jpeg,
+    /// Lossless WebP with transparency.
+    Webp,
+}
+
+impl ExportKind {
+    /// Every kind, in the dialog's order.
+    pub const ALL: [Self; 3] = [Self::Png, Self::Jpeg, Self::Webp];
+
+    /// The name shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Png => "PNG",
+            Self::Jpeg => "JPEG",
+            Self::Webp => "WebP (lossless)",
+        }
+    }
+
+    /// The file extension it is written with.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+        }
+    }
+}
+
+/// The export dialog's remembered choices (the credentials' choices are Settings' own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ExportSettings {
+    /// The format.
+    pub kind: ExportKind,
+    /// JPEG quality, 1–100.
+    pub jpeg_quality: u8,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            kind: ExportKind::Png,
+            jpeg_quality: 92,
+        }
+    }
 }
 
 /// Which file dialogs the app shows.
@@ -191,6 +248,7 @@ impl Default for Settings {
             artist_name: String::new(),
             show_prompt: true,
             training: crate::credentials::TrainingUse::NotAllowed,
+            export: ExportSettings::default(),
         }
     }
 }
@@ -293,6 +351,7 @@ impl Settings {
             defaults.generation.strength
         };
         generation.count = generation.count.clamp(1, 8);
+        self.export.jpeg_quality = self.export.jpeg_quality.clamp(1, 100);
         for lora in &mut generation.loras {
             lora.strength = in_range(
                 lora.strength,

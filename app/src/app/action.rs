@@ -15,6 +15,8 @@ use crate::document::generations::generative_layer_name;
 /// Something a view asks for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
+    /// Open the export dialog (with what the picture is made of).
+    OpenExport,
     /// Ask for a file or folder, then carry on with it.
     AskFile(FilePurpose),
     /// Save the project (asking where when it has no file yet), then do what follows.
@@ -163,8 +165,8 @@ pub enum FilePurpose {
     ImportLayer,
     /// Save the project here, then do what follows.
     Save(AfterSave),
-    /// Export the flattened image here.
-    Export,
+    /// Export the flattened image here, as the export dialog chose.
+    Export(Box<super::views::export::ExportForm>),
     /// Add this LoRA to the prompt panel's list.
     AddLora,
     /// Look for LoRAs in this folder (Settings).
@@ -187,7 +189,11 @@ impl FilePurpose {
             Self::Open => DialogKind::OpenFile,
             Self::ImportLayer => DialogKind::OpenImage,
             Self::Save(_) => DialogKind::SaveProject,
-            Self::Export => DialogKind::ExportPng,
+            Self::Export(form) => match form.kind {
+                crate::settings::ExportKind::Png => DialogKind::ExportPng,
+                crate::settings::ExportKind::Jpeg => DialogKind::ExportJpeg,
+                crate::settings::ExportKind::Webp => DialogKind::ExportWebp,
+            },
             Self::AddLora => DialogKind::LoraFile,
             Self::LoraFolder => DialogKind::LoraFolder,
             Self::ExportRoot => DialogKind::ExportCertificate,
@@ -239,6 +245,8 @@ pub enum Modal {
     Models,
     /// Every generation in the document's log.
     GenerationLog,
+    /// The export dialog.
+    Export(Box<super::views::export::ExportForm>),
     /// What an opened image's Content Credentials say.
     Credentials {
         /// The image's file name.
@@ -263,6 +271,7 @@ impl PentimentoApp {
             Action::Recover(recovery) => self.recover(ctx, &recovery),
             Action::DiscardRecovery(recovery) => self.discard_recovery(ctx, &recovery),
             Action::Show(modal) => self.modal = Some(modal),
+            Action::OpenExport => self.open_export_dialog(),
             Action::CloseModal => self.modal = None,
             Action::CloseWindow => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
             Action::QuitWithoutSaving => {

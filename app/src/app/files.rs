@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::views::export::ExportForm;
 use super::views::file_browser::{BrowserOutcome, FileBrowser};
 use super::{AfterSave, FilePurpose, Modal, PentimentoApp, ReplaceWith};
 use crate::autosave::{Autosave, Recovery};
@@ -166,25 +167,75 @@ impl PentimentoApp {
             .map(|err| format!("Could not write {}: {err}.", path.display()))
     }
 
-    /// Exports the flattened document as a PNG with signed Content Credentials (the local
-    /// identity is made at the first export). When no identity can be had, the PNG is written
-    /// without credentials and the returned notice says why.
-    pub fn export_png(&mut self, path: &Path) -> Result<Option<String>, String> {
+    /// Opens the export dialog with Settings' choices and what the picture is made of.
+    pub(super) fn open_export_dialog(&mut self) {
+        let document = &self.workspace.document;
+        let (_, provenance) = document.composite(&document.bounds());
+        let shares = crate::document::compositor::ProvenanceShares::count(&provenance);
+        let made_of = format!(
+            "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
+            shares.percent(shares.hand),
+            shares.percent(shares.generated),
+            shares.percent(shares.generated_then_painted)
+        );
+        self.modal = Some(Modal::Export(Box::new(ExportForm::from_settings(
+            &self.settings,
+            made_of,
+        ))));
+    }
+
+    /// Exports the flattened document as the export dialog chose: its format (the file gets
+    /// the format's extension unless it has one of it), signed Content Credentials unless
+    /// turned off (the local identity is made at the first export). When no identity can be
+    /// had, the image is written without credentials and the returned notice says why.
+    pub fn export_image(
+        &mut self,
+        path: &Path,
+        form: &ExportForm,
+    ) -> Result<Option<String>, String> {
         use crate::credentials::SigningIdentity;
+        use crate::credentials::export::ExportFormat;
         use crate::credentials::manifest::ExportChoices;
-        let identity =
-            SigningIdentity::load_or_make(&self.folders.identity_dir(), &self.settings.artist_name);
-        let choices = ExportChoices {
-            show_prompt: self.settings.show_prompt,
-            training: self.settings.training,
+        self.settings.export = crate::settings::ExportSettings {
+            kind: form.kind,
+            jpeg_quality: form.jpeg_quality,
         };
-        let notice = identity.as_ref().err().map(|err| {
-            crate::messages::sentence(&format!("exported without Content Credentials: {err}"))
+        let matches = ExportFormat::for_path(path, form.jpeg_quality).is_some_and(|format| {
+            std::mem::discriminant(&format) == std::mem::discriminant(&format_of(form))
         });
-        crate::credentials::export::export_png(
+        let path = if matches {
+            path.to_path_buf()
+        } else {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".");
+            name.push(form.kind.extension());
+            PathBuf::from(name)
+        };
+        let choices = ExportChoices {
+            show_prompt: form.show_prompt,
+            training: form.training,
+        };
+        let (identity, notice) = if form.sign {
+            match SigningIdentity::load_or_make(
+                &self.folders.identity_dir(),
+                &self.settings.artist_name,
+            ) {
+                Ok(identity) => (Some(identity), None),
+                Err(err) => (
+                    None,
+                    Some(crate::messages::sentence(&format!(
+                        "exported without Content Credentials: {err}"
+                    ))),
+                ),
+            }
+        } else {
+            (None, None)
+        };
+        crate::credentials::export::export(
             &self.workspace.document,
-            path,
-            identity.as_ref().ok(),
+            &path,
+            format_of(form),
+            identity.as_ref(),
             &choices,
         )
         .map(|_| notice)
@@ -247,13 +298,17 @@ impl PentimentoApp {
             .map(|stem| stem.to_string_lossy().into_owned());
         let suggested_name = match purpose {
             FilePurpose::Save(_) => Some(format!("{}.ora", stem.as_deref().unwrap_or("untitled"))),
-            FilePurpose::Export => Some(format!("{}.png", stem.as_deref().unwrap_or("export"))),
+            FilePurpose::Export(form) => Some(format!(
+                "{}.{}",
+                stem.as_deref().unwrap_or("export"),
+                form.kind.extension()
+            )),
             FilePurpose::ExportRoot => Some("pentimento-local-root.pem".to_owned()),
             _ => None,
         };
         let kind = purpose.dialog();
         let folder = match purpose {
-            FilePurpose::Save(_) | FilePurpose::Export => document_folder,
+            FilePurpose::Save(_) | FilePurpose::Export(_) => document_folder,
             _ => None,
         }
         .or_else(|| self.settings.dialog_folders.get(kind.key()).cloned())
@@ -301,7 +356,7 @@ impl PentimentoApp {
                 }
             }
             FilePurpose::Save(then) => self.save_and_continue(ctx, &path, then),
-            FilePurpose::Export => match self.export_png(&path) {
+            FilePurpose::Export(form) => match self.export_image(&path, &form) {
                 Ok(None) => {}
                 Ok(Some(notice)) => self.notify(ctx, notice, false),
                 Err(message) => self.notify(ctx, message, true),
@@ -421,5 +476,17 @@ impl PentimentoApp {
         if !self.workspace.more_recoveries.is_empty() {
             self.modal = Some(Modal::Recover(self.workspace.more_recoveries.remove(0)));
         }
+    }
+}
+
+/// The file format an export form asks for.
+fn format_of(form: &ExportForm) -> crate::credentials::export::ExportFormat {
+    use crate::credentials::export::ExportFormat;
+    match form.kind {
+        crate::settings::ExportKind::Png => ExportFormat::Png,
+        crate::settings::ExportKind::Jpeg => ExportFormat::Jpeg {
+            quality: form.jpeg_quality.clamp(1, 100),
+        },
+        crate::settings::ExportKind::Webp => ExportFormat::Webp,
     }
 }

@@ -82,13 +82,16 @@ struct About {
     kind: IdentityKind,
 }
 
+/// The name a local identity is made with when the artist gave none.
+pub const DEFAULT_SIGNER: &str = "Pentimento artist";
+
 impl SigningIdentity {
     /// A new local identity for `artist`: a root certificate made for it and an end-entity
     /// certificate in the artist's name, valid for ten years from now.
     pub fn make_local(artist: &str) -> Result<Self, IdentityError> {
         let make = |err: rcgen::Error| IdentityError::Make(err.to_string());
         let name = if artist.trim().is_empty() {
-            "Pentimento artist".to_owned()
+            DEFAULT_SIGNER.to_owned()
         } else {
             artist.trim().to_owned()
         };

@@ -507,7 +507,10 @@ impl FileBrowser {
                 let action = if kind.picks_folder() {
                     "Choose this folder"
                 } else if self.saves() {
-                    if kind == DialogKind::ExportPng {
+                    if matches!(
+                        kind,
+                        DialogKind::ExportPng | DialogKind::ExportJpeg | DialogKind::ExportWebp
+                    ) {
                         "Export"
                     } else {
                         "Save"

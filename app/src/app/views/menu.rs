@@ -51,8 +51,8 @@ impl MenuBar {
                 if ui.button("Save as…").clicked() {
                     actions.push(Action::AskFile(FilePurpose::Save(AfterSave::Nothing)));
                 }
-                if ui.button("Export PNG…").clicked() {
-                    actions.push(Action::AskFile(FilePurpose::Export));
+                if ui.button("Export…").clicked() {
+                    actions.push(Action::OpenExport);
                 }
                 ui.separator();
                 if ui.button("Models…").clicked() {

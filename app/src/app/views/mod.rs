@@ -5,6 +5,7 @@
 //! document, the worker, files, the model list, other windows — with an
 //! [`Action`](crate::app::Action), which the app carries out in one place.
 
+pub mod export;
 pub mod file_browser;
 pub mod generation_log;
 pub mod layers;
@@ -42,4 +43,6 @@ pub struct Views {
     pub settings: settings_window::SettingsWindow,
     /// The modal questions.
     pub questions: modals::Questions,
+    /// The export dialog.
+    pub export: export::ExportDialog,
 }

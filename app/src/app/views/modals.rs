@@ -115,7 +115,9 @@ impl Questions {
                     actions.push(Action::CloseModal);
                 }
             }
-            Modal::Settings | Modal::Models | Modal::GenerationLog => return false,
+            Modal::Settings | Modal::Models | Modal::GenerationLog | Modal::Export(_) => {
+                return false;
+            }
         }
         true
     }
