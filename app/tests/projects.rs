@@ -658,3 +658,127 @@ fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_not
     let message = run(&image::GrayImage::new(64, 64));
     assert!(message.contains("black everywhere"), "{message}");
 }
+
+#[test]
+fn imported_images_are_ingredients_that_keep_their_own_credentials() {
+    use pentimento::credentials::{SigningIdentity, ingredients};
+    let folder = tempfile::tempdir().expect("temporary folder");
+    // An image another artist signed.
+    let theirs = folder.path().join("theirs.png");
+    let mut original = Document::new(64, 48).expect("size");
+    let pixels: Vec<u8> = (0..64 * 48)
+        .flat_map(|i| [(i % 251) as u8, 90, 40, 255])
+        .collect();
+    original.import_layer("sketch", 64, 48, &pixels, 0, 0);
+    let ada = SigningIdentity::make_local("Ada Painter").expect("identity");
+    pentimento::credentials::export::export_png(
+        &original,
+        &theirs,
+        Some(&ada),
+        &pentimento::credentials::manifest::ExportChoices::default(),
+    )
+    .expect("signed");
+    // And a plain one.
+    let plain = folder.path().join("plain.png");
+    image::RgbaImage::from_pixel(16, 16, image::Rgba([0, 0, 200, 255]))
+        .save(&plain)
+        .expect("plain");
+
+    // Opened, then the plain one added as a layer, as the window does.
+    let mut document = pentimento::io::open_document(&theirs).expect("opens");
+    ingredients::record_opened_image(&mut document, &theirs);
+    assert!(!document.has_unsaved_changes(), "opening is not a change");
+    let rgba = image::open(&plain).expect("plain").to_rgba8().into_raw();
+    let layer = document.import_layer("plain", 16, 16, &rgba, 0, 0);
+    ingredients::record_import(&mut document, &plain, layer, false);
+    assert_eq!(document.imports.len(), 2);
+    assert!(document.imports[0].opened);
+    assert!(document.imports[0].manifest_store.is_some());
+    assert!(
+        document.imports[0]
+            .credentials
+            .as_deref()
+            .is_some_and(|said| said.starts_with("Valid, signed by Ada Painter")),
+        "{:?}",
+        document.imports[0].credentials
+    );
+    assert!(document.imports[1].manifest_store.is_none());
+
+    // The project keeps both records and the signed image's manifest store.
+    let project = folder.path().join("with-imports.ora");
+    ora::save(&document, &project).expect("save");
+    let reopened = ora::open(&project).expect("open");
+    assert_eq!(reopened.imports, document.imports);
+    assert_eq!(
+        reopened.imports[0].manifest_store,
+        document.imports[0].manifest_store
+    );
+
+    let exported = folder.path().join("mine.png");
+    let bo = SigningIdentity::make_local("Bo Inker").expect("identity");
+    pentimento::credentials::export::export_png(
+        &reopened,
+        &exported,
+        Some(&bo),
+        &pentimento::credentials::manifest::ExportChoices::default(),
+    )
+    .expect("exported");
+    let read = pentimento::credentials::verify(
+        &std::fs::read(&exported).expect("read"),
+        "image/png",
+        None,
+    )
+    .expect("credentials");
+    assert_eq!(read.state, "Valid", "{:?}", read.statuses);
+    assert_eq!(read.signer.as_deref(), Some("Bo Inker"));
+    let manifests = &read.json["manifests"];
+    let active = &manifests[read.json["active_manifest"].as_str().expect("active")];
+    let found = active["ingredients"].as_array().expect("ingredients");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0]["title"], "theirs.png");
+    assert_eq!(found[0]["relationship"], "componentOf");
+    // Its own manifest came along, signed by the other artist.
+    let label = found[0]["active_manifest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("its manifest: {:#}", found[0]));
+    assert_eq!(
+        manifests[label]["signature_info"]["common_name"],
+        "Ada Painter"
+    );
+    assert!(found[1].get("active_manifest").is_none());
+    let lines = read.describe_lines();
+    assert!(
+        lines.contains(
+            &"ingredient    theirs.png (componentOf), with its own Content Credentials, signed by Ada Painter"
+                .to_owned()
+        ),
+        "{lines:?}"
+    );
+    // A c2pa.placed action per ingredient, linked to it.
+    let placed: Vec<&serde_json::Value> = active["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter(|assertion| {
+            assertion["label"]
+                .as_str()
+                .is_some_and(|label| label.starts_with("c2pa.actions"))
+        })
+        .flat_map(|assertion| {
+            assertion["data"]["actions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter(|action| action["action"] == "c2pa.placed")
+        .collect();
+    assert_eq!(placed.len(), 2, "{placed:?}");
+    assert!(
+        placed
+            .iter()
+            .all(|action| action["parameters"]["ingredients"]
+                .as_array()
+                .is_some_and(|list| list.len() == 1)),
+        "{placed:?}"
+    );
+}

@@ -4,6 +4,7 @@ checks what they say. Run by .ci/c2pa-reader:
     check.py SIGNED.png HIDDEN.png TAMPERED.png LOCAL-ROOT.pem PROJECT.ora
 
     check.py --regions SIGNED.png PROJECT.ora
+    check.py --ingredient SIGNED.png EARLIER.png
 
 SIGNED was exported with the defaults (prompt shown, training notAllowed), HIDDEN with
 --hide-prompt --training allowed, TAMPERED is SIGNED with one byte of its pixels changed.
@@ -117,6 +118,28 @@ def check_regions(signed, project):
           f"({len(painted ^ classes[(1, 3)])} differ)")
 
 
+def check_ingredient(signed, earlier):
+    """SIGNED was made from the signed image EARLIER: it names it as an ingredient and carries
+    its manifest, still valid, with a c2pa.placed action that points at it."""
+    store = read(signed)
+    check(store["validation_state"] == "Valid", f"{signed} reads Valid ({store['validation_state']})")
+    earlier_label = read(earlier)["active_manifest"]
+    manifest, acts = actions(store)
+    ingredients = manifest.get("ingredients", [])
+    titles = [ingredient["title"] for ingredient in ingredients]
+    check(titles == [earlier.rsplit("/", 1)[-1]], f"the earlier export is the ingredient ({titles})")
+    ingredient = ingredients[0]
+    check(ingredient["relationship"] == "componentOf", "as a component")
+    check(ingredient.get("active_manifest") == earlier_label and earlier_label in store["manifests"],
+          "its own manifest came along")
+    failures = [f["code"] for f in ingredient["validation_results"]["activeManifest"]["failure"]]
+    check(set(failures) <= {"signingCredential.untrusted"},
+          f"and validated when it was brought in (a local signer, untrusted: {failures})")
+    placed = [a for a in acts if a["action"] == "c2pa.placed"]
+    check(len(placed) == 1 and len(placed[0]["parameters"]["ingredients"]) == 1,
+          "a c2pa.placed action points at it")
+
+
 def main():
     signed, hidden, tampered, root_path, project = sys.argv[1:6]
     root = open(root_path).read()
@@ -170,5 +193,7 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1] == "--regions":
         check_regions(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--ingredient":
+        check_ingredient(sys.argv[2], sys.argv[3])
     else:
         main()

@@ -32,8 +32,12 @@ impl PentimentoApp {
         let is_project = path
             .extension()
             .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"));
-        let result = crate::io::open_document(path)
-            .map(|document| (document, is_project.then(|| path.to_path_buf())));
+        let result = crate::io::open_document(path).map(|mut document| {
+            if !is_project {
+                crate::credentials::ingredients::record_opened_image(&mut document, path);
+            }
+            (document, is_project.then(|| path.to_path_buf()))
+        });
         match result {
             Ok((document, saved_path)) => {
                 self.replace_document(document, saved_path);
@@ -79,10 +83,9 @@ impl PentimentoApp {
                     .file_stem()
                     .map(|stem| stem.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "Image".to_owned());
-                let id = self
-                    .workspace
-                    .document
-                    .import_layer(&name, width, height, &rgba, 0, 0);
+                let document = &mut self.workspace.document;
+                let id = document.import_layer(&name, width, height, &rgba, 0, 0);
+                crate::credentials::ingredients::record_import(document, path, id, false);
                 self.workspace.active_layer = Some(id);
                 None
             }

@@ -159,6 +159,13 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut document = crate::io::open_document(&args.input).map_err(anyhow::Error::msg)?;
+    if !args
+        .input
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"))
+    {
+        crate::credentials::ingredients::record_opened_image(&mut document, &args.input);
+    }
     let mask = crate::io::read_mask(&args.mask)?;
     document
         .replace_mask((mask.width, mask.height), &mask.pixels)

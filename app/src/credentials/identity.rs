@@ -177,6 +177,7 @@ impl SigningIdentity {
             })],
             assertions: Vec::new(),
             regions: Vec::new(),
+            ingredients: Vec::new(),
         };
         super::sign(&png, "image/png", &content, self)
             .map(|_| ())

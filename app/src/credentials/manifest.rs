@@ -139,6 +139,48 @@ pub fn for_export(
         }
         actions.push(action);
     }
+    // Imported images whose layer shows: an ingredient each, placed where its pixels are.
+    let mut ingredients = Vec::new();
+    for import in &document.imports {
+        let Some(layer) = document
+            .layers()
+            .iter()
+            .find(|layer| layer.id.0 == import.layer)
+        else {
+            continue;
+        };
+        if !layer.properties.visible || layer.properties.opacity <= 0.0 {
+            continue;
+        }
+        let pixels = layer.pixels();
+        let placed = Traced::of(
+            width,
+            height,
+            |x, y| {
+                pixels.pixel(x, y)[3] > 0
+                    && provenance[(y * width + x) as usize] != Provenance::Empty
+            },
+            VERTEX_BUDGET,
+        );
+        if placed.pixels == 0 {
+            continue;
+        }
+        let description = format!(
+            "the image \"{}\" as the layer \"{}\"",
+            import.title, layer.properties.name
+        );
+        actions.push(serde_json::json!({
+            "action": "c2pa.placed",
+            "softwareAgent": software_agent(),
+            "description": format!("placed {description}"),
+            "parameters": { "ingredientIds": [super::ingredients::label(import)] },
+            "changes": placed.changes(&format!("pixels of {description}")),
+        }));
+        ingredients.push(super::ingredients::ingredient(
+            import,
+            &layer.properties.name,
+        ));
+    }
     let painted = Traced::of(
         width,
         height,
@@ -155,7 +197,11 @@ pub fn for_export(
             "action": "c2pa.drawing",
             "digitalSourceType": source_type::DIGITAL_CREATION,
             "softwareAgent": software_agent(),
-            "changes": painted.changes("painted by hand"),
+            "changes": painted.changes(if ingredients.is_empty() {
+                "painted by hand"
+            } else {
+                "painted by hand, or placed from an imported image (see its c2pa.placed action)"
+            }),
         }));
     }
     ManifestContent {
@@ -166,6 +212,7 @@ pub fn for_export(
             training_assertion(choices.training),
         )],
         regions: region_reports,
+        ingredients,
     }
 }
 

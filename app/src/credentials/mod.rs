@@ -10,6 +10,7 @@
 
 pub mod export;
 pub mod identity;
+pub mod ingredients;
 pub mod manifest;
 pub mod regions;
 
@@ -121,6 +122,8 @@ pub struct ManifestContent {
     pub assertions: Vec<(String, serde_json::Value)>,
     /// How each generated layer's region was traced (not signed; for reports).
     pub regions: Vec<RegionReport>,
+    /// The imported images that show, as ingredients.
+    pub ingredients: Vec<ingredients::IngredientContent>,
 }
 
 /// How a region's shapes were traced and how close they are to its pixels.
@@ -185,24 +188,54 @@ pub fn sign(
             "version": env!("CARGO_PKG_VERSION"),
         }],
     });
-    let mut builder = c2pa::Builder::default()
-        .with_definition(definition.to_string().as_str())
-        .map_err(failed)?;
-    for action in &content.actions {
-        builder.add_action(action).map_err(failed)?;
-    }
-    for (label, data) in &content.assertions {
-        builder
-            .add_assertion(label.as_str(), data)
+    let attempt = |with_stores: bool| -> Result<Vec<u8>, CredentialError> {
+        let mut builder = c2pa::Builder::default()
+            .with_definition(definition.to_string().as_str())
             .map_err(failed)?;
+        for action in &content.actions {
+            builder.add_action(action).map_err(failed)?;
+        }
+        for (label, data) in &content.assertions {
+            builder
+                .add_assertion(label.as_str(), data)
+                .map_err(failed)?;
+        }
+        for ingredient in &content.ingredients {
+            let mut definition = ingredient.definition.clone();
+            let store = ingredient.manifest_store.as_ref().filter(|_| with_stores);
+            if ingredient.manifest_store.is_some() && store.is_none() {
+                definition["description"] = serde_json::json!(format!(
+                    "{}; its own Content Credentials could not be carried over",
+                    definition["description"].as_str().unwrap_or_default()
+                ));
+            }
+            let mut read = c2pa::Ingredient::from_json(&definition.to_string()).map_err(failed)?;
+            if let Some(store) = store {
+                read.set_manifest_data(store.to_vec()).map_err(failed)?;
+            }
+            builder.add_ingredient(read);
+        }
+        let signer = identity.signer()?;
+        let mut source = Cursor::new(image);
+        let mut signed = Cursor::new(Vec::new());
+        builder
+            .sign(signer.as_ref(), format, &mut source, &mut signed)
+            .map_err(failed)?;
+        Ok(signed.into_inner())
+    };
+    match attempt(true) {
+        // An imported image's manifest store the SDK cannot load (damaged, or from a newer
+        // specification) must not keep the artist from exporting: sign without it, saying so.
+        Err(_)
+            if content
+                .ingredients
+                .iter()
+                .any(|ingredient| ingredient.manifest_store.is_some()) =>
+        {
+            attempt(false)
+        }
+        result => result,
     }
-    let signer = identity.signer()?;
-    let mut source = Cursor::new(image);
-    let mut signed = Cursor::new(Vec::new());
-    builder
-        .sign(signer.as_ref(), format, &mut source, &mut signed)
-        .map_err(failed)?;
-    Ok(signed.into_inner())
 }
 
 /// What a signed file says.
@@ -270,6 +303,9 @@ impl Verification {
         for (region, count) in generated_regions(&self.json) {
             lines.push(format!("generated     {region}: {count}"));
         }
+        for line in ingredient_lines(&self.json) {
+            lines.push(format!("ingredient    {line}"));
+        }
         if !self.training.is_empty() {
             let choices: Vec<String> = self
                 .training
@@ -280,6 +316,35 @@ impl Verification {
         }
         lines
     }
+}
+
+/// The active manifest's ingredients, a line each: title, relationship, and whose credentials
+/// it brought along.
+fn ingredient_lines(json: &serde_json::Value) -> Vec<String> {
+    let Some(active) = json["active_manifest"].as_str() else {
+        return Vec::new();
+    };
+    let manifests = &json["manifests"];
+    manifests[active]["ingredients"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ingredient| {
+            let title = ingredient["title"].as_str().unwrap_or("an image");
+            let relationship = ingredient["relationship"].as_str().unwrap_or("componentOf");
+            let own = match ingredient["active_manifest"].as_str() {
+                Some(label) => {
+                    let signer = manifests[label]["signature_info"]["common_name"]
+                        .as_str()
+                        .or_else(|| manifests[label]["signature_info"]["issuer"].as_str())
+                        .unwrap_or("an unnamed signer");
+                    format!("with its own Content Credentials, signed by {signer}")
+                }
+                None => "without Content Credentials of its own".to_owned(),
+            };
+            format!("{title} ({relationship}), {own}")
+        })
+        .collect()
 }
 
 /// The generated layers the active manifest names, with their shapes counted by type.
@@ -422,6 +487,7 @@ mod tests {
                 training_assertion(TrainingUse::NotAllowed),
             )],
             regions: Vec::new(),
+            ingredients: Vec::new(),
         }
     }
 

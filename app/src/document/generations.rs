@@ -19,6 +19,15 @@ impl Document {
         id
     }
 
+    /// Records an image brought into the document (its id is set here); returns the id.
+    pub fn record_import(&mut self, mut record: super::ImportRecord) -> u64 {
+        record.id = self.imports.last().map_or(1, |last| last.id + 1);
+        let id = record.id;
+        self.imports.push(record);
+        self.changed();
+        id
+    }
+
     /// A generation log entry, for completing it (seeds, outcome, accepted variations). The log
     /// only grows: entries are completed, never removed.
     pub fn generation_record_mut(&mut self, id: u64) -> Option<&mut GenerationRecord> {

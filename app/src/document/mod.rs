@@ -20,7 +20,7 @@ use brush::Stroke;
 use compositor::Provenance;
 use history::{Change, Entry, History, TileTarget};
 use layer::{Layer, LayerContent, LayerId, LayerProperties};
-pub use provenance_log::{GenerationRecord, LoraRecord};
+pub use provenance_log::{GenerationRecord, ImportRecord, LoraRecord};
 use tiles::{MaskTiles, PixelRect, RgbaTiles, TILE};
 
 /// Largest canvas side.
@@ -114,6 +114,8 @@ pub struct Document {
     mask: MaskTiles,
     /// Every generation made in this document, accepted or not (append-only).
     pub generation_log: Vec<GenerationRecord>,
+    /// Every image brought into this document (append-only).
+    pub imports: Vec<ImportRecord>,
     history: History,
     next_id: u64,
     dirty: Dirty,
@@ -168,6 +170,7 @@ impl Document {
             layers,
             mask,
             generation_log,
+            imports: Vec::new(),
             history: History::default(),
             next_id,
             dirty: Dirty {
@@ -190,6 +193,7 @@ impl Document {
             layers: self.layers.clone(),
             mask: self.mask.clone(),
             generation_log: self.generation_log.clone(),
+            imports: self.imports.clone(),
             history: History::default(),
             next_id: self.next_id,
             dirty: Dirty::default(),

@@ -47,6 +47,36 @@ pub struct GenerationRecord {
     pub loras: Vec<LoraRecord>,
 }
 
+/// An image brought into the document (opened as it, or added as a layer): which file it was,
+/// and its own Content Credentials when it carried them, so exports name it as an ingredient
+/// and keep its history.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportRecord {
+    /// Position among the document's imports (1-based).
+    pub id: u64,
+    /// The layer it became.
+    pub layer: u64,
+    /// The file's name.
+    pub title: String,
+    /// Its MIME type.
+    pub format: String,
+    /// sha256 of the file as it was read.
+    pub sha256: String,
+    /// When it was brought in (RFC 3339, UTC).
+    pub time: String,
+    /// Whether the document was opened from it (else it was added as a layer).
+    pub opened: bool,
+    /// What its own Content Credentials said when it was read (`None`: it had none).
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// How a C2PA reader validated those credentials then (its `validation_results`).
+    #[serde(default)]
+    pub validation_results: Option<serde_json::Value>,
+    /// Its C2PA manifest store, as the file carried it (kept beside the project's data).
+    #[serde(skip)]
+    pub manifest_store: Option<std::sync::Arc<Vec<u8>>>,
+}
+
 /// A LoRA a generation ran with: enough to name it, prove which file it was, and credit it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoraRecord {

@@ -13,7 +13,7 @@ use crate::document::compositor::{Provenance, unpremultiply};
 use crate::document::generative::{GenerativeLayer, GenerativeParams};
 use crate::document::layer::{BlendMode, Layer, LayerContent, LayerId, LayerProperties};
 use crate::document::tiles::{MaskTiles, PixelRect, RgbaTiles};
-use crate::document::{Document, GenerationRecord, MAX_SIDE};
+use crate::document::{Document, GenerationRecord, ImportRecord, MAX_SIDE};
 
 /// Bumped when `pentimento/document.json` changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -56,6 +56,10 @@ struct DocumentData {
     provenance: Option<String>,
     #[serde(default)]
     generation_log: Vec<GenerationRecord>,
+    /// Images brought in; each one's own manifest store, when it had one, is in
+    /// `pentimento/imports/<id>.c2pa`.
+    #[serde(default)]
+    imports: Vec<ImportRecord>,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -268,7 +272,13 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
             mask: Some("pentimento/mask.png".to_owned()),
             provenance: Some("pentimento/provenance.png".to_owned()),
             generation_log: document.generation_log.clone(),
+            imports: document.imports.clone(),
         };
+        for import in &document.imports {
+            if let Some(store) = &import.manifest_store {
+                add(&mut zip, &import_store_name(import.id), store, stored);
+            }
+        }
         let json = serde_json::to_vec_pretty(&data).unwrap_or_default();
         add(&mut zip, "pentimento/document.json", &json, deflated);
         let _ = zip.finish();
@@ -284,6 +294,11 @@ pub fn save(document: &Document, path: &Path) -> Result<(), OraError> {
         reason: err.to_string(),
         path: path.to_path_buf(),
     })
+}
+
+/// Where an import's own manifest store is kept in the archive.
+fn import_store_name(id: u64) -> String {
+    format!("pentimento/imports/{id}.c2pa")
 }
 
 fn xml_escape(text: &str) -> String {
@@ -505,8 +520,20 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
             image.as_raw(),
         );
     }
-    let log = data.map(|data| data.generation_log).unwrap_or_default();
-    Document::from_parts(width, height, layers, mask, log).map_err(|err| err.to_string())
+    let (log, mut imports) = data
+        .map(|data| (data.generation_log, data.imports))
+        .unwrap_or_default();
+    for import in &mut imports {
+        // A missing store only loses what the image's own credentials said, not the record.
+        import.manifest_store = archive
+            .read(&import_store_name(import.id))
+            .ok()
+            .map(Arc::new);
+    }
+    let mut document =
+        Document::from_parts(width, height, layers, mask, log).map_err(|err| err.to_string())?;
+    document.imports = imports;
+    Ok(document)
 }
 
 /// The provenance map saved in a project (for verifying what it claims).
