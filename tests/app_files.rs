@@ -862,6 +862,10 @@ fn the_export_dialog_chooses_format_quality_prompts_and_training_for_one_export(
     harness.get_by_label("Export…").click();
     harness.run();
     assert!(harness.state().modal().is_none());
+    assert_eq!(
+        pentimento_tests::last_notice(&harness),
+        "Exported picture.jpg, signed as Pentimento artist."
+    );
     let bytes = std::fs::read(&exported).expect("the JPEG was written");
     assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG");
     let read = pentimento::credentials::verify(&bytes, "image/jpeg", None).expect("credentials");
@@ -899,6 +903,10 @@ fn the_export_dialog_chooses_format_quality_prompts_and_training_for_one_export(
         .answer(DialogKind::ExportWebp, Some(sandbox.path("unsigned")));
     harness.get_by_label("Export…").click();
     harness.run();
+    assert_eq!(
+        pentimento_tests::last_notice(&harness),
+        "Exported unsigned.webp without Content Credentials."
+    );
     let bytes = std::fs::read(sandbox.path("unsigned.webp")).expect("the WebP was written");
     assert_eq!(&bytes[8..12], b"WEBP");
     let read = pentimento::credentials::verify(&bytes, "image/webp", None);

@@ -181,16 +181,35 @@ impl PentimentoApp {
             shares.percent(shares.generated),
             shares.percent(shares.generated_then_painted)
         );
+        let ingredients = document
+            .imports
+            .iter()
+            .filter(|import| {
+                document
+                    .layers()
+                    .iter()
+                    .any(|layer| layer.id.0 == import.layer && layer.properties.visible)
+            })
+            .map(|import| match &import.credentials {
+                Some(said) => format!(
+                    "{}, with its own Content Credentials ({said})",
+                    import.title
+                ),
+                None => import.title.clone(),
+            })
+            .collect();
         self.modal = Some(Modal::Export(Box::new(ExportForm::from_settings(
             &self.settings,
             made_of,
+            ingredients,
         ))));
     }
 
     /// Exports the flattened document as the export dialog chose: its format (the file gets
     /// the format's extension unless it has one of it), signed Content Credentials unless
-    /// turned off (the local identity is made at the first export). When no identity can be
-    /// had, the image is written without credentials and the returned notice says why.
+    /// turned off (the local identity is made at the first export). The returned notice says
+    /// what was written; when no identity can be had, the image is written without
+    /// credentials and the notice says why.
     pub fn export_image(
         &mut self,
         path: &Path,
@@ -241,7 +260,19 @@ impl PentimentoApp {
             identity.as_ref(),
             &choices,
         )
-        .map(|_| notice)
+        .map(|_| {
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(match (notice, &identity) {
+                (Some(notice), _) => notice,
+                (None, Some(identity)) => {
+                    format!("Exported {name}, signed as {}.", identity.signer)
+                }
+                (None, None) => format!("Exported {name} without Content Credentials."),
+            })
+        })
         .map_err(|err| crate::messages::sentence(&err.to_string()))
     }
 

@@ -25,11 +25,13 @@ pub struct ExportForm {
     pub made_of: String,
     /// The name the export is signed with.
     pub signer: String,
+    /// The imported images it names as ingredients ("photo.jpg, with its own credentials").
+    pub ingredients: Vec<String>,
 }
 
 impl ExportForm {
     /// The dialog as Settings start it, for a picture `made_of` that.
-    pub fn from_settings(settings: &Settings, made_of: String) -> Self {
+    pub fn from_settings(settings: &Settings, made_of: String, ingredients: Vec<String>) -> Self {
         Self {
             kind: settings.export.kind,
             jpeg_quality: settings.export.jpeg_quality,
@@ -42,6 +44,7 @@ impl ExportForm {
             } else {
                 settings.artist_name.trim().to_owned()
             },
+            ingredients,
         }
     }
 }
@@ -80,6 +83,9 @@ impl ExportDialog {
                  trusts its root certificate (Settings).",
                 form.signer
             ));
+            for ingredient in &form.ingredients {
+                ui.weak(format!("Ingredient: {ingredient}."));
+            }
             ui.checkbox(&mut form.show_prompt, "Show the prompts")
                 .on_hover_text("In the Content Credentials and the parameters text");
             ui.label("AI training and data mining:");
