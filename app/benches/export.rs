@@ -101,6 +101,7 @@ fn picture() -> Document {
                 GenerativeParams {
                     grow: 0,
                     feather: 12.0,
+                    ..GenerativeParams::default()
                 },
                 None,
             )
@@ -124,7 +125,7 @@ fn picture() -> Document {
             })
             .collect();
         document
-            .paint_stroke(Some(top), StrokeMode::Paint, brush.clone(), points)
+            .paint_stroke(Some(top), StrokeMode::Paint, brush, points)
             .expect("stroke");
     }
     document
