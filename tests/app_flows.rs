@@ -428,6 +428,46 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         }
     }
 
+    // Colour match is live too: Local corrects the generation where it meets the artist's
+    // pixels, at once and without a new job, nothing outside where the layer shows changes,
+    // and one undo takes it back.
+    harness.get_by_label("Local").click();
+    harness.run();
+    let document = harness.state().document();
+    let LayerContent::Generative(generative) = &document.layers()[1].content else {
+        panic!("still generative");
+    };
+    assert!(
+        generative.can_match_colour(),
+        "the layer kept what it was generated over"
+    );
+    assert_eq!(
+        generative.params.color.mode,
+        pentimento::document::color_match::ColorMatchMode::Local
+    );
+    assert_eq!(document.generation_log.len(), jobs, "no new generation");
+    assert!(!harness.state().generation.is_running());
+    let (matched, _) = composite(document);
+    assert_ne!(matched, feathered, "the colours change");
+    let shown = generative.rendered().read_rect(&document.bounds());
+    for index in 0..mask.len() {
+        if shown[index * 4 + 3] == 0 {
+            assert_eq!(
+                matched[index * 4..index * 4 + 4],
+                feathered[index * 4..index * 4 + 4],
+                "pixel {index}, where the layer does not show"
+            );
+        }
+    }
+    harness.get_by_role_and_label(egui::accesskit::Role::Slider, "Match strength");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(
+        composite(harness.state().document()).0,
+        feathered,
+        "undo takes the colour match back"
+    );
+
     // The provenance overlay and the layer's panel, as the artist sees them.
     harness.get_by_label("Provenance").click();
     harness.run();

@@ -90,6 +90,7 @@ fn gpu_composite_matches_the_cpu_reference() {
             GenerativeParams {
                 grow: 4,
                 feather: 10.0,
+                ..GenerativeParams::default()
             },
             None,
         )

@@ -232,6 +232,7 @@ fn feather_recomposite() {
         let params = GenerativeParams {
             grow: (index % 3) as i32,
             feather,
+            ..GenerativeParams::default()
         };
         let start = Instant::now();
         document

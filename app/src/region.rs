@@ -81,6 +81,9 @@ pub struct GenerationPlan {
     pub generated: (u32, u32),
     /// The mask at region size (all 255 for whole-canvas generations).
     pub region_mask: Vec<u8>,
+    /// The visible layers inside the region over white, at region size (RGB): what the
+    /// artist had there when the generation was planned.
+    pub context: std::sync::Arc<Vec<u8>>,
     /// The request's mode with images at the generated size.
     pub request_mode: Mode,
 }
@@ -139,14 +142,25 @@ pub fn plan(
         ResolvedMode::Inpaint => document.mask().read_rect(&region),
         _ => vec![255; region.width() as usize * region.height() as usize],
     };
+    let context = region_pixels(document, region);
+    let model_image = || RgbImage {
+        width: generated.0,
+        height: generated.1,
+        pixels: resized::<image::Rgb<u8>>(
+            context.clone(),
+            region.size(),
+            generated,
+            FilterType::Lanczos3,
+        ),
+    };
     let request_mode = match mode {
         ResolvedMode::TextToImage => Mode::TextToImage,
         ResolvedMode::ImageToImage => Mode::ImageToImage {
-            image: flatten_region(document, region, generated),
+            image: model_image(),
             strength,
         },
         ResolvedMode::Inpaint => Mode::Inpaint {
-            image: flatten_region(document, region, generated),
+            image: model_image(),
             mask: resize_mask(&region_mask, region, generated),
             strength,
         },
@@ -156,6 +170,7 @@ pub fn plan(
         region,
         generated,
         region_mask,
+        context: std::sync::Arc::new(context),
         request_mode,
     })
 }
@@ -188,13 +203,22 @@ pub fn generated_size(region: PixelRect, model: ModelShape) -> (u32, u32) {
 
 /// The visible layers inside a region over white, resized to the generated size.
 pub fn flatten_region(document: &Document, region: PixelRect, size: (u32, u32)) -> RgbImage {
-    let (premultiplied, _) = document.composite(&region);
-    let rgb = over_color(&premultiplied, [255, 255, 255]);
     RgbImage {
         width: size.0,
         height: size.1,
-        pixels: resized::<image::Rgb<u8>>(rgb, region.size(), size, FilterType::Lanczos3),
+        pixels: resized::<image::Rgb<u8>>(
+            region_pixels(document, region),
+            region.size(),
+            size,
+            FilterType::Lanczos3,
+        ),
     }
+}
+
+/// The visible layers inside a region over white, at region size (RGB).
+pub fn region_pixels(document: &Document, region: PixelRect) -> Vec<u8> {
+    let (premultiplied, _) = document.composite(&region);
+    over_color(&premultiplied, [255, 255, 255])
 }
 
 /// The mask at the generated size (bilinear, so edges stay soft for latent blending).

@@ -90,6 +90,7 @@ fn sample_document() -> Document {
             GenerativeParams {
                 grow: 3,
                 feather: 6.0,
+                ..GenerativeParams::default()
             },
             None,
         )
@@ -195,7 +196,8 @@ fn projects_keep_everything_and_stay_openraster() {
         generative.params,
         GenerativeParams {
             grow: 3,
-            feather: 6.0
+            feather: 6.0,
+            ..GenerativeParams::default()
         }
     );
     assert!(!reopened.has_unsaved_changes());
@@ -607,6 +609,41 @@ fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
             }
         }
     }
+    // The layer kept the artist's pixels it was generated over: colour match works on it, and
+    // the project keeps both (a reopened project shows the same pixels).
+    assert!(generative.can_match_colour());
+    assert_eq!(
+        generative.context.as_ref().map(|context| context.len()),
+        Some((record.region.width() * record.region.height() * 3) as usize)
+    );
+    let mut matched = document.snapshot();
+    let layer = matched.layers()[1].id;
+    matched
+        .set_generative_params(
+            layer,
+            GenerativeParams {
+                color: pentimento::document::color_match::ColorMatch {
+                    mode: pentimento::document::color_match::ColorMatchMode::Local,
+                    strength: 0.7,
+                },
+                ..GenerativeParams::default()
+            },
+            None,
+        )
+        .expect("colour match");
+    let resaved = folder.path().join("matched.ora");
+    ora::save(&matched, &resaved).expect("save");
+    let reopened = ora::open(&resaved).expect("open");
+    let LayerContent::Generative(again) = &reopened.layers()[1].content else {
+        panic!("generative");
+    };
+    assert_eq!(again.params.color.strength, 0.7);
+    assert_eq!(again.context, generative.context);
+    assert_eq!(
+        reopened.composite(&reopened.bounds()),
+        matched.composite(&matched.bounds())
+    );
+
     // `project show` reads it back the same way.
     let shown = pentimento_at(folder.path())
         .args(["project", "show"])

@@ -543,6 +543,7 @@ impl PentimentoApp {
             variations,
             index,
             staging.plan.region_mask.clone(),
+            Some(Arc::clone(&staging.plan.context)),
             seed,
         );
         workspace.active_layer = Some(id);

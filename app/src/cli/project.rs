@@ -303,6 +303,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
         variations.iter().map(|(_, raw)| Arc::clone(raw)).collect(),
         args.accept,
         plan.region_mask.clone(),
+        Some(Arc::clone(&plan.context)),
         seed,
     );
     // The mask did its work; the project keeps it, as the window does after Generate.

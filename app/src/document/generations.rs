@@ -97,8 +97,10 @@ impl Document {
     }
 
     /// Accepts variation `index` of generation `log_id` (the one made with `seed`) as a
-    /// generative layer on top that keeps all of `variations`, and records in the log that it
-    /// was accepted. The window and `pentimento project inpaint` both accept through here.
+    /// generative layer on top that keeps all of `variations` and the artist's pixels it was
+    /// generated over (`context`, RGB at region size, for colour match), and records in the log
+    /// that it was accepted. The window and `pentimento project inpaint` both accept here.
+    #[allow(clippy::too_many_arguments)]
     pub fn accept_variation(
         &mut self,
         log_id: u64,
@@ -106,11 +108,19 @@ impl Document {
         variations: Vec<Arc<Vec<u8>>>,
         index: usize,
         mask: Vec<u8>,
+        context: Option<Arc<Vec<u8>>>,
         seed: u32,
     ) -> LayerId {
         let name = generative_layer_name(log_id, seed);
         let id = self
             .add_generative_layer_with_variations(&name, region, variations, index, mask, log_id);
+        if let Some(context) = context
+            && let Some(layer_index) = self.layer_index(id)
+            && let LayerContent::Generative(generative) = &self.layers[layer_index].content
+        {
+            let with_context = (**generative).clone().with_context(context);
+            self.layers[layer_index].content = LayerContent::Generative(Arc::new(with_context));
+        }
         if let Some(record) = self.generation_record_mut(log_id)
             && let Some(position) = record.seeds.iter().position(|&s| s == seed)
         {

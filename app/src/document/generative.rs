@@ -1,5 +1,6 @@
 //! Generative layers: a generation's raw result over its region, shown through the mask it was
-//! made with, shaped by live parameters (grow or shrink, feather). Changing a parameter
+//! made with, shaped by live parameters (grow or shrink, feather, colour match — see
+//! [`super::color_match`]). Changing a parameter
 //! re-renders the layer from the kept raw result; nothing is generated again, and no other
 //! layer is touched.
 //!
@@ -10,15 +11,19 @@
 
 use std::sync::Arc;
 
+use crate::document::color_match::{self, ColorMatch, Correction};
 use crate::document::tiles::{PixelRect, RgbaTiles, TILE};
 
 /// The live parameters of a generative layer.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct GenerativeParams {
     /// Grow (positive) or shrink (negative) the mask, in pixels.
     pub grow: i32,
     /// Width of the soft edge, in pixels (0: the mask's own edge, anti-aliased).
     pub feather: f32,
+    /// How its colours are matched to the artist's pixels at the edge.
+    pub color: ColorMatch,
 }
 
 impl Default for GenerativeParams {
@@ -26,12 +31,27 @@ impl Default for GenerativeParams {
         Self {
             grow: 0,
             feather: 0.0,
+            color: ColorMatch::default(),
+        }
+    }
+}
+
+impl GenerativeParams {
+    /// The same parameters without colour match (what shapes the edge).
+    fn edge_only(self) -> Self {
+        Self {
+            color: ColorMatch::default(),
+            ..self
         }
     }
 }
 
 /// Signed distance units per pixel (stored as `i16`).
 const DISTANCE_SCALE: f32 = 64.0;
+/// The most a layer's edge can grow, in pixels (the layer panel's range).
+pub const MAX_GROW: i32 = 64;
+/// The widest feather, in pixels (the layer panel's range).
+pub const MAX_FEATHER: f32 = 128.0;
 
 /// A generation kept as a layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,7 +72,22 @@ pub struct GenerativeLayer {
     pub generation: u64,
     /// Signed distance to the mask's edge per region pixel (negative inside), in 1/64 px.
     distance: Arc<Vec<i16>>,
+    /// The artist's pixels the generation was given (RGB at region size), when known: what
+    /// colour match matches to.
+    pub context: Option<Arc<Vec<u8>>>,
+    /// The shown variation fully colour-matched (RGB at region size), and what for.
+    matched: Option<(MeasuredFor, Arc<Vec<u8>>)>,
+    /// The RGB shown: the selected variation, or it corrected.
+    shown: Option<Arc<Vec<u8>>>,
     rendered: RgbaTiles,
+}
+
+/// What a correction depends on: not its strength, nor the edge (it is measured against the
+/// mask the generation was made with, so grow and feather only change what shows of it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MeasuredFor {
+    selected: usize,
+    mode: color_match::ColorMatchMode,
 }
 
 impl GenerativeLayer {
@@ -79,18 +114,95 @@ impl GenerativeLayer {
             params,
             generation,
             distance,
+            context: None,
+            matched: None,
+            shown: None,
             rendered: RgbaTiles::new(document_size.0, document_size.1),
         };
         layer.render();
         layer
     }
 
+    /// The same layer knowing the artist's pixels it was generated over (RGB at region size),
+    /// so colour match can use them; re-rendered when colour match is on.
+    pub fn with_context(mut self, context: Arc<Vec<u8>>) -> Self {
+        let size = self.region.width() as usize * self.region.height() as usize * 3;
+        if context.len() == size {
+            self.context = Some(context);
+            self.matched = None;
+            if self.params.color.is_active() {
+                self.render();
+            }
+        }
+        self
+    }
+
+    /// Whether colour match can work (the artist's pixels are known).
+    pub fn can_match_colour(&self) -> bool {
+        self.context.is_some()
+    }
+
+    /// Measures (or reuses) the correction and returns the RGB to show.
+    fn prepare_shown(&mut self) -> Option<Arc<Vec<u8>>> {
+        let raw = self.variations.get(self.selected)?.clone();
+        let color = self.params.color;
+        let Some(context) = self.context.clone().filter(|_| color.is_active()) else {
+            self.shown = None;
+            return Some(raw);
+        };
+        let wanted = MeasuredFor {
+            selected: self.selected,
+            mode: color.mode,
+        };
+        let matched = match &self.matched {
+            Some((measured, matched)) if *measured == wanted => Arc::clone(matched),
+            _ => {
+                let correction = self.measure(&raw, &context);
+                // Only where the layer can show at the widest grow and feather the panel offers.
+                let reach = ((MAX_GROW as f32 + MAX_FEATHER / 2.0 + 1.0) * DISTANCE_SCALE) as i16;
+                let distance = Arc::clone(&self.distance);
+                let matched = Arc::new(correction.corrected_where(
+                    &raw,
+                    self.region.width() as usize,
+                    1.0,
+                    |index| distance[index] <= reach,
+                ));
+                self.matched = Some((wanted, Arc::clone(&matched)));
+                matched
+            }
+        };
+        let strength = color.strength.clamp(0.0, 1.0);
+        let shown = if strength >= 1.0 {
+            matched
+        } else {
+            Arc::new(color_match::blend(&raw, &matched, strength))
+        };
+        self.shown = Some(Arc::clone(&shown));
+        Some(shown)
+    }
+
+    /// The correction of `raw` against the artist's pixels in the ring just outside the mask
+    /// the generation was made with (where the model was asked to keep them).
+    fn measure(&self, raw: &[u8], context: &[u8]) -> Correction {
+        let (width, height) = (self.region.width() as usize, self.region.height() as usize);
+        let masked: Vec<bool> = self.mask.iter().map(|&a| a > 0).collect();
+        let beyond = squared_distance_transform(&masked, width, height);
+        color_match::measure(
+            self.params.color.mode,
+            raw,
+            context,
+            width,
+            height,
+            |index| beyond[index].sqrt(),
+        )
+    }
+
     /// The same layer with other parameters, and the document tiles whose pixels changed.
-    /// Only pixels whose alpha changes are rewritten.
+    /// Only pixels that change are rewritten.
     pub fn with_params(&self, params: GenerativeParams) -> (Self, Vec<usize>) {
         let mut layer = self.clone();
         layer.params = params;
-        let Some(raw) = self.variations.get(self.selected).cloned() else {
+        let Some(raw) = layer.prepare_shown() else {
             return (layer, Vec::new());
         };
         let tiles = self.rendered.tiles_in(&self.region);
@@ -123,7 +235,7 @@ impl GenerativeLayer {
 
     /// The alpha the mask gives each region pixel after grow and feather.
     pub fn effective_mask(&self) -> Vec<u8> {
-        if self.params == GenerativeParams::default() {
+        if self.params.edge_only() == GenerativeParams::default() {
             return self.mask.to_vec();
         }
         let shape = EdgeShape::new(self.params);
@@ -140,8 +252,8 @@ impl GenerativeLayer {
     /// Tile `index` rendered with the current parameters, if it differs from the rendered one
     /// (`Some(None)`: it became empty).
     fn rerender_tile(&self, index: usize, raw: &[u8]) -> Option<Option<Arc<Vec<u8>>>> {
-        let shape =
-            (self.params != GenerativeParams::default()).then(|| EdgeShape::new(self.params));
+        let shape = (self.params.edge_only() != GenerativeParams::default())
+            .then(|| EdgeShape::new(self.params));
         let part = self.rendered.tile_rect(index).intersect(&self.region);
         let current = self.rendered.tile(index);
         let region_width = self.region.width() as usize;
@@ -152,8 +264,13 @@ impl GenerativeLayer {
                 let source =
                     (y - self.region.y0) as usize * region_width + (x - self.region.x0) as usize;
                 let alpha = self.alpha_at(shape.as_ref(), source);
-                let old = current.map_or(0, |tile| tile[local + 3]);
-                if alpha == old {
+                let rgb = &raw[source * 3..source * 3 + 3];
+                let unchanged = match current {
+                    None => alpha == 0,
+                    Some(tile) if alpha == 0 => tile[local + 3] == 0,
+                    Some(tile) => tile[local + 3] == alpha && tile[local..local + 3] == *rgb,
+                };
+                if unchanged {
                     continue;
                 }
                 let tile = updated.get_or_insert_with(|| {
@@ -163,7 +280,7 @@ impl GenerativeLayer {
                 if alpha == 0 {
                     tile[local..local + 4].fill(0);
                 } else {
-                    tile[local..local + 3].copy_from_slice(&raw[source * 3..source * 3 + 3]);
+                    tile[local..local + 3].copy_from_slice(rgb);
                     tile[local + 3] = alpha;
                 }
             }
@@ -179,7 +296,7 @@ impl GenerativeLayer {
     fn render(&mut self) {
         let (width, height) = (self.region.width() as usize, self.region.height() as usize);
         let alpha = self.effective_mask();
-        let Some(raw) = self.variations.get(self.selected) else {
+        let Some(raw) = self.prepare_shown() else {
             return;
         };
         let mut rgba = vec![0_u8; width * height * 4];
@@ -200,6 +317,8 @@ impl GenerativeLayer {
         self.variations.iter().map(|raw| raw.len()).sum::<usize>()
             + self.mask.len()
             + self.distance.len() * 2
+            + self.context.as_ref().map_or(0, |context| context.len())
+            + self.shown.as_ref().map_or(0, |shown| shown.len())
             + self.rendered.memory_bytes()
     }
 }
@@ -230,7 +349,7 @@ impl EdgeShape {
 /// Applies grow/shrink and feather to a mask. With neither, the mask is returned as it is (soft
 /// edges kept); otherwise the edge is the mask's half-way line, moved and softened.
 pub fn shape_mask(mask: &[u8], width: usize, height: usize, params: GenerativeParams) -> Vec<u8> {
-    if params == GenerativeParams::default() {
+    if params.edge_only() == GenerativeParams::default() {
         return mask.to_vec();
     }
     let shape = EdgeShape::new(params);
@@ -262,6 +381,12 @@ pub fn signed_distance(mask: &[u8], width: usize, height: usize) -> Vec<i16> {
             (distance.clamp(-limit, limit) * DISTANCE_SCALE).round() as i16
         })
         .collect()
+}
+
+/// Squared Euclidean distance from each pixel to the nearest pixel of `set` (0 on it; huge when
+/// the set is empty).
+pub fn squared_distance_to(set: &[bool], width: usize, height: usize) -> Vec<f32> {
+    squared_distance_transform(set, width, height)
 }
 
 /// Squared Euclidean distance from each pixel to the nearest seed (infinite when none).
@@ -342,7 +467,16 @@ mod tests {
     }
 
     fn shaped(mask: &[u8], size: usize, grow: i32, feather: f32) -> Vec<u8> {
-        shape_mask(mask, size, size, GenerativeParams { grow, feather })
+        shape_mask(
+            mask,
+            size,
+            size,
+            GenerativeParams {
+                grow,
+                feather,
+                ..GenerativeParams::default()
+            },
+        )
     }
 
     #[test]
@@ -403,6 +537,7 @@ mod tests {
         let (feathered, changed) = layer.with_params(GenerativeParams {
             grow: 0,
             feather: 10.0,
+            ..GenerativeParams::default()
         });
         assert_eq!(changed, vec![0], "the square lies in the first tile");
         let (back, changed) = feathered.with_params(GenerativeParams::default());
@@ -420,6 +555,7 @@ mod tests {
             GenerativeParams {
                 grow: 0,
                 feather: 10.0,
+                ..GenerativeParams::default()
             },
             1,
         );

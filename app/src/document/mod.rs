@@ -5,6 +5,7 @@
 //! changed, so the canvas re-uploads only those tiles.
 
 pub mod brush;
+pub mod color_match;
 pub mod compositor;
 pub mod generations;
 pub mod generative;

@@ -268,6 +268,7 @@ fn generative_layers_touch_only_the_masked_area_and_are_traceable() {
             GenerativeParams {
                 grow: 0,
                 feather: 8.0,
+                ..GenerativeParams::default()
             },
             None,
         )

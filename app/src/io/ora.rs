@@ -79,6 +79,9 @@ struct GenerativeData {
     generation: u64,
     variations: Vec<String>,
     mask: String,
+    /// The artist's pixels the generation was given (what colour match matches to).
+    #[serde(default)]
+    context: Option<String>,
 }
 
 // ---- Writing -----------------------------------------------------------------------------------
@@ -184,6 +187,21 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                         ),
                         stored,
                     );
+                    let context = generative.context.as_ref().map(|context| {
+                        let name = format!("pentimento/generative/layer{}-context.png", layer.id.0);
+                        add(
+                            &mut zip,
+                            &name,
+                            &png_bytes(
+                                region.width(),
+                                region.height(),
+                                image::ExtendedColorType::Rgb8,
+                                context,
+                            ),
+                            stored,
+                        );
+                        name
+                    });
                     Some(GenerativeData {
                         region,
                         params: generative.params,
@@ -191,6 +209,7 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                         generation: generative.generation,
                         variations,
                         mask,
+                        context,
                     })
                 }
             };
@@ -484,7 +503,17 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
                         properties.name
                     ));
                 }
-                let layer = GenerativeLayer::new(
+                let context = match &generative.context {
+                    Some(name) => {
+                        let context = archive.image(name, size)?.to_rgb8();
+                        if context.dimensions() != size {
+                            return Err(format!("\"{name}\" does not match its region"));
+                        }
+                        Some(Arc::new(context.into_raw()))
+                    }
+                    None => None,
+                };
+                let mut layer = GenerativeLayer::new(
                     (width, height),
                     region,
                     variations,
@@ -493,6 +522,9 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
                     generative.generation,
                 )
                 .with_selected(generative.selected);
+                if let Some(context) = context {
+                    layer = layer.with_context(context);
+                }
                 LayerContent::Generative(Arc::new(layer))
             }
             None => LayerContent::Paint(tiles),

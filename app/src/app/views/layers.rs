@@ -8,8 +8,9 @@ use super::thumbnails::LayerThumbnails;
 use crate::app::{Action, Edit, Modal};
 use crate::canvas::Overlays;
 use crate::document::Document;
+use crate::document::color_match::ColorMatchMode;
 use crate::document::compositor::ProvenanceShares;
-use crate::document::generative::GenerativeParams;
+use crate::document::generative::{GenerativeParams, MAX_FEATHER, MAX_GROW};
 use crate::document::layer::{BlendMode, LayerContent, LayerId, LayerProperties};
 
 /// The provenance overlay's colours (as in `shaders/canvas.wgsl`), for the legend.
@@ -279,6 +280,10 @@ fn layer_properties(
         )),
         LayerContent::Paint(_) => None,
     };
+    let can_match_colour = matches!(
+        &layer.content,
+        LayerContent::Generative(generative) if generative.can_match_colour()
+    );
     let variations = match &layer.content {
         LayerContent::Generative(generative) if generative.variations.len() > 1 => {
             Some((generative.selected, generative.variations.len()))
@@ -321,18 +326,51 @@ fn layer_properties(
                 let before = params;
                 let label = ui.label("Grow edge");
                 let grow = ui
-                    .add(egui::Slider::new(&mut params.grow, -64..=64).suffix(" px"))
+                    .add(egui::Slider::new(&mut params.grow, -MAX_GROW..=MAX_GROW).suffix(" px"))
                     .labelled_by(label.id)
                     .on_hover_text("Grow (or shrink) the area the generation covers");
                 ui.end_row();
                 let label = ui.label("Feather");
                 let feather = ui
-                    .add(egui::Slider::new(&mut params.feather, 0.0..=128.0).suffix(" px"))
+                    .add(egui::Slider::new(&mut params.feather, 0.0..=MAX_FEATHER).suffix(" px"))
                     .labelled_by(label.id)
                     .on_hover_text("Soften the edge where the generation meets your work");
                 ui.end_row();
                 released |= grow.drag_stopped() || feather.drag_stopped();
                 released |= grow.lost_focus() || feather.lost_focus();
+                let label = ui.label("Colour match");
+                ui.add_enabled_ui(can_match_colour, |ui| {
+                    ui.horizontal(|ui| {
+                        for mode in ColorMatchMode::ALL {
+                            ui.radio_value(&mut params.color.mode, mode, mode.label())
+                                .on_hover_text(match mode {
+                                    ColorMatchMode::Off => "The colours as generated",
+                                    ColorMatchMode::Global => {
+                                        "Match the mean and spread of your colours around the edge"
+                                    }
+                                    ColorMatchMode::Local => {
+                                        "Match your colours along the edge, where each differs, \
+                                         blended smoothly inwards"
+                                    }
+                                });
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                })
+                .response
+                .on_disabled_hover_text(
+                    "This layer was made before Pentimento kept the pixels it was generated over",
+                );
+                ui.end_row();
+                if params.color.mode != ColorMatchMode::Off {
+                    let label = ui.label("Match strength");
+                    let strength = ui
+                        .add(egui::Slider::new(&mut params.color.strength, 0.0..=1.0))
+                        .labelled_by(label.id);
+                    released |= strength.drag_stopped() || strength.lost_focus();
+                    ui.end_row();
+                }
                 if params != before {
                     actions.push(Action::Edit(Edit::SetGenerativeParams { id, params }));
                 }
@@ -369,10 +407,14 @@ fn layer_properties(
         actions.push(Action::Edit(Edit::SealHistory));
     }
     if let Some((params, generation, selected)) = generative {
-        if params != GenerativeParams::default() && ui.button("Reset edges").clicked() {
+        let edges_only = GenerativeParams {
+            color: params.color,
+            ..GenerativeParams::default()
+        };
+        if params != edges_only && ui.button("Reset edges").clicked() {
             actions.push(Action::Edit(Edit::SetGenerativeParams {
                 id,
-                params: GenerativeParams::default(),
+                params: edges_only,
             }));
             actions.push(Action::Edit(Edit::SealHistory));
         }
