@@ -41,6 +41,10 @@ fn provenance_tint(category: u32) -> vec4<f32> {
         return vec4<f32>(0.62, 0.3, 0.95, 1.0);
     } else if category == 1u {
         return vec4<f32>(0.25, 0.8, 0.35, 1.0);
+    } else if category == 4u {
+        return vec4<f32>(0.95, 0.65, 0.15, 1.0);
+    } else if category == 5u {
+        return vec4<f32>(0.75, 0.45, 0.25, 1.0);
     }
     return vec4<f32>(0.0);
 }

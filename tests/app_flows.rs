@@ -15,8 +15,8 @@ use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, drag_through, fixture_model, generate_and_wait, run_until, snapshot_options,
-    wait_for_model, window,
+    Sandbox, click_menu, drag_through, fixture_model, generate_and_wait, run_until,
+    snapshot_options, wait_for_model, window,
 };
 
 /// Points along a line, every `step` pixels.
@@ -679,4 +679,67 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
             .accesskit_node()
             .is_disabled()
     );
+}
+
+#[test]
+fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
+    let sandbox = Sandbox::new();
+    let mut harness = window(small_canvas(&sandbox));
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.tools.mask.size = 40.0;
+        settings.tools.mask.hardness = 1.0;
+    }
+    harness.run();
+    // A texture of strokes, then a mask over part of it.
+    hard_brush(&mut harness, [200, 60, 40]);
+    harness.get_by_label("Brush").click();
+    harness.run();
+    for row in 0..6 {
+        let y = 120.0 + row as f32 * 30.0;
+        drag_through(&mut harness, &line((60.0, y), (450.0, y + 20.0), 8.0));
+    }
+    let (before, _) = composite(harness.state().document());
+    harness.get_by_label("Mask brush").click();
+    harness.run();
+    drag_through(&mut harness, &line((230.0, 180.0), (280.0, 200.0), 6.0));
+    let mask = {
+        let document = harness.state().document();
+        document.mask().read_rect(&document.bounds())
+    };
+    assert!(mask.contains(&255));
+
+    click_menu(&mut harness, "Edit", "Content-aware fill");
+    let document = harness.state().document();
+    assert_eq!(document.layers().len(), 2, "a new layer, over the artist's");
+    let top = &document.layers()[1];
+    assert_eq!(
+        top.generative_origin(),
+        Some(pentimento::document::generative::Origin::Fill)
+    );
+    let record = document.generation_log.last().expect("logged");
+    assert_eq!(record.mode, "fill");
+    assert_eq!(record.model, pentimento::region::FILL_METHOD);
+    assert!(record.model_files.is_empty(), "no model");
+    let (after, provenance) = composite(document);
+    for (index, &value) in mask.iter().enumerate() {
+        if value == 0 {
+            assert_eq!(
+                after[index * 4..index * 4 + 4],
+                before[index * 4..index * 4 + 4],
+                "pixel {index} outside the mask"
+            );
+            assert_ne!(provenance[index], Provenance::Filled);
+        } else {
+            assert_eq!(provenance[index], Provenance::Filled, "pixel {index}");
+        }
+    }
+    assert!(
+        !provenance.contains(&Provenance::Generated),
+        "filled is not generated"
+    );
+    // One undo takes it away.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(harness.state().document().layers().len(), 1);
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod credentials;
 pub mod dialogs;
 pub mod document;
+pub mod fill;
 pub mod fingerprint;
 pub mod io;
 pub mod messages;

@@ -109,6 +109,20 @@ pub fn plan(
     model: ModelShape,
     strength: f64,
 ) -> Result<GenerationPlan, String> {
+    plan_with(document, choice, model, strength, false)
+}
+
+/// [`plan`], and with `prefill` an inpainting's masked area is first filled with the picture's
+/// own texture (content-aware fill) in what the model is given, so that at a strength below 1
+/// it starts from plausible pixels rather than from what the mask covers (as InvokeAI's
+/// infill). The context kept for colour match stays the artist's pixels.
+pub fn plan_with(
+    document: &Document,
+    choice: ModeChoice,
+    model: ModelShape,
+    strength: f64,
+    prefill: bool,
+) -> Result<GenerationPlan, String> {
     let mask_bounds = document.mask().content_bounds(0);
     let mode = match choice {
         ModeChoice::Auto if !mask_bounds.is_empty() => ResolvedMode::Inpaint,
@@ -143,11 +157,23 @@ pub fn plan(
         _ => vec![255; region.width() as usize * region.height() as usize],
     };
     let context = region_pixels(document, region);
+    let given = if prefill && mode == ResolvedMode::Inpaint {
+        let hole: Vec<bool> = region_mask.iter().map(|&value| value > 0).collect();
+        crate::fill::fill(
+            &context,
+            region.width() as usize,
+            region.height() as usize,
+            &hole,
+            1,
+        )
+    } else {
+        context.clone()
+    };
     let model_image = || RgbImage {
         width: generated.0,
         height: generated.1,
         pixels: resized::<image::Rgb<u8>>(
-            context.clone(),
+            given.clone(),
             region.size(),
             generated,
             FilterType::Lanczos3,
@@ -269,6 +295,76 @@ pub fn request_for(plan: &GenerationPlan, base: &GenerationRequest) -> Generatio
     }
 }
 
+/// Fills the masked area with the picture's own texture (content-aware fill, no model) and adds
+/// the result as a layer of the fill class, logged like a generation (mode `fill`). The fill
+/// searches the mask's box widened by its larger side (at least 64 px) on each side. Returns the
+/// layer, or a sentence saying why not.
+pub fn content_aware_fill(
+    document: &mut Document,
+    seed: u32,
+) -> Result<crate::document::layer::LayerId, String> {
+    let mask_bounds = document.mask().content_bounds(0);
+    if mask_bounds.is_empty() {
+        return Err(
+            "Content-aware fill needs a mask: paint one with the mask brush (M) or draw a \
+             selection (R, L)."
+                .to_owned(),
+        );
+    }
+    let margin = mask_bounds.width().max(mask_bounds.height()).max(64);
+    let region = PixelRect {
+        x0: mask_bounds.x0.saturating_sub(margin),
+        y0: mask_bounds.y0.saturating_sub(margin),
+        x1: (mask_bounds.x1 + margin).min(document.width()),
+        y1: (mask_bounds.y1 + margin).min(document.height()),
+    };
+    let context = region_pixels(document, region);
+    let region_mask = document.mask().read_rect(&region);
+    let hole: Vec<bool> = region_mask.iter().map(|&value| value > 0).collect();
+    if hole.iter().all(|&h| h) {
+        return Err(
+            "The mask covers the whole picture, so there is nothing to fill from; make it \
+             smaller."
+                .to_owned(),
+        );
+    }
+    let (width, height) = (region.width() as usize, region.height() as usize);
+    let filled = crate::fill::fill(&context, width, height, &hole, u64::from(seed));
+    let record = GenerationRecord {
+        id: 0,
+        time: crate::document::provenance_log::now_rfc3339(),
+        model: FILL_METHOD.to_owned(),
+        model_files: Vec::new(),
+        prompt: String::new(),
+        negative_prompt: String::new(),
+        seeds: vec![seed],
+        scheduler: "patchmatch".to_owned(),
+        steps: 0,
+        guidance: 0.0,
+        strength: None,
+        mode: "fill".to_owned(),
+        region,
+        generated_size: region.size(),
+        execution_provider: "cpu".to_owned(),
+        app_version: env!("CARGO_PKG_VERSION").to_owned(),
+        outcome: "finished".to_owned(),
+        accepted: vec![0],
+        loras: Vec::new(),
+    };
+    let log_id = document.log_generation(record);
+    Ok(document.add_fill_layer(
+        &format!("Fill {log_id}"),
+        region,
+        filled,
+        region_mask,
+        std::sync::Arc::new(context),
+        log_id,
+    ))
+}
+
+/// How the log names content-aware fill (in the place of a model).
+pub const FILL_METHOD: &str = "content-aware fill (PatchMatch, no model)";
+
 /// The generation log's entry for a plan and its request, as it is logged when the generation
 /// starts, for a model by its name, the sha256 of its files and the execution provider
 /// (seeds, outcome and accepted variations are filled in as it runs).
@@ -330,6 +426,55 @@ mod tests {
         assert!(
             w <= MAX_GENERATED_SIDE && h % 64 == 0 && w % 64 == 0,
             "{w}×{h}"
+        );
+    }
+
+    #[test]
+    fn prefill_gives_the_model_the_pictures_texture_in_the_mask_and_keeps_the_context() {
+        let mut document = Document::new(192, 192).expect("size");
+        // Stripes, with a white square the artist wants gone, masked.
+        let picture: Vec<u8> = (0..192 * 192)
+            .flat_map(|i| {
+                let (x, y) = (i % 192, i / 192);
+                if (84..108).contains(&x) && (84..108).contains(&y) {
+                    [255, 255, 255, 255]
+                } else if ((x + y) / 8) % 2 == 0 {
+                    [220, 40, 40, 255]
+                } else {
+                    [40, 40, 220, 255]
+                }
+            })
+            .collect();
+        document.import_layer("picture", 192, 192, &picture, 0, 0);
+        document.fill_mask_polygon(
+            &[(80.0, 80.0), (112.0, 80.0), (112.0, 112.0), (80.0, 112.0)],
+            false,
+        );
+        let middle_of = |plan: &GenerationPlan| match &plan.request_mode {
+            Mode::Inpaint { image, .. } => {
+                let (w, h) = (image.width as usize, image.height as usize);
+                let at = ((h / 2) * w + w / 2) * 3;
+                [image.pixels[at], image.pixels[at + 1], image.pixels[at + 2]]
+            }
+            other => panic!("not inpainting: {other:?}"),
+        };
+        let plain = plan_with(&document, ModeChoice::Auto, SD15, 0.5, false).expect("plan");
+        let prefilled = plan_with(&document, ModeChoice::Auto, SD15, 0.5, true).expect("plan");
+        assert!(
+            plain.context == prefilled.context,
+            "colour match sees the artist's pixels"
+        );
+        assert_eq!(plain.region, prefilled.region);
+        assert_eq!(
+            middle_of(&plain),
+            [255, 255, 255],
+            "without, the model sees the square"
+        );
+        // With it, the middle of the mask is the stripes again (green stays at 40).
+        let pixel = middle_of(&prefilled);
+        assert!(
+            pixel[1] < 80 && (pixel[0] > 150 || pixel[2] > 150),
+            "{pixel:?}"
         );
     }
 

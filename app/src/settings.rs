@@ -36,6 +36,8 @@ pub struct GenerationSettings {
     pub provider: ProviderChoice,
     /// The LoRAs chosen in the prompt panel.
     pub loras: Vec<ChosenLora>,
+    /// Fill the masked area with content-aware fill before inpainting (for strengths below 1).
+    pub prefill: bool,
 }
 
 /// A LoRA in the prompt panel's list.
@@ -77,6 +79,7 @@ impl Default for GenerationSettings {
             count: 4,
             provider: ProviderChoice::Auto,
             loras: Vec::new(),
+            prefill: false,
         }
     }
 }

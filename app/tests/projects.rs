@@ -819,3 +819,84 @@ fn imported_images_are_ingredients_that_keep_their_own_credentials() {
         "{placed:?}"
     );
 }
+
+#[test]
+fn fill_continues_a_texture_with_no_model_and_refuses_a_wrong_mask() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let side = 128_u32;
+    let truth = image::RgbImage::from_fn(side, side, |x, y| {
+        if ((x + 2 * y) / 9) % 2 == 0 {
+            image::Rgb([200, 60, 40])
+        } else {
+            image::Rgb([30, 90, 180])
+        }
+    });
+    let inside = |x: u32, y: u32| (40..80).contains(&x) && (48..88).contains(&y);
+    let mut damaged = truth.clone();
+    for (x, y, pixel) in damaged.enumerate_pixels_mut() {
+        if inside(x, y) {
+            *pixel = image::Rgb([255, 255, 255]);
+        }
+    }
+    let picture = folder.path().join("damaged.png");
+    damaged.save(&picture).expect("picture");
+    let mask = image::GrayImage::from_fn(side, side, |x, y| {
+        image::Luma([if inside(x, y) { 255 } else { 0 }])
+    });
+    let mask_path = folder.path().join("hole.png");
+    mask.save(&mask_path).expect("mask");
+    let out = folder.path().join("filled.png");
+    // No model anywhere: HOME is an empty folder.
+    let output = pentimento_at(folder.path())
+        .arg("fill")
+        .arg(&picture)
+        .arg("--mask")
+        .arg(&mask_path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let filled = image::open(&out).expect("written").to_rgb8();
+    let (mut continued, mut holes) = (0, 0);
+    for (x, y, pixel) in filled.enumerate_pixels() {
+        if inside(x, y) {
+            holes += 1;
+            let truth = truth.get_pixel(x, y);
+            continued += usize::from((0..3).all(|k| pixel[k].abs_diff(truth[k]) <= 24));
+        } else {
+            assert_eq!(
+                pixel,
+                damaged.get_pixel(x, y),
+                "({x}, {y}) outside the hole"
+            );
+        }
+    }
+    assert!(
+        continued * 10 >= holes * 8,
+        "{continued} of {holes} hole pixels continue the stripes"
+    );
+
+    let small = folder.path().join("small.png");
+    image::GrayImage::new(64, 64).save(&small).expect("small");
+    let output = pentimento_at(folder.path())
+        .arg("fill")
+        .arg(&picture)
+        .arg("--mask")
+        .arg(&small)
+        .arg("--out")
+        .arg(folder.path().join("never.png"))
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("the mask is 64×64 pixels but the picture is 128×128"),
+        "{message}"
+    );
+    assert!(!folder.path().join("never.png").exists());
+}

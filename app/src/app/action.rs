@@ -106,6 +106,8 @@ pub enum Edit {
     Redo,
     /// Clear the mask.
     ClearMask,
+    /// Fill the masked area with the picture's own texture (no model) as a new layer.
+    ContentAwareFill,
     /// Put back the pixels of a move in progress.
     CancelMove,
     /// Add a paint layer above `above` (on top when `None`) and select it.
@@ -343,6 +345,16 @@ impl PentimentoApp {
             Edit::ClearMask => {
                 document.clear_mask();
                 None
+            }
+            Edit::ContentAwareFill => {
+                match crate::region::content_aware_fill(document, self.settings.generation.seed) {
+                    Ok(id) => {
+                        workspace.active_layer = Some(id);
+                        workspace.autosave(true);
+                        None
+                    }
+                    Err(message) => Some(message),
+                }
             }
             Edit::CancelMove => {
                 document.cancel_move();

@@ -175,12 +175,7 @@ impl PentimentoApp {
         let document = &self.workspace.document;
         let (_, provenance) = document.composite(&document.bounds());
         let shares = crate::document::compositor::ProvenanceShares::count(&provenance);
-        let made_of = format!(
-            "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
-            shares.percent(shares.hand),
-            shares.percent(shares.generated),
-            shares.percent(shares.generated_then_painted)
-        );
+        let made_of = shares.describe();
         let ingredients = document
             .imports
             .iter()

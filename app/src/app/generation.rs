@@ -389,7 +389,7 @@ impl PentimentoApp {
             return;
         };
         let settings = self.settings.generation.clone();
-        let plan = match region::plan(
+        let plan = match region::plan_with(
             &self.workspace.document,
             settings.mode,
             ModelShape {
@@ -398,6 +398,7 @@ impl PentimentoApp {
                 has_vae_encoder: info.has_vae_encoder,
             },
             settings.strength,
+            settings.prefill && settings.strength < 1.0,
         ) {
             Ok(plan) => plan,
             Err(message) => {

@@ -75,7 +75,8 @@ pub struct GpuCompositor {
     /// The mask, R8.
     pub mask_view: wgpu::TextureView,
     provenance: wgpu::Texture,
-    /// The provenance categories, R8 (0 empty, 1 hand, 2 generated, 3 generated then painted).
+    /// The provenance categories, R8 (0 empty, 1 hand, 2 generated, 3 generated then painted,
+    /// 4 filled, 5 filled then painted).
     pub provenance_view: wgpu::TextureView,
 }
 

@@ -78,11 +78,9 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     )?;
     let shares = &exported.shares;
     println!(
-        "wrote {}: {:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over{}",
+        "wrote {}: {}{}",
         args.output.display(),
-        shares.percent(shares.hand),
-        shares.percent(shares.generated),
-        shares.percent(shares.generated_then_painted),
+        shares.describe(),
         match &identity {
             Some(identity) => format!("; signed by {}", identity.signer),
             None => "; no Content Credentials".to_owned(),

@@ -2,6 +2,7 @@
 //! headless.
 
 pub mod credentials;
+pub mod fill;
 pub mod generate;
 pub mod lora;
 pub mod models;
@@ -76,6 +77,8 @@ pub enum Command {
         #[command(subcommand)]
         command: lora::LoraCommand,
     },
+    /// Fill a masked area with the picture's own texture (content-aware fill, no model).
+    Fill(fill::FillArgs),
     /// Render a project (.ora) to a PNG with the same compositor as the window.
     Flatten {
         /// The project.
@@ -151,6 +154,7 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Models { command } => models::run(command),
         Command::Lora { command } => lora::run(command),
         Command::Project { command } => project::run(command),
+        Command::Fill(args) => fill::run(&args),
         Command::Export(args) => credentials::export(&args),
         Command::Verify { file, trust } => credentials::verify(&file, trust.as_deref()),
         Command::Flatten { project, output } => {
@@ -163,13 +167,11 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
                 &crate::credentials::manifest::ExportChoices::default(),
             )?;
             println!(
-                "wrote {} ({}×{}): {:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
+                "wrote {} ({}×{}): {}",
                 output.display(),
                 document.width(),
                 document.height(),
-                shares.percent(shares.hand),
-                shares.percent(shares.generated),
-                shares.percent(shares.generated_then_painted)
+                shares.describe()
             );
             Ok(ExitCode::SUCCESS)
         }

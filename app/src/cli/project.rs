@@ -67,6 +67,10 @@ pub struct InpaintArgs {
     /// layer, so another can be shown later.
     #[arg(long)]
     pub count: Option<usize>,
+    /// Fill the masked area with content-aware fill first, so that at a strength below 1 the
+    /// model starts from the picture's own texture rather than what the mask covers.
+    #[arg(long)]
+    pub prefill: bool,
     /// Which variation becomes the layer (0 = the first).
     #[arg(long, default_value_t = 0)]
     pub accept: usize,
@@ -197,7 +201,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
     .context("starting the generation thread")?;
     let info = load_model(&worker, args)?;
     eprintln!("model {} loaded; running on {}", info.name, info.provider);
-    let plan = region::plan(
+    let plan = region::plan_with(
         &document,
         ModeChoice::Inpaint,
         ModelShape {
@@ -206,6 +210,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
             has_vae_encoder: info.has_vae_encoder,
         },
         args.strength,
+        args.prefill,
     )
     .map_err(anyhow::Error::msg)?;
     let base = GenerationRequest {

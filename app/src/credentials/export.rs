@@ -316,15 +316,7 @@ fn encode_png(
             "Software".to_owned(),
             format!("Pentimento {}", env!("CARGO_PKG_VERSION")),
         ),
-        (
-            "pentimento:provenance".to_owned(),
-            format!(
-                "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
-                shares.percent(shares.hand),
-                shares.percent(shares.generated),
-                shares.percent(shares.generated_then_painted)
-            ),
-        ),
+        ("pentimento:provenance".to_owned(), shares.describe()),
         (
             "pentimento:generation-log".to_owned(),
             serde_json::to_string(&log).unwrap_or_default(),

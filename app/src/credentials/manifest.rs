@@ -9,6 +9,7 @@
 //! how close each is to its pixels is measured and reported.
 
 use crate::document::compositor::{Provenance, ProvenanceShares};
+use crate::document::generative::Origin;
 use crate::document::layer::LayerContent;
 use crate::document::{Document, GenerationRecord};
 
@@ -39,15 +40,26 @@ fn software_agent() -> serde_json::Value {
     serde_json::json!({ "name": "Pentimento", "version": env!("CARGO_PKG_VERSION") })
 }
 
-/// The digital source type of a whole picture with these shares.
+/// The digital source type of a whole picture with these shares: any generated pixel makes it
+/// (a composite with) trained algorithmic media; else any filled pixel (a composite with)
+/// algorithmic media; else a digital creation.
 pub fn whole_source_type(shares: &ProvenanceShares) -> &'static str {
     let generated = shares.generated + shares.generated_then_painted;
-    if generated == 0 {
-        source_type::DIGITAL_CREATION
-    } else if shares.hand == 0 {
-        source_type::TRAINED_ALGORITHMIC_MEDIA
+    let filled = shares.filled + shares.filled_then_painted;
+    if generated > 0 {
+        if shares.hand + filled == 0 {
+            source_type::TRAINED_ALGORITHMIC_MEDIA
+        } else {
+            source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        }
+    } else if filled > 0 {
+        if shares.hand == 0 {
+            source_type::ALGORITHMIC_MEDIA
+        } else {
+            source_type::COMPOSITE_SYNTHETIC
+        }
     } else {
-        source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        source_type::DIGITAL_CREATION
     }
 }
 
@@ -94,11 +106,15 @@ pub fn for_export(
         "digitalSourceType": whole_source_type(&shares),
         "softwareAgent": software_agent(),
     })];
-    let generated_at = |x: u32, y: u32| {
-        matches!(
+    let made_at = |origin: Origin, x: u32, y: u32| match origin {
+        Origin::Model => matches!(
             provenance[(y * width + x) as usize],
             Provenance::Generated | Provenance::GeneratedThenPainted
-        )
+        ),
+        Origin::Fill => matches!(
+            provenance[(y * width + x) as usize],
+            Provenance::Filled | Provenance::FilledThenPainted
+        ),
     };
     let mut region_reports = Vec::new();
     for layer in document.layers() {
@@ -109,13 +125,37 @@ pub fn for_export(
             continue;
         }
         let pixels = layer.pixels();
+        let origin = generative.origin;
         let regions = Traced::of(
             width,
             height,
-            |x, y| generated_at(x, y) && pixels.pixel(x, y)[3] > 0,
+            |x, y| made_at(origin, x, y) && pixels.pixel(x, y)[3] > 0,
             VERTEX_BUDGET,
         );
         if regions.pixels == 0 {
+            continue;
+        }
+        if origin == Origin::Fill {
+            // An algorithm filled these from the picture's own pixels: no model, no training.
+            let record = document
+                .generation_log
+                .iter()
+                .find(|record| record.id == generative.generation);
+            actions.push(serde_json::json!({
+                "action": "c2pa.edited",
+                "digitalSourceType": source_type::ALGORITHMIC_MEDIA,
+                "softwareAgent": software_agent(),
+                "description": format!("content-aware fill \"{}\"", layer.properties.name),
+                "changes": regions.changes(&format!(
+                    "pixels filled from the picture itself (\"{}\")",
+                    layer.properties.name
+                )),
+                "parameters": {
+                    "method": "content-aware fill (PatchMatch, multi-scale, with voting)",
+                    "model": null,
+                    "seed": record.and_then(|record| record.seeds.first().copied()),
+                },
+            }));
             continue;
         }
         region_reports.push(RegionReport::of(&regions));
@@ -187,7 +227,7 @@ pub fn for_export(
         |x, y| {
             matches!(
                 provenance[(y * width + x) as usize],
-                Provenance::Hand | Provenance::GeneratedThenPainted
+                Provenance::Hand | Provenance::GeneratedThenPainted | Provenance::FilledThenPainted
             )
         },
         VERTEX_BUDGET,
@@ -226,7 +266,7 @@ mod tests {
             visible: hand + generated,
             hand,
             generated,
-            generated_then_painted: 0,
+            ..ProvenanceShares::default()
         };
         assert_eq!(
             whole_source_type(&shares(10, 0)),
@@ -238,6 +278,28 @@ mod tests {
         );
         assert_eq!(
             whole_source_type(&shares(5, 5)),
+            source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+        );
+        let filled = |hand, filled| ProvenanceShares {
+            visible: hand + filled,
+            hand,
+            filled,
+            ..ProvenanceShares::default()
+        };
+        assert_eq!(
+            whole_source_type(&filled(0, 10)),
+            source_type::ALGORITHMIC_MEDIA
+        );
+        assert_eq!(
+            whole_source_type(&filled(5, 5)),
+            source_type::COMPOSITE_SYNTHETIC
+        );
+        let both = ProvenanceShares {
+            filled: 3,
+            ..shares(0, 10)
+        };
+        assert_eq!(
+            whole_source_type(&both),
             source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
         );
     }

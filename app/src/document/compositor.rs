@@ -23,6 +23,11 @@ pub enum Provenance {
     Generated = 2,
     /// Generated, then painted over by hand.
     GeneratedThenPainted = 3,
+    /// Filled by content-aware fill (from the picture's own pixels, no model), nothing painted
+    /// over it.
+    Filled = 4,
+    /// Filled, then painted over by hand.
+    FilledThenPainted = 5,
 }
 
 impl Provenance {
@@ -32,6 +37,8 @@ impl Provenance {
             1 => Self::Hand,
             2 => Self::Generated,
             3 => Self::GeneratedThenPainted,
+            4 => Self::Filled,
+            5 => Self::FilledThenPainted,
             _ => Self::Empty,
         }
     }
@@ -123,6 +130,7 @@ pub fn composite(layers: &[Layer], rect: &PixelRect) -> (Vec<u8>, Vec<Provenance
 const GENERATED: u8 = 1;
 const PAINTED: u8 = 2;
 const PAINTED_OVER: u8 = 4;
+const FILLED: u8 = 8;
 
 fn composite_band(
     layers: &[Layer],
@@ -141,7 +149,12 @@ fn composite_band(
         }
         let mode = layer.properties.blend;
         let pixels = layer.pixels();
-        let is_generative = layer.is_generative();
+        // What a generative layer adds: a model's result, or a fill's.
+        let made = match layer.generative_origin() {
+            Some(crate::document::generative::Origin::Model) => GENERATED,
+            Some(crate::document::generative::Origin::Fill) => FILLED,
+            None => 0,
+        };
         for index in pixels.tiles_in(rect) {
             let Some(tile) = pixels.tile(index) else {
                 continue;
@@ -170,9 +183,9 @@ fn composite_band(
                         blend(mode, source, accumulator[target])
                     };
                     let flag = &mut flags[target];
-                    *flag = if is_generative {
-                        (*flag | GENERATED) & !PAINTED_OVER
-                    } else if *flag & GENERATED != 0 {
+                    *flag = if made != 0 {
+                        (*flag | made) & !PAINTED_OVER
+                    } else if *flag & (GENERATED | FILLED) != 0 {
                         *flag | PAINTED | PAINTED_OVER
                     } else {
                         *flag | PAINTED
@@ -189,10 +202,19 @@ fn composite_band(
         let flag = flags[index];
         provenance[index] = if pixel[3] == 0 {
             Provenance::Empty
-        } else if flag & PAINTED_OVER != 0 {
-            Provenance::GeneratedThenPainted
         } else if flag & GENERATED != 0 {
-            Provenance::Generated
+            // A model's pixels anywhere below make the pixel generated, whatever else is there.
+            if flag & PAINTED_OVER != 0 {
+                Provenance::GeneratedThenPainted
+            } else {
+                Provenance::Generated
+            }
+        } else if flag & FILLED != 0 {
+            if flag & PAINTED_OVER != 0 {
+                Provenance::FilledThenPainted
+            } else {
+                Provenance::Filled
+            }
         } else if flag & PAINTED != 0 {
             Provenance::Hand
         } else {
@@ -242,6 +264,10 @@ pub struct ProvenanceShares {
     pub generated: u64,
     /// Generated, then painted over.
     pub generated_then_painted: u64,
+    /// Filled by content-aware fill (no model), untouched.
+    pub filled: u64,
+    /// Filled, then painted over.
+    pub filled_then_painted: u64,
 }
 
 impl ProvenanceShares {
@@ -254,10 +280,31 @@ impl ProvenanceShares {
                 Provenance::Hand => shares.hand += 1,
                 Provenance::Generated => shares.generated += 1,
                 Provenance::GeneratedThenPainted => shares.generated_then_painted += 1,
+                Provenance::Filled => shares.filled += 1,
+                Provenance::FilledThenPainted => shares.filled_then_painted += 1,
             }
             shares.visible += 1;
         }
         shares
+    }
+
+    /// The shares in words: "62.0% painted by hand, 38.0% generated, …" (filled ones only when
+    /// there are any).
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{:.1}% painted by hand, {:.1}% generated, {:.1}% generated then painted over",
+            self.percent(self.hand),
+            self.percent(self.generated),
+            self.percent(self.generated_then_painted)
+        );
+        if self.filled + self.filled_then_painted > 0 {
+            text.push_str(&format!(
+                ", {:.1}% filled from the picture (no model), {:.1}% filled then painted over",
+                self.percent(self.filled),
+                self.percent(self.filled_then_painted)
+            ));
+        }
+        text
     }
 
     /// Percent of visible pixels in a count.

@@ -129,6 +129,31 @@ impl Document {
         id
     }
 
+    /// Adds a content-aware fill's result as a generative layer of the fill class on top
+    /// (`filled` RGB and `mask` at region size, `context` the pixels it was filled from); its
+    /// pixels count as filled, not generated, in the provenance map.
+    pub fn add_fill_layer(
+        &mut self,
+        name: &str,
+        region: PixelRect,
+        filled: Vec<u8>,
+        mask: Vec<u8>,
+        context: Arc<Vec<u8>>,
+        log_id: u64,
+    ) -> LayerId {
+        let id = self.add_generative_layer(name, region, filled, mask, log_id);
+        if let Some(layer_index) = self.layer_index(id)
+            && let LayerContent::Generative(generative) = &self.layers[layer_index].content
+        {
+            let fill = (**generative)
+                .clone()
+                .with_origin(super::generative::Origin::Fill)
+                .with_context(context);
+            self.layers[layer_index].content = LayerContent::Generative(Arc::new(fill));
+        }
+        id
+    }
+
     /// An unlocked generative layer and its generation.
     fn editable_generative(
         &self,

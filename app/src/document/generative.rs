@@ -70,6 +70,8 @@ pub struct GenerativeLayer {
     pub params: GenerativeParams,
     /// The entry of the generation log this layer came from.
     pub generation: u64,
+    /// What made its pixels.
+    pub origin: Origin,
     /// Signed distance to the mask's edge per region pixel (negative inside), in 1/64 px.
     distance: Arc<Vec<i16>>,
     /// The artist's pixels the generation was given (RGB at region size), when known: what
@@ -80,6 +82,17 @@ pub struct GenerativeLayer {
     /// The RGB shown: the selected variation, or it corrected.
     shown: Option<Arc<Vec<u8>>>,
     rendered: RgbaTiles,
+}
+
+/// What made a generative layer's pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// A generation by a model (trained algorithmic media).
+    #[default]
+    Model,
+    /// Content-aware fill from the picture's own pixels (an algorithm, no model, no training).
+    Fill,
 }
 
 /// What a correction depends on: not its strength, nor the edge (it is measured against the
@@ -113,6 +126,7 @@ impl GenerativeLayer {
             mask,
             params,
             generation,
+            origin: Origin::Model,
             distance,
             context: None,
             matched: None,
@@ -134,6 +148,12 @@ impl GenerativeLayer {
                 self.render();
             }
         }
+        self
+    }
+
+    /// The same layer made by `origin`.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
         self
     }
 

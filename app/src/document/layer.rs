@@ -121,6 +121,14 @@ impl Layer {
         matches!(self.content, LayerContent::Generative(_))
     }
 
+    /// Where a generative layer's pixels came from (`None` for a paint layer).
+    pub fn generative_origin(&self) -> Option<crate::document::generative::Origin> {
+        match &self.content {
+            LayerContent::Generative(generative) => Some(generative.origin),
+            LayerContent::Paint(_) => None,
+        }
+    }
+
     /// The layer's pixels as the compositor sees them (a generative layer's rendered result).
     pub fn pixels(&self) -> &RgbaTiles {
         match &self.content {

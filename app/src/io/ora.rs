@@ -82,6 +82,9 @@ struct GenerativeData {
     /// The artist's pixels the generation was given (what colour match matches to).
     #[serde(default)]
     context: Option<String>,
+    /// What made the pixels (a model, or content-aware fill).
+    #[serde(default)]
+    origin: crate::document::generative::Origin,
 }
 
 // ---- Writing -----------------------------------------------------------------------------------
@@ -210,6 +213,7 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                         variations,
                         mask,
                         context,
+                        origin: generative.origin,
                     })
                 }
             };
@@ -521,7 +525,8 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
                     generative.params,
                     generative.generation,
                 )
-                .with_selected(generative.selected);
+                .with_selected(generative.selected)
+                .with_origin(generative.origin);
                 if let Some(context) = context {
                     layer = layer.with_context(context);
                 }

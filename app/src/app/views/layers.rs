@@ -17,6 +17,8 @@ use crate::document::layer::{BlendMode, LayerContent, LayerId, LayerProperties};
 const HAND_TINT: egui::Color32 = egui::Color32::from_rgb(64, 204, 89);
 const GENERATED_TINT: egui::Color32 = egui::Color32::from_rgb(41, 115, 255);
 const OVERPAINTED_TINT: egui::Color32 = egui::Color32::from_rgb(158, 77, 242);
+const FILLED_TINT: egui::Color32 = egui::Color32::from_rgb(242, 166, 38);
+const FILLED_OVER_TINT: egui::Color32 = egui::Color32::from_rgb(191, 115, 64);
 
 /// The layer panel and what it remembers between frames.
 #[derive(Default)]
@@ -496,7 +498,7 @@ impl LayerPanel {
                 }
                 if let Some((_, shares)) = &self.provenance_shares {
                     let overlay = overlays.provenance;
-                    for (color, count, text) in [
+                    let mut rows = vec![
                         (HAND_TINT, shares.hand, "painted by hand"),
                         (GENERATED_TINT, shares.generated, "generated"),
                         (
@@ -504,7 +506,21 @@ impl LayerPanel {
                             shares.generated_then_painted,
                             "generated, then painted over",
                         ),
-                    ] {
+                    ];
+                    // Fill is its own class, shown once a document has any.
+                    if shares.filled + shares.filled_then_painted > 0 {
+                        rows.push((
+                            FILLED_TINT,
+                            shares.filled,
+                            "filled from the picture (no model)",
+                        ));
+                        rows.push((
+                            FILLED_OVER_TINT,
+                            shares.filled_then_painted,
+                            "filled, then painted over",
+                        ));
+                    }
+                    for (color, count, text) in rows {
                         ui.horizontal(|ui| {
                             if overlay {
                                 let (rect, _) = ui.allocate_exact_size(

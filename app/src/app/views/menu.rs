@@ -77,6 +77,20 @@ impl MenuBar {
                 if ui.button("Clear mask").clicked() {
                     actions.push(Action::Edit(Edit::ClearMask));
                 }
+                if ui
+                    .add_enabled(
+                        !document.mask().is_empty(),
+                        egui::Button::new("Content-aware fill"),
+                    )
+                    .on_hover_text(
+                        "Fill the masked area with the picture's own texture, as a new layer; \
+                         no model is needed",
+                    )
+                    .on_disabled_hover_text("Paint a mask first (M), or draw a selection (R, L)")
+                    .clicked()
+                {
+                    actions.push(Action::Edit(Edit::ContentAwareFill));
+                }
             });
             ui.menu_button("View", |ui| {
                 if ui.button("Fit canvas").clicked() {

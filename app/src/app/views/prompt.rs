@@ -202,6 +202,18 @@ fn generation_settings(
                     ui.add(egui::Slider::new(&mut generation.strength, 0.05..=1.0))
                 })
                 .on_hover_text("How much to change: low keeps your drawing, 1 repaints");
+                let inpainting = !mask_empty
+                    && matches!(generation.mode, ModeChoice::Auto | ModeChoice::Inpaint);
+                if inpainting && generation.strength < 1.0 {
+                    ui.label("");
+                    ui.checkbox(&mut generation.prefill, "Pre-fill the mask")
+                        .on_hover_text(
+                            "Fill the masked area with the picture's own texture first \
+                             (content-aware fill), so the model starts from it instead of \
+                             what the mask covers",
+                        );
+                    ui.end_row();
+                }
             }
             grid_row(ui, "Scheduler", |ui| {
                 choice(ui, "scheduler", &mut generation.scheduler)
