@@ -5,6 +5,7 @@ checks what they say. Run by .ci/c2pa-reader:
 
     check.py --regions SIGNED.png PROJECT.ora
     check.py --ingredient SIGNED.png EARLIER.png
+    check.py --filled SIGNED.png PROJECT.ora
 
 SIGNED was exported with the defaults (prompt shown, training notAllowed), HIDDEN with
 --hide-prompt --training allowed, TAMPERED is SIGNED with one byte of its pixels changed.
@@ -118,6 +119,30 @@ def check_regions(signed, project):
           f"({len(painted ^ classes[(1, 3)])} differ)")
 
 
+def check_filled(signed, project):
+    """SIGNED was filled by content-aware fill (no model): its action says algorithmicMedia, its
+    shapes are exactly the project's filled pixels (4, 5), and nothing claims a trained model."""
+    store = read(signed)
+    check(store["validation_state"] == "Valid", f"{signed} reads Valid ({store['validation_state']})")
+    _, acts = actions(store)
+    created = [a for a in acts if a["action"] == "c2pa.created"][0]
+    check(created["digitalSourceType"] == SOURCE + "compositeSynthetic",
+          f"painted and algorithmic together ({created['digitalSourceType']})")
+    check(all(a.get("digitalSourceType") != SOURCE + "trainedAlgorithmicMedia" for a in acts),
+          "no action claims a trained model")
+    filled_actions = [a for a in acts if a.get("digitalSourceType") == SOURCE + "algorithmicMedia"]
+    check(len(filled_actions) == 1 and filled_actions[0]["parameters"]["model"] is None,
+          "one algorithmic action, without a model")
+    width, height = struct.unpack(">II", open(signed, "rb").read()[16:24])
+    with zipfile.ZipFile(project) as archive:
+        provenance = Image.open(io.BytesIO(archive.read("pentimento/provenance.png"))).convert("L")
+    values = provenance.load()
+    truth = {(x, y) for y in range(height) for x in range(width) if values[x, y] in (4, 5)}
+    shapes = fill(shapes_of(filled_actions[0]), width, height)
+    check(len(truth) > 0 and shapes == truth,
+          f"its shapes are exactly the {len(truth)} filled pixels ({len(shapes ^ truth)} differ)")
+
+
 def check_ingredient(signed, earlier):
     """SIGNED was made from the signed image EARLIER: it names it as an ingredient and carries
     its manifest, still valid, with a c2pa.placed action that points at it."""
@@ -193,6 +218,8 @@ def main():
 if __name__ == "__main__":
     if sys.argv[1] == "--regions":
         check_regions(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "--filled":
+        check_filled(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "--ingredient":
         check_ingredient(sys.argv[2], sys.argv[3])
     else:
