@@ -188,7 +188,7 @@ impl Document {
             layer: id,
             content: previous,
         };
-        self.record_on_layer("Generative layer edges", id, change, coalesce);
+        self.record_on_layer("Generative layer settings", id, change, coalesce);
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use crate::canvas::Overlays;
 use crate::document::Document;
 use crate::document::color_match::ColorMatchMode;
 use crate::document::compositor::ProvenanceShares;
-use crate::document::generative::{GenerativeParams, MAX_FEATHER, MAX_GROW};
+use crate::document::generative::{GenerativeParams, MAX_FEATHER, MAX_GROW, Origin};
 use crate::document::layer::{BlendMode, LayerContent, LayerId, LayerProperties};
 
 /// The provenance overlay's colours (as in `shaders/canvas.wgsl`), for the legend.
@@ -37,7 +37,7 @@ struct Row<'a> {
     name: &'a str,
     visible: bool,
     locked: bool,
-    generative: bool,
+    generative: Option<Origin>,
     selected: bool,
 }
 
@@ -104,7 +104,7 @@ impl LayerPanel {
         });
         ui.add_space(4.0);
 
-        let rows: Vec<(LayerId, String, bool, bool, bool)> = document
+        let rows: Vec<(LayerId, String, bool, bool, Option<Origin>)> = document
             .layers()
             .iter()
             .rev()
@@ -114,7 +114,7 @@ impl LayerPanel {
                     layer.properties.name.clone(),
                     layer.properties.visible,
                     layer.properties.locked,
-                    layer.is_generative(),
+                    layer.generative_origin(),
                 )
             })
             .collect();
@@ -166,14 +166,22 @@ impl LayerPanel {
                 });
             }
             super::thumbnails::show(ui, self.thumbnails.get(id), 32.0);
-            if generative {
-                ui.label(
-                    RichText::new("AI")
-                        .small()
-                        .strong()
-                        .color(ui.visuals().warn_fg_color),
-                )
-                .on_hover_text("A generated layer: its pixels were made by the model");
+            match generative {
+                Some(Origin::Model) => {
+                    ui.label(
+                        RichText::new("AI")
+                            .small()
+                            .strong()
+                            .color(ui.visuals().warn_fg_color),
+                    )
+                    .on_hover_text("A generated layer: its pixels were made by the model");
+                }
+                Some(Origin::Fill) => {
+                    ui.label(RichText::new("Fill").small().strong()).on_hover_text(
+                        "A content-aware fill: its pixels come from the picture itself, no model",
+                    );
+                }
+                None => {}
             }
             let renaming = matches!(&self.renaming, Some((renamed, _)) if *renamed == id);
             if renaming {
