@@ -710,6 +710,10 @@ fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
     assert!(mask.contains(&255));
 
     click_menu(&mut harness, "Edit", "Content-aware fill");
+    // It runs on its own thread; the window stays live meanwhile.
+    run_until(&mut harness, "the fill", Duration::from_secs(120), |app| {
+        app.document().layers().len() == 2
+    });
     let document = harness.state().document();
     assert_eq!(document.layers().len(), 2, "a new layer, over the artist's");
     let top = &document.layers()[1];

@@ -546,6 +546,7 @@ impl eframe::App for PentimentoApp {
             ctx.request_repaint_after(Duration::from_millis(250));
         }
         self.poll_worker(ctx);
+        self.poll_fill(ctx);
         self.poll_download(ctx);
         if let Some(error) = crate::canvas::gpu::take_gpu_error() {
             self.notify(

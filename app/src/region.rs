@@ -295,71 +295,116 @@ pub fn request_for(plan: &GenerationPlan, base: &GenerationRequest) -> Generatio
     }
 }
 
+/// A content-aware fill laid out on the document: what it fills and from what.
+#[derive(Clone, Debug)]
+pub struct FillPlan {
+    /// The document region searched and filled (the mask's box widened by its larger side, at
+    /// least 64 px, on each side).
+    pub region: PixelRect,
+    /// The visible layers there over white (RGB at region size).
+    pub context: std::sync::Arc<Vec<u8>>,
+    /// The mask at region size.
+    pub region_mask: Vec<u8>,
+    /// The seed of the random search.
+    pub seed: u32,
+}
+
+impl FillPlan {
+    /// Lays out a fill of the masked area, or says why there is none to do.
+    pub fn new(document: &Document, seed: u32) -> Result<Self, String> {
+        let mask_bounds = document.mask().content_bounds(0);
+        if mask_bounds.is_empty() {
+            return Err(
+                "Content-aware fill needs a mask: paint one with the mask brush (M) or draw a \
+                 selection (R, L)."
+                    .to_owned(),
+            );
+        }
+        let margin = mask_bounds.width().max(mask_bounds.height()).max(64);
+        let region = PixelRect {
+            x0: mask_bounds.x0.saturating_sub(margin),
+            y0: mask_bounds.y0.saturating_sub(margin),
+            x1: (mask_bounds.x1 + margin).min(document.width()),
+            y1: (mask_bounds.y1 + margin).min(document.height()),
+        };
+        let region_mask = document.mask().read_rect(&region);
+        if region_mask.iter().all(|&value| value > 0) {
+            return Err(
+                "The mask covers the whole picture, so there is nothing to fill from; make it \
+                 smaller."
+                    .to_owned(),
+            );
+        }
+        Ok(Self {
+            region,
+            context: std::sync::Arc::new(region_pixels(document, region)),
+            region_mask,
+            seed,
+        })
+    }
+
+    /// The filled region (RGB at region size): the slow part, which needs no document and may
+    /// run on any thread.
+    pub fn run(&self) -> Vec<u8> {
+        let hole: Vec<bool> = self.region_mask.iter().map(|&value| value > 0).collect();
+        crate::fill::fill(
+            &self.context,
+            self.region.width() as usize,
+            self.region.height() as usize,
+            &hole,
+            u64::from(self.seed),
+        )
+    }
+
+    /// Adds `filled` as a layer of the fill class, logged like a generation (mode `fill`).
+    pub fn apply(
+        self,
+        document: &mut Document,
+        filled: Vec<u8>,
+    ) -> crate::document::layer::LayerId {
+        let region = self.region;
+        let record = GenerationRecord {
+            id: 0,
+            time: crate::document::provenance_log::now_rfc3339(),
+            model: FILL_METHOD.to_owned(),
+            model_files: Vec::new(),
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            seeds: vec![self.seed],
+            scheduler: "patchmatch".to_owned(),
+            steps: 0,
+            guidance: 0.0,
+            strength: None,
+            mode: "fill".to_owned(),
+            region,
+            generated_size: region.size(),
+            execution_provider: "cpu".to_owned(),
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            outcome: "finished".to_owned(),
+            accepted: vec![0],
+            loras: Vec::new(),
+        };
+        let log_id = document.log_generation(record);
+        document.add_fill_layer(
+            &format!("Fill {log_id}"),
+            region,
+            filled,
+            self.region_mask,
+            self.context,
+            log_id,
+        )
+    }
+}
+
 /// Fills the masked area with the picture's own texture (content-aware fill, no model) and adds
-/// the result as a layer of the fill class, logged like a generation (mode `fill`). The fill
-/// searches the mask's box widened by its larger side (at least 64 px) on each side. Returns the
-/// layer, or a sentence saying why not.
+/// the result as a layer of the fill class, logged like a generation: [`FillPlan`] at once.
 pub fn content_aware_fill(
     document: &mut Document,
     seed: u32,
 ) -> Result<crate::document::layer::LayerId, String> {
-    let mask_bounds = document.mask().content_bounds(0);
-    if mask_bounds.is_empty() {
-        return Err(
-            "Content-aware fill needs a mask: paint one with the mask brush (M) or draw a \
-             selection (R, L)."
-                .to_owned(),
-        );
-    }
-    let margin = mask_bounds.width().max(mask_bounds.height()).max(64);
-    let region = PixelRect {
-        x0: mask_bounds.x0.saturating_sub(margin),
-        y0: mask_bounds.y0.saturating_sub(margin),
-        x1: (mask_bounds.x1 + margin).min(document.width()),
-        y1: (mask_bounds.y1 + margin).min(document.height()),
-    };
-    let context = region_pixels(document, region);
-    let region_mask = document.mask().read_rect(&region);
-    let hole: Vec<bool> = region_mask.iter().map(|&value| value > 0).collect();
-    if hole.iter().all(|&h| h) {
-        return Err(
-            "The mask covers the whole picture, so there is nothing to fill from; make it \
-             smaller."
-                .to_owned(),
-        );
-    }
-    let (width, height) = (region.width() as usize, region.height() as usize);
-    let filled = crate::fill::fill(&context, width, height, &hole, u64::from(seed));
-    let record = GenerationRecord {
-        id: 0,
-        time: crate::document::provenance_log::now_rfc3339(),
-        model: FILL_METHOD.to_owned(),
-        model_files: Vec::new(),
-        prompt: String::new(),
-        negative_prompt: String::new(),
-        seeds: vec![seed],
-        scheduler: "patchmatch".to_owned(),
-        steps: 0,
-        guidance: 0.0,
-        strength: None,
-        mode: "fill".to_owned(),
-        region,
-        generated_size: region.size(),
-        execution_provider: "cpu".to_owned(),
-        app_version: env!("CARGO_PKG_VERSION").to_owned(),
-        outcome: "finished".to_owned(),
-        accepted: vec![0],
-        loras: Vec::new(),
-    };
-    let log_id = document.log_generation(record);
-    Ok(document.add_fill_layer(
-        &format!("Fill {log_id}"),
-        region,
-        filled,
-        region_mask,
-        std::sync::Arc::new(context),
-        log_id,
-    ))
+    let plan = FillPlan::new(document, seed)?;
+    let filled = plan.run();
+    Ok(plan.apply(document, filled))
 }
 
 /// How the log names content-aware fill (in the place of a model).

@@ -347,14 +347,8 @@ impl PentimentoApp {
                 None
             }
             Edit::ContentAwareFill => {
-                match crate::region::content_aware_fill(document, self.settings.generation.seed) {
-                    Ok(id) => {
-                        workspace.active_layer = Some(id);
-                        workspace.autosave(true);
-                        None
-                    }
-                    Err(message) => Some(message),
-                }
+                self.start_fill(ctx);
+                None
             }
             Edit::CancelMove => {
                 document.cancel_move();

@@ -111,6 +111,8 @@ pub struct GenerationState {
     pub staging: Option<Staging>,
     /// Generate as soon as the model being loaded is ready.
     pub generate_when_loaded: bool,
+    /// A content-aware fill running on its own thread, and where its result goes.
+    pub fill: Option<(region::FillPlan, std::sync::mpsc::Receiver<Vec<u8>>)>,
 }
 
 impl GenerationState {
@@ -124,6 +126,11 @@ impl GenerationState {
     /// Whether a generation runs.
     pub fn is_running(&self) -> bool {
         self.running.is_some()
+    }
+
+    /// Whether a content-aware fill runs.
+    pub fn is_filling(&self) -> bool {
+        self.fill.is_some()
     }
 
     /// Cancels the running generation (its finished variations stay staged).
@@ -201,6 +208,62 @@ fn texture(
 }
 
 impl PentimentoApp {
+    /// Starts a content-aware fill of the masked area on its own thread (the window stays
+    /// live; the layer is added when it is done).
+    pub(super) fn start_fill(&mut self, ctx: &egui::Context) {
+        if self.generation.is_filling() {
+            return;
+        }
+        let plan =
+            match region::FillPlan::new(&self.workspace.document, self.settings.generation.seed) {
+                Ok(plan) => plan,
+                Err(message) => return self.notify(ctx, message, true),
+            };
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let job = plan.clone();
+        let repaint = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("content-aware-fill".to_owned())
+            .spawn(move || {
+                let _ = sender.send(job.run());
+                repaint.request_repaint();
+            });
+        match spawned {
+            Ok(_) => {
+                self.generation.fill = Some((plan, receiver));
+                self.notify(ctx, "Filling the masked area from the picture…", false);
+            }
+            Err(err) => self.notify(ctx, format!("Could not start the fill ({err})."), true),
+        }
+    }
+
+    /// Adds a finished fill's layer.
+    pub(super) fn poll_fill(&mut self, ctx: &egui::Context) {
+        let Some((_, receiver)) = &self.generation.fill else {
+            return;
+        };
+        let filled = match receiver.try_recv() {
+            Ok(filled) => filled,
+            Err(std::sync::mpsc::TryRecvError::Empty) => return,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.generation.fill = None;
+                return self.notify(ctx, "The fill stopped unexpectedly; nothing changed.", true);
+            }
+        };
+        let Some((plan, _)) = self.generation.fill.take() else {
+            return;
+        };
+        let workspace = &mut self.workspace;
+        let id = plan.apply(&mut workspace.document, filled);
+        workspace.active_layer = Some(id);
+        workspace.autosave(true);
+        self.notify(
+            ctx,
+            "Filled from the picture's own pixels, as a new layer (no model).",
+            false,
+        );
+    }
+
     /// Handles the worker's events.
     pub(super) fn poll_worker(&mut self, ctx: &egui::Context) {
         loop {
