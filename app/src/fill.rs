@@ -543,17 +543,21 @@ mod tests {
             .collect()
     }
 
+    /// `picture` with the `hole` pixels painted `colour`.
+    fn damaged(picture: &[u8], hole: &[bool], colour: [u8; 3]) -> Vec<u8> {
+        let mut out = picture.to_vec();
+        for (pixel, _) in out.chunks_exact_mut(3).zip(hole).filter(|&(_, &h)| h) {
+            pixel.copy_from_slice(&colour);
+        }
+        out
+    }
+
     #[test]
     fn only_the_hole_changes_and_the_same_seed_fills_the_same() {
         let side = 64;
         let truth = stripes(side);
         let hole = square_hole(side, 20, 40);
-        let mut damaged = truth.clone();
-        for (index, &h) in hole.iter().enumerate() {
-            if h {
-                damaged[index * 3..index * 3 + 3].copy_from_slice(&[255, 255, 255]);
-            }
-        }
+        let damaged = damaged(&truth, &hole, [255, 255, 255]);
         let filled = fill(&damaged, side, side, &hole, 1);
         for (index, &h) in hole.iter().enumerate() {
             if !h {
@@ -571,12 +575,7 @@ mod tests {
         let side = 96;
         let truth = stripes(side);
         let hole = square_hole(side, 30, 62);
-        let mut damaged = truth.clone();
-        for (index, &h) in hole.iter().enumerate() {
-            if h {
-                damaged[index * 3..index * 3 + 3].copy_from_slice(&[0, 0, 0]);
-            }
-        }
+        let damaged = damaged(&truth, &hole, [0, 0, 0]);
         let filled = fill(&damaged, side, side, &hole, 7);
         // Most hole pixels get the truth's colour exactly or nearly: the stripes continue.
         let close = hole

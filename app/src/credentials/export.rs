@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use image::ImageEncoder as _;
-
 use crate::document::compositor::{ProvenanceShares, unpremultiply};
 use crate::document::layer::LayerContent;
 use crate::document::{Document, GenerationRecord};
@@ -140,6 +138,22 @@ pub fn exif_user_comment(text: &str) -> Vec<u8> {
     exif
 }
 
+/// Encodes `pixels` with `encoder`, the A1111 `text` (when any) in its EXIF UserComment.
+fn encode_with_exif(
+    mut encoder: impl image::ImageEncoder,
+    text: Option<String>,
+    pixels: &[u8],
+    (width, height): (u32, u32),
+    color: image::ExtendedColorType,
+) -> image::ImageResult<()> {
+    if let Some(text) = text {
+        encoder
+            .set_exif_metadata(exif_user_comment(&text))
+            .map_err(image::ImageError::Unsupported)?;
+    }
+    encoder.write_image(pixels, width, height, color)
+}
+
 /// The topmost visible generative layer's generation and the seed it shows.
 fn shown_generation(document: &Document) -> Option<(&GenerationRecord, Option<u32>)> {
     document.layers().iter().rev().find_map(|layer| {
@@ -247,39 +261,26 @@ pub fn export(
                 })
                 .collect();
             let mut bytes = Vec::new();
-            let mut encoder =
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality);
-            if let Some(text) = a1111_text(document, &shares, choices) {
-                encoder
-                    .set_exif_metadata(exif_user_comment(&text))
-                    .map_err(|err| write_error(err.to_string()))?;
-            }
-            encoder
-                .write_image(
-                    &rgb,
-                    bounds.width(),
-                    bounds.height(),
-                    image::ExtendedColorType::Rgb8,
-                )
-                .map_err(|err| write_error(err.to_string()))?;
+            encode_with_exif(
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality),
+                a1111_text(document, &shares, choices),
+                &rgb,
+                bounds.size(),
+                image::ExtendedColorType::Rgb8,
+            )
+            .map_err(|err| write_error(err.to_string()))?;
             bytes
         }
         ExportFormat::Webp => {
             let mut bytes = Vec::new();
-            let mut encoder = image::codecs::webp::WebPEncoder::new_lossless(&mut bytes);
-            if let Some(text) = a1111_text(document, &shares, choices) {
-                encoder
-                    .set_exif_metadata(exif_user_comment(&text))
-                    .map_err(|err| write_error(err.to_string()))?;
-            }
-            encoder
-                .write_image(
-                    &straight,
-                    bounds.width(),
-                    bounds.height(),
-                    image::ExtendedColorType::Rgba8,
-                )
-                .map_err(|err| write_error(err.to_string()))?;
+            encode_with_exif(
+                image::codecs::webp::WebPEncoder::new_lossless(&mut bytes),
+                a1111_text(document, &shares, choices),
+                &straight,
+                bounds.size(),
+                image::ExtendedColorType::Rgba8,
+            )
+            .map_err(|err| write_error(err.to_string()))?;
             bytes
         }
     };

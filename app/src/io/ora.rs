@@ -162,48 +162,24 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                 LayerContent::Paint(_) => None,
                 LayerContent::Generative(generative) => {
                     let region = generative.region;
-                    let mut variations = Vec::new();
-                    for (index, raw) in generative.variations.iter().enumerate() {
-                        let name = format!("pentimento/generative/layer{}-{index}.png", layer.id.0);
-                        add(
-                            &mut zip,
-                            &name,
-                            &png_bytes(
-                                region.width(),
-                                region.height(),
-                                image::ExtendedColorType::Rgb8,
-                                raw,
-                            ),
-                            stored,
-                        );
-                        variations.push(name);
-                    }
-                    let mask = format!("pentimento/generative/layer{}-mask.png", layer.id.0);
-                    add(
-                        &mut zip,
-                        &mask,
-                        &png_bytes(
-                            region.width(),
-                            region.height(),
-                            image::ExtendedColorType::L8,
-                            &generative.mask,
-                        ),
-                        stored,
-                    );
-                    let context = generative.context.as_ref().map(|context| {
-                        let name = format!("pentimento/generative/layer{}-context.png", layer.id.0);
-                        add(
-                            &mut zip,
-                            &name,
-                            &png_bytes(
-                                region.width(),
-                                region.height(),
-                                image::ExtendedColorType::Rgb8,
-                                context,
-                            ),
-                            stored,
-                        );
+                    // One PNG at region size per part, named after the layer; returns the name.
+                    let mut add_part = |part: &str, color, data: &[u8]| {
+                        let name = format!("pentimento/generative/layer{}-{part}.png", layer.id.0);
+                        let png = png_bytes(region.width(), region.height(), color, data);
+                        add(&mut zip, &name, &png, stored);
                         name
+                    };
+                    let variations = generative
+                        .variations
+                        .iter()
+                        .enumerate()
+                        .map(|(index, raw)| {
+                            add_part(&index.to_string(), image::ExtendedColorType::Rgb8, raw)
+                        })
+                        .collect();
+                    let mask = add_part("mask", image::ExtendedColorType::L8, &generative.mask);
+                    let context = generative.context.as_ref().map(|context| {
+                        add_part("context", image::ExtendedColorType::Rgb8, context)
                     });
                     Some(GenerativeData {
                         region,

@@ -89,15 +89,7 @@ impl ExportDialog {
             ui.checkbox(&mut form.show_prompt, "Show the prompts")
                 .on_hover_text("In the Content Credentials and the parameters text");
             ui.label("AI training and data mining:");
-            ui.horizontal(|ui| {
-                for (choice, label) in [
-                    (TrainingUse::NotAllowed, "Not allowed"),
-                    (TrainingUse::Allowed, "Allowed"),
-                    (TrainingUse::Constrained, "Constrained"),
-                ] {
-                    ui.radio_value(&mut form.training, choice, label);
-                }
-            });
+            super::settings_window::training_choice(ui, &mut form.training);
             ui.weak(
                 "A signed declaration of what you allow, read by those who respect it; it is \
                  not a lock.",

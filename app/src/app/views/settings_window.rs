@@ -111,15 +111,7 @@ impl SettingsWindow {
                 ui.checkbox(&mut settings.show_prompt, "Show the prompts")
                     .on_hover_text("In the Content Credentials and the parameters text");
                 ui.label("AI training and data mining:");
-                ui.horizontal(|ui| {
-                    for (choice, label) in [
-                        (TrainingUse::NotAllowed, "Not allowed"),
-                        (TrainingUse::Allowed, "Allowed"),
-                        (TrainingUse::Constrained, "Constrained"),
-                    ] {
-                        ui.radio_value(&mut settings.training, choice, label);
-                    }
-                });
+                training_choice(ui, &mut settings.training);
                 ui.weak(
                     "A signed declaration of what you allow (CAWG training and data mining), \
                      read by those who respect it; it is not a lock.",
@@ -177,4 +169,17 @@ impl SettingsWindow {
             actions.push(Action::CloseModal);
         }
     }
+}
+
+/// The AI-training choice as a row of radio buttons (Settings and the export dialog).
+pub fn training_choice(ui: &mut Ui, training: &mut TrainingUse) {
+    ui.horizontal(|ui| {
+        for (choice, label) in [
+            (TrainingUse::NotAllowed, "Not allowed"),
+            (TrainingUse::Allowed, "Allowed"),
+            (TrainingUse::Constrained, "Constrained"),
+        ] {
+            ui.radio_value(training, choice, label);
+        }
+    });
 }
