@@ -747,3 +747,104 @@ fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
     harness.run();
     assert_eq!(harness.state().document().layers().len(), 1);
 }
+
+#[test]
+fn the_variation_brush_paints_which_variation_shows_and_undoes() {
+    let sandbox = Sandbox::new();
+    let mut harness = window(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        model: Some(fixture_model("tiny-sd-inpaint")),
+        ..small_canvas(&sandbox)
+    });
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.generation.steps = 2;
+        settings.generation.count = 2;
+        settings.generation.seed = 3;
+        settings.generation.seed_locked = true;
+        settings.tools.mask.size = 60.0;
+        settings.tools.mask.hardness = 1.0;
+        settings.tools.variation.size = 24.0;
+        settings.tools.variation.hardness = 1.0;
+    }
+    wait_for_model(&mut harness);
+    harness.get_by_label("Mask brush").click();
+    harness.run();
+    drag_through(&mut harness, &line((150.0, 190.0), (350.0, 190.0), 8.0));
+    generate_and_wait(&mut harness);
+    harness.get_by_label("Accept").click();
+    harness.run();
+    let (accepted, provenance_accepted) = composite(harness.state().document());
+    let base = {
+        let document = harness.state().document();
+        let LayerContent::Generative(generative) = &document.layers()[1].content else {
+            panic!("the accepted generation is a generative layer");
+        };
+        assert_eq!(generative.variations.len(), 2);
+        generative.selected
+    };
+    let other = 1 - base;
+
+    // The brush offers the layer's variations; paint the other one along the mask.
+    harness.get_by_label("Variation brush").click();
+    harness.run();
+    harness.get_by_label_contains("Paint a variation of");
+    harness.get_by_label(&(other + 1).to_string()).click();
+    harness.run();
+    let jobs = harness.state().document().generation_log.len();
+    drag_through(&mut harness, &line((180.0, 190.0), (320.0, 190.0), 6.0));
+    let document = harness.state().document();
+    assert_eq!(document.generation_log.len(), jobs, "nothing is generated");
+    assert!(!harness.state().generation.is_running());
+    let LayerContent::Generative(generative) = &document.layers()[1].content else {
+        panic!("still generative");
+    };
+    let region = generative.region;
+    let (painted, provenance) = composite(document);
+    let width = document.width();
+    let (mut other_shown, mut base_shown) = (0, 0);
+    for y in region.y0..region.y1 {
+        for x in region.x0..region.x1 {
+            let index = (y * width + x) as usize;
+            let raw = |variation: usize| {
+                let at = ((y - region.y0) * region.width() + (x - region.x0)) as usize * 3;
+                generative.variations[variation][at..at + 3].to_vec()
+            };
+            let shown_alpha = generative.rendered().pixel(x, y)[3];
+            if shown_alpha != 255 {
+                continue;
+            }
+            if generative.variation_weight(other, x, y) == 255 {
+                assert_eq!(painted[index * 4..index * 4 + 3], raw(other), "({x}, {y})");
+                other_shown += 1;
+            } else if generative.variation_weight(base, x, y) == 255 {
+                assert_eq!(painted[index * 4..index * 4 + 3], raw(base), "({x}, {y})");
+                base_shown += 1;
+            }
+        }
+    }
+    assert!(
+        other_shown > 1000 && base_shown > 1000,
+        "both variations show: {other_shown} and {base_shown} px"
+    );
+    assert_eq!(
+        provenance, provenance_accepted,
+        "still generated, pixel for pixel"
+    );
+    // The log says which variation shows where.
+    harness.get_by_label("Provenance").click();
+    harness.run();
+    harness.get_by_label("Show log").click();
+    harness.run();
+    harness.get_by_label_contains(&format!("variation {} (seed", other + 1));
+    harness.get_by_label("Close").click();
+    harness.run();
+
+    // One undo takes the stroke back.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(composite(harness.state().document()).0, accepted);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    harness.run();
+    assert_eq!(composite(harness.state().document()).0, painted);
+}

@@ -423,6 +423,7 @@ impl PentimentoApp {
             (Modifiers::NONE, Key::E, Tool::Eraser),
             (Modifiers::SHIFT, Key::M, Tool::MaskEraser),
             (Modifiers::NONE, Key::M, Tool::MaskBrush),
+            (Modifiers::NONE, Key::G, Tool::VariationBrush),
             (Modifiers::NONE, Key::R, Tool::RectangleSelect),
             (Modifiers::NONE, Key::L, Tool::LassoSelect),
             (Modifiers::NONE, Key::V, Tool::Move),
@@ -628,7 +629,8 @@ impl eframe::App for PentimentoApp {
                         ui,
                         &mut self.settings.tools,
                         &mut self.overlays,
-                        shown.mask_empty,
+                        document,
+                        self.workspace.active_layer,
                         &mut actions,
                     );
                     ui.separator();

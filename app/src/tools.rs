@@ -16,6 +16,8 @@ pub enum Tool {
     MaskBrush,
     /// Erase the inpainting mask (Shift+M).
     MaskEraser,
+    /// Paint which of a generative layer's variations shows where (G).
+    VariationBrush,
     /// Drag a rectangle into the mask (R; Alt subtracts).
     RectangleSelect,
     /// Draw a free shape into the mask (L; Alt subtracts).
@@ -30,11 +32,12 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in toolbar order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Brush,
         Self::Eraser,
         Self::MaskBrush,
         Self::MaskEraser,
+        Self::VariationBrush,
         Self::RectangleSelect,
         Self::LassoSelect,
         Self::Move,
@@ -49,6 +52,7 @@ impl Tool {
             Self::Eraser => "Eraser",
             Self::MaskBrush => "Mask brush",
             Self::MaskEraser => "Mask eraser",
+            Self::VariationBrush => "Variation brush",
             Self::RectangleSelect => "Rectangle selection",
             Self::LassoSelect => "Lasso selection",
             Self::Move => "Move",
@@ -64,6 +68,7 @@ impl Tool {
             Self::Eraser => "E",
             Self::MaskBrush => "M",
             Self::MaskEraser => "Shift+M",
+            Self::VariationBrush => "G",
             Self::RectangleSelect => "R",
             Self::LassoSelect => "L",
             Self::Move => "V",
@@ -72,15 +77,12 @@ impl Tool {
         }
     }
 
-    /// The stroke a brush-like tool makes.
-    pub fn stroke_mode(self) -> Option<StrokeMode> {
-        match self {
-            Self::Brush => Some(StrokeMode::Paint),
-            Self::Eraser => Some(StrokeMode::Erase),
-            Self::MaskBrush => Some(StrokeMode::MaskAdd),
-            Self::MaskEraser => Some(StrokeMode::MaskErase),
-            _ => None,
-        }
+    /// Whether it paints with a brush (then it has brush settings and a brush outline).
+    pub fn is_brush(self) -> bool {
+        matches!(
+            self,
+            Self::Brush | Self::Eraser | Self::MaskBrush | Self::MaskEraser | Self::VariationBrush
+        )
     }
 
     /// Whether it paints on the mask (then the mask is shown strongly).
@@ -104,6 +106,10 @@ pub struct ToolSettings {
     pub eraser: BrushSettings,
     /// The mask brush.
     pub mask: BrushSettings,
+    /// The variation brush's size and softness (its colour is unused).
+    pub variation: BrushSettings,
+    /// The variation the variation brush paints (0-based).
+    pub paint_variation: u8,
     /// Recently used colours, newest first.
     pub recent_colors: Vec<[u8; 3]>,
 }
@@ -123,17 +129,36 @@ impl Default for ToolSettings {
                 hardness: 0.8,
                 ..BrushSettings::default()
             },
+            variation: BrushSettings {
+                size: 120.0,
+                hardness: 0.3,
+                ..BrushSettings::default()
+            },
+            paint_variation: 1,
             recent_colors: Vec::new(),
         }
     }
 }
 
 impl ToolSettings {
+    /// The stroke the current tool makes, if it is a brush.
+    pub fn stroke_mode(&self) -> Option<StrokeMode> {
+        match self.tool {
+            Tool::Brush => Some(StrokeMode::Paint),
+            Tool::Eraser => Some(StrokeMode::Erase),
+            Tool::MaskBrush => Some(StrokeMode::MaskAdd),
+            Tool::MaskEraser => Some(StrokeMode::MaskErase),
+            Tool::VariationBrush => Some(StrokeMode::Variation(self.paint_variation)),
+            _ => None,
+        }
+    }
+
     /// The brush settings of the current tool (paint brush for non-brush tools).
     pub fn active_brush(&self) -> BrushSettings {
         match self.tool {
             Tool::Eraser => self.eraser,
             Tool::MaskBrush | Tool::MaskEraser => self.mask,
+            Tool::VariationBrush => self.variation,
             _ => self.brush,
         }
     }
@@ -143,6 +168,7 @@ impl ToolSettings {
         match self.tool {
             Tool::Eraser => &mut self.eraser,
             Tool::MaskBrush | Tool::MaskEraser => &mut self.mask,
+            Tool::VariationBrush => &mut self.variation,
             _ => &mut self.brush,
         }
     }

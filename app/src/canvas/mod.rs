@@ -253,8 +253,8 @@ impl CanvasView {
         let pressure = force.unwrap_or(1.0).clamp(0.0, 1.0);
         let primary_down = ui.input(|input| input.pointer.primary_down());
         match tools.tool {
-            tool if tool.stroke_mode().is_some() => {
-                let Some(mode) = tool.stroke_mode() else {
+            tool if tool.is_brush() => {
+                let Some(mode) = tools.stroke_mode() else {
                     return;
                 };
                 if response.drag_started_by(egui::PointerButton::Primary)
@@ -489,7 +489,7 @@ impl CanvasView {
             ));
         }
         // Brush outline under the pointer.
-        if let (Some((x, y)), Some(_)) = (self.hover, tools.tool.stroke_mode()) {
+        if let (Some((x, y)), Some(_)) = (self.hover, tools.stroke_mode()) {
             let centre = self.to_screen(area, size, x, y);
             let radius = tools.active_brush().size * self.zoom / 2.0;
             painter.circle_stroke(

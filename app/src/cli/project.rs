@@ -143,6 +143,9 @@ fn show(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             }
         );
     }
+    for shown in document.shown_variations() {
+        println!("layer \"{}\" shows {}", shown.name, shown.describe());
+    }
     for record in &document.generation_log {
         println!(
             "generation {}: {} at {}, {} \"{}\", {} steps of {}, seeds {:?}, accepted {:?}, {}",

@@ -322,6 +322,10 @@ fn encode_png(
             "pentimento:generation-log".to_owned(),
             serde_json::to_string(&log).unwrap_or_default(),
         ),
+        (
+            "pentimento:layers".to_owned(),
+            serde_json::to_string(&document.shown_variations()).unwrap_or_default(),
+        ),
     ];
     if let Some(parameters) = a1111_text(document, shares, choices) {
         text.push(("parameters".to_owned(), parameters));

@@ -92,6 +92,32 @@ fn generation_parameters(record: &GenerationRecord, choices: &ExportChoices) -> 
     parameters
 }
 
+/// The `c2pa.edited` action of a generated layer's variation `variation` showing in `regions`.
+fn generated_action(
+    record: Option<&GenerationRecord>,
+    choices: &ExportChoices,
+    variation: usize,
+    what: &str,
+    regions: &Traced,
+) -> serde_json::Value {
+    let mut action = serde_json::json!({
+        "action": "c2pa.edited",
+        "digitalSourceType": source_type::TRAINED_ALGORITHMIC_MEDIA,
+        "softwareAgent": software_agent(),
+        "description": what,
+        "changes": regions.changes(&format!("pixels of the {what}")),
+    });
+    if let Some(record) = record {
+        let mut parameters = generation_parameters(record, choices);
+        if let Some(seed) = record.seeds.get(variation) {
+            parameters["seed"] = serde_json::json!(seed);
+        }
+        parameters["variation"] = serde_json::json!(variation + 1);
+        action["parameters"] = parameters;
+    }
+    action
+}
+
 /// The manifest of an export of `document` whose composite has this provenance map.
 pub fn for_export(
     document: &Document,
@@ -158,26 +184,55 @@ pub fn for_export(
             }));
             continue;
         }
-        region_reports.push(RegionReport::of(&regions));
         let record = document
             .generation_log
             .iter()
             .find(|record| record.id == generative.generation);
-        let mut action = serde_json::json!({
-            "action": "c2pa.edited",
-            "digitalSourceType": source_type::TRAINED_ALGORITHMIC_MEDIA,
-            "softwareAgent": software_agent(),
-            "description": format!("generated layer \"{}\"", layer.properties.name),
-            "changes": regions.changes(&format!("pixels of the generated layer \"{}\"", layer.properties.name)),
-        });
-        if let Some(record) = record {
-            let mut parameters = generation_parameters(record, choices);
-            if let Some(seed) = record.seeds.get(generative.selected) {
-                parameters["seed"] = serde_json::json!(seed);
-            }
-            action["parameters"] = parameters;
+        let shown = generative.variation_shares();
+        if shown.len() <= 1 {
+            region_reports.push(RegionReport::of(&regions));
+            let variation = shown
+                .first()
+                .map_or(generative.selected, |only| only.variation);
+            actions.push(generated_action(
+                record,
+                choices,
+                variation,
+                &format!("generated layer \"{}\"", layer.properties.name),
+                &regions,
+            ));
+            continue;
         }
-        actions.push(action);
+        // Painted with the variation brush: each variation is its own generation result, with
+        // its seed and the pixels it shows in (soft edges show in both neighbours' regions).
+        for share in shown {
+            let variation = share.variation;
+            let regions = Traced::of(
+                width,
+                height,
+                |x, y| {
+                    made_at(origin, x, y)
+                        && pixels.pixel(x, y)[3] > 0
+                        && generative.variation_weight(variation, x, y) > 0
+                },
+                VERTEX_BUDGET,
+            );
+            if regions.pixels == 0 {
+                continue;
+            }
+            region_reports.push(RegionReport::of(&regions));
+            actions.push(generated_action(
+                record,
+                choices,
+                variation,
+                &format!(
+                    "variation {} of the generated layer \"{}\"",
+                    variation + 1,
+                    layer.properties.name
+                ),
+                &regions,
+            ));
+        }
     }
     // Imported images whose layer shows: an ingredient each, placed where its pixels are.
     let mut ingredients = Vec::new();

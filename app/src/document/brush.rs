@@ -20,6 +20,8 @@ pub enum StrokeMode {
     MaskAdd,
     /// Remove from the mask.
     MaskErase,
+    /// Show more of one variation of a generative layer (its index) where it paints.
+    Variation(u8),
 }
 
 /// The brush a stroke uses.
@@ -288,6 +290,22 @@ impl Stroke {
                     }
                     let strength = *c * opacity;
                     let offset = local * C;
+                    if let StrokeMode::Variation(chosen) = self.mode {
+                        // Every weight moves towards the chosen variation's alone.
+                        for channel in 0..C {
+                            let original = before
+                                .as_ref()
+                                .map_or(0.0, |tile| f32::from(tile[offset + channel]));
+                            let target = if channel == usize::from(chosen) {
+                                255.0
+                            } else {
+                                0.0
+                            };
+                            tile[offset + channel] =
+                                round_byte(original + strength * (target - original));
+                        }
+                        continue;
+                    }
                     let original: [u8; 4] = match &before {
                         Some(tile) => {
                             let mut pixel = [0; 4];
@@ -410,6 +428,8 @@ fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> 
             0,
             0,
         ],
+        // Handled per channel where the dab is applied.
+        StrokeMode::Variation(_) => original,
     }
 }
 

@@ -226,6 +226,96 @@ impl Document {
     }
 }
 
+/// Which variations of its generation a generative layer shows, and where.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ShownVariations {
+    /// The layer.
+    pub layer: u64,
+    /// Its name.
+    pub name: String,
+    /// The generation log entry it came from.
+    pub generation: u64,
+    /// Each variation that shows: its index, seed, share of the layer's visible pixels
+    /// (alpha-weighted) and where it shows.
+    pub variations: Vec<ShownVariation>,
+}
+
+/// One variation a generative layer shows.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ShownVariation {
+    /// Index into the generation's seeds (0-based).
+    pub variation: usize,
+    /// Its seed, when the log has it.
+    pub seed: Option<u32>,
+    /// Its share of what the layer shows (0..1).
+    pub share: f64,
+    /// The document pixels where it shows at all.
+    pub bounds: PixelRect,
+}
+
+impl Document {
+    /// Which variation each generative layer shows where (bottom layer first).
+    pub fn shown_variations(&self) -> Vec<ShownVariations> {
+        self.layers
+            .iter()
+            .filter_map(|layer| {
+                let LayerContent::Generative(generative) = &layer.content else {
+                    return None;
+                };
+                let seeds = self
+                    .generation_log
+                    .iter()
+                    .find(|record| record.id == generative.generation)
+                    .map(|record| record.seeds.as_slice())
+                    .unwrap_or_default();
+                Some(ShownVariations {
+                    layer: layer.id.0,
+                    name: layer.properties.name.clone(),
+                    generation: generative.generation,
+                    variations: generative
+                        .variation_shares()
+                        .into_iter()
+                        .map(|share| ShownVariation {
+                            variation: share.variation,
+                            seed: seeds.get(share.variation).copied(),
+                            share: share.share,
+                            bounds: share.bounds,
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+}
+
+impl ShownVariations {
+    /// "variation 2 (seed 7) on 60 % at 10,20–200,180; variation 1 (seed 3) on 40 % …".
+    pub fn describe(&self) -> String {
+        if self.variations.is_empty() {
+            return "shows nothing".to_owned();
+        }
+        self.variations
+            .iter()
+            .map(|shown| {
+                let seed = shown
+                    .seed
+                    .map_or_else(String::new, |seed| format!(" (seed {seed})"));
+                let b = shown.bounds;
+                format!(
+                    "variation {}{seed} on {:.1} % within {},{}–{},{}",
+                    shown.variation + 1,
+                    shown.share * 100.0,
+                    b.x0,
+                    b.y0,
+                    b.x1,
+                    b.y1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// The name an accepted generation's layer gets.
 pub fn generative_layer_name(generation: u64, seed: u32) -> String {
     format!("Gen {generation} · seed {seed}")

@@ -1,6 +1,7 @@
 //! Generative layers: a generation's raw result over its region, shown through the mask it was
 //! made with, shaped by live parameters (grow or shrink, feather, colour match — see
-//! [`super::color_match`]). Changing a parameter
+//! [`super::color_match`]), and which variation shows where (painted with the variation
+//! brush — see [`super::choice`]). Changing a parameter
 //! re-renders the layer from the kept raw result; nothing is generated again, and no other
 //! layer is touched.
 //!
@@ -11,8 +12,9 @@
 
 use std::sync::Arc;
 
+use crate::document::choice::{self, ChoiceTiles, MAX_VARIATIONS};
 use crate::document::color_match::{self, ColorMatch, Correction};
-use crate::document::tiles::{PixelRect, RgbaTiles, TILE};
+use crate::document::tiles::{PixelRect, RgbaTiles, TILE, Tile};
 
 /// The live parameters of a generative layer.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -46,6 +48,9 @@ impl GenerativeParams {
     }
 }
 
+/// Tiles to put in, by index (`None`: empty).
+pub type TileSwap = Vec<(usize, Option<Arc<Tile>>)>;
+
 /// Signed distance units per pixel (stored as `i16`).
 const DISTANCE_SCALE: f32 = 64.0;
 /// The most a layer's edge can grow, in pixels (the layer panel's range).
@@ -54,7 +59,7 @@ pub const MAX_GROW: i32 = 64;
 pub const MAX_FEATHER: f32 = 128.0;
 
 /// A generation kept as a layer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct GenerativeLayer {
     /// Document size (the rendered result covers the whole document).
     document_size: (u32, u32),
@@ -77,11 +82,33 @@ pub struct GenerativeLayer {
     /// The artist's pixels the generation was given (RGB at region size), when known: what
     /// colour match matches to.
     pub context: Option<Arc<Vec<u8>>>,
-    /// The shown variation fully colour-matched (RGB at region size), and what for.
-    matched: Option<(MeasuredFor, Arc<Vec<u8>>)>,
-    /// The RGB shown: the selected variation, or it corrected.
+    /// Which variation shows where, once the variation brush has painted (document size).
+    choice: Option<ChoiceTiles>,
+    /// Variations fully colour-matched (RGB at region size), and what for.
+    matched: Vec<(MeasuredFor, Arc<Vec<u8>>)>,
+    /// Each variation's RGB as it shows with the current colour match, once needed.
+    sources: Vec<Option<Arc<Vec<u8>>>>,
+    /// The RGB shown: the variations mixed as chosen, each corrected when colour match is on.
     shown: Option<Arc<Vec<u8>>>,
     rendered: RgbaTiles,
+}
+
+/// Two layers are equal when they hold the same generation shown the same way (what they have
+/// worked out on the way — corrections, sources — does not count).
+impl PartialEq for GenerativeLayer {
+    fn eq(&self, other: &Self) -> bool {
+        self.document_size == other.document_size
+            && self.region == other.region
+            && self.variations == other.variations
+            && self.selected == other.selected
+            && self.mask == other.mask
+            && self.params == other.params
+            && self.generation == other.generation
+            && self.origin == other.origin
+            && self.context == other.context
+            && self.choice() == other.choice()
+            && self.rendered == other.rendered
+    }
 }
 
 /// What made a generative layer's pixels.
@@ -129,7 +156,9 @@ impl GenerativeLayer {
             origin: Origin::Model,
             distance,
             context: None,
-            matched: None,
+            choice: None,
+            matched: Vec::new(),
+            sources: Vec::new(),
             shown: None,
             rendered: RgbaTiles::new(document_size.0, document_size.1),
         };
@@ -143,8 +172,9 @@ impl GenerativeLayer {
         let size = self.region.width() as usize * self.region.height() as usize * 3;
         if context.len() == size {
             self.context = Some(context);
-            self.matched = None;
+            self.matched.clear();
             if self.params.color.is_active() {
+                self.sources.clear();
                 self.render();
             }
         }
@@ -157,48 +187,234 @@ impl GenerativeLayer {
         self
     }
 
+    /// The same layer showing variations where `choice` says (a project's saved choice).
+    pub fn with_choice(mut self, choice: ChoiceTiles) -> Self {
+        if choice.width() == self.document_size.0 && choice.height() == self.document_size.1 {
+            self.choice = Some(choice);
+            self.render();
+        }
+        self
+    }
+
     /// Whether colour match can work (the artist's pixels are known).
     pub fn can_match_colour(&self) -> bool {
         self.context.is_some()
     }
 
-    /// Measures (or reuses) the correction and returns the RGB to show.
-    fn prepare_shown(&mut self) -> Option<Arc<Vec<u8>>> {
-        let raw = self.variations.get(self.selected)?.clone();
+    /// Variation `index`'s RGB as it shows with the current colour match (measuring, or
+    /// reusing, its correction).
+    fn source(&mut self, index: usize) -> Option<Arc<Vec<u8>>> {
+        if let Some(Some(source)) = self.sources.get(index) {
+            return Some(Arc::clone(source));
+        }
+        let raw = self.variations.get(index)?.clone();
         let color = self.params.color;
-        let Some(context) = self.context.clone().filter(|_| color.is_active()) else {
-            self.shown = None;
-            return Some(raw);
-        };
-        let wanted = MeasuredFor {
-            selected: self.selected,
-            mode: color.mode,
-        };
-        let matched = match &self.matched {
-            Some((measured, matched)) if *measured == wanted => Arc::clone(matched),
-            _ => {
-                let correction = self.measure(&raw, &context);
-                // Only where the layer can show at the widest grow and feather the panel offers.
-                let reach = ((MAX_GROW as f32 + MAX_FEATHER / 2.0 + 1.0) * DISTANCE_SCALE) as i16;
-                let distance = Arc::clone(&self.distance);
-                let matched = Arc::new(correction.corrected_where(
-                    &raw,
-                    self.region.width() as usize,
-                    1.0,
-                    |index| distance[index] <= reach,
-                ));
-                self.matched = Some((wanted, Arc::clone(&matched)));
-                matched
+        let source = match self.context.clone().filter(|_| color.is_active()) {
+            None => raw,
+            Some(context) => {
+                let wanted = MeasuredFor {
+                    selected: index,
+                    mode: color.mode,
+                };
+                let cached = self
+                    .matched
+                    .iter()
+                    .find(|(measured, _)| *measured == wanted)
+                    .map(|(_, matched)| Arc::clone(matched));
+                let matched = match cached {
+                    Some(matched) => matched,
+                    None => {
+                        let correction = self.measure(&raw, &context);
+                        // Only where the layer can show at the widest grow and feather the panel
+                        // offers.
+                        let reach =
+                            ((MAX_GROW as f32 + MAX_FEATHER / 2.0 + 1.0) * DISTANCE_SCALE) as i16;
+                        let distance = Arc::clone(&self.distance);
+                        let matched = Arc::new(correction.corrected_where(
+                            &raw,
+                            self.region.width() as usize,
+                            1.0,
+                            |index| distance[index] <= reach,
+                        ));
+                        self.matched
+                            .retain(|(measured, _)| measured.mode == color.mode);
+                        self.matched.push((wanted, Arc::clone(&matched)));
+                        matched
+                    }
+                };
+                let strength = color.strength.clamp(0.0, 1.0);
+                if strength >= 1.0 {
+                    matched
+                } else {
+                    Arc::new(color_match::blend(&raw, &matched, strength))
+                }
             }
         };
-        let strength = color.strength.clamp(0.0, 1.0);
-        let shown = if strength >= 1.0 {
-            matched
-        } else {
-            Arc::new(color_match::blend(&raw, &matched, strength))
+        if self.sources.len() < self.variations.len() {
+            self.sources.resize(self.variations.len(), None);
+        }
+        self.sources[index] = Some(Arc::clone(&source));
+        Some(source)
+    }
+
+    /// The sources the mix needs: the selected variation's and every painted one's.
+    fn mix_sources(&mut self) -> Vec<Option<Arc<Vec<u8>>>> {
+        let count = self.variations.len().min(MAX_VARIATIONS);
+        let used = match &self.choice {
+            Some(choice) => choice::used(choice, &self.region, count),
+            None => [false; MAX_VARIATIONS],
         };
+        (0..count)
+            .map(|index| {
+                if used[index] || index == self.selected {
+                    self.source(index)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Works out the RGB to show (the variations mixed as chosen, corrected) and returns it.
+    fn prepare_shown(&mut self) -> Option<Arc<Vec<u8>>> {
+        let base = self.source(self.selected)?;
+        if self.choice.is_none() {
+            self.shown = Some(Arc::clone(&base));
+            return Some(base);
+        }
+        let sources = self.mix_sources();
+        let mut mixed = (*base).clone();
+        if let Some(choice) = &self.choice {
+            let borrowed: Vec<Option<&[u8]>> = sources
+                .iter()
+                .map(|s| s.as_deref().map(Vec::as_slice))
+                .collect();
+            choice::mix(
+                choice,
+                &borrowed,
+                self.selected,
+                &self.region,
+                &self.region,
+                &mut mixed,
+            );
+        }
+        let mixed = Arc::new(mixed);
+        self.shown = Some(Arc::clone(&mixed));
+        Some(mixed)
+    }
+
+    /// Which variation shows where (`None`: the selected one everywhere).
+    pub fn choice(&self) -> Option<&ChoiceTiles> {
+        self.choice.as_ref().filter(|choice| !choice.is_empty())
+    }
+
+    /// The weights the variation brush paints into (created empty on first use).
+    pub fn choice_mut(&mut self) -> &mut ChoiceTiles {
+        let (width, height) = self.document_size;
+        self.choice
+            .get_or_insert_with(|| ChoiceTiles::new(width, height))
+    }
+
+    /// Gets variation `index` ready to be painted in (its colour match measured), so strokes
+    /// stay live; returns whether the layer has it.
+    pub fn prepare_variation(&mut self, index: usize) -> bool {
+        index < MAX_VARIATIONS && self.source(index).is_some()
+    }
+
+    /// Re-renders what shows in `rect` (document pixels) after its weights changed; returns
+    /// the document tiles whose pixels changed.
+    pub fn refresh_choice(&mut self, rect: &PixelRect) -> Vec<usize> {
+        let rect = rect.intersect(&self.region);
+        if rect.is_empty() || self.choice.is_none() {
+            return Vec::new();
+        }
+        let count = self.variations.len().min(MAX_VARIATIONS);
+        let used = match &self.choice {
+            Some(choice) => choice::used(choice, &rect, count),
+            None => [false; MAX_VARIATIONS],
+        };
+        let sources: Vec<Option<Arc<Vec<u8>>>> = (0..count)
+            .map(|index| {
+                if used[index] || index == self.selected {
+                    self.source(index)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if self.shown.is_none() {
+            self.prepare_shown();
+        }
+        let Some(mut shown) = self.shown.take() else {
+            return Vec::new();
+        };
+        if let Some(choice) = &self.choice {
+            let borrowed: Vec<Option<&[u8]>> = sources
+                .iter()
+                .map(|s| s.as_deref().map(Vec::as_slice))
+                .collect();
+            choice::mix(
+                choice,
+                &borrowed,
+                self.selected,
+                &self.region,
+                &rect,
+                Arc::make_mut(&mut shown).as_mut_slice(),
+            );
+        }
         self.shown = Some(Arc::clone(&shown));
-        Some(shown)
+        let tiles = self.rendered.tiles_in(&rect);
+        let mut changed = Vec::new();
+        for index in tiles {
+            if let Some(tile) = self.rerender_tile(index, &shown, &rect) {
+                self.rendered.replace_tile(index, tile);
+                changed.push(index);
+            }
+        }
+        changed
+    }
+
+    /// Puts choice tiles back (undo and redo of variation brush strokes); returns the tiles
+    /// they replaced and the document tiles whose pixels changed.
+    pub fn swap_choice_tiles(&mut self, tiles: TileSwap) -> (TileSwap, Vec<usize>) {
+        let mut touched = PixelRect::new(0, 0, 0, 0);
+        let choice = self.choice_mut();
+        let mut previous = Vec::with_capacity(tiles.len());
+        for (index, tile) in tiles {
+            touched = touched.union(&choice.tile_rect(index));
+            previous.push((index, choice.replace_tile(index, tile)));
+        }
+        let changed = self.refresh_choice(&touched);
+        (previous, changed)
+    }
+
+    /// How much of variation `variation` document pixel `(x, y)` shows (0..=255; the weights
+    /// of a pixel sum to 255; 0 outside the region).
+    pub fn variation_weight(&self, variation: usize, x: u32, y: u32) -> u16 {
+        if !self.region.contains(x, y) || variation >= MAX_VARIATIONS {
+            return 0;
+        }
+        let stored = self.choice.as_ref().and_then(|choice| {
+            let index = choice.tile_index(x / TILE, y / TILE);
+            let offset = (((y % TILE) * TILE + x % TILE) as usize) * MAX_VARIATIONS;
+            choice
+                .tile(index)
+                .map(|tile| &tile[offset..offset + MAX_VARIATIONS])
+        });
+        choice::effective(stored, self.selected, self.variations.len())[variation]
+    }
+
+    /// Each showing variation's share of the layer's visible pixels and where it shows.
+    pub fn variation_shares(&self) -> Vec<choice::VariationShare> {
+        let shape = (self.params.edge_only() != GenerativeParams::default())
+            .then(|| EdgeShape::new(self.params));
+        choice::shares(
+            self.choice.as_ref(),
+            self.selected,
+            self.variations.len(),
+            &self.region,
+            |index| self.alpha_at(shape.as_ref(), index),
+        )
     }
 
     /// The correction of `raw` against the artist's pixels in the ring just outside the mask
@@ -221,6 +437,9 @@ impl GenerativeLayer {
     /// Only pixels that change are rewritten.
     pub fn with_params(&self, params: GenerativeParams) -> (Self, Vec<usize>) {
         let mut layer = self.clone();
+        if layer.params.color != params.color {
+            layer.sources.clear();
+        }
         layer.params = params;
         let Some(raw) = layer.prepare_shown() else {
             return (layer, Vec::new());
@@ -230,7 +449,11 @@ impl GenerativeLayer {
             use rayon::prelude::*;
             tiles
                 .par_iter()
-                .filter_map(|&index| layer.rerender_tile(index, &raw).map(|tile| (index, tile)))
+                .filter_map(|&index| {
+                    layer
+                        .rerender_tile(index, &raw, &self.region)
+                        .map(|tile| (index, tile))
+                })
                 .collect()
         };
         let changed = updates.iter().map(|(index, _)| *index).collect();
@@ -269,12 +492,21 @@ impl GenerativeLayer {
         }
     }
 
-    /// Tile `index` rendered with the current parameters, if it differs from the rendered one
-    /// (`Some(None)`: it became empty).
-    fn rerender_tile(&self, index: usize, raw: &[u8]) -> Option<Option<Arc<Vec<u8>>>> {
+    /// Tile `index` rendered with the current parameters within `within`, if it differs from
+    /// the rendered one (`Some(None)`: it became empty).
+    fn rerender_tile(
+        &self,
+        index: usize,
+        raw: &[u8],
+        within: &PixelRect,
+    ) -> Option<Option<Arc<Vec<u8>>>> {
         let shape = (self.params.edge_only() != GenerativeParams::default())
             .then(|| EdgeShape::new(self.params));
-        let part = self.rendered.tile_rect(index).intersect(&self.region);
+        let part = self
+            .rendered
+            .tile_rect(index)
+            .intersect(&self.region)
+            .intersect(within);
         let current = self.rendered.tile(index);
         let region_width = self.region.width() as usize;
         let mut updated: Option<Vec<u8>> = None;
@@ -339,6 +571,7 @@ impl GenerativeLayer {
             + self.distance.len() * 2
             + self.context.as_ref().map_or(0, |context| context.len())
             + self.shown.as_ref().map_or(0, |shown| shown.len())
+            + self.choice.as_ref().map_or(0, ChoiceTiles::memory_bytes)
             + self.rendered.memory_bytes()
     }
 }

@@ -18,6 +18,8 @@ pub enum TileTarget {
     Layer(LayerId),
     /// The inpainting mask.
     Mask,
+    /// Which variation a generative layer shows where.
+    Choice(LayerId),
 }
 
 /// One reversible change: the state to restore.

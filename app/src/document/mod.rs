@@ -5,6 +5,7 @@
 //! changed, so the canvas re-uploads only those tiles.
 
 pub mod brush;
+pub mod choice;
 pub mod color_match;
 pub mod compositor;
 pub mod generations;
@@ -76,6 +77,25 @@ pub enum DocumentError {
     NotPaintable {
         /// Its name.
         name: String,
+    },
+    /// The variation brush needs a generative layer with several variations.
+    #[error(
+        "\"{name}\" has no variations to choose between; select a generative layer made with \
+         two or more variations"
+    )]
+    NoVariations {
+        /// Its name.
+        name: String,
+    },
+    /// The variation brush was set to a variation the layer does not have.
+    #[error("\"{name}\" has {count} variations, not {variation}; pick one of its own")]
+    NoSuchVariation {
+        /// Its name.
+        name: String,
+        /// The variation asked for (1-based).
+        variation: usize,
+        /// How many it has.
+        count: usize,
     },
 }
 
@@ -241,6 +261,14 @@ impl Document {
         match &mut self.layers.iter_mut().find(|layer| layer.id == id)?.content {
             LayerContent::Paint(pixels) => Some(pixels),
             LayerContent::Generative(_) => None,
+        }
+    }
+
+    /// A generative layer's content, for changing it in place (shared state is copied first).
+    fn generative_mut(&mut self, id: LayerId) -> Option<&mut generative::GenerativeLayer> {
+        match &mut self.layers.iter_mut().find(|layer| layer.id == id)?.content {
+            LayerContent::Generative(generative) => Some(std::sync::Arc::make_mut(generative)),
+            LayerContent::Paint(_) => None,
         }
     }
 
@@ -509,7 +537,15 @@ impl Document {
                             previous.push((index, pixels.replace_tile(index, tile)));
                             self.dirty.tiles.insert(index);
                         }
+                        TileTarget::Choice(_) => previous.push((index, tile)),
                     }
+                }
+                if let TileTarget::Choice(id) = target {
+                    // Swapped together, so the layer re-renders once.
+                    let generative = self.generative_mut(id)?;
+                    let (replaced, changed) = generative.swap_choice_tiles(previous);
+                    self.dirty.tiles.extend(changed);
+                    previous = replaced;
                 }
                 Some(Change::Tiles {
                     target,
@@ -588,3 +624,5 @@ impl Document {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod variation_brush_tests;

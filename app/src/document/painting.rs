@@ -10,7 +10,8 @@ use super::tiles::{self, PixelRect};
 use super::{ActiveMove, ActiveStroke, Document, DocumentError};
 
 impl Document {
-    /// Starts a stroke on a paint layer (`Paint`/`Erase`) or on the mask (`MaskAdd`/`MaskErase`).
+    /// Starts a stroke on a paint layer (`Paint`/`Erase`), on the mask (`MaskAdd`/`MaskErase`)
+    /// or on which variation a generative layer shows where (`Variation`).
     pub fn begin_stroke(
         &mut self,
         layer: Option<LayerId>,
@@ -29,6 +30,29 @@ impl Document {
                     });
                 }
                 TileTarget::Layer(id)
+            }
+            StrokeMode::Variation(variation) => {
+                let id = layer.ok_or(DocumentError::NoLayer)?;
+                let layer = self.editable(id)?;
+                let name = layer.properties.name.clone();
+                let count = match &layer.content {
+                    LayerContent::Generative(generative) => generative.variations.len(),
+                    LayerContent::Paint(_) => 0,
+                };
+                if count < 2 {
+                    return Err(DocumentError::NoVariations { name });
+                }
+                if usize::from(variation) >= count.min(super::choice::MAX_VARIATIONS) {
+                    return Err(DocumentError::NoSuchVariation {
+                        name,
+                        variation: usize::from(variation) + 1,
+                        count,
+                    });
+                }
+                if let Some(generative) = self.generative_mut(id) {
+                    generative.prepare_variation(usize::from(variation));
+                }
+                TileTarget::Choice(id)
             }
         };
         self.active = Some(ActiveStroke {
@@ -66,6 +90,11 @@ impl Document {
                     active.stroke.add_point(tiles, point);
                 }
             }
+            TileTarget::Choice(id) => {
+                if let Some(generative) = self.generative_mut(id) {
+                    active.stroke.add_point(generative.choice_mut(), point);
+                }
+            }
         }
         self.mark_stroke(&mut active);
         self.active = Some(active);
@@ -80,6 +109,12 @@ impl Document {
                 self.dirty.mask_tiles.extend(tiles);
             }
             TileTarget::Layer(_) => self.mark_rect(&changed),
+            TileTarget::Choice(id) => {
+                if let Some(generative) = self.generative_mut(id) {
+                    let tiles = generative.refresh_choice(&changed);
+                    self.dirty.tiles.extend(tiles);
+                }
+            }
         }
     }
 
@@ -95,6 +130,11 @@ impl Document {
                     active.stroke.finish(tiles);
                 }
             }
+            TileTarget::Choice(id) => {
+                if let Some(generative) = self.generative_mut(id) {
+                    active.stroke.finish(generative.choice_mut());
+                }
+            }
         }
         self.mark_stroke(&mut active);
         if active.stroke.before.is_empty() {
@@ -105,6 +145,7 @@ impl Document {
             StrokeMode::Erase => "Eraser stroke",
             StrokeMode::MaskAdd => "Mask stroke",
             StrokeMode::MaskErase => "Mask eraser stroke",
+            StrokeMode::Variation(_) => "Variation brush stroke",
         };
         let tiles = active.stroke.before.drain().collect();
         self.record(

@@ -9,6 +9,7 @@ use std::io::{Read as _, Seek, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::document::choice::{self, MAX_VARIATIONS};
 use crate::document::compositor::{Provenance, unpremultiply};
 use crate::document::generative::{GenerativeLayer, GenerativeParams};
 use crate::document::layer::{BlendMode, Layer, LayerContent, LayerId, LayerProperties};
@@ -85,6 +86,10 @@ struct GenerativeData {
     /// What made the pixels (a model, or content-aware fill).
     #[serde(default)]
     origin: crate::document::generative::Origin,
+    /// Where the variation brush painted each variation: its weights (L8 at region size), by
+    /// variation index; variations it never painted have none.
+    #[serde(default)]
+    choice: Vec<(usize, String)>,
 }
 
 // ---- Writing -----------------------------------------------------------------------------------
@@ -181,6 +186,18 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                     let context = generative.context.as_ref().map(|context| {
                         add_part("context", image::ExtendedColorType::Rgb8, context)
                     });
+                    let choice = generative.choice().map_or_else(Vec::new, |choice| {
+                        (0..generative.variations.len().min(MAX_VARIATIONS))
+                            .filter_map(|variation| {
+                                let weights = choice::channel(choice, &region, variation)?;
+                                let part = format!("choice{variation}");
+                                Some((
+                                    variation,
+                                    add_part(&part, image::ExtendedColorType::L8, &weights),
+                                ))
+                            })
+                            .collect()
+                    });
                     Some(GenerativeData {
                         region,
                         params: generative.params,
@@ -190,6 +207,7 @@ pub fn to_bytes(document: &Document) -> Vec<u8> {
                         mask,
                         context,
                         origin: generative.origin,
+                        choice,
                     })
                 }
             };
@@ -493,6 +511,7 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
                     }
                     None => None,
                 };
+                let variations_count = variations.len();
                 let mut layer = GenerativeLayer::new(
                     (width, height),
                     region,
@@ -505,6 +524,27 @@ pub fn read<R: std::io::Read + Seek>(reader: R) -> Result<Document, String> {
                 .with_origin(generative.origin);
                 if let Some(context) = context {
                     layer = layer.with_context(context);
+                }
+                let mut channels = Vec::new();
+                for (variation, name) in &generative.choice {
+                    if *variation >= variations_count.min(MAX_VARIATIONS) {
+                        return Err(format!(
+                            "\"{name}\" chooses variation {} of a layer with {variations_count}",
+                            variation + 1
+                        ));
+                    }
+                    let weights = archive.image(name, size)?.to_luma8();
+                    if weights.dimensions() != size {
+                        return Err(format!("\"{name}\" does not match its region"));
+                    }
+                    channels.push((*variation, weights.into_raw()));
+                }
+                if !channels.is_empty() {
+                    layer = layer.with_choice(choice::from_channels(
+                        (width, height),
+                        &region,
+                        &channels,
+                    ));
                 }
                 LayerContent::Generative(Arc::new(layer))
             }

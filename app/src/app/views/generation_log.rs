@@ -1,15 +1,20 @@
 //! The generation log window: every generation of the document, newest first, with what made
 //! it (prompt, seeds and which were taken in, settings, region, provider, version, the model
-//! files' sha256), and Copy as JSON.
+//! files' sha256), which variation its layers show where, and Copy as JSON.
 
 use egui::{RichText, Ui};
 
 use crate::app::Action;
 use crate::document::Document;
+use crate::document::generations::ShownVariations;
 
 /// The generation log window (the log is the document's).
 #[derive(Debug, Default)]
-pub struct GenerationLogWindow;
+pub struct GenerationLogWindow {
+    /// Which variations the generative layers show, and the document revision it was
+    /// counted at.
+    shown: Option<(u64, Vec<ShownVariations>)>,
+}
 
 impl GenerationLogWindow {
     /// Every generation of the document, newest first, as the project keeps it.
@@ -21,6 +26,15 @@ impl GenerationLogWindow {
              project and written into exported PNGs.",
         );
         ui.add_space(6.0);
+        let revision = document.revision();
+        if self.shown.as_ref().is_none_or(|(at, _)| *at != revision) {
+            self.shown = Some((revision, document.shown_variations()));
+        }
+        let shown = self
+            .shown
+            .as_ref()
+            .map(|(_, shown)| shown.as_slice())
+            .unwrap_or_default();
         egui::ScrollArea::vertical()
             .max_height(420.0)
             .id_salt("generation log")
@@ -52,6 +66,9 @@ impl GenerationLogWindow {
                             })
                             .collect();
                         ui.label(format!("Seeds: {}", seeds.join(", ")));
+                        for layer in shown.iter().filter(|layer| layer.generation == record.id) {
+                            ui.label(format!("Layer \"{}\": {}", layer.name, layer.describe()));
+                        }
                         let strength = record
                             .strength
                             .map(|strength| format!(" · strength {strength:.2}"))

@@ -4,6 +4,9 @@ use egui::Ui;
 
 use crate::app::{Action, Edit};
 use crate::canvas::Overlays;
+use crate::document::Document;
+use crate::document::choice::MAX_VARIATIONS;
+use crate::document::layer::{LayerContent, LayerId};
 use crate::tools::{Tool, ToolSettings};
 
 /// The tools panel (it keeps no state of its own: the tools and brushes are the settings').
@@ -17,9 +20,11 @@ impl ToolsPanel {
         ui: &mut Ui,
         tools: &mut ToolSettings,
         overlays: &mut Overlays,
-        mask_empty: bool,
+        document: &Document,
+        active_layer: Option<LayerId>,
         actions: &mut Vec<Action>,
     ) {
+        let mask_empty = document.mask().is_empty();
         ui.heading("Tools");
         ui.horizontal_wrapped(|ui| {
             for tool in Tool::ALL {
@@ -29,7 +34,10 @@ impl ToolsPanel {
         });
         ui.add_space(4.0);
         let tool = tools.tool;
-        if tool.stroke_mode().is_some() {
+        if tool == Tool::VariationBrush {
+            variation_choice(ui, tools, document, active_layer);
+        }
+        if tool.is_brush() {
             let brush = tools.active_brush_mut();
             egui::Grid::new("brush_settings")
                 .num_columns(2)
@@ -49,7 +57,7 @@ impl ToolsPanel {
                     ui.add(egui::Slider::new(&mut brush.hardness, 0.0..=1.0))
                         .labelled_by(label.id);
                     ui.end_row();
-                    if tool != Tool::MaskEraser {
+                    if tool != Tool::MaskEraser && tool != Tool::VariationBrush {
                         let label = ui.label("Opacity");
                         ui.add(egui::Slider::new(&mut brush.opacity, 0.01..=1.0))
                             .labelled_by(label.id);
@@ -126,4 +134,59 @@ impl ToolsPanel {
             });
         }
     }
+}
+
+/// Which variation the variation brush paints, among the selected layer's.
+fn variation_choice(
+    ui: &mut Ui,
+    tools: &mut ToolSettings,
+    document: &Document,
+    active_layer: Option<LayerId>,
+) {
+    let layer = active_layer.and_then(|id| document.layer(id));
+    let Some((layer, generative)) = layer.and_then(|layer| match &layer.content {
+        LayerContent::Generative(generative) if generative.variations.len() > 1 => {
+            Some((layer, generative))
+        }
+        _ => None,
+    }) else {
+        ui.weak(
+            "Select a generative layer made with two or more variations, then paint where each \
+             shows.",
+        );
+        return;
+    };
+    let seeds = document
+        .generation_log
+        .iter()
+        .find(|record| record.id == generative.generation)
+        .map(|record| record.seeds.clone())
+        .unwrap_or_default();
+    let count = generative.variations.len().min(MAX_VARIATIONS);
+    if usize::from(tools.paint_variation) >= count {
+        tools.paint_variation = 0;
+    }
+    ui.label(format!(
+        "Paint a variation of \"{}\"",
+        layer.properties.name
+    ));
+    ui.horizontal_wrapped(|ui| {
+        for index in 0..count {
+            let seed = seeds
+                .get(index)
+                .map_or_else(String::new, |seed| format!(", seed {seed}"));
+            let label = if index == generative.selected {
+                format!("{} (base)", index + 1)
+            } else {
+                (index + 1).to_string()
+            };
+            ui.selectable_value(&mut tools.paint_variation, index as u8, label)
+                .on_hover_text(format!(
+                    "Paint variation {}{seed}; where you have not painted, the layer shows \
+                     its base variation (Previous / Next in the layer panel)",
+                    index + 1
+                ));
+        }
+    });
+    ui.weak("Soft edges blend the variations; undo takes a stroke back.");
 }
