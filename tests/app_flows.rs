@@ -848,3 +848,90 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
     harness.run();
     assert_eq!(composite(harness.state().document()).0, painted);
 }
+
+#[test]
+fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
+    let sandbox = Sandbox::new();
+    let mut harness = window(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        model: Some(fixture_model("tiny-sd-inpaint")),
+        document_size: [256, 192],
+        ..sandbox.options()
+    });
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.generation.steps = 2;
+        settings.generation.count = 1;
+    }
+    wait_for_model(&mut harness);
+    hard_brush(&mut harness, [200, 60, 40]);
+    harness.get_by_label("Brush").click();
+    harness.run();
+    drag_through(&mut harness, &line((20.0, 90.0), (236.0, 110.0), 8.0));
+    let (before, _) = composite(harness.state().document());
+    assert!(
+        before.chunks_exact(4).any(|pixel| pixel[3] == 255),
+        "painted"
+    );
+
+    click_menu(&mut harness, "Edit", "Canvas size…");
+    harness.get_by_label("Canvas size");
+    harness.get_by_label("Anchor left").click();
+    harness.run();
+    harness.get_by_label("+64").click();
+    harness.run();
+    harness.get_by_label_contains("Adds 64 px on the top, 64 px on the right, 64 px on the bottom");
+    harness.get_by_label("Grow canvas").click();
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!((document.width(), document.height()), (320, 320));
+    let picture = pentimento::document::tiles::PixelRect::new(0, 64, 256, 192);
+    assert_eq!(
+        document.composite(&picture).0,
+        before,
+        "the picture moved whole"
+    );
+    // The new area is masked, 32 px into the picture beside it.
+    assert_eq!(document.mask().pixel(319, 100)[0], 255);
+    assert_eq!(document.mask().pixel(230, 100)[0], 255);
+    assert_eq!(document.mask().pixel(200, 150)[0], 0);
+    assert_eq!(
+        document.mask().pixel(0, 150)[0],
+        0,
+        "nothing added on the left"
+    );
+
+    generate_and_wait(&mut harness);
+    harness.get_by_label("Accept").click();
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!(document.layers().len(), 2);
+    assert_eq!(document.generation_log[0].mode, "inpaint");
+    let (after, provenance) = composite(document);
+    for y in 0..320 {
+        for x in 0..320 {
+            let index = (y * 320 + x) as usize;
+            let in_picture = picture.contains(x, y);
+            if !in_picture {
+                assert_eq!(provenance[index], Provenance::Generated, "({x}, {y})");
+                assert_eq!(after[index * 4 + 3], 255, "({x}, {y}) is painted");
+            } else if document.mask().pixel(x, y)[0] == 0 {
+                let old = ((y - 64) * 256 + x) as usize * 4;
+                assert_eq!(
+                    after[index * 4..index * 4 + 4],
+                    before[old..old + 4],
+                    "({x}, {y})"
+                );
+            }
+        }
+    }
+    // Undo the accept and the growth: the canvas is as it was.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    let document = harness.state().document();
+    assert_eq!((document.width(), document.height()), (256, 192));
+    assert_eq!(composite(document).0, before);
+    assert!(document.mask().is_empty());
+}

@@ -24,7 +24,7 @@ use std::time::Duration;
 use egui::Panel;
 use pentimento_inference::LocateOptions;
 
-pub use action::{Action, AfterSave, Edit, FilePurpose, Modal, ReplaceWith};
+pub use action::{Action, AfterSave, CanvasSizeForm, Edit, FilePurpose, Modal, ReplaceWith};
 pub use generation::{GenerationState, ModelState};
 pub use notices::{Notice, Notices};
 pub use workspace::Workspace;
@@ -526,6 +526,7 @@ impl PentimentoApp {
         let dismissable = matches!(
             modal,
             Modal::NewCanvas { .. }
+                | Modal::CanvasSize(_)
                 | Modal::Settings
                 | Modal::Models
                 | Modal::GenerationLog

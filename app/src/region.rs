@@ -115,7 +115,9 @@ pub fn plan(
 /// [`plan`], and with `prefill` an inpainting's masked area is first filled with the picture's
 /// own texture (content-aware fill) in what the model is given, so that at a strength below 1
 /// it starts from plausible pixels rather than from what the mask covers (as InvokeAI's
-/// infill). The context kept for colour match stays the artist's pixels.
+/// infill). Masked pixels where nothing is painted (outpainting into a grown canvas) are
+/// pre-filled whatever `prefill` says. The context kept for colour match stays the artist's
+/// pixels.
 pub fn plan_with(
     document: &Document,
     choice: ModeChoice,
@@ -156,9 +158,17 @@ pub fn plan_with(
         ResolvedMode::Inpaint => document.mask().read_rect(&region),
         _ => vec![255; region.width() as usize * region.height() as usize],
     };
-    let context = region_pixels(document, region);
-    let given = if prefill && mode == ResolvedMode::Inpaint {
-        let hole: Vec<bool> = region_mask.iter().map(|&value| value > 0).collect();
+    let (premultiplied, _) = document.composite(&region);
+    let context = over_color(&premultiplied, [255, 255, 255]);
+    // Masked pixels with nothing painted on them (a grown canvas's new area) have no colour
+    // of their own to give the model, so they are always pre-filled from the picture; with
+    // `prefill`, every masked pixel is.
+    let hole: Vec<bool> = region_mask
+        .iter()
+        .zip(premultiplied.chunks_exact(4))
+        .map(|(&masked, pixel)| masked > 0 && (prefill || pixel[3] == 0))
+        .collect();
+    let given = if mode == ResolvedMode::Inpaint && hole.contains(&true) {
         crate::fill::fill(
             &context,
             region.width() as usize,
@@ -520,6 +530,50 @@ mod tests {
         assert!(
             pixel[1] < 80 && (pixel[0] > 150 || pixel[2] > 150),
             "{pixel:?}"
+        );
+    }
+
+    #[test]
+    fn outpainting_gives_the_model_the_pictures_texture_in_the_new_area() {
+        let mut document = Document::new(128, 128).expect("size");
+        let picture: Vec<u8> = (0..128 * 128)
+            .flat_map(|i| {
+                if ((i % 128 + i / 128) / 8) % 2 == 0 {
+                    [220, 40, 40, 255]
+                } else {
+                    [40, 40, 220, 255]
+                }
+            })
+            .collect();
+        document.import_layer("picture", 128, 128, &picture, 0, 0);
+        document
+            .grow_canvas(
+                256,
+                128,
+                crate::document::canvas_size::Anchor { x: 0, y: 1 },
+                Some(16),
+            )
+            .expect("grows to the right");
+        let plan = plan(&document, ModeChoice::Auto, SD15, 0.6).expect("plan");
+        assert_eq!(plan.mode, ResolvedMode::Inpaint);
+        let Mode::Inpaint { image, .. } = &plan.request_mode else {
+            panic!("inpainting");
+        };
+        // The new area (the right of the region) is not the white of an empty canvas: it is
+        // the stripes' reds and blues (green stays low everywhere).
+        let (w, h) = (image.width as usize, image.height as usize);
+        let right: Vec<&[u8]> = (0..h)
+            .flat_map(|y| (w * 3 / 4..w).map(move |x| (y * w + x) * 3))
+            .map(|at| &image.pixels[at..at + 3])
+            .collect();
+        let green = right.iter().map(|p| f64::from(p[1])).sum::<f64>() / right.len() as f64;
+        assert!(
+            green < 90.0,
+            "the new area is pre-filled (mean green {green})"
+        );
+        assert!(
+            plan.context[(plan.region.width() as usize - 1) * 3] == 255,
+            "what colour match measures against is the artist's (empty, over white)"
         );
     }
 

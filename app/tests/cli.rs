@@ -151,7 +151,7 @@ fn info_on_a_file_that_is_not_a_model_folder() {
         &["info", dir.path().join("absent").to_str().expect("utf-8")],
         &[],
     );
-    assert!(message.contains("this is not a folder"), "{message}");
+    assert!(message.contains("there is no folder here"), "{message}");
 
     let output = pentimento(&["info", dir.path().to_str().expect("utf-8")], &[]);
     let message = stderr(&output);

@@ -662,6 +662,97 @@ fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
 }
 
 #[test]
+fn project_grow_then_inpaint_outpaints_the_new_area_from_the_pictures_context() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let sketch = image::RgbImage::from_fn(64, 64, |x, y| {
+        image::Rgb([200, (x * 3) as u8, (y * 3) as u8])
+    });
+    let sketch_path = folder.path().join("sketch.png");
+    sketch.save(&sketch_path).expect("sketch");
+    let grown = folder.path().join("grown.ora");
+    let output = pentimento_at(folder.path())
+        .args(["project", "grow"])
+        .arg(&sketch_path)
+        .args(["--width", "96", "--height", "64", "--anchor", "left"])
+        .args(["--overlap", "8", "--out"])
+        .arg(&grown)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("the picture at 0,0–64,64; 2560 px masked"),
+        "32 + 8 columns of 64: {stdout}"
+    );
+    let document = ora::open(&grown).expect("opens");
+    assert_eq!((document.width(), document.height()), (96, 64));
+    assert_eq!(document.mask().pixel(95, 10)[0], 255);
+    assert_eq!(
+        document.mask().pixel(56, 10)[0],
+        255,
+        "8 px into the picture"
+    );
+    assert_eq!(document.mask().pixel(55, 10)[0], 0);
+
+    // Inpainting with the project's own mask paints the new area.
+    let out = folder.path().join("outpainted.ora");
+    let output = pentimento_at(folder.path())
+        .args(["project", "inpaint"])
+        .arg(&grown)
+        .arg("--model")
+        .arg(tiny_inpaint_model())
+        .args(["--prompt", "more of the same", "--steps", "2", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document = ora::open(&out).expect("opens");
+    let (composite, provenance) = document.composite(&document.bounds());
+    let straight = unpremultiply(&composite);
+    for y in 0..64 {
+        for x in 0..96 {
+            let index = (y * 96 + x) as usize;
+            if x >= 56 {
+                assert_eq!(provenance[index], Provenance::Generated, "({x}, {y})");
+                assert_eq!(straight[index * 4 + 3], 255, "opaque ({x}, {y})");
+            } else {
+                assert_eq!(provenance[index], Provenance::Hand, "({x}, {y})");
+                assert_eq!(
+                    &straight[index * 4..index * 4 + 3],
+                    &sketch.get_pixel(x, y).0,
+                    "({x}, {y})"
+                );
+            }
+        }
+    }
+    // A project with no mask and no --mask is refused with what to do.
+    let output = pentimento_at(folder.path())
+        .args(["project", "inpaint"])
+        .arg(&sketch_path)
+        .arg("--model")
+        .arg(tiny_inpaint_model())
+        .args(["--prompt", "x", "--out"])
+        .arg(folder.path().join("never.ora"))
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("has no mask; give one with --mask"),
+        "{message}"
+    );
+    assert!(!folder.path().join("never.ora").exists());
+}
+
+#[test]
 fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_nothing() {
     let folder = tempfile::tempdir().expect("temporary folder");
     let sketch_path = folder.path().join("sketch.png");

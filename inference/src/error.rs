@@ -14,6 +14,13 @@ pub enum ModelError {
         path: PathBuf,
     },
 
+    /// Nothing is at the path.
+    #[error("there is no folder here; check the path, or choose the folder that holds model_index.json: {}", path.display())]
+    NoSuchFolder {
+        /// The path given.
+        path: PathBuf,
+    },
+
     /// A component every generation needs is missing.
     #[error(
         "the model has no {component} (expected {component}/model.onnx); is this a Stable \

@@ -149,6 +149,39 @@ pub enum Edit {
     },
     /// End the undo step being merged (a slider was let go).
     SealHistory,
+    /// Grow the canvas as the Canvas size dialog says.
+    GrowCanvas(CanvasSizeForm),
+}
+
+/// The Canvas size dialog's choices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CanvasSizeForm {
+    /// The canvas's size now.
+    pub from: (u32, u32),
+    /// The new width.
+    pub width: u32,
+    /// The new height.
+    pub height: u32,
+    /// Where the picture sits.
+    pub anchor: crate::document::canvas_size::Anchor,
+    /// Mask the new area so the next generation paints it (outpainting).
+    pub outpaint: bool,
+    /// How far into the picture the mask reaches, in pixels (the generation blends there).
+    pub overlap: u32,
+}
+
+impl CanvasSizeForm {
+    /// The dialog for a canvas of `width × height`: the same size, centred, outpainting on.
+    pub fn for_canvas(width: u32, height: u32) -> Self {
+        Self {
+            from: (width, height),
+            width,
+            height,
+            anchor: crate::document::canvas_size::Anchor::CENTRE,
+            outpaint: true,
+            overlap: 32,
+        }
+    }
 }
 
 /// What a file or folder being chosen is for: the step that follows the choice, whichever
@@ -249,6 +282,8 @@ pub enum Modal {
     GenerationLog,
     /// The export dialog.
     Export(Box<super::views::export::ExportForm>),
+    /// Grow the canvas (and mask the new area for outpainting).
+    CanvasSize(CanvasSizeForm),
     /// What an opened image's Content Credentials say.
     Credentials {
         /// The image's file name.
@@ -393,6 +428,26 @@ impl PentimentoApp {
             Edit::SealHistory => {
                 document.seal_history();
                 None
+            }
+            Edit::GrowCanvas(form) => {
+                let outpaint = form.outpaint.then_some(form.overlap);
+                match document.grow_canvas(form.width, form.height, form.anchor, outpaint) {
+                    Ok(grown) => {
+                        self.view.reset_document();
+                        let text = if grown.masked > 0 {
+                            format!(
+                                "The canvas is {}×{} now, and the new area is masked: describe \
+                                 what to paint there and Generate (undo puts everything back).",
+                                form.width, form.height
+                            )
+                        } else {
+                            format!("The canvas is {}×{} now.", form.width, form.height)
+                        };
+                        self.notify(ctx, text, false);
+                        None
+                    }
+                    Err(err) => Some(err.to_string()),
+                }
             }
         };
         if let Some(message) = refused {

@@ -75,6 +75,9 @@ pub struct CanvasView {
     move_origin: Option<(f32, f32)>,
     /// The last pointer position over the canvas, in document pixels.
     pub hover: Option<(f32, f32)>,
+    /// The document size the canvas last showed (a change — Canvas size, or undoing it —
+    /// uploads and fits it again).
+    shown_size: [u32; 2],
 }
 
 impl Default for CanvasView {
@@ -91,6 +94,7 @@ impl Default for CanvasView {
             selecting: false,
             move_origin: None,
             hover: None,
+            shown_size: [0, 0],
         }
     }
 }
@@ -161,6 +165,10 @@ impl CanvasView {
         interactive: bool,
     ) -> (egui::Response, Vec<CanvasEvent>) {
         let size = [document.width(), document.height()];
+        if size != self.shown_size {
+            self.shown_size = size;
+            self.reset_document();
+        }
         let (area, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::Role::Canvas, ui.is_enabled(), "Canvas")

@@ -14,6 +14,7 @@ use pentimento_inference::{
 };
 
 use crate::document::LoraRecord;
+use crate::document::canvas_size::Anchor;
 use crate::region::{self, ModeChoice, ModelShape};
 use crate::settings::{Folders, GenerationSettings, Settings};
 use crate::worker::{Command, Event, ModelInfo, Worker};
@@ -29,12 +30,38 @@ pub enum ProjectCommand {
     Fill {
         /// The project (.ora) or image to fill.
         input: PathBuf,
-        /// The area to fill: a greyscale image the picture's size, white = fill.
+        /// The area to fill: a greyscale image the picture's size, white = fill (default: the
+        /// project's own mask).
         #[arg(long)]
-        mask: PathBuf,
+        mask: Option<PathBuf>,
         /// Seed of the random search.
         #[arg(long, default_value_t = 1)]
         seed: u32,
+        /// The project to write (.ora).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add to the canvas of a project or image (every layer keeps its pixels) and mask the
+    /// new area, so that `project inpaint` then outpaints it.
+    Grow {
+        /// The project (.ora) or image to grow.
+        input: PathBuf,
+        /// The new width (at least the current one).
+        #[arg(long)]
+        width: u32,
+        /// The new height (at least the current one).
+        #[arg(long)]
+        height: u32,
+        /// Where the picture sits: centre, left, right, top, bottom, top-left, top-right,
+        /// bottom-left or bottom-right.
+        #[arg(long, default_value = "centre", value_parser = parse_anchor)]
+        anchor: Anchor,
+        /// How far the mask reaches into the picture, in pixels.
+        #[arg(long, default_value_t = 32)]
+        overlap: u32,
+        /// Leave the mask as it is (grow only).
+        #[arg(long)]
+        no_mask: bool,
         /// The project to write (.ora).
         #[arg(long)]
         out: PathBuf,
@@ -51,9 +78,10 @@ pub enum ProjectCommand {
 pub struct InpaintArgs {
     /// The project (.ora) or image (PNG, JPEG, WebP) to inpaint.
     pub input: PathBuf,
-    /// The mask: a greyscale image the size of the picture, white = regenerate.
+    /// The mask: a greyscale image the size of the picture, white = regenerate (default: the
+    /// project's own mask, as `project grow` or the window left it).
     #[arg(long)]
-    pub mask: PathBuf,
+    pub mask: Option<PathBuf>,
     /// The model folder.
     #[arg(long)]
     pub model: PathBuf,
@@ -111,8 +139,79 @@ pub fn run(command: ProjectCommand) -> anyhow::Result<ExitCode> {
             mask,
             seed,
             out,
-        } => fill(&input, &mask, seed, &out),
+        } => fill(&input, mask.as_deref(), seed, &out),
+        ProjectCommand::Grow {
+            input,
+            width,
+            height,
+            anchor,
+            overlap,
+            no_mask,
+            out,
+        } => grow(
+            &input,
+            (width, height),
+            anchor,
+            (!no_mask).then_some(overlap),
+            &out,
+        ),
     }
+}
+
+/// An anchor by name.
+fn parse_anchor(text: &str) -> Result<Anchor, String> {
+    let names = [
+        ("top-left", (0, 0)),
+        ("top", (1, 0)),
+        ("top-right", (2, 0)),
+        ("left", (0, 1)),
+        ("centre", (1, 1)),
+        ("center", (1, 1)),
+        ("right", (2, 1)),
+        ("bottom-left", (0, 2)),
+        ("bottom", (1, 2)),
+        ("bottom-right", (2, 2)),
+    ];
+    names
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|&(_, (x, y))| Anchor { x, y })
+        .ok_or_else(|| {
+            format!(
+                "\"{text}\" is not an anchor; use one of {}",
+                names
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+fn grow(
+    input: &std::path::Path,
+    (width, height): (u32, u32),
+    anchor: Anchor,
+    outpaint: Option<u32>,
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    check_project_out(out)?;
+    let mut document = open_input(input)?;
+    let grown = document
+        .grow_canvas(width, height, anchor, outpaint)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    crate::io::ora::save(&document, out)?;
+    let p = grown.picture;
+    println!(
+        "{}: canvas {width}×{height}, the picture at {},{}–{},{}; {} px masked for outpainting",
+        out.display(),
+        p.x0,
+        p.y0,
+        p.x1,
+        p.y1,
+        grown.masked
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn show(path: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -164,13 +263,8 @@ fn show(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A project or image as a document with `mask` as its mask (an image is recorded as the
-/// document's ingredient).
-fn open_with_mask(
-    input: &std::path::Path,
-    mask: &std::path::Path,
-    out: &std::path::Path,
-) -> anyhow::Result<crate::document::Document> {
+/// `--out` must be a project.
+fn check_project_out(out: &std::path::Path) -> anyhow::Result<()> {
     if !out
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("ora"))
@@ -180,6 +274,11 @@ fn open_with_mask(
             out.display()
         );
     }
+    Ok(())
+}
+
+/// A project or image as a document (an image is recorded as the document's ingredient).
+fn open_input(input: &std::path::Path) -> anyhow::Result<crate::document::Document> {
     let mut document = crate::io::open_document(input).map_err(anyhow::Error::msg)?;
     if !input
         .extension()
@@ -187,6 +286,28 @@ fn open_with_mask(
     {
         crate::credentials::ingredients::record_opened_image(&mut document, input);
     }
+    Ok(document)
+}
+
+/// A project or image as a document with `mask` as its mask, or the project's own mask when
+/// there is none.
+fn open_with_mask(
+    input: &std::path::Path,
+    mask: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> anyhow::Result<crate::document::Document> {
+    check_project_out(out)?;
+    let mut document = open_input(input)?;
+    let Some(mask) = mask else {
+        if document.mask().content_bounds(0).is_empty() {
+            bail!(
+                "{} has no mask; give one with --mask (a greyscale image the picture's size, \
+                 white = change), or grow the canvas with `pentimento project grow`",
+                input.display()
+            );
+        }
+        return Ok(document);
+    };
     let read = crate::io::read_mask(mask)?;
     document
         .replace_mask((read.width, read.height), &read.pixels)
@@ -203,7 +324,7 @@ fn open_with_mask(
 
 fn fill(
     input: &std::path::Path,
-    mask: &std::path::Path,
+    mask: Option<&std::path::Path>,
     seed: u32,
     out: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
@@ -235,7 +356,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
             args.accept + 1
         );
     }
-    let mut document = open_with_mask(&args.input, &args.mask, &args.out)?;
+    let mut document = open_with_mask(&args.input, args.mask.as_deref(), &args.out)?;
 
     let folders = Folders::platform();
     let (settings, _) = Settings::load(&folders.settings_file());

@@ -187,6 +187,38 @@ impl GenerativeLayer {
         self
     }
 
+    /// The same layer on a canvas of `document_size`, moved by `dx, dy` pixels (a grown
+    /// canvas); `None` when its region would not lie wholly on that canvas.
+    pub fn placed(&self, document_size: (u32, u32), dx: u32, dy: u32) -> Option<Self> {
+        let region = PixelRect {
+            x0: self.region.x0 + dx,
+            y0: self.region.y0 + dy,
+            x1: self.region.x1 + dx,
+            y1: self.region.y1 + dy,
+        };
+        if region.x1 > document_size.0 || region.y1 > document_size.1 {
+            return None;
+        }
+        let mut layer = self.clone();
+        layer.document_size = document_size;
+        layer.region = region;
+        layer.choice = self.choice.as_ref().map(|choice| {
+            choice.placed(
+                document_size.0,
+                document_size.1,
+                i64::from(dx),
+                i64::from(dy),
+            )
+        });
+        layer.rendered = self.rendered.placed(
+            document_size.0,
+            document_size.1,
+            i64::from(dx),
+            i64::from(dy),
+        );
+        Some(layer)
+    }
+
     /// The same layer showing variations where `choice` says (a project's saved choice).
     pub fn with_choice(mut self, choice: ChoiceTiles) -> Self {
         if choice.width() == self.document_size.0 && choice.height() == self.document_size.1 {

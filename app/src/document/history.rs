@@ -58,6 +58,17 @@ pub enum Change {
         /// The layer.
         layer: LayerId,
     },
+    /// The canvas size, every layer and the mask to put back (a canvas size change).
+    Canvas {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// The layers, bottom to top.
+        layers: Vec<Layer>,
+        /// The mask.
+        mask: crate::document::tiles::MaskTiles,
+    },
     /// A layer to move back to an index.
     Move {
         /// The layer.
@@ -80,6 +91,9 @@ impl Change {
                 LayerContent::Generative(generative) => generative.memory_bytes(),
             },
             Self::Insert { layer, .. } => layer.memory_bytes(),
+            Self::Canvas { layers, mask, .. } => {
+                layers.iter().map(Layer::memory_bytes).sum::<usize>() + mask.memory_bytes()
+            }
             Self::Properties { .. } | Self::Remove { .. } | Self::Move { .. } => 64,
         }
     }

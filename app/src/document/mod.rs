@@ -5,6 +5,7 @@
 //! changed, so the canvas re-uploads only those tiles.
 
 pub mod brush;
+pub mod canvas_size;
 pub mod choice;
 pub mod color_match;
 pub mod compositor;
@@ -77,6 +78,17 @@ pub enum DocumentError {
     NotPaintable {
         /// Its name.
         name: String,
+    },
+    /// Canvas size only grows.
+    #[error(
+        "the canvas is {width}×{height}; Canvas size only adds to it — to make the picture \
+         smaller, export it and crop the copy"
+    )]
+    WouldShrink {
+        /// Current width.
+        width: u32,
+        /// Current height.
+        height: u32,
     },
     /// The variation brush needs a generative layer with several variations.
     #[error(
@@ -585,6 +597,23 @@ impl Document {
                     index,
                     layer: Box::new(removed),
                 })
+            }
+            Change::Canvas {
+                width,
+                height,
+                layers,
+                mask,
+            } => {
+                let previous = Change::Canvas {
+                    width: self.width,
+                    height: self.height,
+                    layers: std::mem::replace(&mut self.layers, layers),
+                    mask: std::mem::replace(&mut self.mask, mask),
+                };
+                self.width = width;
+                self.height = height;
+                self.dirty.all = true;
+                Some(previous)
             }
             Change::Move { layer, to } => {
                 let from = self.layer_index(layer)?;

@@ -284,8 +284,14 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
     /// The image moved by `dx, dy` pixels (right and down are positive): what moves past an
     /// edge is cut off, what is uncovered is empty. Unpainted tiles cost nothing.
     pub fn translated(&self, dx: i64, dy: i64) -> Self {
-        let mut out = Self::new(self.width, self.height);
-        let (width, height) = (i64::from(self.width), i64::from(self.height));
+        self.placed(self.width, self.height, dx, dy)
+    }
+
+    /// The image on a canvas of `width × height`, moved by `dx, dy` pixels: what lands past an
+    /// edge is cut off, what is uncovered is empty.
+    pub fn placed(&self, width: u32, height: u32, dx: i64, dy: i64) -> Self {
+        let mut out = Self::new(width, height);
+        let (width, height) = (i64::from(width), i64::from(height));
         for index in 0..self.tiles.len() {
             let Some(tile) = self.tile(index) else {
                 continue;

@@ -90,6 +90,11 @@ impl ModelFolder {
         if root.is_file() {
             return Err(refuse_file(root));
         }
+        if !root.exists() {
+            return Err(ModelError::NoSuchFolder {
+                path: root.to_path_buf(),
+            });
+        }
         if !root.is_dir() {
             return Err(ModelError::NotAFolder {
                 path: root.to_path_buf(),

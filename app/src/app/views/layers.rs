@@ -295,9 +295,11 @@ fn layer_properties(
         LayerContent::Generative(generative) if generative.can_match_colour()
     );
     let variations = match &layer.content {
-        LayerContent::Generative(generative) if generative.variations.len() > 1 => {
-            Some((generative.selected, generative.variations.len()))
-        }
+        LayerContent::Generative(generative) if generative.variations.len() > 1 => Some((
+            generative.selected,
+            generative.variations.len(),
+            generative.choice().is_some(),
+        )),
         _ => None,
     };
     let mut released = false;
@@ -385,8 +387,14 @@ fn layer_properties(
                     actions.push(Action::Edit(Edit::SetGenerativeParams { id, params }));
                 }
             }
-            if let Some((selected, count)) = variations {
-                ui.label("Variation");
+            if let Some((selected, count, painted)) = variations {
+                if painted {
+                    ui.label("Base variation").on_hover_text(
+                        "Shown where the variation brush has not painted another variation",
+                    );
+                } else {
+                    ui.label("Variation");
+                }
                 ui.horizontal(|ui| {
                     if ui
                         .add_enabled(selected > 0, egui::Button::new("Previous"))

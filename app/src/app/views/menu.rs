@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::app::{Action, AfterSave, Edit, FilePurpose, Modal, ReplaceWith};
+use crate::app::{Action, AfterSave, CanvasSizeForm, Edit, FilePurpose, Modal, ReplaceWith};
 use crate::canvas::Overlays;
 use crate::document::Document;
 
@@ -74,6 +74,16 @@ impl MenuBar {
                     actions.push(Action::Edit(Edit::Redo));
                 }
                 ui.separator();
+                if ui
+                    .button("Canvas size…")
+                    .on_hover_text("Add to any side of the canvas, to paint beyond the picture")
+                    .clicked()
+                {
+                    actions.push(Action::Show(Modal::CanvasSize(CanvasSizeForm::for_canvas(
+                        document.width(),
+                        document.height(),
+                    ))));
+                }
                 if ui.button("Clear mask").clicked() {
                     actions.push(Action::Edit(Edit::ClearMask));
                 }
