@@ -86,6 +86,18 @@ pub struct GenerationPlan {
     pub context: std::sync::Arc<Vec<u8>>,
     /// The request's mode with images at the generated size.
     pub request_mode: Mode,
+    /// How far inwards the mask's edge was graded, in pixels (0: as painted).
+    pub graded_edge: f32,
+}
+
+/// How a generation is laid out beyond the mode and strength.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PlanOptions {
+    /// Fill every masked pixel with the picture's own texture in what the model is given.
+    pub prefill: bool,
+    /// Grade the mask's edge inwards over this many pixels (0: as painted), so that with soft
+    /// inpainting the model regenerates the edge less strongly than the core.
+    pub graded_edge: f32,
 }
 
 /// The model facts a plan needs.
@@ -109,7 +121,7 @@ pub fn plan(
     model: ModelShape,
     strength: f64,
 ) -> Result<GenerationPlan, String> {
-    plan_with(document, choice, model, strength, false)
+    plan_with(document, choice, model, strength, PlanOptions::default())
 }
 
 /// [`plan`], and with `prefill` an inpainting's masked area is first filled with the picture's
@@ -117,14 +129,24 @@ pub fn plan(
 /// it starts from plausible pixels rather than from what the mask covers (as InvokeAI's
 /// infill). Masked pixels where nothing is painted (outpainting into a grown canvas) are
 /// pre-filled whatever `prefill` says. The context kept for colour match stays the artist's
-/// pixels.
+/// pixels. With a graded edge the mask (what the model is given and what the layer shows
+/// through) fades from full at that distance inside its edge to nothing at the edge.
 pub fn plan_with(
     document: &Document,
     choice: ModeChoice,
     model: ModelShape,
     strength: f64,
-    prefill: bool,
+    options: PlanOptions,
 ) -> Result<GenerationPlan, String> {
+    let PlanOptions {
+        prefill,
+        graded_edge,
+    } = options;
+    let graded_edge = if graded_edge.is_finite() {
+        graded_edge.clamp(0.0, crate::document::generative::MAX_FEATHER)
+    } else {
+        0.0
+    };
     let mask_bounds = document.mask().content_bounds(0);
     let mode = match choice {
         ModeChoice::Auto if !mask_bounds.is_empty() => ResolvedMode::Inpaint,
@@ -155,6 +177,12 @@ pub fn plan_with(
     };
     let generated = generated_size(region, model);
     let region_mask = match mode {
+        ResolvedMode::Inpaint if graded_edge > 0.0 => graded(
+            &document.mask().read_rect(&region),
+            region.width() as usize,
+            region.height() as usize,
+            graded_edge,
+        ),
         ResolvedMode::Inpaint => document.mask().read_rect(&region),
         _ => vec![255; region.width() as usize * region.height() as usize],
     };
@@ -208,7 +236,29 @@ pub fn plan_with(
         region_mask,
         context: std::sync::Arc::new(context),
         request_mode,
+        graded_edge: if mode == ResolvedMode::Inpaint {
+            graded_edge
+        } else {
+            0.0
+        },
     })
+}
+
+/// `mask` with its edge graded inwards: each pixel is at most the smooth ramp from nothing at
+/// the mask's outer edge (where it meets unmasked pixels) to full `width` pixels inside, so
+/// the painted softness is kept where it is softer still.
+pub fn graded(mask: &[u8], width: usize, height: usize, edge: f32) -> Vec<u8> {
+    let unmasked: Vec<bool> = mask.iter().map(|&value| value == 0).collect();
+    let squared = crate::document::generative::squared_distance_to(&unmasked, width, height);
+    mask.iter()
+        .zip(&squared)
+        .map(|(&value, &squared)| {
+            // From the edge between this pixel's centre and the nearest unmasked one.
+            let t = ((squared.sqrt() - 0.5) / edge).clamp(0.0, 1.0);
+            let ramp = t * t * (3.0 - 2.0 * t);
+            value.min(crate::document::brush::round_byte(ramp * 255.0))
+        })
+        .collect()
 }
 
 /// The mask's bounding box with a context margin of a quarter of its larger side (at least
@@ -393,6 +443,7 @@ impl FillPlan {
             outcome: "finished".to_owned(),
             accepted: vec![0],
             loras: Vec::new(),
+            soft_inpainting: None,
         };
         let log_id = document.log_generation(record);
         document.add_fill_layer(
@@ -453,6 +504,8 @@ pub fn record_for(
         outcome: "running".to_owned(),
         accepted: Vec::new(),
         loras: Vec::new(),
+        soft_inpainting: (plan.mode == ResolvedMode::Inpaint && request.soft_inpainting)
+            .then_some(plan.graded_edge),
     }
 }
 
@@ -513,8 +566,25 @@ mod tests {
             }
             other => panic!("not inpainting: {other:?}"),
         };
-        let plain = plan_with(&document, ModeChoice::Auto, SD15, 0.5, false).expect("plan");
-        let prefilled = plan_with(&document, ModeChoice::Auto, SD15, 0.5, true).expect("plan");
+        let plain = plan_with(
+            &document,
+            ModeChoice::Auto,
+            SD15,
+            0.5,
+            PlanOptions::default(),
+        )
+        .expect("plan");
+        let prefilled = plan_with(
+            &document,
+            ModeChoice::Auto,
+            SD15,
+            0.5,
+            PlanOptions {
+                prefill: true,
+                ..PlanOptions::default()
+            },
+        )
+        .expect("plan");
         assert!(
             plain.context == prefilled.context,
             "colour match sees the artist's pixels"
@@ -575,6 +645,67 @@ mod tests {
             plan.context[(plan.region.width() as usize - 1) * 3] == 255,
             "what colour match measures against is the artist's (empty, over white)"
         );
+    }
+
+    #[test]
+    fn a_graded_edge_fades_the_mask_inwards_and_keeps_softer_painting() {
+        let side = 64;
+        let mut mask = vec![0_u8; side * side];
+        for y in 16..48 {
+            for x in 16..48 {
+                mask[y * side + x] = 255;
+            }
+        }
+        mask[32 * side + 32] = 40; // a softer spot the artist painted inside
+        let graded = graded(&mask, side, side, 8.0);
+        let row: Vec<u8> = (0..side).map(|x| graded[28 * side + x]).collect();
+        assert!(
+            row[..16].iter().all(|&v| v == 0),
+            "outside stays out: {row:?}"
+        );
+        assert!(
+            row[16] > 0 && row[16] < 40,
+            "the edge pixel barely regenerates: {row:?}"
+        );
+        assert!(
+            row[16..25].windows(2).all(|w| w[0] < w[1]),
+            "a rising ramp: {row:?}"
+        );
+        assert_eq!(row[25], 255, "8 px in (centre to edge): the core");
+        // A mask painted faintly everywhere keeps its faint level, graded at its edge only.
+        let faint: Vec<u8> = mask.iter().map(|&v| v / 3).collect();
+        let graded_faint = super::graded(&faint, side, side, 8.0);
+        assert_eq!(graded_faint[40 * side + 40], 85);
+        assert!(graded_faint[40 * side + 17] < 85);
+        assert_eq!(graded[32 * side + 32], 40, "softer painting is kept");
+        // The plan grades what the model gets and what the layer shows through.
+        let mut document = Document::new(side as u32, side as u32).expect("size");
+        document
+            .replace_mask((side as u32, side as u32), &mask)
+            .expect("mask");
+        let plan = plan_with(
+            &document,
+            ModeChoice::Auto,
+            SD15,
+            1.0,
+            PlanOptions {
+                graded_edge: 8.0,
+                ..PlanOptions::default()
+            },
+        )
+        .expect("plan");
+        assert_eq!(plan.graded_edge, 8.0);
+        assert_eq!(plan.region, document.bounds());
+        assert_eq!(plan.region_mask, graded);
+        let request = request_for(
+            &plan,
+            &GenerationRequest {
+                soft_inpainting: true,
+                ..GenerationRequest::text_to_image("")
+            },
+        );
+        let record = record_for(&plan, &request, "m", &[], "cpu");
+        assert_eq!(record.soft_inpainting, Some(8.0));
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct GenerationSettings {
     pub loras: Vec<ChosenLora>,
     /// Fill the masked area with content-aware fill before inpainting (for strengths below 1).
     pub prefill: bool,
+    /// Soft inpainting: the mask's grey levels are how strongly each area is regenerated.
+    pub soft_inpainting: bool,
+    /// Grade a hard mask's edge inwards over this many pixels for soft inpainting (0: as
+    /// painted).
+    pub graded_edge: f32,
 }
 
 /// A LoRA in the prompt panel's list.
@@ -80,6 +85,8 @@ impl Default for GenerationSettings {
             provider: ProviderChoice::Auto,
             loras: Vec::new(),
             prefill: false,
+            soft_inpainting: true,
+            graded_edge: 0.0,
         }
     }
 }

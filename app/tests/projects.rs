@@ -82,6 +82,7 @@ fn sample_document() -> Document {
             license: Some("CC-BY-4.0".to_owned()),
             base_model: Some("stable-diffusion-v1/lora".to_owned()),
         }],
+        soft_inpainting: Some(12.0),
     });
     let layer = document.add_generative_layer("Generation 1 · seed 7", region, raw, mask, id);
     document

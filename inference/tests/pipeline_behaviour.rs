@@ -519,3 +519,91 @@ fn a_float16_model_paints_what_its_float32_original_paints() {
         );
     }
 }
+
+/// A mask whose level rises across the picture, one 8-pixel column of cells per level: 0, then
+/// 1/7 … 1.
+fn graded_mask() -> GrayImage {
+    let pixels: Vec<u8> = (0..64 * 64)
+        .map(|index| ((index % 64 / 8) * 255 / 7) as u8)
+        .collect();
+    GrayImage::new(64, 64, pixels).expect("size")
+}
+
+/// Mean absolute difference from `original` per column of latent cells.
+fn column_distance(latents: &[f32], original: &[f32]) -> Vec<f32> {
+    (0..8)
+        .map(|x| {
+            let mut sum = 0.0;
+            for channel in 0..4 {
+                for y in 0..8 {
+                    let index = channel * 64 + y * 8 + x;
+                    sum += (latents[index] - original[index]).abs();
+                }
+            }
+            sum / 32.0
+        })
+        .collect()
+}
+
+#[test]
+fn soft_inpainting_regenerates_each_area_as_strongly_as_its_mask_level() {
+    for name in ["tiny-sd", "tiny-sd-inpaint"] {
+        let mut model = load(name);
+        let image = test_image();
+        // With soft inpainting an all-black mask holds everything to the input on both paths:
+        // the result is the input's own latents (as plain latent blending gives them).
+        let mut keep_all = request(SchedulerKind::Ddim, 2);
+        keep_all.mode = Mode::Inpaint {
+            image: image.clone(),
+            mask: GrayImage::new(64, 64, vec![0; 64 * 64]).expect("size"),
+            strength: 1.0,
+        };
+        keep_all.soft_inpainting = true;
+        let original = generated(&mut model, &keep_all)[0].latents.clone();
+        if name == "tiny-sd" {
+            assert_eq!(original, encoded_input(&mut model, &image));
+        }
+        let mut request = request(SchedulerKind::DpmPlusPlus2M, 14);
+        request.mode = Mode::Inpaint {
+            image: image.clone(),
+            mask: graded_mask(),
+            strength: 1.0,
+        };
+        request.soft_inpainting = true;
+        let soft = generated(&mut model, &request)[0].latents.clone();
+        let distance = column_distance(&soft, &original);
+        // Level 0 is held to the input throughout: its latents are the input's, exactly.
+        assert_eq!(distance[0], 0.0, "{name}: {distance:?}");
+        // Every other level is regenerated, for the last `s` of the steps (14 steps: level k/7
+        // is free for the last 2k of them), so it differs.
+        assert!(
+            distance[1..].iter().all(|&d| d > 0.0),
+            "{name}: {distance:?}"
+        );
+        // The run is reproducible.
+        assert_eq!(generated(&mut model, &request)[0].latents, soft, "{name}");
+        // Without it, the same graded mask is used otherwise: binarised at half for the
+        // inpainting UNet (nothing is held), as coverage blending for the ordinary one.
+        request.soft_inpainting = false;
+        let plain = generated(&mut model, &request)[0].latents.clone();
+        assert_ne!(plain, soft, "{name}: soft inpainting changes the run");
+    }
+}
+
+#[test]
+fn soft_inpainting_with_a_hard_mask_on_an_ordinary_unet_is_latent_blending() {
+    let mut model = load("tiny-sd");
+    let mask_pixels: Vec<u8> = (0..64 * 64)
+        .map(|index| if index % 64 >= 24 { 255 } else { 0 })
+        .collect();
+    let mut request = request(SchedulerKind::EulerAncestral, 5);
+    request.mode = Mode::Inpaint {
+        image: test_image(),
+        mask: GrayImage::new(64, 64, mask_pixels).expect("size"),
+        strength: 0.8,
+    };
+    let plain = generated(&mut model, &request)[0].latents.clone();
+    request.soft_inpainting = true;
+    // A cell is either held or free at every step either way: the same arithmetic.
+    assert_eq!(generated(&mut model, &request)[0].latents, plain);
+}

@@ -146,6 +146,7 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Option<M
         count: 1,
         mode,
         initial_noise: None,
+        soft_inpainting: false,
         img2img_schedule: Img2ImgSchedule::DiffusersOnnx,
         // LoRA goldens: diffusers fused these into the PyTorch model before exporting it; here
         // they are merged into the unfused export.

@@ -461,7 +461,14 @@ impl PentimentoApp {
                 has_vae_encoder: info.has_vae_encoder,
             },
             settings.strength,
-            settings.prefill && settings.strength < 1.0,
+            region::PlanOptions {
+                prefill: settings.prefill && settings.strength < 1.0,
+                graded_edge: if settings.soft_inpainting {
+                    settings.graded_edge
+                } else {
+                    0.0
+                },
+            },
         ) {
             Ok(plan) => plan,
             Err(message) => {
@@ -494,6 +501,7 @@ impl PentimentoApp {
             scheduler: settings.scheduler,
             seed: self.settings.generation.seed,
             count: settings.count,
+            soft_inpainting: settings.soft_inpainting,
             ..GenerationRequest::text_to_image("")
         };
         let request = region::request_for(&plan, &base);

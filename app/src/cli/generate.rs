@@ -64,6 +64,10 @@ pub struct GenerateArgs {
     /// Inpainting mask: a greyscale image, white = regenerate (needs --init-image).
     #[arg(long)]
     pub mask: Option<PathBuf>,
+    /// Soft inpainting: the mask's grey levels say how strongly each area is regenerated
+    /// (differential diffusion), so graded edges meet the picture in the model itself.
+    #[arg(long)]
+    pub soft_inpainting: bool,
     /// Standard-normal starting noise from a .npy file, [count, 4, height/8, width/8]
     /// (or [4, h/8, w/8] for one image), instead of the seeded noise.
     #[arg(long)]
@@ -167,6 +171,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
         initial_noise: None,
         img2img_schedule: args.img2img_schedule,
         loras,
+        soft_inpainting: args.soft_inpainting,
     };
     let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;
     let started = Instant::now();

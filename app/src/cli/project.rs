@@ -114,6 +114,13 @@ pub struct InpaintArgs {
     /// model starts from the picture's own texture rather than what the mask covers.
     #[arg(long)]
     pub prefill: bool,
+    /// Regenerate the mask's feathered part less strongly than its core (soft inpainting):
+    /// its grey levels say how strongly each area changes.
+    #[arg(long)]
+    pub soft_inpainting: bool,
+    /// With --soft-inpainting, first grade the mask's edge inwards over this many pixels.
+    #[arg(long, default_value_t = 0.0)]
+    pub graded_edge: f32,
     /// Which variation becomes the layer (0 = the first).
     #[arg(long, default_value_t = 0)]
     pub accept: usize,
@@ -386,7 +393,14 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
             has_vae_encoder: info.has_vae_encoder,
         },
         args.strength,
-        args.prefill,
+        region::PlanOptions {
+            prefill: args.prefill,
+            graded_edge: if args.soft_inpainting {
+                args.graded_edge
+            } else {
+                0.0
+            },
+        },
     )
     .map_err(anyhow::Error::msg)?;
     let base = GenerationRequest {
@@ -398,6 +412,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
         scheduler: args.scheduler,
         seed: args.seed,
         count,
+        soft_inpainting: args.soft_inpainting,
         ..GenerationRequest::text_to_image("")
     };
     let request = region::request_for(&plan, &base);

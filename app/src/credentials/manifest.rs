@@ -85,6 +85,9 @@ fn generation_parameters(record: &GenerationRecord, choices: &ExportChoices) -> 
         "guidance": record.guidance,
         "seeds": record.seeds,
     });
+    if let Some(edge) = record.soft_inpainting {
+        parameters["soft_inpainting"] = serde_json::json!({ "graded_edge_px": edge });
+    }
     if choices.show_prompt {
         parameters["prompt"] = serde_json::json!(record.prompt);
         parameters["negative_prompt"] = serde_json::json!(record.negative_prompt);

@@ -45,6 +45,10 @@ pub struct GenerationRecord {
     /// The LoRAs it ran with.
     #[serde(default)]
     pub loras: Vec<LoraRecord>,
+    /// Soft inpainting: the mask's grey levels were how strongly each area was regenerated,
+    /// its edge first graded inwards over this many pixels (`None`: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_inpainting: Option<f32>,
 }
 
 /// An image brought into the document (opened as it, or added as a layer): which file it was,

@@ -121,6 +121,12 @@ pub struct GenerationRequest {
     pub img2img_schedule: Img2ImgSchedule,
     /// LoRAs to apply, each with its strength (empty: the model as it is).
     pub loras: Vec<crate::lora::LoraRequest>,
+    /// Inpainting only: the mask's grey levels are how strongly each area is regenerated
+    /// (soft inpainting, as differential diffusion does it): an area at level `s` is held to
+    /// the input for the first `1 − s` of the steps and free for the rest, on both inpainting
+    /// paths, and what the mask leaves black is held to the input throughout. Off: the mask
+    /// is binarised at half for an inpainting UNet, and blended by coverage otherwise.
+    pub soft_inpainting: bool,
 }
 
 impl GenerationRequest {
@@ -142,6 +148,7 @@ impl GenerationRequest {
             initial_noise: None,
             img2img_schedule: Img2ImgSchedule::Diffusers,
             loras: Vec::new(),
+            soft_inpainting: false,
         }
     }
 
@@ -929,7 +936,8 @@ pub struct DenoisePlan {
     pub start: usize,
     /// Channels appended to the UNet input (inpainting UNets: mask and masked-image latents).
     pub unet_extra: Option<Vec<f32>>,
-    /// Latent blending after every step (inpainting with an ordinary UNet).
+    /// Latent blending after every step (inpainting with an ordinary UNet, and soft
+    /// inpainting with either).
     pub blend: Option<inpaint::LatentBlend>,
 }
 

@@ -93,6 +93,13 @@ impl GenerationLogWindow {
                             record.execution_provider,
                             record.app_version
                         ));
+                        if let Some(edge) = record.soft_inpainting {
+                            ui.weak(if edge > 0.0 {
+                                format!("Soft inpainting, the mask's edge graded over {edge:.0} px")
+                            } else {
+                                "Soft inpainting, the mask's edge as painted".to_owned()
+                            });
+                        }
                         for lora in &record.loras {
                             ui.label(format!("LoRA: {}", lora.describe()))
                                 .on_hover_text(format!("sha256 {}", lora.sha256));

@@ -214,6 +214,30 @@ fn generation_settings(
                         );
                     ui.end_row();
                 }
+                if inpainting {
+                    ui.label("");
+                    ui.checkbox(&mut generation.soft_inpainting, "Soft inpainting")
+                        .on_hover_text(
+                            "Regenerate the mask's soft edge less strongly than its core, so \
+                             the model itself meets your pixels there",
+                        );
+                    ui.end_row();
+                    if generation.soft_inpainting {
+                        grid_row(ui, "Graded edge", |ui| {
+                            ui.add(
+                                egui::Slider::new(
+                                    &mut generation.graded_edge,
+                                    0.0..=crate::document::generative::MAX_FEATHER,
+                                )
+                                .suffix(" px"),
+                            )
+                        })
+                        .on_hover_text(
+                            "Soften the mask's edge inwards by this much first, for masks \
+                             with a hard edge (0: as painted)",
+                        );
+                    }
+                }
             }
             grid_row(ui, "Scheduler", |ui| {
                 choice(ui, "scheduler", &mut generation.scheduler)
