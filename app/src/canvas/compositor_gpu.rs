@@ -1,12 +1,16 @@
 //! The GPU compositor: composites document tiles with `shaders/composite.wgsl` into a
 //! document-sized texture, uploading only the tiles that changed. Layer tiles for a batch of
-//! composite tiles go into an array texture; each composite tile is one draw.
+//! composite tiles go into an array texture; each composite tile is one draw. A generative
+//! layer's tiles go up unshaped (colour, mask, distance field, matched colour) and the shader
+//! shapes them with the layer's grow, feather and match strength, as the CPU does — so changing
+//! those is a GPU pass over tiles already prepared, not a CPU re-render.
 
 use std::sync::Arc;
 
 use egui_wgpu::wgpu;
 
-use crate::document::layer::{BlendMode, Layer};
+use crate::document::generative::{GpuTile, Shading};
+use crate::document::layer::{BlendMode, Layer, LayerContent};
 use crate::document::tiles::{PixelRect, TILE, Tile};
 use crate::shaders;
 
@@ -16,16 +20,44 @@ pub const ATLAS_SLOTS: u32 = 64;
 pub const MAX_LAYERS: usize = 64;
 /// Composite tiles per batch (uniform buffer size).
 const JOBS_PER_BATCH: usize = 64;
-/// Bytes per job in the uniform buffer: 16-byte header + 64 × 16-byte layer slots, rounded up to
-/// the 256-byte dynamic offset alignment.
-const JOB_STRIDE: u64 = 1280;
-const JOB_SIZE: u64 = 16 + 16 * MAX_LAYERS as u64;
+/// Bytes per layer slot in the uniform buffer (the shader's `LayerSlot`).
+const SLOT_SIZE: usize = 32;
+/// Bytes per job in the uniform buffer: 16-byte header + 64 layer slots, rounded up to the
+/// 256-byte dynamic offset alignment.
+const JOB_SIZE: u64 = 16 + (SLOT_SIZE * MAX_LAYERS) as u64;
+const JOB_STRIDE: u64 = JOB_SIZE.div_ceil(256) * 256;
+
+/// What a layer gives a composite tile.
+#[derive(Clone, Debug)]
+pub enum TileSource {
+    /// Pixels as they are (straight RGBA).
+    Pixels(Arc<Tile>),
+    /// A generative layer's unshaped tile and how to shape it.
+    Generative {
+        /// Colour, mask, distance and matched colour.
+        tile: Arc<GpuTile>,
+        /// Grow, feather and match strength.
+        shading: Shading,
+    },
+}
+
+impl TileSource {
+    /// Atlas slots it takes (colour, and matched colour when shown).
+    fn slots(&self) -> u32 {
+        match self {
+            Self::Pixels(_) => 1,
+            Self::Generative { tile, shading } => {
+                1 + u32::from(tile.matched.is_some() && shading.weight > 0)
+            }
+        }
+    }
+}
 
 /// One layer's contribution to a composite tile.
 #[derive(Clone, Debug)]
 pub struct TileLayer {
-    /// The layer's tile (`None`: nothing there).
-    pub tile: Option<Arc<Tile>>,
+    /// What it has there.
+    pub source: TileSource,
     /// Layer opacity.
     pub opacity: f32,
     /// Blend mode.
@@ -44,17 +76,24 @@ pub struct TileJob {
 impl TileJob {
     /// The job for document tile `index` of `layers`.
     pub fn for_tile(layers: &[Layer], index: usize) -> Option<Self> {
-        let first = layers.first()?.pixels();
-        let rect = first.tile_rect(index);
+        let rect = layers.first()?.tile_rect(index);
         let layers = layers
             .iter()
             .filter(|layer| layer.properties.visible && layer.properties.opacity > 0.0)
-            .map(|layer| TileLayer {
-                tile: layer.pixels().tile(index).cloned(),
-                opacity: layer.properties.opacity.clamp(0.0, 1.0),
-                blend: layer.properties.blend,
+            .filter_map(|layer| {
+                let source = match &layer.content {
+                    LayerContent::Paint(pixels) => TileSource::Pixels(pixels.tile(index)?.clone()),
+                    LayerContent::Generative(generative) => TileSource::Generative {
+                        tile: generative.gpu_tile(index)?,
+                        shading: generative.shading(),
+                    },
+                };
+                Some(TileLayer {
+                    source,
+                    opacity: layer.properties.opacity.clamp(0.0, 1.0),
+                    blend: layer.properties.blend,
+                })
             })
-            .filter(|layer| layer.tile.is_some())
             .take(MAX_LAYERS)
             .collect();
         Some(Self { rect, layers })
@@ -66,6 +105,8 @@ pub struct GpuCompositor {
     size: [u32; 2],
     pipeline: wgpu::RenderPipeline,
     atlas: wgpu::Texture,
+    /// Generative layers' distance fields, one layer per colour slot (`R16Sint`).
+    distances: wgpu::Texture,
     jobs: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     composite: wgpu::Texture,
@@ -155,6 +196,16 @@ impl GpuCompositor {
             entries: &[
                 uniform_layout(0, JOB_SIZE, true),
                 texture_layout(1, wgpu::TextureViewDimension::D2Array, false),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Sint,
+                        view_dimension: wgpu::TextureViewDimension::D2Array,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
             ],
         });
         let pipeline = fullscreen_pipeline(
@@ -182,6 +233,24 @@ impl GpuCompositor {
             dimension: Some(wgpu::TextureViewDimension::D2Array),
             ..Default::default()
         });
+        let distances = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("generative distances"),
+            size: wgpu::Extent3d {
+                width: TILE,
+                height: TILE,
+                depth_or_array_layers: ATLAS_SLOTS,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::R16Sint,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        let distances_view = distances.create_view(&wgpu::TextureViewDescriptor {
+            dimension: Some(wgpu::TextureViewDimension::D2Array),
+            ..Default::default()
+        });
         let jobs = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("composite jobs"),
             size: JOB_STRIDE * JOBS_PER_BATCH as u64,
@@ -201,6 +270,7 @@ impl GpuCompositor {
                     }),
                 },
                 view_entry(1, &atlas_view),
+                view_entry(2, &distances_view),
             ],
         });
         let composite = document_texture(
@@ -228,6 +298,7 @@ impl GpuCompositor {
             size,
             pipeline,
             atlas,
+            distances,
             jobs,
             bind_group,
             composite_view: composite.create_view(&wgpu::TextureViewDescriptor::default()),
@@ -253,7 +324,11 @@ impl GpuCompositor {
             let mut end = start;
             let mut slots = 0;
             while end < jobs.len() && end - start < JOBS_PER_BATCH {
-                let needed = jobs[end].layers.len() as u32;
+                let needed: u32 = jobs[end]
+                    .layers
+                    .iter()
+                    .map(|layer| layer.source.slots())
+                    .sum();
                 if slots + needed > ATLAS_SLOTS && end > start {
                     break;
                 }
@@ -277,40 +352,41 @@ impl GpuCompositor {
             write_u32(&mut uniforms, base + 4, job.rect.y0);
             let mut count = 0_u32;
             for layer in &job.layers {
-                let Some(tile) = &layer.tile else {
-                    continue;
-                };
-                if slot >= ATLAS_SLOTS {
+                let needed = layer.source.slots();
+                if slot + needed > ATLAS_SLOTS {
                     break;
                 }
-                queue.write_texture(
-                    wgpu::TexelCopyTextureInfo {
-                        texture: &self.atlas,
-                        mip_level: 0,
-                        origin: wgpu::Origin3d {
-                            x: 0,
-                            y: 0,
-                            z: slot,
-                        },
-                        aspect: wgpu::TextureAspect::All,
-                    },
-                    tile,
-                    wgpu::TexelCopyBufferLayout {
-                        offset: 0,
-                        bytes_per_row: Some(TILE * 4),
-                        rows_per_image: Some(TILE),
-                    },
-                    wgpu::Extent3d {
-                        width: TILE,
-                        height: TILE,
-                        depth_or_array_layers: 1,
-                    },
-                );
-                let at = base + 16 + count as usize * 16;
-                write_u32(&mut uniforms, at, slot);
+                let at = base + 16 + count as usize * SLOT_SIZE;
+                let colour_slot = slot;
+                match &layer.source {
+                    TileSource::Pixels(tile) => {
+                        self.upload_slot(queue, colour_slot, tile);
+                        // Kind 0: pixels as they are.
+                        write_u32(&mut uniforms, at + 12, 0);
+                    }
+                    TileSource::Generative { tile, shading } => {
+                        self.upload_slot(queue, colour_slot, &tile.colour);
+                        let mut matched_slot = -1_i32;
+                        if let Some(matched) = tile.matched.as_ref().filter(|_| shading.weight > 0)
+                        {
+                            matched_slot = (colour_slot + 1) as i32;
+                            self.upload_slot(queue, colour_slot + 1, matched);
+                        }
+                        if shading.shaped {
+                            self.upload_distance(queue, colour_slot, &tile.distance);
+                        }
+                        // Kind 1: the mask's own alpha; 2: shaped from the distance field.
+                        write_u32(&mut uniforms, at + 12, if shading.shaped { 2 } else { 1 });
+                        uniforms[at + 16..at + 20].copy_from_slice(&matched_slot.to_le_bytes());
+                        uniforms[at + 20..at + 24].copy_from_slice(&shading.edge.to_le_bytes());
+                        uniforms[at + 24..at + 28].copy_from_slice(&shading.width.to_le_bytes());
+                        write_u32(&mut uniforms, at + 28, shading.weight);
+                    }
+                }
+                write_u32(&mut uniforms, at, colour_slot);
                 write_u32(&mut uniforms, at + 4, layer.blend.shader_index());
                 uniforms[at + 8..at + 12].copy_from_slice(&layer.opacity.to_le_bytes());
-                slot += 1;
+                slot += needed;
                 count += 1;
             }
             write_u32(&mut uniforms, base + 8, count);
@@ -356,6 +432,60 @@ impl GpuCompositor {
             }
         }
         queue.submit([encoder.finish()]);
+    }
+
+    /// Uploads an RGBA8 tile into atlas slot `slot`.
+    fn upload_slot(&self, queue: &wgpu::Queue, slot: u32, tile: &[u8]) {
+        queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.atlas,
+                mip_level: 0,
+                origin: wgpu::Origin3d {
+                    x: 0,
+                    y: 0,
+                    z: slot,
+                },
+                aspect: wgpu::TextureAspect::All,
+            },
+            tile,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(TILE * 4),
+                rows_per_image: Some(TILE),
+            },
+            wgpu::Extent3d {
+                width: TILE,
+                height: TILE,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
+    /// Uploads a distance tile (`i16` little-endian) into the distance layer of `slot`.
+    fn upload_distance(&self, queue: &wgpu::Queue, slot: u32, distance: &[u8]) {
+        queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.distances,
+                mip_level: 0,
+                origin: wgpu::Origin3d {
+                    x: 0,
+                    y: 0,
+                    z: slot,
+                },
+                aspect: wgpu::TextureAspect::All,
+            },
+            distance,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(TILE * 2),
+                rows_per_image: Some(TILE),
+            },
+            wgpu::Extent3d {
+                width: TILE,
+                height: TILE,
+                depth_or_array_layers: 1,
+            },
+        );
     }
 
     /// Uploads a single-channel document tile (mask or provenance) into its texture.

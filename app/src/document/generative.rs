@@ -1,16 +1,17 @@
 //! Generative layers: a generation's raw result over its region, shown through the mask it was
 //! made with, shaped by live parameters (grow or shrink, feather, colour match — see
 //! [`super::color_match`]), and which variation shows where (painted with the variation
-//! brush — see [`super::choice`]). Changing a parameter
-//! re-renders the layer from the kept raw result; nothing is generated again, and no other
-//! layer is touched.
+//! brush — see [`super::choice`]). Changing a parameter shapes the kept raw result again;
+//! nothing is generated again, and no other layer is touched.
 //!
 //! Shaping works on the mask's signed distance field (computed once per layer, exact Euclidean):
-//! growing moves the edge along it, feathering turns the distance into a smooth ramp. So a
-//! parameter change costs one pass over the region whatever the radii, and only pixels whose
-//! alpha changes are rewritten.
+//! growing moves the edge along it, feathering turns the distance into a smooth ramp, and the
+//! match strength blends the colours as generated towards the fully matched ones. The GPU
+//! compositor does that shaping itself from [`GpuTile`]s (which do not depend on those
+//! parameters), so dragging one costs a GPU pass; the CPU shapes the same bytes, in integer
+//! arithmetic, only when its pixels are asked for (exports, thumbnails, the provenance map).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::document::choice::{self, ChoiceTiles, MAX_VARIATIONS};
 use crate::document::color_match::{self, ColorMatch, Correction};
@@ -67,11 +68,11 @@ pub struct GenerativeLayer {
     pub region: PixelRect,
     /// Each accepted variation's raw RGB pixels at region size.
     pub variations: Vec<Arc<Vec<u8>>>,
-    /// The variation shown.
+    /// The variation shown (where the variation brush has not painted another).
     pub selected: usize,
     /// The mask the generation was made with, at region size (255 = regenerated).
     pub mask: Arc<Vec<u8>>,
-    /// Grow and feather.
+    /// Grow, feather and colour match.
     pub params: GenerativeParams,
     /// The entry of the generation log this layer came from.
     pub generation: u64,
@@ -79,6 +80,8 @@ pub struct GenerativeLayer {
     pub origin: Origin,
     /// Signed distance to the mask's edge per region pixel (negative inside), in 1/64 px.
     distance: Arc<Vec<i16>>,
+    /// The document pixels the mask covers at all (where the layer can show, before growing).
+    mask_bounds: PixelRect,
     /// The artist's pixels the generation was given (RGB at region size), when known: what
     /// colour match matches to.
     pub context: Option<Arc<Vec<u8>>>,
@@ -86,11 +89,64 @@ pub struct GenerativeLayer {
     choice: Option<ChoiceTiles>,
     /// Variations fully colour-matched (RGB at region size), and what for.
     matched: Vec<(MeasuredFor, Arc<Vec<u8>>)>,
-    /// Each variation's RGB as it shows with the current colour match, once needed.
-    sources: Vec<Option<Arc<Vec<u8>>>>,
-    /// The RGB shown: the variations mixed as chosen, each corrected when colour match is on.
-    shown: Option<Arc<Vec<u8>>>,
-    rendered: RgbaTiles,
+    /// What shows, as generated: the variations mixed as chosen (RGB at region size).
+    raw_mix: Option<Arc<Vec<u8>>>,
+    /// What shows, fully colour-matched: each variation matched, then mixed (while colour
+    /// match is on). The match strength blends `raw_mix` towards it.
+    matched_mix: Option<Arc<Vec<u8>>>,
+    /// The shaped pixels the CPU compositor uses, made when first asked for after a change.
+    rendered: OnceLock<RgbaTiles>,
+    /// Per document tile, what the GPU compositor shapes itself (made when first asked for).
+    /// They do not depend on grow, feather or the match strength.
+    gpu: Vec<OnceLock<Option<Arc<GpuTile>>>>,
+}
+
+/// A generative layer's unshaped pixels of one document tile, for the GPU compositor, which
+/// shapes them as [`GenerativeLayer::rendered`] does (`shaders/composite.wgsl`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GpuTile {
+    /// RGBA8 per pixel: the colour as generated (`raw_mix`) and the mask.
+    pub colour: Tile,
+    /// RGBA8 per pixel: the fully matched colour, while colour match is on.
+    pub matched: Option<Tile>,
+    /// The signed distance per pixel, `i16` little-endian (far outside beyond the region).
+    pub distance: Vec<u8>,
+}
+
+/// How the GPU compositor shapes a generative layer's tiles: [`GpuTile`] plus these give the
+/// rendered pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shading {
+    /// Alpha from the distance field (grow or feather set); otherwise the mask as it is.
+    pub shaped: bool,
+    /// The edge, in distance units (grow × 64).
+    pub edge: i32,
+    /// The ramp width in distance units (feather × 64, at least 64).
+    pub width: i32,
+    /// The match strength in 1/256 (0 when colour match is off).
+    pub weight: u32,
+}
+
+impl Shading {
+    /// Alpha at signed distance `d` (negative inside): the smooth ramp `3t² − 2t³` of
+    /// `t = ½ − (d − edge) / width`, in integer arithmetic (12-bit `t`) so the GPU computes the
+    /// very same bytes.
+    pub fn alpha(self, d: i16) -> u8 {
+        let width = self.width.max(1);
+        let twice = 2 * width;
+        let numerator = (width - 2 * (i32::from(d) - self.edge)).clamp(0, twice);
+        let t = (numerator * 2048 / width) as u32;
+        let squared = (t * t) >> 12;
+        let smooth = (squared * (12288 - 2 * t)) >> 12;
+        ((smooth * 255 + 2048) >> 12) as u8
+    }
+
+    /// The colour shown: `raw` blended towards `matched` by the match strength (as
+    /// [`color_match::blend`]).
+    pub fn colour(self, raw: u8, matched: u8) -> u8 {
+        let (a, b) = (u32::from(raw), u32::from(matched));
+        ((a * (256 - self.weight) + b * self.weight + 128) >> 8) as u8
+    }
 }
 
 /// Two layers are equal when they hold the same generation shown the same way (what they have
@@ -107,7 +163,7 @@ impl PartialEq for GenerativeLayer {
             && self.origin == other.origin
             && self.context == other.context
             && self.choice() == other.choice()
-            && self.rendered == other.rendered
+            && self.rendered() == other.rendered()
     }
 }
 
@@ -131,7 +187,7 @@ struct MeasuredFor {
 }
 
 impl GenerativeLayer {
-    /// A generative layer; renders it.
+    /// A generative layer.
     pub fn new(
         document_size: (u32, u32),
         region: PixelRect,
@@ -145,6 +201,24 @@ impl GenerativeLayer {
             region.width() as usize,
             region.height() as usize,
         ));
+        let tiles = RgbaTiles::new(document_size.0, document_size.1).tile_count();
+        let mask_bounds = {
+            let width = region.width() as usize;
+            let mut bounds = PixelRect::new(0, 0, 0, 0);
+            for (y, row) in mask.chunks(width.max(1)).enumerate() {
+                let first = row.iter().position(|&value| value > 0);
+                let last = row.iter().rposition(|&value| value > 0);
+                if let (Some(first), Some(last)) = (first, last) {
+                    bounds = bounds.union(&PixelRect::new(
+                        region.x0 + first as u32,
+                        region.y0 + y as u32,
+                        (last - first + 1) as u32,
+                        1,
+                    ));
+                }
+            }
+            bounds
+        };
         let mut layer = Self {
             document_size,
             region,
@@ -155,27 +229,28 @@ impl GenerativeLayer {
             generation,
             origin: Origin::Model,
             distance,
+            mask_bounds,
             context: None,
             choice: None,
             matched: Vec::new(),
-            sources: Vec::new(),
-            shown: None,
-            rendered: RgbaTiles::new(document_size.0, document_size.1),
+            raw_mix: None,
+            matched_mix: None,
+            rendered: OnceLock::new(),
+            gpu: vec![OnceLock::new(); tiles],
         };
-        layer.render();
+        layer.prepare_sources();
         layer
     }
 
     /// The same layer knowing the artist's pixels it was generated over (RGB at region size),
-    /// so colour match can use them; re-rendered when colour match is on.
+    /// so colour match can use them.
     pub fn with_context(mut self, context: Arc<Vec<u8>>) -> Self {
         let size = self.region.width() as usize * self.region.height() as usize * 3;
         if context.len() == size {
             self.context = Some(context);
             self.matched.clear();
             if self.params.color.is_active() {
-                self.sources.clear();
-                self.render();
+                self.prepare_sources();
             }
         }
         self
@@ -202,6 +277,14 @@ impl GenerativeLayer {
         let mut layer = self.clone();
         layer.document_size = document_size;
         layer.region = region;
+        if !self.mask_bounds.is_empty() {
+            layer.mask_bounds = PixelRect {
+                x0: self.mask_bounds.x0 + dx,
+                y0: self.mask_bounds.y0 + dy,
+                x1: self.mask_bounds.x1 + dx,
+                y1: self.mask_bounds.y1 + dy,
+            };
+        }
         layer.choice = self.choice.as_ref().map(|choice| {
             choice.placed(
                 document_size.0,
@@ -210,12 +293,9 @@ impl GenerativeLayer {
                 i64::from(dy),
             )
         });
-        layer.rendered = self.rendered.placed(
-            document_size.0,
-            document_size.1,
-            i64::from(dx),
-            i64::from(dy),
-        );
+        let tiles = RgbaTiles::new(document_size.0, document_size.1).tile_count();
+        layer.gpu = vec![OnceLock::new(); tiles];
+        layer.rendered = OnceLock::new();
         Some(layer)
     }
 
@@ -223,7 +303,7 @@ impl GenerativeLayer {
     pub fn with_choice(mut self, choice: ChoiceTiles) -> Self {
         if choice.width() == self.document_size.0 && choice.height() == self.document_size.1 {
             self.choice = Some(choice);
-            self.render();
+            self.prepare_sources();
         }
         self
     }
@@ -233,106 +313,113 @@ impl GenerativeLayer {
         self.context.is_some()
     }
 
-    /// Variation `index`'s RGB as it shows with the current colour match (measuring, or
-    /// reusing, its correction).
-    fn source(&mut self, index: usize) -> Option<Arc<Vec<u8>>> {
-        if let Some(Some(source)) = self.sources.get(index) {
-            return Some(Arc::clone(source));
+    /// Variation `index` fully colour-matched with the current mode (measured, or reused).
+    fn matched_variation(&mut self, index: usize) -> Option<Arc<Vec<u8>>> {
+        let mode = self.params.color.mode;
+        let context = self
+            .context
+            .clone()
+            .filter(|_| self.params.color.is_active())?;
+        let wanted = MeasuredFor {
+            selected: index,
+            mode,
+        };
+        if let Some((_, matched)) = self
+            .matched
+            .iter()
+            .find(|(measured, _)| *measured == wanted)
+        {
+            return Some(Arc::clone(matched));
         }
         let raw = self.variations.get(index)?.clone();
-        let color = self.params.color;
-        let source = match self.context.clone().filter(|_| color.is_active()) {
-            None => raw,
-            Some(context) => {
-                let wanted = MeasuredFor {
-                    selected: index,
-                    mode: color.mode,
-                };
-                let cached = self
-                    .matched
-                    .iter()
-                    .find(|(measured, _)| *measured == wanted)
-                    .map(|(_, matched)| Arc::clone(matched));
-                let matched = match cached {
-                    Some(matched) => matched,
-                    None => {
-                        let correction = self.measure(&raw, &context);
-                        // Only where the layer can show at the widest grow and feather the panel
-                        // offers.
-                        let reach =
-                            ((MAX_GROW as f32 + MAX_FEATHER / 2.0 + 1.0) * DISTANCE_SCALE) as i16;
-                        let distance = Arc::clone(&self.distance);
-                        let matched = Arc::new(correction.corrected_where(
-                            &raw,
-                            self.region.width() as usize,
-                            1.0,
-                            |index| distance[index] <= reach,
-                        ));
-                        self.matched
-                            .retain(|(measured, _)| measured.mode == color.mode);
-                        self.matched.push((wanted, Arc::clone(&matched)));
-                        matched
-                    }
-                };
-                let strength = color.strength.clamp(0.0, 1.0);
-                if strength >= 1.0 {
-                    matched
-                } else {
-                    Arc::new(color_match::blend(&raw, &matched, strength))
-                }
-            }
-        };
-        if self.sources.len() < self.variations.len() {
-            self.sources.resize(self.variations.len(), None);
-        }
-        self.sources[index] = Some(Arc::clone(&source));
-        Some(source)
+        let correction = self.measure(&raw, &context);
+        // Only where the layer can show at the widest grow and feather the panel offers.
+        let reach = ((MAX_GROW as f32 + MAX_FEATHER / 2.0 + 1.0) * DISTANCE_SCALE) as i16;
+        let distance = Arc::clone(&self.distance);
+        let matched = Arc::new(correction.corrected_where(
+            &raw,
+            self.region.width() as usize,
+            1.0,
+            |at| distance[at] <= reach,
+        ));
+        self.matched.retain(|(measured, _)| measured.mode == mode);
+        self.matched.push((wanted, Arc::clone(&matched)));
+        Some(matched)
     }
 
-    /// The sources the mix needs: the selected variation's and every painted one's.
-    fn mix_sources(&mut self) -> Vec<Option<Arc<Vec<u8>>>> {
+    /// The variations that show anywhere (the selected one, and every one painted).
+    fn shown_variations(&self, within: &PixelRect) -> [bool; MAX_VARIATIONS] {
         let count = self.variations.len().min(MAX_VARIATIONS);
-        let used = match &self.choice {
-            Some(choice) => choice::used(choice, &self.region, count),
+        let mut used = match &self.choice {
+            Some(choice) => choice::used(choice, within, count),
             None => [false; MAX_VARIATIONS],
         };
-        (0..count)
-            .map(|index| {
-                if used[index] || index == self.selected {
-                    self.source(index)
-                } else {
-                    None
-                }
-            })
-            .collect()
+        if self.selected < MAX_VARIATIONS {
+            used[self.selected] = true;
+        }
+        used
     }
 
-    /// Works out the RGB to show (the variations mixed as chosen, corrected) and returns it.
-    fn prepare_shown(&mut self) -> Option<Arc<Vec<u8>>> {
-        let base = self.source(self.selected)?;
-        if self.choice.is_none() {
-            self.shown = Some(Arc::clone(&base));
-            return Some(base);
-        }
-        let sources = self.mix_sources();
-        let mut mixed = (*base).clone();
+    /// `sources` (one per variation, `None` where unused) mixed as chosen within `rect`
+    /// into `out`.
+    fn mix_into(&self, sources: &[Option<Arc<Vec<u8>>>], rect: &PixelRect, out: &mut [u8]) {
         if let Some(choice) = &self.choice {
             let borrowed: Vec<Option<&[u8]>> = sources
                 .iter()
-                .map(|s| s.as_deref().map(Vec::as_slice))
+                .map(|source| source.as_deref().map(Vec::as_slice))
                 .collect();
-            choice::mix(
-                choice,
-                &borrowed,
-                self.selected,
-                &self.region,
-                &self.region,
-                &mut mixed,
-            );
+            choice::mix(choice, &borrowed, self.selected, &self.region, rect, out);
         }
-        let mixed = Arc::new(mixed);
-        self.shown = Some(Arc::clone(&mixed));
-        Some(mixed)
+    }
+
+    /// Works out what shows (as generated and fully matched) from the variations, the choice
+    /// and the colour mode; everything made from them is made again when next asked for.
+    fn prepare_sources(&mut self) {
+        let Some(base) = self.variations.get(self.selected).cloned() else {
+            return;
+        };
+        let used = self.shown_variations(&self.region);
+        let count = self.variations.len().min(MAX_VARIATIONS);
+        let painted = self.choice().is_some();
+        self.raw_mix = Some(if painted {
+            let sources: Vec<_> = (0..count)
+                .map(|index| used[index].then(|| Arc::clone(&self.variations[index])))
+                .collect();
+            let mut mixed = (*base).clone();
+            self.mix_into(&sources, &self.region, &mut mixed);
+            Arc::new(mixed)
+        } else {
+            base
+        });
+        self.matched_mix = if self.params.color.is_active() && self.context.is_some() {
+            let sources: Vec<_> = (0..count)
+                .map(|index| {
+                    if used[index] {
+                        self.matched_variation(index)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            sources[self.selected.min(count - 1)].clone().map(|base| {
+                if painted {
+                    let mut mixed = (*base).clone();
+                    self.mix_into(&sources, &self.region, &mut mixed);
+                    Arc::new(mixed)
+                } else {
+                    base
+                }
+            })
+        } else {
+            None
+        };
+        self.invalidate_all();
+    }
+
+    /// Forgets the shaped pixels and the GPU tiles (made again when asked for).
+    fn invalidate_all(&mut self) {
+        self.rendered = OnceLock::new();
+        self.gpu.iter_mut().for_each(|tile| *tile = OnceLock::new());
     }
 
     /// Which variation shows where (`None`: the selected one everywhere).
@@ -350,60 +437,63 @@ impl GenerativeLayer {
     /// Gets variation `index` ready to be painted in (its colour match measured), so strokes
     /// stay live; returns whether the layer has it.
     pub fn prepare_variation(&mut self, index: usize) -> bool {
-        index < MAX_VARIATIONS && self.source(index).is_some()
+        if index >= MAX_VARIATIONS || index >= self.variations.len() {
+            return false;
+        }
+        if self.params.color.is_active() {
+            self.matched_variation(index);
+        }
+        true
     }
 
-    /// Re-renders what shows in `rect` (document pixels) after its weights changed; returns
-    /// the document tiles whose pixels changed.
+    /// Updates what shows in `rect` (document pixels) after its weights changed; returns the
+    /// document tiles whose pixels changed.
     pub fn refresh_choice(&mut self, rect: &PixelRect) -> Vec<usize> {
         let rect = rect.intersect(&self.region);
         if rect.is_empty() || self.choice.is_none() {
             return Vec::new();
         }
         let count = self.variations.len().min(MAX_VARIATIONS);
-        let used = match &self.choice {
-            Some(choice) => choice::used(choice, &rect, count),
-            None => [false; MAX_VARIATIONS],
-        };
-        let sources: Vec<Option<Arc<Vec<u8>>>> = (0..count)
-            .map(|index| {
-                if used[index] || index == self.selected {
-                    self.source(index)
-                } else {
-                    None
-                }
-            })
+        let used = self.shown_variations(&rect);
+        let raw: Vec<_> = (0..count)
+            .map(|index| used[index].then(|| Arc::clone(&self.variations[index])))
             .collect();
-        if self.shown.is_none() {
-            self.prepare_shown();
+        if let Some(mut mixed) = self.raw_mix.take() {
+            self.mix_into(&raw, &rect, Arc::make_mut(&mut mixed).as_mut_slice());
+            self.raw_mix = Some(mixed);
         }
-        let Some(mut shown) = self.shown.take() else {
-            return Vec::new();
-        };
-        if let Some(choice) = &self.choice {
-            let borrowed: Vec<Option<&[u8]>> = sources
-                .iter()
-                .map(|s| s.as_deref().map(Vec::as_slice))
+        if self.matched_mix.is_some() {
+            let matched: Vec<_> = (0..count)
+                .map(|index| {
+                    if used[index] {
+                        self.matched_variation(index)
+                    } else {
+                        None
+                    }
+                })
                 .collect();
-            choice::mix(
-                choice,
-                &borrowed,
-                self.selected,
-                &self.region,
-                &rect,
-                Arc::make_mut(&mut shown).as_mut_slice(),
-            );
-        }
-        self.shown = Some(Arc::clone(&shown));
-        let tiles = self.rendered.tiles_in(&rect);
-        let mut changed = Vec::new();
-        for index in tiles {
-            if let Some(tile) = self.rerender_tile(index, &shown, &rect) {
-                self.rendered.replace_tile(index, tile);
-                changed.push(index);
+            if let Some(mut mixed) = self.matched_mix.take() {
+                self.mix_into(&matched, &rect, Arc::make_mut(&mut mixed).as_mut_slice());
+                self.matched_mix = Some(mixed);
             }
         }
-        changed
+        let tiles = RgbaTiles::new(self.document_size.0, self.document_size.1).tiles_in(&rect);
+        for &index in &tiles {
+            self.gpu[index] = OnceLock::new();
+        }
+        // Shaped pixels already made are brought up to date where they changed.
+        if self.rendered.get().is_some() {
+            let updates: Vec<(usize, Option<Arc<Tile>>)> = tiles
+                .iter()
+                .map(|&index| (index, self.render_tile(index)))
+                .collect();
+            if let Some(rendered) = self.rendered.get_mut() {
+                for (index, tile) in updates {
+                    rendered.replace_tile(index, tile);
+                }
+            }
+        }
+        tiles
     }
 
     /// Puts choice tiles back (undo and redo of variation brush strokes); returns the tiles
@@ -438,14 +528,13 @@ impl GenerativeLayer {
 
     /// Each showing variation's share of the layer's visible pixels and where it shows.
     pub fn variation_shares(&self) -> Vec<choice::VariationShare> {
-        let shape = (self.params.edge_only() != GenerativeParams::default())
-            .then(|| EdgeShape::new(self.params));
+        let shading = self.shading();
         choice::shares(
             self.choice.as_ref(),
             self.selected,
             self.variations.len(),
             &self.region,
-            |index| self.alpha_at(shape.as_ref(), index),
+            |index| self.alpha_at(shading, index),
         )
     }
 
@@ -465,169 +554,236 @@ impl GenerativeLayer {
         )
     }
 
-    /// The same layer with other parameters, and the document tiles whose pixels changed.
-    /// Only pixels that change are rewritten.
+    /// The same layer with other parameters, and the document tiles whose pixels may have
+    /// changed. Grow, feather and match strength change nothing but how the layer is shaped
+    /// (the GPU compositor shapes it itself); a colour mode measures its correction once.
     pub fn with_params(&self, params: GenerativeParams) -> (Self, Vec<usize>) {
         let mut layer = self.clone();
-        if layer.params.color != params.color {
-            layer.sources.clear();
-        }
+        let mode_changed = layer.params.color.mode != params.color.mode
+            || layer.params.color.is_active() != params.color.is_active();
+        let before = self.params;
         layer.params = params;
-        let Some(raw) = layer.prepare_shown() else {
-            return (layer, Vec::new());
-        };
-        let tiles = self.rendered.tiles_in(&self.region);
-        let updates: Vec<(usize, Option<Arc<Vec<u8>>>)> = {
-            use rayon::prelude::*;
-            tiles
-                .par_iter()
-                .filter_map(|&index| {
-                    layer
-                        .rerender_tile(index, &raw, &self.region)
-                        .map(|tile| (index, tile))
-                })
-                .collect()
-        };
-        let changed = updates.iter().map(|(index, _)| *index).collect();
-        for (index, tile) in updates {
-            layer.rendered.replace_tile(index, tile);
+        if mode_changed {
+            layer.prepare_sources();
+        } else {
+            layer.rendered = OnceLock::new();
         }
-        (layer, changed)
+        // Where the layer can show with either set of parameters.
+        let reach = |params: GenerativeParams| {
+            if params.edge_only() == GenerativeParams::default() {
+                0
+            } else {
+                (params.grow.max(0) as f32 + params.feather.max(1.0) / 2.0 + 1.0).ceil() as u32
+            }
+        };
+        let reach = reach(before).max(reach(params));
+        let b = self.mask_bounds;
+        let affected = PixelRect {
+            x0: b.x0.saturating_sub(reach),
+            y0: b.y0.saturating_sub(reach),
+            x1: b.x1 + reach,
+            y1: b.y1 + reach,
+        }
+        .intersect(&self.region);
+        let tiles = if b.is_empty() {
+            Vec::new()
+        } else {
+            RgbaTiles::new(self.document_size.0, self.document_size.1).tiles_in(&affected)
+        };
+        (layer, tiles)
     }
 
-    /// The same layer showing another variation.
+    /// The same layer showing another variation (where the brush has not painted another).
     pub fn with_selected(&self, selected: usize) -> Self {
         let mut layer = self.clone();
         layer.selected = selected.min(self.variations.len().saturating_sub(1));
-        layer.render();
+        layer.prepare_sources();
         layer
     }
 
-    /// The pixels the compositor uses.
+    /// The shaped pixels the CPU compositor uses.
     pub fn rendered(&self) -> &RgbaTiles {
-        &self.rendered
+        self.rendered.get_or_init(|| {
+            let mut rendered = RgbaTiles::new(self.document_size.0, self.document_size.1);
+            let tiles = rendered.tiles_in(&self.region);
+            let made: Vec<(usize, Option<Arc<Tile>>)> = {
+                use rayon::prelude::*;
+                tiles
+                    .par_iter()
+                    .map(|&index| (index, self.render_tile(index)))
+                    .collect()
+            };
+            for (index, tile) in made {
+                rendered.replace_tile(index, tile);
+            }
+            rendered
+        })
+    }
+
+    /// Where document tile `index` lies.
+    pub fn tile_rect(&self, index: usize) -> PixelRect {
+        let columns = self.document_size.0.div_ceil(TILE).max(1) as usize;
+        let (column, row) = ((index % columns) as u32, (index / columns) as u32);
+        PixelRect::new(column * TILE, row * TILE, TILE, TILE).intersect(&PixelRect::new(
+            0,
+            0,
+            self.document_size.0,
+            self.document_size.1,
+        ))
+    }
+
+    /// How the layer is shaped now (the GPU compositor's uniforms).
+    pub fn shading(&self) -> Shading {
+        let params = self.params;
+        let weight = if self.matched_mix.is_some() {
+            (params.color.strength.clamp(0.0, 1.0) * 256.0).round() as u32
+        } else {
+            0
+        };
+        Shading {
+            shaped: params.edge_only() != GenerativeParams::default(),
+            edge: params.grow * DISTANCE_SCALE as i32,
+            width: (params.feather.max(1.0) * DISTANCE_SCALE).round() as i32,
+            weight,
+        }
     }
 
     /// The alpha the mask gives each region pixel after grow and feather.
     pub fn effective_mask(&self) -> Vec<u8> {
-        if self.params.edge_only() == GenerativeParams::default() {
-            return self.mask.to_vec();
-        }
-        let shape = EdgeShape::new(self.params);
-        self.distance.iter().map(|&d| shape.alpha(d)).collect()
+        let shading = self.shading();
+        (0..self.mask.len())
+            .map(|index| self.alpha_at(shading, index))
+            .collect()
     }
 
-    fn alpha_at(&self, shape: Option<&EdgeShape>, index: usize) -> u8 {
-        match shape {
-            None => self.mask[index],
-            Some(shape) => shape.alpha(self.distance[index]),
+    fn alpha_at(&self, shading: Shading, index: usize) -> u8 {
+        if shading.shaped {
+            shading.alpha(self.distance[index])
+        } else {
+            self.mask[index]
         }
     }
 
-    /// Tile `index` rendered with the current parameters within `within`, if it differs from
-    /// the rendered one (`Some(None)`: it became empty).
-    fn rerender_tile(
-        &self,
-        index: usize,
-        raw: &[u8],
-        within: &PixelRect,
-    ) -> Option<Option<Arc<Vec<u8>>>> {
-        let shape = (self.params.edge_only() != GenerativeParams::default())
-            .then(|| EdgeShape::new(self.params));
-        let part = self
-            .rendered
-            .tile_rect(index)
-            .intersect(&self.region)
-            .intersect(within);
-        let current = self.rendered.tile(index);
+    /// Document tile `index` shaped (the CPU reference of the GPU compositor's shaping).
+    fn render_tile(&self, index: usize) -> Option<Arc<Tile>> {
+        let raw = self.raw_mix.as_ref()?;
+        let matched = self.matched_mix.as_ref();
+        let shading = self.shading();
+        let grid = RgbaTiles::new(self.document_size.0, self.document_size.1);
+        let part = grid.tile_rect(index).intersect(&self.region);
+        if part.is_empty() {
+            return None;
+        }
         let region_width = self.region.width() as usize;
-        let mut updated: Option<Vec<u8>> = None;
+        let mut tile = vec![0_u8; (TILE * TILE * 4) as usize];
+        let mut any = false;
         for y in part.y0..part.y1 {
             for x in part.x0..part.x1 {
-                let local = ((y % TILE) * TILE + x % TILE) as usize * 4;
                 let source =
                     (y - self.region.y0) as usize * region_width + (x - self.region.x0) as usize;
-                let alpha = self.alpha_at(shape.as_ref(), source);
-                let rgb = &raw[source * 3..source * 3 + 3];
-                let unchanged = match current {
-                    None => alpha == 0,
-                    Some(tile) if alpha == 0 => tile[local + 3] == 0,
-                    Some(tile) => tile[local + 3] == alpha && tile[local..local + 3] == *rgb,
-                };
-                if unchanged {
+                let alpha = self.alpha_at(shading, source);
+                if alpha == 0 {
                     continue;
                 }
-                let tile = updated.get_or_insert_with(|| {
-                    current
-                        .map_or_else(|| vec![0; (TILE * TILE * 4) as usize], |tile| tile.to_vec())
-                });
-                if alpha == 0 {
-                    tile[local..local + 4].fill(0);
-                } else {
-                    tile[local..local + 3].copy_from_slice(rgb);
-                    tile[local + 3] = alpha;
+                any = true;
+                let local = ((y % TILE) * TILE + x % TILE) as usize * 4;
+                for channel in 0..3 {
+                    let from = raw[source * 3 + channel];
+                    tile[local + channel] = match matched {
+                        Some(matched) => shading.colour(from, matched[source * 3 + channel]),
+                        None => from,
+                    };
                 }
+                tile[local + 3] = alpha;
             }
         }
-        let tile = updated?;
-        Some(if tile.iter().all(|&value| value == 0) {
-            None
-        } else {
-            Some(Arc::new(tile))
-        })
+        any.then(|| Arc::new(tile))
     }
 
-    fn render(&mut self) {
-        let (width, height) = (self.region.width() as usize, self.region.height() as usize);
-        let alpha = self.effective_mask();
-        let Some(raw) = self.prepare_shown() else {
-            return;
-        };
-        let mut rgba = vec![0_u8; width * height * 4];
-        for index in 0..width * height {
-            let a = alpha[index];
-            if a > 0 {
-                rgba[index * 4..index * 4 + 3].copy_from_slice(&raw[index * 3..index * 3 + 3]);
-                rgba[index * 4 + 3] = a;
+    /// Document tile `index` unshaped, for the GPU compositor (`None`: the layer has nothing
+    /// there).
+    pub fn gpu_tile(&self, index: usize) -> Option<Arc<GpuTile>> {
+        self.gpu
+            .get(index)?
+            .get_or_init(|| self.make_gpu_tile(index))
+            .clone()
+    }
+
+    fn make_gpu_tile(&self, index: usize) -> Option<Arc<GpuTile>> {
+        let raw = self.raw_mix.as_ref()?;
+        let grid = RgbaTiles::new(self.document_size.0, self.document_size.1);
+        let tile_rect = grid.tile_rect(index);
+        let part = tile_rect.intersect(&self.region);
+        if part.is_empty() {
+            return None;
+        }
+        let pixels = (TILE * TILE) as usize;
+        let mut colour = vec![0_u8; pixels * 4];
+        let mut matched = self.matched_mix.as_ref().map(|_| vec![0_u8; pixels * 4]);
+        // Beyond the region: far outside, so no grow reaches it.
+        let mut distance: Vec<u8> = i16::MAX
+            .to_le_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(pixels * 2)
+            .collect();
+        let region_width = self.region.width() as usize;
+        for y in part.y0..part.y1 {
+            for x in part.x0..part.x1 {
+                let source =
+                    (y - self.region.y0) as usize * region_width + (x - self.region.x0) as usize;
+                let local = ((y % TILE) * TILE + x % TILE) as usize;
+                colour[local * 4..local * 4 + 3].copy_from_slice(&raw[source * 3..source * 3 + 3]);
+                colour[local * 4 + 3] = self.mask[source];
+                if let (Some(out), Some(from)) = (&mut matched, &self.matched_mix) {
+                    out[local * 4..local * 4 + 3]
+                        .copy_from_slice(&from[source * 3..source * 3 + 3]);
+                }
+                distance[local * 2..local * 2 + 2]
+                    .copy_from_slice(&self.distance[source].to_le_bytes());
             }
         }
-        let mut rendered = RgbaTiles::new(self.document_size.0, self.document_size.1);
-        rendered.write_rect(&self.region, &rgba);
-        self.rendered = rendered;
+        Some(Arc::new(GpuTile {
+            colour,
+            matched,
+            distance,
+        }))
     }
 
-    /// Bytes held (raw variations, mask, distance field and rendered tiles).
+    /// Bytes held (raw variations, mask, distance field, what shows and rendered tiles).
     pub fn memory_bytes(&self) -> usize {
         self.variations.iter().map(|raw| raw.len()).sum::<usize>()
             + self.mask.len()
             + self.distance.len() * 2
             + self.context.as_ref().map_or(0, |context| context.len())
-            + self.shown.as_ref().map_or(0, |shown| shown.len())
+            + self
+                .matched
+                .iter()
+                .map(|(_, matched)| matched.len())
+                .sum::<usize>()
+            + self.matched_mix.as_ref().map_or(0, |mixed| mixed.len())
             + self.choice.as_ref().map_or(0, ChoiceTiles::memory_bytes)
-            + self.rendered.memory_bytes()
+            + self.rendered.get().map_or(0, RgbaTiles::memory_bytes)
     }
 }
 
 /// Grow and feather turned into a map from signed distance to alpha.
-struct EdgeShape {
-    /// Edge position in distance units (grow moves it outwards).
-    edge: f32,
-    /// Ramp width in distance units (at least one pixel: anti-aliasing).
-    width: f32,
-}
+struct EdgeShape(Shading);
 
 impl EdgeShape {
     fn new(params: GenerativeParams) -> Self {
-        Self {
-            edge: params.grow as f32 * DISTANCE_SCALE,
-            width: params.feather.max(1.0) * DISTANCE_SCALE,
-        }
+        Self(Shading {
+            shaped: true,
+            edge: params.grow * DISTANCE_SCALE as i32,
+            width: (params.feather.max(1.0) * DISTANCE_SCALE).round() as i32,
+            weight: 0,
+        })
     }
 
     /// Alpha at signed distance `d` (negative inside): a smooth ramp centred on the edge.
     fn alpha(&self, d: i16) -> u8 {
-        let t = (0.5 - (f32::from(d) - self.edge) / self.width).clamp(0.0, 1.0);
-        crate::document::brush::round_byte(t * t * (3.0 - 2.0 * t) * 255.0)
+        self.0.alpha(d)
     }
 }
 

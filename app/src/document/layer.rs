@@ -129,6 +129,14 @@ impl Layer {
         }
     }
 
+    /// Where document tile `index` lies (without making a generative layer's pixels).
+    pub fn tile_rect(&self, index: usize) -> crate::document::tiles::PixelRect {
+        match &self.content {
+            LayerContent::Paint(tiles) => tiles.tile_rect(index),
+            LayerContent::Generative(generative) => generative.tile_rect(index),
+        }
+    }
+
     /// The layer's pixels as the compositor sees them (a generative layer's rendered result).
     pub fn pixels(&self) -> &RgbaTiles {
         match &self.content {

@@ -336,12 +336,13 @@ impl Document {
     }
 
     fn mark_layer(&mut self, id: LayerId) {
-        let tiles: Vec<usize> = match self.layer(id) {
-            Some(layer) => {
-                let pixels = layer.pixels();
-                (0..pixels.tile_count())
-                    .filter(|&index| pixels.tile(index).is_some())
-                    .collect()
+        let tiles: Vec<usize> = match self.layer(id).map(|layer| &layer.content) {
+            Some(LayerContent::Paint(pixels)) => (0..pixels.tile_count())
+                .filter(|&index| pixels.tile(index).is_some())
+                .collect(),
+            // Its region (without making its pixels, which the GPU shapes itself).
+            Some(LayerContent::Generative(generative)) => {
+                MaskTiles::new(self.width, self.height).tiles_in(&generative.region)
             }
             None => return,
         };

@@ -1,6 +1,6 @@
 //! The layer panel's thumbnails: made on the CPU from each layer's tiles when the document
-//! changes (at most four times a second while a stroke is painted or a layer dragged) and kept
-//! as textures.
+//! changes (at most four times a second while a stroke is painted, a layer dragged or a slider
+//! dragged) and kept as textures.
 
 use std::collections::HashMap;
 
@@ -31,7 +31,9 @@ impl LayerThumbnails {
             return;
         }
         let now = ctx.input(|input| input.time);
-        let busy = document.is_stroking() || document.is_moving();
+        // A stroke, a move or a slider drag (a live edge): the canvas follows at once, the
+        // thumbnails (made on the CPU) a few times a second.
+        let busy = document.is_stroking() || document.is_moving() || ctx.dragged_id().is_some();
         if busy && now - self.made_at < STROKE_REFRESH {
             ctx.request_repaint_after(std::time::Duration::from_secs_f64(STROKE_REFRESH));
             return;
