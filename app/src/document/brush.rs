@@ -100,6 +100,8 @@ pub struct Stroke {
     pub changed: PixelRect,
     /// Area changed since `take_recent_change`.
     recent_change: PixelRect,
+    /// The falloff table of the last large dab, and its radius.
+    table: Option<(f32, FalloffTable)>,
 }
 
 impl Stroke {
@@ -115,6 +117,7 @@ impl Stroke {
             since_last: 0.0,
             changed: PixelRect::new(0, 0, 0, 0),
             recent_change: PixelRect::new(0, 0, 0, 0),
+            table: None,
         }
     }
 
@@ -253,76 +256,147 @@ impl Stroke {
             } else {
                 core * core
             };
-            // Large dabs look their falloff up by squared distance instead of computing it.
-            let table =
-                (radius > 24.0).then(|| FalloffTable::new(core_squared, reach, hardness, radius));
-            for y in part.y0..part.y1 {
-                let dy = y as f32 + 0.5 - point.y;
-                let span_squared = reach * reach - dy * dy;
-                if span_squared <= 0.0 {
-                    continue;
+            // Large dabs look their falloff up by squared distance instead of computing it; the
+            // table is kept while the dab's size stays (no pen pressure on the size).
+            let table = if radius > 24.0 {
+                match self.table.take() {
+                    Some((kept, table)) if kept == radius => Some((kept, table)),
+                    _ => Some((
+                        radius,
+                        FalloffTable::new(core_squared, reach, hardness, radius),
+                    )),
                 }
-                // Only the pixels of this row the dab can reach.
-                let span = span_squared.sqrt();
-                let from = ((point.x - span - 0.5).floor().max(part.x0 as f32) as u32).max(part.x0);
-                let to = ((point.x + span + 0.5).ceil().max(0.0) as u32).min(part.x1);
-                let row = ((y % TILE) * TILE) as usize;
-                for x in from..to {
-                    let dx = x as f32 + 0.5 - point.x;
-                    let squared = dx * dx + dy * dy;
-                    let shape = if squared <= core_squared {
-                        1.0
-                    } else if let Some(table) = &table {
-                        table.at(squared)
-                    } else {
-                        dab_shape(squared.sqrt() / radius.max(0.5), hardness, radius)
-                    };
-                    if shape <= 0.0 {
-                        continue;
-                    }
-                    let local = row + (x % TILE) as usize;
-                    let c = &mut coverage[local];
-                    let previous = *c;
-                    *c += shape * flow * (1.0 - *c);
-                    if *c == previous {
-                        // Already as covered as this dab makes it: the pixel would not change.
-                        continue;
-                    }
-                    let strength = *c * opacity;
-                    let offset = local * C;
-                    if let StrokeMode::Variation(chosen) = self.mode {
-                        // Every weight moves towards the chosen variation's alone.
-                        for channel in 0..C {
-                            let original = before
-                                .as_ref()
-                                .map_or(0.0, |tile| f32::from(tile[offset + channel]));
-                            let target = if channel == usize::from(chosen) {
-                                255.0
-                            } else {
-                                0.0
-                            };
-                            tile[offset + channel] =
-                                round_byte(original + strength * (target - original));
-                        }
-                        continue;
-                    }
-                    let original: [u8; 4] = match &before {
-                        Some(tile) => {
-                            let mut pixel = [0; 4];
-                            pixel[..C].copy_from_slice(&tile[offset..offset + C]);
-                            pixel
-                        }
-                        None => [0; 4],
-                    };
-                    let out = apply(self.mode, self.brush.color, original, strength);
-                    tile[offset..offset + C].copy_from_slice(&out[..C]);
-                }
+            } else {
+                None
+            };
+            let dab = DabRows {
+                point,
+                reach,
+                core_squared,
+                table: table.as_ref().map(|(_, table)| table),
+                hardness,
+                radius,
+                flow,
+                opacity,
+                mode: self.mode,
+                color: self.brush.color,
+                part,
+            };
+            let before = before.as_deref().map(Vec::as_slice);
+            let row_bytes = (TILE as usize) * C;
+            let rows = (part.y0 % TILE) as usize..((part.y1 - 1) % TILE) as usize + 1;
+            let tile_rows =
+                tile[rows.start * row_bytes..rows.end * row_bytes].chunks_mut(row_bytes);
+            let coverage_rows = coverage[rows.start * TILE as usize..rows.end * TILE as usize]
+                .chunks_mut(TILE as usize);
+            for (y, (pixels, coverage)) in (part.y0..part.y1).zip(tile_rows.zip(coverage_rows)) {
+                dab.row::<C>(y, pixels, coverage, before);
             }
+            self.table = table;
+        }
+    }
+}
+
+/// One dab's geometry and brush, for painting it row by row.
+struct DabRows<'a> {
+    point: StrokePoint,
+    reach: f32,
+    core_squared: f32,
+    table: Option<&'a FalloffTable>,
+    hardness: f32,
+    radius: f32,
+    flow: f32,
+    opacity: f32,
+    mode: StrokeMode,
+    color: [u8; 3],
+    /// The part of the tile being painted (document pixels).
+    part: PixelRect,
+}
+
+impl DabRows<'_> {
+    /// Paints document row `y` of the tile: `pixels` and `coverage` are that row of the tile
+    /// and of the stroke's coverage, `before` the tile as it was before the stroke.
+    fn row<const C: usize>(
+        &self,
+        y: u32,
+        pixels: &mut [u8],
+        coverage: &mut [f32],
+        before: Option<&[u8]>,
+    ) {
+        let point = self.point;
+        let dy = y as f32 + 0.5 - point.y;
+        let span_squared = self.reach * self.reach - dy * dy;
+        if span_squared <= 0.0 {
+            return;
+        }
+        // Only the pixels of this row the dab can reach.
+        let part = self.part;
+        let span = span_squared.sqrt();
+        let from = ((point.x - span - 0.5).floor().max(part.x0 as f32) as u32).max(part.x0);
+        let to = ((point.x + span + 0.5).ceil().max(0.0) as u32).min(part.x1);
+        let row_start = ((y % TILE) * TILE) as usize;
+        for x in from..to {
+            let local = (x % TILE) as usize;
+            if coverage[local] >= 1.0 {
+                // Fully covered by this stroke already: no dab changes it any more.
+                continue;
+            }
+            let dx = x as f32 + 0.5 - point.x;
+            let squared = dx * dx + dy * dy;
+            let shape = if squared <= self.core_squared {
+                1.0
+            } else if let Some(table) = self.table {
+                table.at(squared)
+            } else {
+                dab_shape(
+                    squared.sqrt() / self.radius.max(0.5),
+                    self.hardness,
+                    self.radius,
+                )
+            };
+            if shape <= 0.0 {
+                continue;
+            }
+            let c = &mut coverage[local];
+            let previous = *c;
+            *c += shape * self.flow * (1.0 - *c);
+            if *c == previous {
+                // Already as covered as this dab makes it: the pixel would not change.
+                continue;
+            }
+            let strength = *c * self.opacity;
+            let offset = local * C;
+            let in_tile = (row_start + local) * C;
+            if let StrokeMode::Variation(chosen) = self.mode {
+                // Every weight moves towards the chosen variation's alone.
+                for channel in 0..C {
+                    let original = before.map_or(0.0, |tile| f32::from(tile[in_tile + channel]));
+                    let target = if channel == usize::from(chosen) {
+                        255.0
+                    } else {
+                        0.0
+                    };
+                    pixels[offset + channel] =
+                        round_byte(original + strength * (target - original));
+                }
+                continue;
+            }
+            let original: [u8; 4] = match before {
+                Some(tile) => {
+                    let mut pixel = [0; 4];
+                    pixel[..C].copy_from_slice(&tile[in_tile..in_tile + C]);
+                    pixel
+                }
+                None => [0; 4],
+            };
+            let out = apply(self.mode, self.color, original, strength);
+            pixels[offset..offset + C].copy_from_slice(&out[..C]);
         }
     }
 }
 
 /// A dab's falloff sampled over squared distance, between the fully-on core and the reach.
+#[derive(Debug)]
 struct FalloffTable {
     start: f32,
     scale: f32,
@@ -388,6 +462,23 @@ fn apply(mode: StrokeMode, color: [u8; 3], original: [u8; 4], strength: f32) -> 
     match mode {
         StrokeMode::Paint => {
             let source_alpha = strength;
+            // The common cases without a division: over nothing, and over opaque paint.
+            if original[3] == 0 {
+                let alpha = round_byte(source_alpha * 255.0);
+                return if alpha == 0 {
+                    [0, 0, 0, 0]
+                } else {
+                    [color[0], color[1], color[2], alpha]
+                };
+            }
+            if original[3] == 255 {
+                let mut out = [0, 0, 0, 255];
+                for c in 0..3 {
+                    let (from, to) = (f32::from(original[c]), f32::from(color[c]));
+                    out[c] = round_byte(from + (to - from) * source_alpha);
+                }
+                return out;
+            }
             let backdrop_alpha = f32::from(original[3]) / 255.0;
             let alpha = source_alpha + backdrop_alpha * (1.0 - source_alpha);
             if alpha <= 0.0 {

@@ -345,28 +345,57 @@ pub struct Thumbnail {
     pub pixels: Vec<u8>,
 }
 
+/// What a thumbnail was made from, tile by tile, so that the next one of the same image only
+/// reads the tiles that changed (a tile that changed is a new allocation, or one whose earlier
+/// holders were all let go — either way the kept weak reference no longer matches it).
+#[derive(Debug, Default)]
+pub struct ThumbnailCache {
+    /// The image and thumbnail sizes it holds sums for.
+    shape: Option<(u32, u32, u32, u32)>,
+    /// Per tile: the tile read and its alpha-weighted sums per thumbnail pixel it reaches.
+    tiles: Vec<Option<TileSums>>,
+}
+
+#[derive(Debug)]
+struct TileSums {
+    tile: std::sync::Weak<Tile>,
+    /// The thumbnail pixels it reaches: first column and row, columns.
+    origin: (usize, usize),
+    columns: usize,
+    sums: Vec<[u32; 4]>,
+}
+
 impl Tiled<4> {
     /// The image shrunk to fit `side × side` (aspect kept, at least 1 pixel a side). Each
     /// thumbnail pixel averages up to 2 × 2 evenly spread samples of its area, weighted by
     /// alpha: smoother than taking every n-th pixel, and cheap enough to redo for every layer
     /// on every edit (reading a big canvas is bound by memory, one cache miss a sample).
     pub fn thumbnail(&self, side: u32) -> Thumbnail {
+        self.thumbnail_with(side, &mut ThumbnailCache::default())
+    }
+
+    /// [`Self::thumbnail`], reading only the tiles that changed since `cache` was filled.
+    pub fn thumbnail_with(&self, side: u32, cache: &mut ThumbnailCache) -> Thumbnail {
         let side = side.max(1);
         let longest = self.width.max(self.height).max(1);
         let width = ((u64::from(self.width) * u64::from(side)) / u64::from(longest)).max(1) as u32;
         let height =
             ((u64::from(self.height) * u64::from(side)) / u64::from(longest)).max(1) as u32;
-        let mut pixels = vec![0u8; (width * height * 4) as usize];
-        // The sample positions along each axis, `samples` per thumbnail pixel, evenly spread
-        // over its source span.
-        let positions = |source: u32, target: u32| -> (u32, Vec<u32>) {
+        let shape = (self.width, self.height, width, height);
+        if cache.shape != Some(shape) || cache.tiles.len() != self.tiles.len() {
+            cache.shape = Some(shape);
+            cache.tiles = (0..self.tiles.len()).map(|_| None).collect();
+        }
+        // The sample positions along each axis (sorted), `samples` per thumbnail pixel, evenly
+        // spread over its source span, each with the thumbnail pixel it belongs to.
+        let positions = |source: u32, target: u32| -> (u32, Vec<(u32, usize)>) {
             let step = f64::from(source) / f64::from(target);
             let samples = (step.ceil() as u32).clamp(1, 2);
             let coordinates = (0..target)
                 .flat_map(|t| {
                     (0..samples).map(move |s| {
                         let at = (f64::from(t) + (f64::from(s) + 0.5) / f64::from(samples)) * step;
-                        (at as u32).min(source.saturating_sub(1))
+                        ((at as u32).min(source.saturating_sub(1)), t as usize)
                     })
                 })
                 .collect();
@@ -374,18 +403,38 @@ impl Tiled<4> {
         };
         let (samples_x, xs) = positions(self.width, width);
         let (samples_y, ys) = positions(self.height, height);
-        let columns = self.columns() as usize;
-        let count = samples_x * samples_y * 255;
-        let mut sums = vec![[0u32; 4]; width as usize];
-        for ty in 0..height as usize {
-            sums.fill([0; 4]);
-            for &y in &ys[ty * samples_y as usize..(ty + 1) * samples_y as usize] {
-                let tile_row = (y / TILE) as usize * columns;
+        // The samples of one span [from, to).
+        let within = |axis: &[(u32, usize)], from: u32, to: u32| {
+            let start = axis.partition_point(|&(at, _)| at < from);
+            let end = axis.partition_point(|&(at, _)| at < to);
+            start..end
+        };
+        for (index, slot) in cache.tiles.iter_mut().enumerate() {
+            let Some(tile) = &self.tiles[index] else {
+                *slot = None;
+                continue;
+            };
+            if slot.as_ref().is_some_and(|sums| {
+                sums.tile
+                    .upgrade()
+                    .is_some_and(|kept| Arc::ptr_eq(&kept, tile))
+            }) {
+                continue;
+            }
+            let rect = self.tile_rect(index);
+            let (xr, yr) = (within(&xs, rect.x0, rect.x1), within(&ys, rect.y0, rect.y1));
+            if xr.is_empty() || yr.is_empty() {
+                *slot = None;
+                continue;
+            }
+            let origin = (xs[xr.start].1, ys[yr.start].1);
+            let columns = xs[xr.end - 1].1 - origin.0 + 1;
+            let rows = ys[yr.end - 1].1 - origin.1 + 1;
+            let mut sums = vec![[0_u32; 4]; columns * rows];
+            for &(y, ty) in &ys[yr] {
                 let row_offset = ((y % TILE) * TILE) as usize;
-                for (index, &x) in xs.iter().enumerate() {
-                    let Some(tile) = &self.tiles[tile_row + (x / TILE) as usize] else {
-                        continue;
-                    };
+                let out_row = (ty - origin.1) * columns;
+                for &(x, tx) in &xs[xr.clone()] {
                     let offset = (row_offset + (x % TILE) as usize) * 4;
                     let [r, g, b, a] = [
                         tile[offset],
@@ -394,18 +443,38 @@ impl Tiled<4> {
                         tile[offset + 3],
                     ]
                     .map(u32::from);
-                    let sum = &mut sums[index / samples_x as usize];
+                    let sum = &mut sums[out_row + tx - origin.0];
                     sum[0] += r * a;
                     sum[1] += g * a;
                     sum[2] += b * a;
                     sum[3] += a * 255;
                 }
             }
-            let row = &mut pixels[ty * width as usize * 4..(ty + 1) * width as usize * 4];
-            for (pixel, sum) in row.chunks_exact_mut(4).zip(&sums) {
-                for (value, total) in pixel.iter_mut().zip(sum) {
-                    *value = ((total + count / 2) / count) as u8;
+            *slot = Some(TileSums {
+                tile: Arc::downgrade(tile),
+                origin,
+                columns,
+                sums,
+            });
+        }
+        let mut totals = vec![[0_u32; 4]; (width * height) as usize];
+        for sums in cache.tiles.iter().flatten() {
+            for (at, sum) in sums.sums.iter().enumerate() {
+                let (tx, ty) = (
+                    sums.origin.0 + at % sums.columns,
+                    sums.origin.1 + at / sums.columns,
+                );
+                let total = &mut totals[ty * width as usize + tx];
+                for channel in 0..4 {
+                    total[channel] += sum[channel];
                 }
+            }
+        }
+        let count = samples_x * samples_y * 255;
+        let mut pixels = vec![0u8; (width * height * 4) as usize];
+        for (pixel, total) in pixels.chunks_exact_mut(4).zip(&totals) {
+            for (value, sum) in pixel.iter_mut().zip(total) {
+                *value = ((sum + count / 2) / count) as u8;
             }
         }
         Thumbnail {
@@ -465,6 +534,31 @@ mod tests {
         // Clearing drops the tiles again.
         image.write_rect(&rect, &vec![0; data.len()]);
         assert!(image.is_empty());
+    }
+
+    #[test]
+    fn a_cached_thumbnail_follows_every_change_of_its_image() {
+        let mut image = RgbaTiles::new(900, 600);
+        for y in 0..600 {
+            image.set_pixel(y * 3 / 2, y, [200, 40, 10, 255]);
+        }
+        let mut cache = ThumbnailCache::default();
+        assert_eq!(image.thumbnail_with(64, &mut cache), image.thumbnail(64));
+        // Changed in place (the tile is held only by the image): the cache notices.
+        for y in 0..256 {
+            for x in 0..256 {
+                image.set_pixel(x, y, [0, 90, 250, 200]);
+            }
+        }
+        assert_eq!(image.thumbnail_with(64, &mut cache), image.thumbnail(64));
+        // Changed in a copy (an undo step keeps the old tile), and a tile cleared.
+        let kept = image.clone();
+        image.set_pixel(700, 500, [255, 255, 255, 255]);
+        image.replace_tile(1, None);
+        assert_eq!(image.thumbnail_with(64, &mut cache), image.thumbnail(64));
+        assert_eq!(kept.thumbnail_with(64, &mut cache), kept.thumbnail(64));
+        // Another size starts over.
+        assert_eq!(image.thumbnail_with(40, &mut cache), image.thumbnail(40));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::document::Document;
 use crate::document::layer::LayerId;
-use crate::document::tiles::Thumbnail;
+use crate::document::tiles::{Thumbnail, ThumbnailCache};
 
 /// Texture pixels per thumbnail side (drawn at half that in points, sharp on HiDPI screens).
 pub const THUMBNAIL_PIXELS: u32 = 64;
@@ -22,6 +22,8 @@ pub struct LayerThumbnails {
     /// When they were last made (app time, seconds).
     made_at: f64,
     entries: HashMap<LayerId, (Thumbnail, egui::TextureHandle)>,
+    /// Per layer, what its thumbnail was made from (only changed tiles are read again).
+    caches: HashMap<LayerId, ThumbnailCache>,
 }
 
 impl LayerThumbnails {
@@ -42,8 +44,27 @@ impl LayerThumbnails {
         self.made_at = now;
         self.entries
             .retain(|id, _| document.layers().iter().any(|layer| layer.id == *id));
-        for layer in document.layers() {
-            let thumbnail = layer.pixels().thumbnail(THUMBNAIL_PIXELS);
+        self.caches
+            .retain(|id, _| document.layers().iter().any(|layer| layer.id == *id));
+        // Made on all cores (each layer's from its own cache), then handed to egui.
+        let mut caches: Vec<ThumbnailCache> = document
+            .layers()
+            .iter()
+            .map(|layer| self.caches.remove(&layer.id).unwrap_or_default())
+            .collect();
+        let thumbnails: Vec<Thumbnail> = {
+            use rayon::prelude::*;
+            document
+                .layers()
+                .par_iter()
+                .zip(caches.par_iter_mut())
+                .map(|(layer, cache)| layer.pixels().thumbnail_with(THUMBNAIL_PIXELS, cache))
+                .collect()
+        };
+        for (layer, cache) in document.layers().iter().zip(caches) {
+            self.caches.insert(layer.id, cache);
+        }
+        for (layer, thumbnail) in document.layers().iter().zip(thumbnails) {
             if let Some((shown, _)) = self.entries.get(&layer.id)
                 && *shown == thumbnail
             {
