@@ -69,10 +69,7 @@ fn main() {
     }
 
     println!("\nA live parameter of a 2048 × 2048 generative layer (target 16 ms)");
-    println!(
-        "{:<52} {:>11} {:>14}",
-        "", "the change", "CPU shaping"
-    );
+    println!("{:<52} {:>11} {:>14}", "", "the change", "CPU shaping");
     let side = 2048_u32;
     let region = PixelRect::new(0, 0, side, side);
     let n = (side * side) as usize;

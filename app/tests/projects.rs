@@ -992,3 +992,149 @@ fn fill_continues_a_texture_with_no_model_and_refuses_a_wrong_mask() {
     );
     assert!(!folder.path().join("never.png").exists());
 }
+
+#[test]
+fn an_export_names_each_variation_the_variation_brush_shows_with_its_seed_and_pixels() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let mut document = sample_document();
+    let mut record = document.generation_log[0].clone();
+    record.seeds = vec![11, 12];
+    record.accepted = vec![0];
+    let log_id = document.log_generation(record);
+    let region = PixelRect::new(20, 20, 120, 100);
+    let pixels = (region.width() * region.height()) as usize;
+    let variations = vec![
+        std::sync::Arc::new(vec![40_u8; pixels * 3]),
+        std::sync::Arc::new(vec![220_u8; pixels * 3]),
+    ];
+    let layer = document.add_generative_layer_with_variations(
+        "Gen 2 · seed 11",
+        region,
+        variations,
+        0,
+        vec![255; pixels],
+        log_id,
+    );
+    document
+        .paint_stroke(
+            Some(layer),
+            StrokeMode::Variation(1),
+            BrushSettings {
+                size: 30.0,
+                hardness: 0.5,
+                ..BrushSettings::default()
+            },
+            (0..=8).map(|i| StrokePoint::new(30.0 + i as f32 * 12.0, 60.0)),
+        )
+        .expect("the variation brush paints");
+    let project = folder.path().join("brushed.ora");
+    ora::save(&document, &project).expect("save");
+    let output = folder.path().join("brushed.png");
+    let run = pentimento_at(folder.path())
+        .arg("export")
+        .arg(&project)
+        .arg(&output)
+        .output()
+        .expect("runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let bytes = std::fs::read(&output).expect("signed file");
+    let read = pentimento::credentials::verify(&bytes, "image/png", None).expect("reads");
+    assert_eq!(read.state, "Valid", "{:?}", read.statuses);
+    let manifest = &read.json["manifests"][read.json["active_manifest"].as_str().expect("active")];
+    let actions: Vec<serde_json::Value> = manifest["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter(|assertion| {
+            assertion["label"]
+                .as_str()
+                .is_some_and(|label| label.starts_with("c2pa.actions"))
+        })
+        .flat_map(|assertion| {
+            assertion["data"]["actions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|action| {
+            action["description"]
+                .as_str()
+                .is_some_and(|text| text.contains("\"Gen 2 · seed 11\""))
+        })
+        .collect();
+    assert_eq!(
+        actions.len(),
+        2,
+        "one action per variation shown: {actions:?}"
+    );
+    let (width, height) = (document.width(), document.height());
+    let LayerContent::Generative(generative) = &document.layer(layer).expect("layer").content
+    else {
+        panic!("generative");
+    };
+    let (_, provenance) = document.composite(&document.bounds());
+    let mut union = vec![false; (width * height) as usize];
+    for (variation, seed) in [(0_usize, 11), (1, 12)] {
+        let action = actions
+            .iter()
+            .find(|action| action["parameters"]["variation"] == variation + 1)
+            .expect("the variation's action");
+        assert_eq!(action["parameters"]["seed"], seed);
+        let rings: Vec<Vec<(f64, f64)>> = action["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .flat_map(|change| change["region"].as_array().cloned().unwrap_or_default())
+            .map(|range| {
+                let shape = &range["shape"];
+                let number = |value: &serde_json::Value| value.as_f64().expect("number");
+                let (x, y) = (number(&shape["origin"]["x"]), number(&shape["origin"]["y"]));
+                match shape["type"].as_str() {
+                    Some("rectangle") => {
+                        let (w, h) = (number(&shape["width"]), number(&shape["height"]));
+                        vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+                    }
+                    _ => shape["vertices"]
+                        .as_array()
+                        .expect("vertices")
+                        .iter()
+                        .map(|vertex| (number(&vertex["x"]), number(&vertex["y"])))
+                        .collect(),
+                }
+            })
+            .collect();
+        let filled = pentimento::credentials::regions::rasterize(width, height, &rings);
+        for y in 0..height {
+            for x in 0..width {
+                let index = (y * width + x) as usize;
+                let shows = generative.rendered().pixel(x, y)[3] > 0
+                    && provenance[index] == Provenance::Generated
+                    && generative.variation_weight(variation, x, y) > 0;
+                assert_eq!(
+                    filled[index],
+                    shows,
+                    "variation {} at ({x}, {y}): in its region exactly where it shows",
+                    variation + 1
+                );
+                union[index] |= filled[index];
+            }
+        }
+    }
+    // Together they are the layer's generated pixels, and the text chunk says the shares.
+    for (index, value) in provenance.iter().enumerate() {
+        let (x, y) = (index as u32 % width, index as u32 / width);
+        if region.contains(x, y) {
+            assert_eq!(union[index], *value == Provenance::Generated, "({x}, {y})");
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("pentimento:layers"),
+        "the layers chunk is written"
+    );
+}
