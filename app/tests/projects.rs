@@ -1138,3 +1138,48 @@ fn an_export_names_each_variation_the_variation_brush_shows_with_its_seed_and_pi
         "the layers chunk is written"
     );
 }
+
+#[test]
+fn a_project_keeps_where_each_variation_shows() {
+    let mut document = Document::new(400, 400).expect("size");
+    let region = PixelRect::new(40, 30, 320, 300);
+    let pixels = (region.width() * region.height()) as usize;
+    let flat = |value: u8| std::sync::Arc::new(vec![value; pixels * 3]);
+    let id = document.add_generative_layer_with_variations(
+        "Gen 1 · seed 1",
+        region,
+        vec![flat(20), flat(120), flat(230)],
+        0,
+        vec![255; pixels],
+        1,
+    );
+    for (variation, y) in [(1, 150.0), (2, 250.0)] {
+        document
+            .paint_stroke(
+                Some(id),
+                StrokeMode::Variation(variation),
+                BrushSettings {
+                    size: 60.0,
+                    hardness: 0.4,
+                    ..BrushSettings::default()
+                },
+                [StrokePoint::new(100.0, y), StrokePoint::new(300.0, y)],
+            )
+            .expect("paints");
+    }
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let path = folder.path().join("brushed.ora");
+    ora::save(&document, &path).expect("save");
+    let loaded = ora::open(&path).expect("reads back");
+    assert_eq!(
+        loaded.composite(&loaded.bounds()),
+        document.composite(&document.bounds()),
+        "every pixel as it was"
+    );
+    let shares = |document: &Document| match &document.layer(id).expect("layer").content {
+        LayerContent::Generative(generative) => generative.variation_shares(),
+        LayerContent::Paint(_) => panic!("generative"),
+    };
+    assert_eq!(shares(&loaded), shares(&document));
+    assert_eq!(shares(&loaded).len(), 3, "all three show somewhere");
+}

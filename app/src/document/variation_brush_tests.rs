@@ -204,24 +204,6 @@ fn the_brush_is_refused_where_there_is_nothing_to_choose() {
 }
 
 #[test]
-fn a_project_keeps_where_each_variation_shows() {
-    let (mut document, id) = with_variations();
-    paint(&mut document, id, 1, brush(60.0, 0.4), 150.0);
-    paint(&mut document, id, 2, brush(60.0, 0.4), 250.0);
-    let bytes = crate::io::ora::to_bytes(&document);
-    let loaded = crate::io::ora::read(std::io::Cursor::new(bytes)).expect("reads back");
-    assert_eq!(
-        loaded.composite(&loaded.bounds()),
-        document.composite(&document.bounds()),
-        "every pixel as it was"
-    );
-    assert_eq!(
-        generative(&loaded, id).variation_shares(),
-        generative(&document, id).variation_shares()
-    );
-}
-
-#[test]
 fn colour_match_corrects_each_painted_variation() {
     let (mut document, id) = with_variations();
     // The artist's pixels around the generation are grey; the layer keeps them as its context.
