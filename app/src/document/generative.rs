@@ -602,22 +602,31 @@ impl GenerativeLayer {
     }
 
     /// The shaped pixels the CPU compositor uses.
+    ///
+    /// They are made on all cores without holding the cell: a thread pool worker that waited
+    /// on a cell whose maker waits for the pool would never wake (an autosave and the
+    /// thumbnails asking at once). Two threads asking at once may both make them; the first
+    /// kept wins, and both are the same pixels.
     pub fn rendered(&self) -> &RgbaTiles {
-        self.rendered.get_or_init(|| {
-            let mut rendered = RgbaTiles::new(self.document_size.0, self.document_size.1);
-            let tiles = rendered.tiles_in(&self.region);
-            let made: Vec<(usize, Option<Arc<Tile>>)> = {
-                use rayon::prelude::*;
-                tiles
-                    .par_iter()
-                    .map(|&index| (index, self.render_tile(index)))
-                    .collect()
-            };
-            for (index, tile) in made {
-                rendered.replace_tile(index, tile);
-            }
-            rendered
-        })
+        if let Some(rendered) = self.rendered.get() {
+            return rendered;
+        }
+        let mut rendered = RgbaTiles::new(self.document_size.0, self.document_size.1);
+        let tiles = rendered.tiles_in(&self.region);
+        let made: Vec<(usize, Option<Arc<Tile>>)> = {
+            use rayon::prelude::*;
+            tiles
+                .par_iter()
+                .map(|&index| (index, self.render_tile(index)))
+                .collect()
+        };
+        for (index, tile) in made {
+            rendered.replace_tile(index, tile);
+        }
+        let _ = self.rendered.set(rendered);
+        self.rendered
+            .get()
+            .unwrap_or_else(|| unreachable!("set just above"))
     }
 
     /// Where document tile `index` lies.
@@ -953,6 +962,45 @@ mod tests {
         let row: Vec<u8> = (0..32).map(|x| soft[32 * 64 + x]).collect();
         assert!(row.windows(2).all(|pair| pair[0] <= pair[1]), "{row:?}");
         assert_eq!(soft[32 * 64 + 9], 0, "beyond half the width nothing shows");
+    }
+
+    #[test]
+    fn pixels_asked_for_from_the_pool_and_another_thread_at_once_never_hang() {
+        use rayon::prelude::*;
+        let size = 1024;
+        let region = PixelRect::new(0, 0, size, size);
+        let mask = square_mask(size as usize, 100..900);
+        let raw = Arc::new(vec![90_u8; (size * size * 3) as usize]);
+        for round in 0..20 {
+            let layer = Arc::new(GenerativeLayer::new(
+                (size, size),
+                region,
+                vec![Arc::clone(&raw)],
+                Arc::new(mask.clone()),
+                GenerativeParams {
+                    feather: 4.0 + round as f32,
+                    ..GenerativeParams::default()
+                },
+                1,
+            ));
+            let (done, finished) = std::sync::mpsc::channel();
+            let outside = {
+                let layer = Arc::clone(&layer);
+                std::thread::spawn(move || {
+                    let tiles = layer.rendered().tile_count();
+                    let _ = done.send(());
+                    tiles
+                })
+            };
+            let counts: Vec<usize> = (0..8)
+                .into_par_iter()
+                .map(|_| layer.rendered().tile_count())
+                .collect();
+            finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the other thread got its pixels (no deadlock)");
+            assert_eq!(outside.join().expect("joins"), counts[0]);
+        }
     }
 
     #[test]
