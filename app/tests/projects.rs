@@ -331,6 +331,54 @@ fn flatten_renders_a_project_with_the_same_compositor() {
 }
 
 /// `pentimento` with its settings, data and identity in `home`.
+/// Every action of a manifest's action assertions.
+fn actions_of(manifest: &serde_json::Value) -> Vec<serde_json::Value> {
+    manifest["assertions"]
+        .as_array()
+        .expect("assertions")
+        .iter()
+        .filter(|assertion| {
+            assertion["label"]
+                .as_str()
+                .is_some_and(|label| label.starts_with("c2pa.actions"))
+        })
+        .flat_map(|assertion| {
+            assertion["data"]["actions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// An action's region shapes as closed outlines (rectangles as four corners).
+fn rings_of(action: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
+    action["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .flat_map(|change| change["region"].as_array().cloned().unwrap_or_default())
+        .map(|range| {
+            let shape = &range["shape"];
+            let number = |value: &serde_json::Value| value.as_f64().expect("number");
+            let (x, y) = (number(&shape["origin"]["x"]), number(&shape["origin"]["y"]));
+            match shape["type"].as_str() {
+                Some("rectangle") => {
+                    let (w, h) = (number(&shape["width"]), number(&shape["height"]));
+                    vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+                }
+                Some("polygon") => shape["vertices"]
+                    .as_array()
+                    .expect("vertices")
+                    .iter()
+                    .map(|vertex| (number(&vertex["x"]), number(&vertex["y"])))
+                    .collect(),
+                other => panic!("unexpected shape {other:?}"),
+            }
+        })
+        .collect()
+}
+
 fn pentimento_at(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pentimento"));
     command
@@ -381,21 +429,8 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
             .all(|(_, choice)| choice == "notAllowed")
     );
     let manifest = &read.json["manifests"][read.json["active_manifest"].as_str().expect("active")];
-    let edited = manifest["assertions"]
-        .as_array()
-        .expect("assertions")
-        .iter()
-        .filter(|assertion| {
-            assertion["label"]
-                .as_str()
-                .is_some_and(|label| label.starts_with("c2pa.actions"))
-        })
-        .flat_map(|assertion| {
-            assertion["data"]["actions"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+    let edited = actions_of(manifest)
+        .into_iter()
         .find(|action| action["action"] == "c2pa.edited")
         .expect("the generated layer has its action");
     assert_eq!(edited["parameters"]["model"], "tiny-sd-inpaint");
@@ -403,30 +438,7 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
     assert_eq!(edited["parameters"]["prompt"], "a red flower");
     assert_eq!(edited["parameters"]["loras"][0]["name"], "inkStyle");
     // The action's shapes, read back from the file, are exactly the generated pixels.
-    let rings: Vec<Vec<(f64, f64)>> = edited["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .flat_map(|change| change["region"].as_array().cloned().unwrap_or_default())
-        .map(|range| {
-            let shape = &range["shape"];
-            let number = |value: &serde_json::Value| value.as_f64().expect("number");
-            let (x, y) = (number(&shape["origin"]["x"]), number(&shape["origin"]["y"]));
-            match shape["type"].as_str() {
-                Some("rectangle") => {
-                    let (w, h) = (number(&shape["width"]), number(&shape["height"]));
-                    vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
-                }
-                Some("polygon") => shape["vertices"]
-                    .as_array()
-                    .expect("vertices")
-                    .iter()
-                    .map(|vertex| (number(&vertex["x"]), number(&vertex["y"])))
-                    .collect(),
-                other => panic!("unexpected shape {other:?}"),
-            }
-        })
-        .collect();
+    let rings = rings_of(&edited);
     let filled = pentimento::credentials::regions::rasterize(300, 200, &rings);
     let (_, provenance) = document.composite(&document.bounds());
     for (index, value) in provenance.iter().enumerate() {
@@ -1046,21 +1058,8 @@ fn an_export_names_each_variation_the_variation_brush_shows_with_its_seed_and_pi
     let read = pentimento::credentials::verify(&bytes, "image/png", None).expect("reads");
     assert_eq!(read.state, "Valid", "{:?}", read.statuses);
     let manifest = &read.json["manifests"][read.json["active_manifest"].as_str().expect("active")];
-    let actions: Vec<serde_json::Value> = manifest["assertions"]
-        .as_array()
-        .expect("assertions")
-        .iter()
-        .filter(|assertion| {
-            assertion["label"]
-                .as_str()
-                .is_some_and(|label| label.starts_with("c2pa.actions"))
-        })
-        .flat_map(|assertion| {
-            assertion["data"]["actions"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+    let actions: Vec<serde_json::Value> = actions_of(manifest)
+        .into_iter()
         .filter(|action| {
             action["description"]
                 .as_str()
@@ -1085,29 +1084,7 @@ fn an_export_names_each_variation_the_variation_brush_shows_with_its_seed_and_pi
             .find(|action| action["parameters"]["variation"] == variation + 1)
             .expect("the variation's action");
         assert_eq!(action["parameters"]["seed"], seed);
-        let rings: Vec<Vec<(f64, f64)>> = action["changes"]
-            .as_array()
-            .expect("changes")
-            .iter()
-            .flat_map(|change| change["region"].as_array().cloned().unwrap_or_default())
-            .map(|range| {
-                let shape = &range["shape"];
-                let number = |value: &serde_json::Value| value.as_f64().expect("number");
-                let (x, y) = (number(&shape["origin"]["x"]), number(&shape["origin"]["y"]));
-                match shape["type"].as_str() {
-                    Some("rectangle") => {
-                        let (w, h) = (number(&shape["width"]), number(&shape["height"]));
-                        vec![(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
-                    }
-                    _ => shape["vertices"]
-                        .as_array()
-                        .expect("vertices")
-                        .iter()
-                        .map(|vertex| (number(&vertex["x"]), number(&vertex["y"])))
-                        .collect(),
-                }
-            })
-            .collect();
+        let rings = rings_of(action);
         let filled = pentimento::credentials::regions::rasterize(width, height, &rings);
         for y in 0..height {
             for x in 0..width {

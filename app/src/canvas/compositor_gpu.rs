@@ -436,56 +436,12 @@ impl GpuCompositor {
 
     /// Uploads an RGBA8 tile into atlas slot `slot`.
     fn upload_slot(&self, queue: &wgpu::Queue, slot: u32, tile: &[u8]) {
-        queue.write_texture(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.atlas,
-                mip_level: 0,
-                origin: wgpu::Origin3d {
-                    x: 0,
-                    y: 0,
-                    z: slot,
-                },
-                aspect: wgpu::TextureAspect::All,
-            },
-            tile,
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(TILE * 4),
-                rows_per_image: Some(TILE),
-            },
-            wgpu::Extent3d {
-                width: TILE,
-                height: TILE,
-                depth_or_array_layers: 1,
-            },
-        );
+        write_layer(queue, &self.atlas, slot, tile, 4);
     }
 
     /// Uploads a distance tile (`i16` little-endian) into the distance layer of `slot`.
     fn upload_distance(&self, queue: &wgpu::Queue, slot: u32, distance: &[u8]) {
-        queue.write_texture(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.distances,
-                mip_level: 0,
-                origin: wgpu::Origin3d {
-                    x: 0,
-                    y: 0,
-                    z: slot,
-                },
-                aspect: wgpu::TextureAspect::All,
-            },
-            distance,
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(TILE * 2),
-                rows_per_image: Some(TILE),
-            },
-            wgpu::Extent3d {
-                width: TILE,
-                height: TILE,
-                depth_or_array_layers: 1,
-            },
-        );
+        write_layer(queue, &self.distances, slot, distance, 2);
     }
 
     /// Uploads a single-channel document tile (mask or provenance) into its texture.
@@ -585,6 +541,39 @@ impl GpuCompositor {
         }
         out
     }
+}
+
+/// Writes one whole tile of `bytes_per_pixel` into layer `slot` of an array texture.
+fn write_layer(
+    queue: &wgpu::Queue,
+    texture: &wgpu::Texture,
+    slot: u32,
+    data: &[u8],
+    bytes_per_pixel: u32,
+) {
+    queue.write_texture(
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d {
+                x: 0,
+                y: 0,
+                z: slot,
+            },
+            aspect: wgpu::TextureAspect::All,
+        },
+        data,
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(TILE * bytes_per_pixel),
+            rows_per_image: Some(TILE),
+        },
+        wgpu::Extent3d {
+            width: TILE,
+            height: TILE,
+            depth_or_array_layers: 1,
+        },
+    );
 }
 
 /// The single-channel document textures.

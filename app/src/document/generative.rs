@@ -372,6 +372,33 @@ impl GenerativeLayer {
         }
     }
 
+    /// The raw variations that are `used` (`None` for the others), one per variation.
+    fn raw_sources(&self, used: &[bool; MAX_VARIATIONS]) -> Vec<Option<Arc<Vec<u8>>>> {
+        let count = self.variations.len().min(MAX_VARIATIONS);
+        (0..count)
+            .map(|index| used[index].then(|| Arc::clone(&self.variations[index])))
+            .collect()
+    }
+
+    /// The fully matched variations that are `used` (measured when first needed).
+    fn matched_sources(&mut self, used: &[bool; MAX_VARIATIONS]) -> Vec<Option<Arc<Vec<u8>>>> {
+        let count = self.variations.len().min(MAX_VARIATIONS);
+        (0..count)
+            .map(|index| {
+                if used[index] {
+                    self.matched_variation(index)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// The document's tile grid (an empty image of its size).
+    fn grid(&self) -> RgbaTiles {
+        RgbaTiles::new(self.document_size.0, self.document_size.1)
+    }
+
     /// Works out what shows (as generated and fully matched) from the variations, the choice
     /// and the colour mode; everything made from them is made again when next asked for.
     fn prepare_sources(&mut self) {
@@ -382,9 +409,7 @@ impl GenerativeLayer {
         let count = self.variations.len().min(MAX_VARIATIONS);
         let painted = self.choice().is_some();
         self.raw_mix = Some(if painted {
-            let sources: Vec<_> = (0..count)
-                .map(|index| used[index].then(|| Arc::clone(&self.variations[index])))
-                .collect();
+            let sources = self.raw_sources(&used);
             let mut mixed = (*base).clone();
             self.mix_into(&sources, &self.region, &mut mixed);
             Arc::new(mixed)
@@ -392,15 +417,7 @@ impl GenerativeLayer {
             base
         });
         self.matched_mix = if self.params.color.is_active() && self.context.is_some() {
-            let sources: Vec<_> = (0..count)
-                .map(|index| {
-                    if used[index] {
-                        self.matched_variation(index)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let sources = self.matched_sources(&used);
             sources[self.selected.min(count - 1)].clone().map(|base| {
                 if painted {
                     let mut mixed = (*base).clone();
@@ -453,31 +470,20 @@ impl GenerativeLayer {
         if rect.is_empty() || self.choice.is_none() {
             return Vec::new();
         }
-        let count = self.variations.len().min(MAX_VARIATIONS);
         let used = self.shown_variations(&rect);
-        let raw: Vec<_> = (0..count)
-            .map(|index| used[index].then(|| Arc::clone(&self.variations[index])))
-            .collect();
+        let raw = self.raw_sources(&used);
         if let Some(mut mixed) = self.raw_mix.take() {
             self.mix_into(&raw, &rect, Arc::make_mut(&mut mixed).as_mut_slice());
             self.raw_mix = Some(mixed);
         }
         if self.matched_mix.is_some() {
-            let matched: Vec<_> = (0..count)
-                .map(|index| {
-                    if used[index] {
-                        self.matched_variation(index)
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let matched = self.matched_sources(&used);
             if let Some(mut mixed) = self.matched_mix.take() {
                 self.mix_into(&matched, &rect, Arc::make_mut(&mut mixed).as_mut_slice());
                 self.matched_mix = Some(mixed);
             }
         }
-        let tiles = RgbaTiles::new(self.document_size.0, self.document_size.1).tiles_in(&rect);
+        let tiles = self.grid().tiles_in(&rect);
         for &index in &tiles {
             self.gpu[index] = OnceLock::new();
         }
@@ -588,7 +594,7 @@ impl GenerativeLayer {
         let tiles = if b.is_empty() {
             Vec::new()
         } else {
-            RgbaTiles::new(self.document_size.0, self.document_size.1).tiles_in(&affected)
+            self.grid().tiles_in(&affected)
         };
         (layer, tiles)
     }
@@ -611,7 +617,7 @@ impl GenerativeLayer {
         if let Some(rendered) = self.rendered.get() {
             return rendered;
         }
-        let mut rendered = RgbaTiles::new(self.document_size.0, self.document_size.1);
+        let mut rendered = self.grid();
         let tiles = rendered.tiles_in(&self.region);
         let made: Vec<(usize, Option<Arc<Tile>>)> = {
             use rayon::prelude::*;
@@ -678,8 +684,7 @@ impl GenerativeLayer {
         let raw = self.raw_mix.as_ref()?;
         let matched = self.matched_mix.as_ref();
         let shading = self.shading();
-        let grid = RgbaTiles::new(self.document_size.0, self.document_size.1);
-        let part = grid.tile_rect(index).intersect(&self.region);
+        let part = self.tile_rect(index).intersect(&self.region);
         if part.is_empty() {
             return None;
         }
@@ -720,9 +725,7 @@ impl GenerativeLayer {
 
     fn make_gpu_tile(&self, index: usize) -> Option<Arc<GpuTile>> {
         let raw = self.raw_mix.as_ref()?;
-        let grid = RgbaTiles::new(self.document_size.0, self.document_size.1);
-        let tile_rect = grid.tile_rect(index);
-        let part = tile_rect.intersect(&self.region);
+        let part = self.tile_rect(index).intersect(&self.region);
         if part.is_empty() {
             return None;
         }
