@@ -13,6 +13,7 @@ mod wheel;
 mod sha256;
 
 fn main() {
+    compile_protocol();
     println!("cargo:rerun-if-changed=src/onnx_runtime/wheel.rs");
     println!("cargo:rerun-if-changed=src/sha256.rs");
     for variable in [
@@ -36,4 +37,20 @@ fn main() {
     if let Err(err) = result {
         println!("cargo:warning=ONNX Runtime is not available yet: {err}");
     }
+}
+
+/// Generates the Open Inference Protocol's messages and gRPC client from
+/// `proto/open_inference.proto` with the protoc that `protoc-bin-vendored` ships, so the build
+/// needs nothing installed.
+fn compile_protocol() {
+    println!("cargo:rerun-if-changed=proto/open_inference.proto");
+    let protoc = protoc_bin_vendored::protoc_bin_path().expect("protoc-bin-vendored has a protoc");
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc);
+    // Tensor contents as `bytes::Bytes`: a call sent again to another server is not copied.
+    config.bytes(["."]);
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_with_config(config, &["proto/open_inference.proto"], &["proto"])
+        .expect("the Open Inference Protocol definition compiles");
 }

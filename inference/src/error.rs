@@ -257,6 +257,10 @@ pub enum InferenceError {
     /// A supplied `.npy` file is unusable.
     #[error(transparent)]
     Npy(#[from] crate::npy::NpyError),
+
+    /// The inference servers of a remote model.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// A requested execution provider cannot be used.
     #[error(
         "the {provider} execution provider cannot be used ({reason}); choose another provider \

@@ -13,6 +13,7 @@ pub mod npy;
 pub mod onnx_runtime;
 pub mod pipeline;
 pub mod providers;
+pub mod remote;
 pub mod rng;
 pub mod scheduler;
 pub mod sha256;

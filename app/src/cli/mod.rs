@@ -7,6 +7,7 @@ pub mod generate;
 pub mod lora;
 pub mod models;
 pub mod project;
+pub mod remote;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,7 +40,8 @@ pub enum Command {
     /// Show a model folder's components, their inputs and outputs, and what the model can do.
     Info {
         /// A Stable Diffusion model in the diffusers or optimum ONNX layout (the folder that
-        /// holds model_index.json).
+        /// holds model_index.json), or a remote model's client folder (with remote.json: the
+        /// servers are asked what they serve).
         model: PathBuf,
     },
     /// Show which ONNX Runtime library is used and where it comes from, fetching it if needed.
@@ -79,6 +81,9 @@ pub enum Command {
     },
     /// Fill a masked area with the picture's own texture (content-aware fill, no model).
     Fill(fill::FillArgs),
+    /// Write a Triton Inference Server model repository for a model folder, and the client
+    /// folder (tokenizer, scheduler, remote.json) artists add in the model manager.
+    ServeRepo(remote::ServeRepoArgs),
     /// Render a project (.ora) to a PNG with the same compositor as the window.
     Flatten {
         /// The project.
@@ -143,6 +148,14 @@ pub fn run_command(command: Command) -> anyhow::Result<ExitCode> {
             generate::GenerateEnd::Finished => ExitCode::SUCCESS,
             generate::GenerateEnd::Cancelled(_) => ExitCode::from(EXIT_CANCELLED),
         }),
+        Command::Info { model }
+            if model
+                .join(pentimento_inference::remote::REMOTE_FILE)
+                .is_file() =>
+        {
+            remote::info(&model)
+        }
+        Command::ServeRepo(args) => remote::serve_repo(&args),
         Command::Info { model } => {
             let folder = ModelFolder::open(&model)?;
             let runtime = OnnxRuntime::initialize(&LocateOptions::default())?;

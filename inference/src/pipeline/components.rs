@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use ort::session::{RunOptions, Session};
 use ort::value::{DynValue, Tensor};
 
+use crate::remote::RemoteComponent;
+
 use crate::error::InferenceError;
 use crate::model::signature::{ElementType, TimestepInput};
 use crate::model::{Component, ComponentSignature};
@@ -102,12 +104,78 @@ impl SessionTimes {
     }
 }
 
-/// A loaded component: its session and declared signature.
+/// A loaded component: where it runs and its declared signature. The pipelines drive every
+/// component through [`LoadedComponent::run`], whether it is an ONNX Runtime session on this
+/// computer or a model on a pool of inference servers, so there is one denoising loop.
 pub struct LoadedComponent {
-    /// The session.
-    pub session: Session,
+    backend: Backend,
     /// What it declares.
     pub signature: ComponentSignature,
+}
+
+enum Backend {
+    Local(Session),
+    Remote(RemoteComponent),
+}
+
+/// The data of an input tensor, in the element type the graph wants.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TensorData {
+    /// 32-bit floats.
+    F32(Vec<f32>),
+    /// 16-bit floats.
+    F16(Vec<half::f16>),
+    /// 32-bit integers.
+    I32(Vec<i32>),
+    /// 64-bit integers.
+    I64(Vec<i64>),
+}
+
+/// An input tensor: data and shape (empty for a scalar).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputTensor {
+    /// The elements, row-major.
+    pub data: TensorData,
+    /// The shape.
+    pub shape: Vec<i64>,
+}
+
+impl InputTensor {
+    fn new(data: TensorData, shape: Vec<i64>) -> Self {
+        Self { data, shape }
+    }
+
+    /// The Open Inference Protocol's name of the element type (`FP32`, `FP16`, `INT32`,
+    /// `INT64`).
+    pub fn datatype(&self) -> &'static str {
+        match self.data {
+            TensorData::F32(_) => "FP32",
+            TensorData::F16(_) => "FP16",
+            TensorData::I32(_) => "INT32",
+            TensorData::I64(_) => "INT64",
+        }
+    }
+
+    /// The elements as little-endian bytes, row-major, without padding (the protocol's raw
+    /// tensor contents).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        match &self.data {
+            TensorData::F32(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            TensorData::F16(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            TensorData::I32(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            TensorData::I64(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
+    }
+
+    fn into_ort(self) -> ort::Result<DynValue> {
+        let shape = self.shape;
+        match self.data {
+            TensorData::F32(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
+            TensorData::F16(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
+            TensorData::I32(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
+            TensorData::I64(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
+        }
+    }
 }
 
 /// The outcome of one run: the named output as float32, or a cancellation.
@@ -119,12 +187,36 @@ pub enum RunResult {
 }
 
 impl LoadedComponent {
-    /// Runs the session with `inputs` and returns output `output` as float32. With
-    /// `release_memory` the session's memory arena gives its free memory back afterwards (after
-    /// the last UNet step, so the VAE decoder does not stack its peak on the UNet's).
+    /// A component run by an ONNX Runtime session on this computer.
+    pub fn local(session: Session, signature: ComponentSignature) -> Self {
+        Self {
+            backend: Backend::Local(session),
+            signature,
+        }
+    }
+
+    /// A component run on inference servers.
+    pub fn remote(remote: RemoteComponent, signature: ComponentSignature) -> Self {
+        Self {
+            backend: Backend::Remote(remote),
+            signature,
+        }
+    }
+
+    /// The local session, when the component runs on this computer.
+    pub fn session(&self) -> Option<&Session> {
+        match &self.backend {
+            Backend::Local(session) => Some(session),
+            Backend::Remote(_) => None,
+        }
+    }
+
+    /// Runs the component with `inputs` and returns output `output` as float32. With
+    /// `release_memory` a local session's memory arena gives its free memory back afterwards
+    /// (after the last UNet step, so the VAE decoder does not stack its peak on the UNet's).
     pub fn run(
         &mut self,
-        inputs: Vec<(String, DynValue)>,
+        inputs: Vec<(String, InputTensor)>,
         output: &str,
         release_memory: bool,
         cancel: &CancelToken,
@@ -134,6 +226,20 @@ impl LoadedComponent {
         if cancel.is_cancelled() {
             return Ok(RunResult::Cancelled);
         }
+        let session = match &mut self.backend {
+            Backend::Local(session) => session,
+            Backend::Remote(remote) => {
+                let started = Instant::now();
+                let result = remote.run(inputs, output, cancel);
+                times.add(component, started.elapsed());
+                return result;
+            }
+        };
+        let inputs = inputs
+            .into_iter()
+            .map(|(name, tensor)| Ok((name, tensor.into_ort()?)))
+            .collect::<ort::Result<Vec<_>>>()
+            .map_err(|err| run_error(component, &err))?;
         let mut options = RunOptions::new().map_err(|err| run_error(component, &err))?;
         if release_memory {
             options
@@ -148,7 +254,7 @@ impl LoadedComponent {
             return Ok(RunResult::Cancelled);
         }
         let started = Instant::now();
-        let result = self.session.run_with_options(inputs, &*options);
+        let result = session.run_with_options(inputs, &*options);
         times.add(component, started.elapsed());
         cancel.set_running(None);
         let outputs = match result {
@@ -221,79 +327,50 @@ fn extract_f32(value: &DynValue) -> ort::Result<(Vec<usize>, Vec<f32>)> {
 }
 
 /// A float tensor in the element type the graph wants.
-pub fn float_tensor(
-    data: &[f32],
-    shape: &[usize],
-    element: &ElementType,
-) -> Result<DynValue, InferenceError> {
+pub fn float_tensor(data: &[f32], shape: &[usize], element: &ElementType) -> InputTensor {
     let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    let value = match element {
-        ElementType::Float16 => Tensor::from_array((
-            shape,
+    let data = match element {
+        ElementType::Float16 => TensorData::F16(
             data.iter()
                 .map(|&value| half::f16::from_f32(value))
-                .collect::<Vec<_>>(),
-        ))
-        .map(Tensor::into_dyn),
-        _ => Tensor::from_array((shape, data.to_vec())).map(Tensor::into_dyn),
+                .collect(),
+        ),
+        _ => TensorData::F32(data.to_vec()),
     };
-    value.map_err(|err| InferenceError::Run {
-        component: "input preparation",
-        reason: err.to_string(),
-    })
+    InputTensor::new(data, shape)
 }
 
 /// Token ids as int32 or int64, `[batch, length]`.
-pub fn id_tensor(
-    ids: &[i64],
-    batch: usize,
-    element: &ElementType,
-) -> Result<DynValue, InferenceError> {
+pub fn id_tensor(ids: &[i64], batch: usize, element: &ElementType) -> InputTensor {
     let shape = vec![batch as i64, (ids.len() / batch) as i64];
-    let value = match element {
-        ElementType::Int32 => {
-            Tensor::from_array((shape, ids.iter().map(|&id| id as i32).collect::<Vec<_>>()))
-                .map(Tensor::into_dyn)
-        }
-        _ => Tensor::from_array((shape, ids.to_vec())).map(Tensor::into_dyn),
+    let data = match element {
+        ElementType::Int32 => TensorData::I32(ids.iter().map(|&id| id as i32).collect()),
+        _ => TensorData::I64(ids.to_vec()),
     };
-    value.map_err(|err| InferenceError::Run {
-        component: "text_encoder",
-        reason: err.to_string(),
-    })
+    InputTensor::new(data, shape)
 }
 
 /// The UNet's timestep input in the convention the graph declares. Integer conventions
 /// truncate, as numpy's `astype(int64)` does.
-pub fn timestep_tensor(
-    timestep: f32,
-    batch: usize,
-    convention: TimestepInput,
-) -> Result<DynValue, InferenceError> {
+pub fn timestep_tensor(timestep: f32, batch: usize, convention: TimestepInput) -> InputTensor {
     let batch_shape = vec![batch as i64];
-    let value = match convention {
+    match convention {
         TimestepInput::Float32Batch => {
-            Tensor::from_array((batch_shape, vec![timestep; batch])).map(Tensor::into_dyn)
+            InputTensor::new(TensorData::F32(vec![timestep; batch]), batch_shape)
         }
-        TimestepInput::Float32Scalar => {
-            Tensor::from_array(((), vec![timestep])).map(Tensor::into_dyn)
-        }
+        TimestepInput::Float32Scalar => InputTensor::new(TensorData::F32(vec![timestep]), vec![]),
         TimestepInput::Int64Batch => {
-            Tensor::from_array((batch_shape, vec![timestep as i64; batch])).map(Tensor::into_dyn)
+            InputTensor::new(TensorData::I64(vec![timestep as i64; batch]), batch_shape)
         }
         TimestepInput::Int64Scalar => {
-            Tensor::from_array(((), vec![timestep as i64])).map(Tensor::into_dyn)
+            InputTensor::new(TensorData::I64(vec![timestep as i64]), vec![])
         }
-        TimestepInput::Float16Batch => {
-            Tensor::from_array((batch_shape, vec![half::f16::from_f32(timestep); batch]))
-                .map(Tensor::into_dyn)
-        }
+        TimestepInput::Float16Batch => InputTensor::new(
+            TensorData::F16(vec![half::f16::from_f32(timestep); batch]),
+            batch_shape,
+        ),
         TimestepInput::Float16Scalar => {
-            Tensor::from_array(((), vec![half::f16::from_f32(timestep)])).map(Tensor::into_dyn)
+            InputTensor::new(TensorData::F16(vec![half::f16::from_f32(timestep)]), vec![])
         }
-    };
-    value.map_err(|err| InferenceError::Run {
-        component: "unet",
-        reason: err.to_string(),
-    })
+    }
 }

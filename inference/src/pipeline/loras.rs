@@ -76,6 +76,14 @@ impl StableDiffusion {
         &mut self,
         requests: &[LoraRequest],
     ) -> Result<Vec<AppliedLora>, InferenceError> {
+        if self.remote.is_some() && !requests.is_empty() {
+            return Err(InferenceError::Unsupported {
+                task: "use LoRAs",
+                reason: "it runs on inference servers, which serve the model as it was \
+                         exported; generate without LoRAs, or use a local copy of the model"
+                    .to_owned(),
+            });
+        }
         let mut choices = Vec::with_capacity(requests.len());
         for request in requests {
             if !request.strength.is_finite() {
@@ -326,7 +334,7 @@ impl StableDiffusion {
             }
         };
         let signature = ComponentSignature::of_session(which, &session)?;
-        Ok((LoadedComponent { session, signature }, matches, how))
+        Ok((LoadedComponent::local(session, signature), matches, how))
     }
 
     /// The cached optimized graph of a component (CPU only, as the cache is), read.

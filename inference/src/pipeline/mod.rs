@@ -242,6 +242,17 @@ pub struct StableDiffusion {
     cache_uses: Vec<(Component, CacheUse)>,
     /// The LoRAs merged into the text encoder and UNet sessions.
     loras: loras::LoraState,
+    /// The servers and description of a remote model (`remote.json`); `None` for a local one.
+    remote: Option<RemoteModel>,
+}
+
+/// A model served by inference servers: what its `remote.json` says and the pool it runs on.
+#[derive(Clone, Debug)]
+pub struct RemoteModel {
+    /// `remote.json`.
+    pub config: crate::remote::RemoteConfig,
+    /// The servers.
+    pub pool: Arc<crate::remote::Pool>,
 }
 
 impl std::fmt::Debug for StableDiffusion {
@@ -262,6 +273,9 @@ impl StableDiffusion {
         root: &Path,
         options: LoadOptions,
     ) -> Result<Self, InferenceError> {
+        if root.join(crate::remote::REMOTE_FILE).is_file() {
+            return Self::load_remote(runtime, root, options);
+        }
         let folder = ModelFolder::open(root)?;
         crate::model::roles::check_roles(&folder)?;
         let tokenizer_dir =
@@ -323,7 +337,97 @@ impl StableDiffusion {
             times: SessionTimes::default(),
             cache_uses,
             loras: loras::LoraState::default(),
+            remote: None,
         })
+    }
+
+    /// Loads a remote model: a client folder with a tokenizer, a scheduler and `remote.json`
+    /// (written by `pentimento serve-repo`). Asks the servers for each component's metadata and
+    /// checks it against the signatures recorded from the ONNX files, so a server that serves
+    /// another model under the name is refused before any work starts.
+    fn load_remote(
+        runtime: Arc<OnnxRuntime>,
+        root: &Path,
+        options: LoadOptions,
+    ) -> Result<Self, InferenceError> {
+        use crate::remote::{Pool, RemoteConfig, RemoteError};
+
+        let config = RemoteConfig::read(root)?;
+        let token = config.bearer_token(root)?;
+        let ca = match &config.ca_certificate {
+            None => None,
+            Some(file) => {
+                let path = root.join(file);
+                Some(std::fs::read(&path).map_err(|err| RemoteError::Config {
+                    reason: format!("its ca_certificate cannot be read ({err})"),
+                    path: path.display().to_string(),
+                })?)
+            }
+        };
+        let pool = Arc::new(Pool::new(
+            &config.servers,
+            token.as_deref(),
+            ca.as_deref(),
+            config.timeout(),
+        )?);
+        let remote = RemoteModel { config, pool };
+        let folder = remote_folder(root)?;
+        let tokenizer_dir =
+            folder
+                .tokenizer
+                .clone()
+                .ok_or_else(|| ModelError::MissingComponent {
+                    component: "tokenizer",
+                    path: root.join("tokenizer"),
+                })?;
+        let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
+        let (scheduler_config, scheduler_adjustments) = match &folder.scheduler_config {
+            Some(path) => SchedulerConfig::from_file(path)?,
+            None => SchedulerConfig::stable_diffusion_v1(),
+        }
+        .as_pipelines_use_it();
+        let text_encoder = remote.component(Component::TextEncoder)?;
+        let unet = remote.component(Component::Unet)?;
+        let vae_decoder = remote.component(Component::VaeDecoder)?;
+        let conventions =
+            Conventions::detect(&text_encoder.signature, &unet.signature, None, root)?;
+        let size_multiple = VAE_FACTOR << remote.config.unet_downsamplings.min(6);
+        let cache_uses = [
+            Component::TextEncoder,
+            Component::Unet,
+            Component::VaeDecoder,
+        ]
+        .into_iter()
+        .map(|component| (component, CacheUse::Unused("served remotely".to_owned())))
+        .collect();
+        Ok(Self {
+            folder,
+            conventions,
+            tokenizer,
+            scheduler_config,
+            scheduler_adjustments,
+            text_encoder: Some(text_encoder),
+            unet: Some(unet),
+            vae_decoder,
+            vae_encoder: None,
+            runtime,
+            options,
+            provider: ProviderReport {
+                requested: ProviderChoice::Cpu,
+                active: ProviderChoice::Cpu,
+                skipped: Vec::new(),
+            },
+            size_multiple,
+            times: SessionTimes::default(),
+            cache_uses,
+            loras: loras::LoraState::default(),
+            remote: Some(remote),
+        })
+    }
+
+    /// The servers and description of a remote model; `None` when it runs on this computer.
+    pub fn remote(&self) -> Option<&RemoteModel> {
+        self.remote.as_ref()
     }
 
     /// The model folder.
@@ -410,6 +514,23 @@ impl StableDiffusion {
         if self.vae_encoder.is_some() {
             return Ok(());
         }
+        if let Some(remote) = &self.remote {
+            if !remote
+                .config
+                .components
+                .contains_key(Component::VaeEncoder.folder_name())
+            {
+                return Err(InferenceError::Unsupported {
+                    task: "start from an image",
+                    reason: "its servers have no vae_encoder (only text to image is possible)"
+                        .to_owned(),
+                });
+            }
+            let encoder = remote.component(Component::VaeEncoder)?;
+            self.conventions.vae_encoder_output = Some(vae_encoder_output(&encoder.signature)?);
+            self.vae_encoder = Some(encoder);
+            return Ok(());
+        }
         let files = self
             .folder
             .component(Component::VaeEncoder)
@@ -419,19 +540,7 @@ impl StableDiffusion {
                 reason: "it has no vae_encoder (only text to image is possible)".to_owned(),
             })?;
         let encoder = create_session(&self.runtime, &files, &self.options, Some(&self.provider))?.0;
-        let output = if encoder.signature.output("latent_parameters").is_some() {
-            VaeEncoderOutput::LatentParameters
-        } else if encoder.signature.output("latent_sample").is_some() {
-            VaeEncoderOutput::LatentSample
-        } else {
-            return Err(ModelError::UnexpectedSignature {
-                component: "vae_encoder",
-                reason: "it has neither a `latent_sample` nor a `latent_parameters` output"
-                    .to_owned(),
-            }
-            .into());
-        };
-        self.conventions.vae_encoder_output = Some(output);
+        self.conventions.vae_encoder_output = Some(vae_encoder_output(&encoder.signature)?);
         self.vae_encoder = Some(encoder);
         Ok(())
     }
@@ -594,7 +703,7 @@ impl StableDiffusion {
             .as_ref()
             .ok_or_else(|| session_gone(Component::TextEncoder))?;
         let element = text_encoder.input_element("input_ids");
-        let inputs = vec![("input_ids".to_owned(), id_tensor(&ids, batch, &element)?)];
+        let inputs = vec![("input_ids".to_owned(), id_tensor(&ids, batch, &element))];
         let output = if text_encoder.signature.output("last_hidden_state").is_some() {
             "last_hidden_state".to_owned()
         } else {
@@ -780,15 +889,15 @@ impl StableDiffusion {
                         &sample,
                         &[batch, unet_channels, height, width],
                         &latent_element,
-                    )?,
+                    ),
                 ),
                 (
                     "timestep".to_owned(),
-                    timestep_tensor(timesteps[index], batch, self.conventions.timestep)?,
+                    timestep_tensor(timesteps[index], batch, self.conventions.timestep),
                 ),
                 (
                     "encoder_hidden_states".to_owned(),
-                    float_tensor(&embeddings.data, &embeddings.shape, &context_element)?,
+                    float_tensor(&embeddings.data, &embeddings.shape, &context_element),
                 ),
             ];
             let prediction = match self
@@ -866,7 +975,7 @@ impl StableDiffusion {
         let element = encoder.input_element("sample");
         let inputs = vec![(
             "sample".to_owned(),
-            float_tensor(tensor, &[1, 3, height as usize, width as usize], &element)?,
+            float_tensor(tensor, &[1, 3, height as usize, width as usize], &element),
         )];
         let (data, shape) = match encoder.run(inputs, output, true, cancel, &mut self.times)? {
             RunResult::Output(data, shape) => (data, shape),
@@ -900,7 +1009,7 @@ impl StableDiffusion {
         let element = self.vae_decoder.input_element("latent_sample");
         let inputs = vec![(
             "latent_sample".to_owned(),
-            float_tensor(&scaled, &shape, &element)?,
+            float_tensor(&scaled, &shape, &element),
         )];
         let output = self.vae_decoder.output_named("sample");
         match self
@@ -939,6 +1048,113 @@ pub struct DenoisePlan {
     /// Latent blending after every step (inpainting with an ordinary UNet, and soft
     /// inpainting with either).
     pub blend: Option<inpaint::LatentBlend>,
+}
+
+fn vae_encoder_output(signature: &ComponentSignature) -> Result<VaeEncoderOutput, ModelError> {
+    if signature.output("latent_parameters").is_some() {
+        Ok(VaeEncoderOutput::LatentParameters)
+    } else if signature.output("latent_sample").is_some() {
+        Ok(VaeEncoderOutput::LatentSample)
+    } else {
+        Err(ModelError::UnexpectedSignature {
+            component: "vae_encoder",
+            reason: "it has neither a `latent_sample` nor a `latent_parameters` output".to_owned(),
+        })
+    }
+}
+
+/// The layout of a remote model's client folder: its tokenizer, scheduler and configurations,
+/// and no ONNX files.
+fn remote_folder(root: &Path) -> Result<ModelFolder, InferenceError> {
+    let index_path = root.join("model_index.json");
+    let model_index = match std::fs::read_to_string(&index_path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text).map_err(|err| ModelError::InvalidJson {
+                reason: err.to_string(),
+                path: index_path.clone(),
+            })?,
+        ),
+        Err(_) => None,
+    };
+    let scheduler = root.join("scheduler").join("scheduler_config.json");
+    let tokenizer = root.join("tokenizer");
+    Ok(ModelFolder {
+        root: root.to_path_buf(),
+        model_index,
+        components: Vec::new(),
+        scheduler_config: scheduler.is_file().then_some(scheduler),
+        tokenizer: tokenizer.is_dir().then_some(tokenizer),
+    })
+}
+
+impl RemoteModel {
+    /// A component on the servers, after checking what they declare against the signature
+    /// recorded from its ONNX file.
+    pub fn component(&self, component: Component) -> Result<LoadedComponent, InferenceError> {
+        use crate::model::signature::Dimension;
+        use crate::remote::config::{check_tensor, describe};
+        use crate::remote::{RemoteComponent, RemoteError, TensorDescription};
+
+        let model = self.config.served_name(component);
+        let mut signature =
+            self.config
+                .signature(component)
+                .ok_or_else(|| RemoteError::Config {
+                    reason: format!("it describes no {}", component.folder_name()),
+                    path: crate::remote::REMOTE_FILE.to_owned(),
+                })?;
+        let (url, metadata) = self.pool.model_metadata(&model)?;
+        let theirs =
+            |tensors: &[crate::remote::proto::model_metadata_response::TensorMetadata]| {
+                tensors
+                    .iter()
+                    .map(|tensor| TensorDescription {
+                        name: tensor.name.clone(),
+                        datatype: tensor.datatype.clone(),
+                        shape: tensor.shape.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let inputs = theirs(&metadata.inputs);
+        let outputs = theirs(&metadata.outputs);
+        let mismatch = |reason: String| RemoteError::SignatureMismatch {
+            url: url.clone(),
+            model: model.clone(),
+            reason,
+        };
+        let mut server_shapes = Vec::new();
+        for (ours, theirs, what) in [
+            (&signature.inputs, &inputs, "input"),
+            (&signature.outputs, &outputs, "output"),
+        ] {
+            for spec in ours {
+                let ours = describe(spec);
+                let found = theirs
+                    .iter()
+                    .find(|tensor| tensor.name == ours.name)
+                    .ok_or_else(|| mismatch(format!("it has no {what} `{}`", ours.name)))?;
+                check_tensor(&ours, found).map_err(mismatch)?;
+                if what == "input" && found.shape.len() != ours.shape.len() {
+                    server_shapes.push((ours.name.clone(), found.shape.clone()));
+                }
+            }
+        }
+        // The UNet's channel count, when its graph leaves it dynamic, is recorded beside.
+        let sample = signature
+            .inputs
+            .iter_mut()
+            .find(|spec| component == Component::Unet && spec.name == "sample");
+        if let Some(dim @ Dimension::Dynamic(_)) = sample.and_then(|spec| spec.shape.get_mut(1)) {
+            *dim = Dimension::Fixed(self.config.unet_in_channels);
+        }
+        let remote = RemoteComponent::new(
+            Arc::clone(&self.pool),
+            model,
+            signature.clone(),
+            server_shapes,
+        );
+        Ok(LoadedComponent::remote(remote, signature))
+    }
 }
 
 fn check_strength(strength: f64) -> Result<(), InferenceError> {
@@ -1079,7 +1295,11 @@ fn create_session(
         }
     };
     let signature = ComponentSignature::of_session(component, &session)?;
-    Ok((LoadedComponent { session, signature }, report, cache_use))
+    Ok((
+        LoadedComponent::local(session, signature),
+        report,
+        cache_use,
+    ))
 }
 
 /// Creates the session while ONNX Runtime saves its optimized graph into the cache. Saving is a

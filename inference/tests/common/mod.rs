@@ -135,3 +135,4 @@ impl NoiseSource for Recorded {
 }
 pub mod error_model;
 pub mod hub_server;
+pub mod triton;

@@ -1,0 +1,363 @@
+//! Generating on real Triton Inference Servers on loopback (PyPI's `tritonserver`, the
+//! repositories `serve-repo` writes served through the Python backend with onnxruntime): the
+//! same latents as a local generation, failover when a server is killed mid-generation,
+//! concurrent artists batched into shared UNet executions, cancellation, and refused tokens
+//! and mismatched models explained in sentences.
+
+mod common;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::triton::{Server, repository_for};
+use common::{fixtures, max_difference, runtime};
+
+use pentimento_inference::image::{GrayImage, RgbImage};
+use pentimento_inference::remote::{RemoteConfig, RemoteError, ServerState};
+use pentimento_inference::{
+    CancelToken, GenerationRequest, InferenceError, LoadOptions, Mode, Outcome, SchedulerKind,
+    StableDiffusion,
+};
+
+/// The bound for remote against local latents. Both sides run the same fp32 graph on
+/// this CPU; what differs is the ONNX Runtime build (the app's library and PyPI's) and, when
+/// the batcher joins calls, the batch the kernels see.
+const LATENT_BOUND: f32 = 1e-4;
+
+fn load(folder: &Path) -> Result<StableDiffusion, InferenceError> {
+    StableDiffusion::load(
+        runtime(),
+        folder,
+        LoadOptions {
+            intra_threads: Some(1),
+            ..LoadOptions::default()
+        },
+    )
+}
+
+fn request(seed: u32, steps: usize) -> GenerationRequest {
+    GenerationRequest {
+        prompt: "a lighthouse on a cliff at dusk".to_owned(),
+        negative_prompt: "blurry".to_owned(),
+        width: 64,
+        height: 64,
+        steps,
+        scheduler: SchedulerKind::EulerAncestral,
+        seed,
+        count: 1,
+        ..GenerationRequest::text_to_image("")
+    }
+}
+
+fn inpaint_request() -> GenerationRequest {
+    let decoded = image::open(fixtures().join("goldens/inputs/init_image.png"))
+        .expect("png")
+        .to_rgb8();
+    let image = RgbImage::new(decoded.width(), decoded.height(), decoded.into_raw()).expect("rgb");
+    let mask = GrayImage::new(
+        64,
+        64,
+        (0..64 * 64)
+            .map(|index| if index % 64 >= 24 { 255 } else { 0 })
+            .collect(),
+    )
+    .expect("mask");
+    GenerationRequest {
+        mode: Mode::Inpaint {
+            image,
+            mask,
+            strength: 0.8,
+        },
+        scheduler: SchedulerKind::DpmPlusPlus2M,
+        ..request(7, 4)
+    }
+}
+
+fn finished(outcome: Outcome) -> Vec<pentimento_inference::Variation> {
+    match outcome {
+        Outcome::Finished(variations) => variations,
+        Outcome::Cancelled { .. } => panic!("unexpectedly cancelled"),
+    }
+}
+
+fn generate(
+    model: &mut StableDiffusion,
+    request: &GenerationRequest,
+) -> Vec<pentimento_inference::Variation> {
+    finished(
+        model
+            .generate(
+                request,
+                &mut |_| ControlFlow::Continue(()),
+                &CancelToken::new(),
+            )
+            .unwrap_or_else(|err| panic!("generation failed: {err}")),
+    )
+}
+
+/// Points the client folder at `servers` (and a token) and writes it.
+fn configure(client: &Path, servers: &[&Server], token: Option<&str>) {
+    let mut config = RemoteConfig::read(client).unwrap_or_else(|err| panic!("{err}"));
+    config.servers = servers.iter().map(|server| server.url.clone()).collect();
+    config.token = token.map(str::to_owned);
+    config.timeout_seconds = 30.0;
+    config.write(client).expect("remote.json");
+}
+
+fn local(name: &str) -> StableDiffusion {
+    load(&fixtures().join("models").join(name)).unwrap_or_else(|err| panic!("{err}"))
+}
+
+#[test]
+fn remote_generation_equals_local_generation_for_the_same_seed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (model, requests) in [
+        ("tiny-sd", vec![request(3, 4)]),
+        ("tiny-sd-inpaint", vec![request(5, 3), inpaint_request()]),
+    ] {
+        let written = repository_for(
+            &fixtures().join("models").join(model),
+            &dir.path().join(model),
+            model,
+            0,
+        );
+        let server = Server::start(&dir.path().join(model).join("repository"));
+        configure(&written.client, &[&server], None);
+        let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+        assert!(remote.remote().is_some());
+        let mut local = local(model);
+        for request in &requests {
+            let ours = generate(&mut local, request);
+            let theirs = generate(&mut remote, request);
+            let difference = max_difference(&ours[0].latents, &theirs[0].latents);
+            assert!(
+                difference <= LATENT_BOUND,
+                "{model}: remote latents differ from local by {difference}"
+            );
+            let pixels = ours[0]
+                .image
+                .pixels
+                .iter()
+                .zip(&theirs[0].image.pixels)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap_or(0);
+            assert!(pixels <= 1, "{model}: pixels differ by {pixels} levels");
+        }
+        let pool = &remote.remote().expect("remote").pool;
+        assert_eq!(pool.last_used().as_deref(), Some(server.url.as_str()));
+        assert_eq!(pool.status()[0].state, ServerState::Ready);
+    }
+}
+
+#[test]
+fn a_server_killed_mid_generation_leaves_the_rest_of_the_steps_to_the_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let repository = dir.path().join("repository");
+    let first = Arc::new(Mutex::new(Server::start(&repository)));
+    let second = Server::start(&repository);
+    let first_url = first.lock().expect("server").url.clone();
+    configure(
+        &written.client,
+        &[&first.lock().expect("server"), &second],
+        None,
+    );
+    let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let request = request(11, 8);
+    // Both idle: the first in remote.json takes the calls until it dies at step 3.
+    let mut killed_at = None;
+    let outcome = remote
+        .generate(
+            &request,
+            &mut |progress| {
+                if progress.step == 3 && killed_at.is_none() {
+                    first.lock().expect("server").kill();
+                    killed_at = Some(progress.step);
+                }
+                ControlFlow::Continue(())
+            },
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|err| panic!("the generation did not survive the kill: {err}"));
+    assert_eq!(killed_at, Some(3));
+    let theirs = finished(outcome);
+    let pool = &remote.remote().expect("remote").pool;
+    assert_eq!(pool.last_used().as_deref(), Some(second.url.as_str()));
+    let status = pool.status();
+    assert!(
+        matches!(&status[0].state, ServerState::Down(_)),
+        "{first_url}: {:?}",
+        status[0].state
+    );
+    assert!(status[0].completed >= 3, "{status:?}");
+    assert!(status[1].completed >= 1, "{status:?}");
+    let ours = generate(&mut local("tiny-sd"), &request);
+    let difference = max_difference(&ours[0].latents, &theirs[0].latents);
+    assert!(
+        difference <= LATENT_BOUND,
+        "differs from local by {difference}"
+    );
+
+    // With the other one gone too, the next generation says so in a sentence.
+    drop(second);
+    let error = remote
+        .generate(
+            &request,
+            &mut |_| ControlFlow::Continue(()),
+            &CancelToken::new(),
+        )
+        .expect_err("no server is left");
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            InferenceError::Remote(RemoteError::NoServerLeft { .. })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("continue on this computer"), "{text}");
+}
+
+#[test]
+fn four_artists_at_once_all_finish_and_share_batched_unet_executions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A 20 ms queue window lets the batcher gather the four artists' calls on this CPU.
+    let written = repository_for(
+        &fixtures().join("models/tiny-sd"),
+        dir.path(),
+        "tiny",
+        20_000,
+    );
+    let server = Server::start(&dir.path().join("repository"));
+    configure(&written.client, &[&server], None);
+    let steps = 6;
+    let barrier = Arc::new(std::sync::Barrier::new(4));
+    let artists: Vec<_> = (0..4u32)
+        .map(|artist| {
+            let client = written.client.clone();
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let mut model = load(&client).unwrap_or_else(|err| panic!("{err}"));
+                barrier.wait();
+                (artist, generate(&mut model, &request(100 + artist, steps)))
+            })
+        })
+        .collect();
+    let results: Vec<_> = artists
+        .into_iter()
+        .map(|artist| artist.join().expect("artist"))
+        .collect();
+    assert_eq!(results.len(), 4);
+    let pool = pentimento_inference::remote::Pool::new(
+        std::slice::from_ref(&server.url),
+        None,
+        None,
+        Duration::from_secs(10),
+    )
+    .expect("pool");
+    let stats = pool.statistics("tiny-unet");
+    let (_, unet) = stats.first().expect("statistics of tiny-unet");
+    // Every guided step is one request with a batch of 2.
+    let requests = 4 * steps as u64;
+    assert_eq!(unet.inference_count, 2 * requests, "{unet:?}");
+    assert!(
+        unet.execution_count < requests,
+        "no call was batched: {} executions for {requests} requests",
+        unet.execution_count
+    );
+    assert!(
+        unet.batch_stats.iter().any(|batch| batch.batch_size > 2),
+        "{:?}",
+        unet.batch_stats
+    );
+    // Batched or not, each artist got their own seed's result.
+    let mut local = local("tiny-sd");
+    for (artist, theirs) in results {
+        let ours = generate(&mut local, &request(100 + artist, steps));
+        let difference = max_difference(&ours[0].latents, &theirs[0].latents);
+        assert!(
+            difference <= LATENT_BOUND,
+            "artist {artist} differs from local by {difference}"
+        );
+    }
+}
+
+#[test]
+fn cancelling_stops_a_remote_generation_within_a_step() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let server = Server::start(&dir.path().join("repository"));
+    configure(&written.client, &[&server], None);
+    let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let cancel = CancelToken::new();
+    let mut steps = 0;
+    let started = Instant::now();
+    let outcome = remote
+        .generate(
+            &request(1, 20),
+            &mut |_| {
+                steps += 1;
+                if steps == 2 {
+                    cancel.cancel();
+                }
+                ControlFlow::Continue(())
+            },
+            &cancel,
+        )
+        .expect("cancellation is an outcome");
+    assert_eq!(
+        outcome,
+        Outcome::Cancelled {
+            completed: Vec::new()
+        }
+    );
+    assert_eq!(steps, 2);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // The model is still usable.
+    assert_eq!(generate(&mut remote, &request(1, 2)).len(), 1);
+}
+
+#[test]
+fn a_refused_token_and_a_different_model_are_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let server = Server::start_with(&dir.path().join("repository"), Some("studio-secret"));
+    configure(&written.client, &[&server], Some("not-the-secret"));
+    let error = load(&written.client).expect_err("the token is wrong");
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            InferenceError::Remote(RemoteError::TokenRefused { .. })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("refused the access token"), "{text}");
+    assert!(text.contains("remote.json"), "{text}");
+    configure(&written.client, &[&server], Some("studio-secret"));
+    let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(generate(&mut remote, &request(2, 2)).len(), 1);
+
+    // A client folder written for a float16 export, pointed at a server of the float32 model
+    // under the same name.
+    let other = repository_for(
+        &fixtures().join("models/tiny-sd-inpaint-fp16"),
+        &dir.path().join("other"),
+        "tiny",
+        0,
+    );
+    configure(&other.client, &[&server], Some("studio-secret"));
+    let error = load(&other.client).expect_err("another model");
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            InferenceError::Remote(RemoteError::SignatureMismatch { .. })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("does not match this client folder"), "{text}");
+}
