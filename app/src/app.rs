@@ -491,6 +491,7 @@ impl PentimentoApp {
                         &self.settings,
                         self.generation.is_running(),
                         self.download.as_ref(),
+                        self.model.ready(),
                         actions,
                     );
                 }

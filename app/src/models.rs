@@ -12,9 +12,39 @@ use crate::settings::{ModelEntry, Settings};
 
 /// What a model can do, or why it cannot be used (a sentence).
 pub fn inspect(path: &Path) -> Result<Capabilities, String> {
+    if path
+        .join(pentimento_inference::remote::REMOTE_FILE)
+        .is_file()
+    {
+        let config = pentimento_inference::remote::RemoteConfig::read(path)
+            .map_err(|err| crate::messages::sentence(&err.to_string()))?;
+        return Ok(Capabilities::of_remote(&config, path));
+    }
     let folder =
         ModelFolder::open(path).map_err(|err| crate::messages::sentence(&err.to_string()))?;
     Capabilities::inspect(&folder).map_err(|err| crate::messages::sentence(&err.to_string()))
+}
+
+/// One line for the model manager: what the model can do, and for a remote model where it is
+/// served.
+pub fn summary(path: &Path) -> Result<String, String> {
+    let capabilities = inspect(path)?;
+    match pentimento_inference::remote::RemoteConfig::read(path) {
+        Ok(config)
+            if path
+                .join(pentimento_inference::remote::REMOTE_FILE)
+                .is_file() =>
+        {
+            let servers = config.servers.len();
+            Ok(format!(
+                "{} · served as {} by {servers} server{}",
+                capabilities.summary(),
+                config.model,
+                if servers == 1 { "" } else { "s" }
+            ))
+        }
+        _ => Ok(capabilities.summary()),
+    }
 }
 
 /// Adds a model folder after checking it; returns what it can do. Adding one already in the

@@ -57,6 +57,49 @@ pub struct ModelInfo {
     pub provider: String,
     /// sha256 of each model file.
     pub fingerprint: Vec<(String, String)>,
+    /// The servers, when the model runs on inference servers.
+    pub remote: Option<RemoteInfo>,
+}
+
+/// A remote model's servers, for the model manager and the status bar (their state is read
+/// without waiting on the network).
+#[derive(Clone, Debug)]
+pub struct RemoteInfo {
+    /// The model's name on the servers.
+    pub model: String,
+    /// The servers.
+    pub pool: std::sync::Arc<pentimento_inference::remote::Pool>,
+    /// A copy of the model on this computer, when `remote.json` names one that exists.
+    pub local_copy: Option<PathBuf>,
+}
+
+impl PartialEq for RemoteInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.model == other.model && std::sync::Arc::ptr_eq(&self.pool, &other.pool)
+    }
+}
+
+impl ModelInfo {
+    /// Where generations run, for the status bar and the log: the provider, or the server
+    /// that answered last.
+    pub fn runs_on(&self) -> String {
+        match &self.remote {
+            None => self.provider.clone(),
+            Some(remote) => match remote.pool.last_used() {
+                Some(url) => format!("inference server {url}"),
+                None => format!(
+                    "inference servers ({})",
+                    remote
+                        .pool
+                        .status()
+                        .iter()
+                        .map(|server| server.url.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        }
+    }
 }
 
 /// What the worker reports.
@@ -275,19 +318,50 @@ impl WorkerState {
             job,
             stage: "Fingerprinting the model files…".to_owned(),
         });
-        let fingerprint = crate::fingerprint::model_fingerprint(path);
+        let remote = model.remote().map(|remote| RemoteInfo {
+            model: remote.config.model.clone(),
+            pool: std::sync::Arc::clone(&remote.pool),
+            local_copy: remote
+                .config
+                .local_copy
+                .clone()
+                .filter(|copy| copy.join("unet").join("model.onnx").is_file()),
+        });
+        // A remote model's files are on the servers: its fingerprint is what serve-repo
+        // recorded of them.
+        let fingerprint = match model.remote() {
+            Some(remote) => remote
+                .config
+                .components
+                .iter()
+                .map(|(component, description)| {
+                    (
+                        format!("{component}/model.onnx"),
+                        description.sha256.clone(),
+                    )
+                })
+                .collect(),
+            None => crate::fingerprint::model_fingerprint(path),
+        };
         let info = ModelInfo {
             path: path.to_path_buf(),
             name: crate::settings::ModelEntry::display_name(path),
             inpainting_unet: model.conventions().is_inpainting_unet(),
-            has_vae_encoder: model
-                .folder()
-                .component(pentimento_inference::Component::VaeEncoder)
-                .is_some(),
+            has_vae_encoder: match model.remote() {
+                Some(remote) => remote.config.components.contains_key("vae_encoder"),
+                None => model
+                    .folder()
+                    .component(pentimento_inference::Component::VaeEncoder)
+                    .is_some(),
+            },
             native_resolution: model.native_resolution(),
             size_multiple: model.size_multiple(),
-            provider: model.provider().active.cli_name().to_owned(),
+            provider: match model.remote() {
+                Some(_) => "inference servers".to_owned(),
+                None => model.provider().active.cli_name().to_owned(),
+            },
             fingerprint,
+            remote,
         };
         self.model = Some((model, info.clone()));
         self.emit(Event::ModelLoaded {

@@ -52,6 +52,11 @@ pub enum Action {
     RetryRuntime,
     /// Load a model folder now.
     LoadModel(PathBuf),
+    /// Ask a remote model's servers whether they and the model are ready.
+    CheckServers,
+    /// No server is left: load the model's copy on this computer and run the generation
+    /// again there (same seeds, so the same result).
+    ContinueLocally(PathBuf),
     /// Make a listed model the default one.
     MakeDefaultModel(PathBuf),
     /// Take a model off the list (its files stay).
@@ -326,6 +331,8 @@ impl PentimentoApp {
             }
             Action::RetryRuntime => self.retry_runtime(ctx),
             Action::LoadModel(path) => self.load_model(path),
+            Action::CheckServers => self.check_servers(ctx),
+            Action::ContinueLocally(path) => self.continue_locally(path),
             Action::MakeDefaultModel(path) => self.make_default_model(&path),
             Action::RemoveModel(path) => self.remove_model(&path),
             Action::StartDownload { source, token } => self.start_download(ctx, source, token),

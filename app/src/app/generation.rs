@@ -40,7 +40,7 @@ impl ModelState {
         match self {
             Self::None => "No model".to_owned(),
             Self::Loading { stage, .. } => stage.clone(),
-            Self::Ready(info) => format!("{} on {}", info.name, info.provider),
+            Self::Ready(info) => format!("{} on {}", info.name, info.runs_on()),
             Self::Failed(_) => "Model not loaded".to_owned(),
             Self::Remembered(path) => format!(
                 "{} (loads when you generate)",
@@ -111,6 +111,9 @@ pub struct GenerationState {
     pub staging: Option<Staging>,
     /// Generate as soon as the model being loaded is ready.
     pub generate_when_loaded: bool,
+    /// No inference server was left for the last generation and the remote model has a copy
+    /// on this computer: the prompt panel offers to continue there.
+    pub local_offer: Option<std::path::PathBuf>,
     /// A content-aware fill running on its own thread, and where its result goes.
     pub fill: Option<(region::FillPlan, std::sync::mpsc::Receiver<Vec<u8>>)>,
 }
@@ -407,6 +410,12 @@ impl PentimentoApp {
             }
             Event::Failed { job, message } => {
                 self.finish_generation(ctx, job, &format!("failed: {message}"));
+                self.generation.local_offer = self
+                    .model
+                    .ready()
+                    .and_then(|info| info.remote.as_ref())
+                    .filter(|_| message.contains("No inference server could run"))
+                    .and_then(|remote| remote.local_copy.clone());
                 self.notify(ctx, message, true);
             }
         }
@@ -426,6 +435,10 @@ impl PentimentoApp {
             .generation_record_mut(running.log_id)
         {
             record.outcome = outcome.to_owned();
+            // Which server answered (the last one, after a failover).
+            if let Some(info) = self.model.ready().filter(|info| info.remote.is_some()) {
+                record.execution_provider = info.runs_on();
+            }
         }
         if outcome == "cancelled" {
             self.notify(
@@ -522,7 +535,7 @@ impl PentimentoApp {
             &request,
             &info.name,
             &info.fingerprint,
-            &info.provider,
+            &info.runs_on(),
         );
         let Some(worker) = &self.worker else {
             self.notify(ctx, "Generation is unavailable in this session.", true);

@@ -38,6 +38,30 @@ impl PentimentoApp {
         }
     }
 
+    /// Asks the loaded remote model's servers for their state, on a thread of its own (a
+    /// server that does not answer must not hold up the window).
+    pub(super) fn check_servers(&mut self, ctx: &egui::Context) {
+        let Some(remote) = self.model.ready().and_then(|info| info.remote.clone()) else {
+            return;
+        };
+        let wake = ctx.clone();
+        std::thread::spawn(move || {
+            let models: Vec<String> = ["text_encoder", "unet", "vae_decoder"]
+                .into_iter()
+                .map(|component| format!("{}-{component}", remote.model))
+                .collect();
+            let _ = remote.pool.probe_all(&models);
+            wake.request_repaint();
+        });
+    }
+
+    /// Loads the local copy of the remote model and generates again there.
+    pub(super) fn continue_locally(&mut self, path: PathBuf) {
+        self.generation.local_offer = None;
+        self.generation.generate_when_loaded = true;
+        self.load_model(path);
+    }
+
     /// Adds a model folder to the model manager's list after checking it.
     pub(super) fn add_model_folder(&mut self, path: &Path) {
         self.views.model_manager.set_download_error(None);
@@ -86,7 +110,7 @@ impl PentimentoApp {
             .map(Path::to_path_buf)
             .collect();
         for path in unchecked {
-            let summary = crate::models::inspect(&path).map(|capabilities| capabilities.summary());
+            let summary = crate::models::summary(&path);
             self.views.model_manager.set_summary(path, summary);
         }
     }

@@ -14,6 +14,7 @@ pub mod menu;
 pub mod modals;
 pub mod model_manager;
 pub mod prompt;
+pub mod servers;
 pub mod settings_window;
 pub mod staging;
 pub mod status_bar;

@@ -1,6 +1,7 @@
 //! The model manager: the models in the list with what each can do, Use now, Make default,
 //! Remove, Add folder…, and downloads from the Hugging Face Hub.
 
+use pentimento_inference::remote::REMOTE_FILE;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -105,6 +106,7 @@ impl ModelManager {
         settings: &Settings,
         generation_running: bool,
         download: Option<&Download>,
+        loaded: Option<&crate::worker::ModelInfo>,
         actions: &mut Vec<Action>,
     ) {
         ui.heading("Models");
@@ -142,6 +144,18 @@ impl ModelManager {
                         match &summary {
                             Ok(text) => {
                                 ui.label(text.as_str());
+                                let remote = loaded
+                                    .filter(|info| {
+                                        std::fs::canonicalize(&info.path)
+                                            .is_ok_and(|path| path == entry.path)
+                                            || info.path == entry.path
+                                    })
+                                    .and_then(|info| info.remote.as_ref());
+                                if let Some(remote) = remote {
+                                    super::servers::servers_ui(ui, remote, actions);
+                                } else if entry.path.join(REMOTE_FILE).is_file() {
+                                    ui.weak("Its servers are asked when it loads.");
+                                }
                             }
                             Err(message) => {
                                 ui.label(

@@ -128,6 +128,26 @@ impl PromptPanel {
                         "{kind} · {} px · on {}",
                         info.native_resolution, info.provider
                     ));
+                    if let Some(remote) = &info.remote {
+                        super::servers::servers_ui(ui, remote, actions);
+                        if let Some(copy) = &shown.generation.local_offer {
+                            ui.label(
+                                RichText::new("No inference server is left for this model.")
+                                    .color(ui.visuals().warn_fg_color),
+                            );
+                            if ui
+                                .button("Continue on this computer")
+                                .on_hover_text(format!(
+                                    "Loads the copy in {} and generates again with the same \
+                                     settings and seeds",
+                                    copy.display()
+                                ))
+                                .clicked()
+                            {
+                                actions.push(Action::ContinueLocally(copy.clone()));
+                            }
+                        }
+                    }
                 }
                 ModelState::Failed(message) => {
                     ui.label(RichText::new("The model could not be loaded").strong());
