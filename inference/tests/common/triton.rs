@@ -146,9 +146,18 @@ impl Server {
         Self::start_with(repository, None)
     }
 
+    /// As [`Self::start`], on a given port.
+    pub fn start_on(repository: &Path, port: u16) -> Self {
+        Self::start_full(repository, None, port)
+    }
+
     /// As [`Self::start`], refusing calls without `token` when given (Triton's restricted
     /// protocols, as a studio would set them).
     pub fn start_with(repository: &Path, token: Option<&str>) -> Self {
+        Self::start_full(repository, token, free_port())
+    }
+
+    fn start_full(repository: &Path, token: Option<&str>, port: u16) -> Self {
         let restriction = token.map(|token| {
             format!(
                 "--grpc-restricted-protocol=inference,health,metadata,statistics:\
@@ -157,7 +166,6 @@ impl Server {
         });
         let extra: Vec<&str> = restriction.iter().map(String::as_str).collect();
         let install = installation();
-        let port = free_port();
         let log = repository.with_extension(format!("log-{port}"));
         let log_file = std::fs::File::create(&log).expect("log file");
         let path = format!(
@@ -275,9 +283,20 @@ pub fn repository_for(
         &options,
     )
     .unwrap_or_else(|err| panic!("{err}"));
+    to_python_backend(&repo);
+    written
+}
+
+/// Turns the `onnxruntime_onnx` models of a repository `serve-repo` wrote into Python-backend
+/// models that run the same ONNX files with onnxruntime (`tests/triton/onnx_model.py`).
+pub fn to_python_backend(repository: &Path) {
     let script = workspace().join("tests/triton/onnx_model.py");
-    for model in &written.models {
-        let config = repo.join(model).join("config.pbtxt");
+    for entry in std::fs::read_dir(repository).expect("repository") {
+        let dir = entry.expect("entry").path();
+        let config = dir.join("config.pbtxt");
+        if !config.is_file() {
+            continue;
+        }
         let text = std::fs::read_to_string(&config).expect("config");
         assert!(text.contains("platform: \"onnxruntime_onnx\"\n"), "{text}");
         std::fs::write(
@@ -285,7 +304,6 @@ pub fn repository_for(
             text.replace("platform: \"onnxruntime_onnx\"\n", "backend: \"python\"\n"),
         )
         .expect("config");
-        std::fs::copy(&script, repo.join(model).join("1/model.py")).expect("model.py");
+        std::fs::copy(&script, dir.join("1/model.py")).expect("model.py");
     }
-    written
 }
