@@ -99,10 +99,17 @@ fn generate(
 
 /// Points the client folder at `servers` (and a token) and writes it.
 fn configure(client: &Path, servers: &[&Server], token: Option<&str>) {
+    edit(client, |config| {
+        config.servers = servers.iter().map(|server| server.url.clone()).collect();
+        config.token = token.map(str::to_owned);
+    });
+}
+
+/// Changes the client folder's remote.json.
+fn edit(client: &Path, change: impl FnOnce(&mut RemoteConfig)) {
     let mut config = RemoteConfig::read(client).unwrap_or_else(|err| panic!("{err}"));
-    config.servers = servers.iter().map(|server| server.url.clone()).collect();
-    config.token = token.map(str::to_owned);
     config.timeout_seconds = 30.0;
+    change(&mut config);
     config.write(client).expect("remote.json");
 }
 
@@ -360,4 +367,131 @@ fn a_refused_token_and_a_different_model_are_explained() {
         "{text}"
     );
     assert!(text.contains("does not match this client folder"), "{text}");
+}
+
+#[test]
+fn a_server_that_stops_answering_times_out_and_the_step_goes_to_the_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let repository = dir.path().join("repository");
+    let first = Server::start(&repository);
+    let second = Server::start(&repository);
+    configure(&written.client, &[&first, &second], None);
+    // A hung machine keeps its connection open: only the timeout notices.
+    edit(&written.client, |config| config.timeout_seconds = 3.0);
+    let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let request = request(21, 5);
+    let started = Instant::now();
+    let theirs = finished(
+        remote
+            .generate(
+                &request,
+                &mut |progress| {
+                    if progress.step == 2 {
+                        first.freeze();
+                    }
+                    ControlFlow::Continue(())
+                },
+                &CancelToken::new(),
+            )
+            .unwrap_or_else(|err| panic!("the generation did not survive the hang: {err}")),
+    );
+    let elapsed = started.elapsed();
+    let pool = &remote.remote().expect("remote").pool;
+    let status = pool.status();
+    match &status[0].state {
+        ServerState::Down(reason) => assert!(reason.contains("timed out"), "{reason}"),
+        other => panic!("the frozen server is {other:?}"),
+    }
+    assert_eq!(pool.last_used().as_deref(), Some(second.url.as_str()));
+    // One timeout, not one per remaining step: the frozen server is passed over afterwards.
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let ours = generate(&mut local("tiny-sd"), &request);
+    let difference = max_difference(&ours[0].latents, &theirs[0].latents);
+    assert!(
+        difference <= LATENT_BOUND,
+        "differs from local by {difference}"
+    );
+}
+
+#[test]
+fn a_server_without_the_model_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let repository = dir.path().join("repository");
+    std::fs::remove_dir_all(repository.join("tiny-vae_decoder")).expect("remove a model");
+    let server = Server::start(&repository);
+    configure(&written.client, &[&server], None);
+    let error = load(&written.client).expect_err("the decoder is not served");
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            InferenceError::Remote(RemoteError::ModelNotLoaded { .. })
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("does not have the model tiny-vae_decoder loaded"),
+        "{text}"
+    );
+}
+
+/// A studio's own certificate authority and a server certificate for 127.0.0.1 it signed.
+fn studio_certificates(dir: &Path) -> common::triton::Tls {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut authority = CertificateParams::new(Vec::<String>::new()).expect("params");
+    authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    authority
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Studio render farm CA");
+    let authority =
+        CertifiedIssuer::self_signed(authority, KeyPair::generate().expect("key")).expect("CA");
+    let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("params");
+    let key = KeyPair::generate().expect("key");
+    let certificate = params.signed_by(&key, &authority).expect("certificate");
+    let tls = common::triton::Tls {
+        certificate: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        authority_pem: authority.pem().into_bytes(),
+    };
+    std::fs::write(&tls.certificate, certificate.pem()).expect("write");
+    std::fs::write(&tls.key, key.serialize_pem()).expect("write");
+    tls
+}
+
+#[test]
+fn tls_with_the_studios_own_certificate_authority() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let tls = studio_certificates(dir.path());
+    let server = Server::start_tls(&dir.path().join("repository"), &tls);
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    std::fs::write(written.client.join("studio-ca.pem"), &tls.authority_pem).expect("write");
+    configure(&written.client, &[&server], None);
+
+    // Without the studio's authority the certificate is not trusted.
+    let error = load(&written.client).expect_err("unknown authority");
+    let text = error.to_string();
+    assert!(
+        matches!(
+            error,
+            InferenceError::Remote(RemoteError::NoServerLeft { .. })
+        ),
+        "{text}"
+    );
+
+    edit(&written.client, |config| {
+        config.ca_certificate = Some("studio-ca.pem".into());
+    });
+    let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let request = request(4, 3);
+    let theirs = generate(&mut remote, &request);
+    let ours = generate(&mut local("tiny-sd"), &request);
+    let difference = max_difference(&ours[0].latents, &theirs[0].latents);
+    assert!(
+        difference <= LATENT_BOUND,
+        "differs from local by {difference}"
+    );
 }

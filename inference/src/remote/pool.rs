@@ -543,9 +543,14 @@ fn classify(status: &Status) -> Failure {
     {
         return Failure::ModelMissing(described("does not have the model loaded"));
     }
+    // tonic ends a call past its deadline as CANCELLED "Timeout expired".
+    if status.code() == Code::DeadlineExceeded || lower.contains("timeout expired") {
+        return Failure::Retry(format!(
+            "timed out (no answer within remote.json's timeout_seconds): {message}"
+        ));
+    }
     match status.code() {
         Code::Unavailable => Failure::Retry(described("is unreachable")),
-        Code::DeadlineExceeded => Failure::Retry(described("timed out")),
         Code::Cancelled | Code::Aborted | Code::Unknown | Code::Internal => {
             Failure::Retry(described("failed"))
         }

@@ -140,31 +140,53 @@ pub struct Server {
     log: PathBuf,
 }
 
+/// TLS for a test server: its certificate and key (PEM files) and the authority that signed
+/// them (PEM), which clients are given as the studio's own.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    /// The server's certificate.
+    pub certificate: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+    /// The authority's certificate.
+    pub authority_pem: Vec<u8>,
+}
+
 impl Server {
     /// Starts a server on `repository` and waits until it and every model in it are ready.
     pub fn start(repository: &Path) -> Self {
-        Self::start_with(repository, None)
+        Self::start_full(repository, None, None, free_port())
     }
 
     /// As [`Self::start`], on a given port.
     pub fn start_on(repository: &Path, port: u16) -> Self {
-        Self::start_full(repository, None, port)
+        Self::start_full(repository, None, None, port)
     }
 
     /// As [`Self::start`], refusing calls without `token` when given (Triton's restricted
     /// protocols, as a studio would set them).
     pub fn start_with(repository: &Path, token: Option<&str>) -> Self {
-        Self::start_full(repository, token, free_port())
+        Self::start_full(repository, token, None, free_port())
     }
 
-    fn start_full(repository: &Path, token: Option<&str>, port: u16) -> Self {
-        let restriction = token.map(|token| {
-            format!(
+    /// As [`Self::start`], speaking gRPC over TLS only.
+    pub fn start_tls(repository: &Path, tls: &Tls) -> Self {
+        Self::start_full(repository, None, Some(tls), free_port())
+    }
+
+    fn start_full(repository: &Path, token: Option<&str>, tls: Option<&Tls>, port: u16) -> Self {
+        let mut extra: Vec<String> = Vec::new();
+        if let Some(token) = token {
+            extra.push(format!(
                 "--grpc-restricted-protocol=inference,health,metadata,statistics:\
                  authorization=Bearer {token}"
-            )
-        });
-        let extra: Vec<&str> = restriction.iter().map(String::as_str).collect();
+            ));
+        }
+        if let Some(tls) = tls {
+            extra.push("--grpc-use-ssl=true".to_owned());
+            extra.push(format!("--grpc-server-cert={}", tls.certificate.display()));
+            extra.push(format!("--grpc-server-key={}", tls.key.display()));
+        }
         let install = installation();
         let log = repository.with_extension(format!("log-{port}"));
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -193,16 +215,21 @@ impl Server {
         let child = command
             .spawn()
             .unwrap_or_else(|err| panic!("could not start {}: {err}", install.server.display()));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let server = Self {
             child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             log,
         };
-        server.wait_ready(repository, token);
+        server.wait_ready(
+            repository,
+            token,
+            tls.map(|tls| tls.authority_pem.as_slice()),
+        );
         server
     }
 
-    fn wait_ready(&self, repository: &Path, token: Option<&str>) {
+    fn wait_ready(&self, repository: &Path, token: Option<&str>, authority: Option<&[u8]>) {
         let models: Vec<String> = std::fs::read_dir(repository)
             .expect("repository")
             .filter_map(Result::ok)
@@ -212,7 +239,7 @@ impl Server {
         let pool = Pool::new(
             std::slice::from_ref(&self.url),
             token,
-            None,
+            authority,
             Duration::from_secs(10),
         )
         .expect("pool");
@@ -232,6 +259,20 @@ impl Server {
         }
     }
 
+    /// Freezes the server (SIGSTOP to its process group): it keeps its connections and
+    /// answers nothing, as a hung machine does.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-s", signal, "--", &format!("-{}", child.id())])
+                .status();
+        }
+    }
+
     /// The end of the server's log.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -244,7 +285,7 @@ impl Server {
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{}", child.id())])
+                .args(["-s", "KILL", "--", &format!("-{}", child.id())])
                 .status();
             let _ = child.kill();
             let _ = child.wait();
