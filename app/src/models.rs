@@ -18,7 +18,7 @@ pub fn inspect(path: &Path) -> Result<Capabilities, String> {
     {
         let config = pentimento_inference::remote::RemoteConfig::read(path)
             .map_err(|err| crate::messages::sentence(&err.to_string()))?;
-        return Ok(Capabilities::of_remote(&config, path));
+        return Ok(config.capabilities(path));
     }
     let folder =
         ModelFolder::open(path).map_err(|err| crate::messages::sentence(&err.to_string()))?;

@@ -61,7 +61,11 @@ fn request(size: u32, steps: usize, seed: u32) -> GenerationRequest {
 
 fn generate(model: &mut StableDiffusion, request: &GenerationRequest) {
     model
-        .generate(request, &mut |_| ControlFlow::Continue(()), &CancelToken::new())
+        .generate(
+            request,
+            &mut |_| ControlFlow::Continue(()),
+            &CancelToken::new(),
+        )
         .unwrap_or_else(|err| panic!("{err}"));
 }
 
@@ -112,8 +116,13 @@ fn serve(dir: &Path, delay_us: u64) -> (triton::Server, PathBuf, Pool) {
     let mut config = RemoteConfig::read(&written.client).expect("remote.json");
     config.servers = vec![server.url.clone()];
     config.write(&written.client).expect("remote.json");
-    let pool = Pool::new(std::slice::from_ref(&server.url), None, None, Duration::from_secs(10))
-        .expect("pool");
+    let pool = Pool::new(
+        std::slice::from_ref(&server.url),
+        None,
+        None,
+        Duration::from_secs(10),
+    )
+    .expect("pool");
     (server, written.client, pool)
 }
 

@@ -260,7 +260,7 @@ pub enum InferenceError {
 
     /// The inference servers of a remote model.
     #[error(transparent)]
-    Remote(#[from] crate::remote::RemoteError),
+    Remote(#[from] RemoteError),
     /// A requested execution provider cannot be used.
     #[error(
         "the {provider} execution provider cannot be used ({reason}); choose another provider \
@@ -349,5 +349,84 @@ pub enum InferenceError {
         component: &'static str,
         /// ONNX Runtime's message.
         reason: String,
+    },
+}
+
+/// What went wrong talking to the servers. Every message is a sentence that says what to do.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// No server of the pool could run the call.
+    #[error(
+        "no inference server could run the {component}: {}; check that the servers are running \
+         and reachable, or continue on this computer",
+        tried.iter().map(|(url, reason)| format!("{url} {reason}")).collect::<Vec<_>>().join("; ")
+    )]
+    NoServerLeft {
+        /// The component's folder name.
+        component: &'static str,
+        /// Each server and why it could not.
+        tried: Vec<(String, String)>,
+    },
+
+    /// A server refused the bearer token.
+    #[error(
+        "{url} refused the access token ({reason}); ask the studio for a valid token and put it \
+         in remote.json (\"token\" or \"token_file\")"
+    )]
+    TokenRefused {
+        /// The server.
+        url: String,
+        /// What it said.
+        reason: String,
+    },
+
+    /// The server does not serve the model under the expected name.
+    #[error(
+        "{url} does not have the model {model} loaded ({reason}); load it there (pentimento \
+         serve-repo writes the repository) or remove the server from remote.json"
+    )]
+    ModelNotLoaded {
+        /// The server.
+        url: String,
+        /// The model name on the server.
+        model: String,
+        /// What it said.
+        reason: String,
+    },
+
+    /// The model on the server is not the model the client folder was written for.
+    #[error(
+        "the model {model} on {url} does not match this client folder: {reason}; write the \
+         repository and the client folder again from the same model folder (pentimento \
+         serve-repo)"
+    )]
+    SignatureMismatch {
+        /// The server.
+        url: String,
+        /// The model name on the server.
+        model: String,
+        /// What differs.
+        reason: String,
+    },
+
+    /// The server rejected the request itself (retrying elsewhere would not help).
+    #[error("{url} rejected the {component} call: {reason}")]
+    Rejected {
+        /// The server.
+        url: String,
+        /// The component's folder name.
+        component: &'static str,
+        /// What it said.
+        reason: String,
+    },
+
+    /// `remote.json` is missing something or cannot be read.
+    #[error("the remote model's remote.json cannot be used: {reason}; {path}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+        /// The file.
+        path: String,
     },
 }

@@ -135,55 +135,6 @@ impl Capabilities {
         })
     }
 
-    /// What a remote model can do, from the signatures and sizes its `remote.json` recorded
-    /// of the served ONNX files (no server is asked) and its scheduler configuration.
-    pub fn of_remote(config: &crate::remote::RemoteConfig, root: &std::path::Path) -> Self {
-        let unet = config.components.get("unet");
-        let input = |name: &str| {
-            unet.and_then(|unet| unet.inputs.iter().find(|tensor| tensor.name == name))
-        };
-        let width = input("encoder_hidden_states")
-            .and_then(|tensor| tensor.shape.get(2).copied())
-            .filter(|&width| width > 0)
-            .or_else(|| {
-                let text = config.components.get("text_encoder")?;
-                let output = text
-                    .outputs
-                    .iter()
-                    .find(|tensor| tensor.name == "last_hidden_state")?;
-                output.shape.get(2).copied().filter(|&width| width > 0)
-            });
-        let family = match width {
-            Some(768) => Family::StableDiffusion1,
-            Some(1024) => Family::StableDiffusion2,
-            other => Family::Other(other),
-        };
-        let scheduler = root.join("scheduler").join("scheduler_config.json");
-        let v_prediction = crate::scheduler::SchedulerConfig::from_file(&scheduler)
-            .ok()
-            .and_then(|config| config.prediction_type)
-            .is_some_and(|prediction| prediction == "v_prediction");
-        let image_to_image = config.components.contains_key("vae_encoder");
-        let inpainting = match (image_to_image, config.unet_in_channels) {
-            (false, _) => Inpainting::Unavailable,
-            (true, 9) => Inpainting::InpaintingUnet,
-            (true, _) => Inpainting::LatentBlend,
-        };
-        let precision = match input("sample").map(|tensor| tensor.datatype.as_str()) {
-            Some("FP32") => Precision::Fp32,
-            Some("FP16") => Precision::Fp16,
-            _ => Precision::Unknown,
-        };
-        Self {
-            family,
-            v_prediction,
-            image_to_image,
-            inpainting,
-            precision,
-            size_bytes: config.components.values().map(|c| c.bytes).sum(),
-        }
-    }
-
     /// One line: "SD 1.x · text to image, image to image, inpainting UNet · fp16 · 2.1 GB".
     pub fn summary(&self) -> String {
         let family = match self.family {

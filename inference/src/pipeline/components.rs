@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ort::session::{RunOptions, Session};
 use ort::value::{DynValue, Tensor};
 
-use crate::remote::RemoteComponent;
+use crate::pipeline::remote_component::RemoteComponent;
 
 use crate::error::InferenceError;
 use crate::model::signature::{ElementType, TimestepInput};

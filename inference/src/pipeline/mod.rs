@@ -12,6 +12,7 @@ pub mod img2img;
 pub mod inpaint;
 mod loras;
 pub mod optimized_cache;
+pub mod remote_component;
 pub mod txt2img;
 
 use std::ops::ControlFlow;
@@ -1092,8 +1093,9 @@ impl RemoteModel {
     /// recorded from its ONNX file.
     pub fn component(&self, component: Component) -> Result<LoadedComponent, InferenceError> {
         use crate::model::signature::Dimension;
+        use crate::pipeline::remote_component::RemoteComponent;
         use crate::remote::config::{check_tensor, describe};
-        use crate::remote::{RemoteComponent, RemoteError, TensorDescription};
+        use crate::remote::{RemoteError, TensorDescription};
 
         let model = self.config.served_name(component);
         let mut signature =

@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Component;
+use crate::model::capabilities::{Capabilities, Family, Inpainting, Precision};
 use crate::model::signature::{ComponentSignature, Dimension, ElementType, TensorSpec};
 use crate::remote::RemoteError;
 
@@ -153,6 +154,55 @@ impl RemoteConfig {
     pub fn write(&self, folder: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(folder.join(REMOTE_FILE), text + "\n")
+    }
+
+    /// What the remote model can do, from the signatures and sizes its `remote.json` recorded
+    /// of the served ONNX files (no server is asked) and its scheduler configuration.
+    pub fn capabilities(&self, root: &Path) -> Capabilities {
+        let unet = self.components.get("unet");
+        let input = |name: &str| {
+            unet.and_then(|unet| unet.inputs.iter().find(|tensor| tensor.name == name))
+        };
+        let width = input("encoder_hidden_states")
+            .and_then(|tensor| tensor.shape.get(2).copied())
+            .filter(|&width| width > 0)
+            .or_else(|| {
+                let text = self.components.get("text_encoder")?;
+                let output = text
+                    .outputs
+                    .iter()
+                    .find(|tensor| tensor.name == "last_hidden_state")?;
+                output.shape.get(2).copied().filter(|&width| width > 0)
+            });
+        let family = match width {
+            Some(768) => Family::StableDiffusion1,
+            Some(1024) => Family::StableDiffusion2,
+            other => Family::Other(other),
+        };
+        let scheduler = root.join("scheduler").join("scheduler_config.json");
+        let v_prediction = crate::scheduler::SchedulerConfig::from_file(&scheduler)
+            .ok()
+            .and_then(|scheduler| scheduler.prediction_type)
+            .is_some_and(|prediction| prediction == "v_prediction");
+        let image_to_image = self.components.contains_key("vae_encoder");
+        let inpainting = match (image_to_image, self.unet_in_channels) {
+            (false, _) => Inpainting::Unavailable,
+            (true, 9) => Inpainting::InpaintingUnet,
+            (true, _) => Inpainting::LatentBlend,
+        };
+        let precision = match input("sample").map(|tensor| tensor.datatype.as_str()) {
+            Some("FP32") => Precision::Fp32,
+            Some("FP16") => Precision::Fp16,
+            _ => Precision::Unknown,
+        };
+        Capabilities {
+            family,
+            v_prediction,
+            image_to_image,
+            inpainting,
+            precision,
+            size_bytes: self.components.values().map(|c| c.bytes).sum(),
+        }
     }
 
     /// The name a component is served under: `NAME-unet`.

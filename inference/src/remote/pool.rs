@@ -16,7 +16,6 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
-use crate::pipeline::CancelToken;
 use crate::remote::RemoteError;
 use crate::remote::proto;
 use crate::remote::proto::grpc_inference_service_client::GrpcInferenceServiceClient;
@@ -382,18 +381,19 @@ impl Pool {
     }
 
     /// Runs one call on the pool: on the healthy server with the fewest calls in flight, and on
-    /// the next when that one fails in a way another may not. `None` when cancelled.
+    /// the next when that one fails in a way another may not. `None` when `cancelled` says so
+    /// (it is asked every few milliseconds while the call runs).
     pub fn infer(
         &self,
         component: &'static str,
         request: &proto::ModelInferRequest,
-        cancel: &CancelToken,
+        cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Result<Option<proto::ModelInferResponse>, RemoteError> {
         let mut tried: Vec<(String, String)> = Vec::new();
         let mut excluded = vec![false; self.servers.len()];
         let models = [request.model_name.clone()];
         loop {
-            if cancel.is_cancelled() {
+            if cancelled() {
                 return Ok(None);
             }
             let Some(index) = self.choose(&excluded) else {
@@ -423,7 +423,7 @@ impl Pool {
                 }
             }
             server.in_flight.fetch_add(1, Ordering::SeqCst);
-            let outcome = self.call(server, request.clone(), cancel);
+            let outcome = self.call(server, request.clone(), cancelled);
             server.in_flight.fetch_sub(1, Ordering::SeqCst);
             let status = match outcome {
                 Some(Ok(response)) => {
@@ -484,11 +484,10 @@ impl Pool {
         &self,
         server: &Server,
         request: proto::ModelInferRequest,
-        cancel: &CancelToken,
+        cancelled: &(dyn Fn() -> bool + Sync),
     ) -> Option<Result<proto::ModelInferResponse, Status>> {
         let mut client = server.client.clone();
         let timeout = self.timeout;
-        let cancel = cancel.clone();
         self.runtime.block_on(async move {
             let mut request = tonic::Request::new(request);
             request.set_timeout(timeout);
@@ -497,7 +496,7 @@ impl Pool {
                 client.model_infer(request),
             );
             let cancelled = async {
-                while !cancel.is_cancelled() {
+                while !cancelled() {
                     tokio::time::sleep(CANCEL_POLL).await;
                 }
             };
