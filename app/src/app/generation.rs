@@ -58,6 +58,16 @@ impl ModelState {
     }
 }
 
+/// A generation that found no inference server left, and the copy of its model on this
+/// computer to run it on.
+#[derive(Clone, Debug)]
+pub struct LocalOffer {
+    /// The local copy of the remote model.
+    pub copy: std::path::PathBuf,
+    /// The generation's plan and request, to run again unchanged (same seeds).
+    pub generation: (GenerationPlan, GenerationRequest),
+}
+
 /// A generation in progress.
 pub struct Running {
     /// Job id.
@@ -113,7 +123,9 @@ pub struct GenerationState {
     pub generate_when_loaded: bool,
     /// No inference server was left for the last generation and the remote model has a copy
     /// on this computer: the prompt panel offers to continue there.
-    pub local_offer: Option<std::path::PathBuf>,
+    pub local_offer: Option<LocalOffer>,
+    /// The generation to run again once the model being loaded is ready.
+    pub resubmit: Option<(GenerationPlan, GenerationRequest)>,
     /// A content-aware fill running on its own thread, and where its result goes.
     pub fill: Option<(region::FillPlan, std::sync::mpsc::Receiver<Vec<u8>>)>,
 }
@@ -305,8 +317,11 @@ impl PentimentoApp {
                             source: None,
                         });
                     }
-                    self.model = ModelState::Ready(info);
-                    if std::mem::take(&mut self.generation.generate_when_loaded) {
+                    self.model = ModelState::Ready(info.clone());
+                    if let Some((plan, request)) = self.generation.resubmit.take() {
+                        self.generation.generate_when_loaded = false;
+                        self.submit(ctx, plan, request, &info);
+                    } else if std::mem::take(&mut self.generation.generate_when_loaded) {
                         self.start_generation(ctx);
                     }
                 }
@@ -409,13 +424,21 @@ impl PentimentoApp {
                 self.finish_generation(ctx, job, if cancelled { "cancelled" } else { "finished" });
             }
             Event::Failed { job, message } => {
+                let generation = self
+                    .generation
+                    .running
+                    .as_ref()
+                    .filter(|running| running.job == job)
+                    .map(|running| (running.plan.clone(), running.request.clone()));
                 self.finish_generation(ctx, job, &format!("failed: {message}"));
                 self.generation.local_offer = self
                     .model
                     .ready()
                     .and_then(|info| info.remote.as_ref())
                     .filter(|_| message.contains("No inference server could run"))
-                    .and_then(|remote| remote.local_copy.clone());
+                    .and_then(|remote| remote.local_copy.clone())
+                    .zip(generation)
+                    .map(|(copy, generation)| LocalOffer { copy, generation });
                 self.notify(ctx, message, true);
             }
         }

@@ -55,10 +55,12 @@ impl PentimentoApp {
         });
     }
 
-    /// Loads the local copy of the remote model and generates again there.
+    /// Loads the local copy of the remote model and runs the generation that found no server
+    /// again there, unchanged (same region, settings and seeds).
     pub(super) fn continue_locally(&mut self, path: PathBuf) {
-        self.generation.local_offer = None;
-        self.generation.generate_when_loaded = true;
+        if let Some(offer) = self.generation.local_offer.take() {
+            self.generation.resubmit = Some(offer.generation);
+        }
         self.load_model(path);
     }
 

@@ -130,7 +130,9 @@ impl PromptPanel {
                     ));
                     if let Some(remote) = &info.remote {
                         super::servers::servers_ui(ui, remote, actions);
-                        if let Some(copy) = &shown.generation.local_offer {
+                        if let Some(copy) =
+                            shown.generation.local_offer.as_ref().map(|offer| &offer.copy)
+                        {
                             ui.label(
                                 RichText::new("No inference server is left for this model.")
                                     .color(ui.visuals().warn_fg_color),

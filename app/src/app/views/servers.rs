@@ -7,7 +7,7 @@ use pentimento_inference::remote::ServerState;
 use crate::app::Action;
 use crate::worker::RemoteInfo;
 
-/// One line per server: a coloured state, its address, and calls in flight; then Check servers.
+/// One line per server: a coloured dot and state, its address, and calls in flight; then Check servers.
 pub fn servers_ui(ui: &mut Ui, remote: &RemoteInfo, actions: &mut Vec<Action>) {
     let last = remote.pool.last_used();
     for server in remote.pool.status() {
@@ -17,13 +17,14 @@ pub fn servers_ui(ui: &mut Ui, remote: &RemoteInfo, actions: &mut Vec<Action>) {
                 ServerState::Unknown => ("not asked yet", ui.visuals().weak_text_color()),
                 ServerState::Down(_) => ("unavailable", ui.visuals().warn_fg_color),
             };
-            ui.label(RichText::new("●").color(color));
+            let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().circle_filled(dot.center(), 4.0, color);
             ui.label(server.url.as_str());
             let mut detail = text.to_owned();
             if server.in_flight > 0 {
                 detail.push_str(&format!(", {} in flight", server.in_flight));
             }
-            if last.as_deref() == Some(server.url.as_str()) {
+            if server.state == ServerState::Ready && last.as_deref() == Some(server.url.as_str()) {
                 detail.push_str(", answered last");
             }
             let label = ui.label(RichText::new(detail).color(color).small());
