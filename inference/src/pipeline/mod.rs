@@ -371,6 +371,14 @@ impl StableDiffusion {
             ca.as_deref(),
             config.timeout(),
         )?);
+        // Every server's state is known from the start (the model manager shows it); a
+        // refused token ends the load here with its sentence.
+        let served: Vec<String> = Component::ALL
+            .into_iter()
+            .filter(|component| config.components.contains_key(component.folder_name()))
+            .map(|component| config.served_name(component))
+            .collect();
+        pool.probe_all(&served)?;
         let remote = RemoteModel { config, pool };
         let folder = remote_folder(root)?;
         let tokenizer_dir =
