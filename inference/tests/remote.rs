@@ -495,3 +495,46 @@ fn tls_with_the_studios_own_certificate_authority() {
         "differs from local by {difference}"
     );
 }
+
+#[test]
+fn a_1024_pixel_image_comes_back_whole_past_grpcs_default_message_limit() {
+    use pentimento_inference::Component;
+    use pentimento_inference::model::ElementType;
+    use pentimento_inference::pipeline::SessionTimes;
+    use pentimento_inference::pipeline::components::{RunResult, float_tensor};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let server = Server::start(&dir.path().join("repository"));
+    configure(&written.client, &[&server], None);
+    let remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let mut decoder = remote
+        .remote()
+        .expect("remote")
+        .component(Component::VaeDecoder)
+        .unwrap_or_else(|err| panic!("{err}"));
+    // 1024² pixels are 12 MiB of float32, three times gRPC's usual 4 MiB limit.
+    let latents: Vec<f32> = (0..4 * 128 * 128)
+        .map(|index| ((index % 97) as f32 / 97.0) - 0.5)
+        .collect();
+    let output = decoder
+        .run(
+            vec![(
+                "latent_sample".to_owned(),
+                float_tensor(&latents, &[1, 4, 128, 128], &ElementType::Float32),
+            )],
+            "sample",
+            true,
+            &CancelToken::new(),
+            &mut SessionTimes::default(),
+        )
+        .unwrap_or_else(|err| panic!("{err}"));
+    match output {
+        RunResult::Output(data, shape) => {
+            assert_eq!(shape, vec![1, 3, 1024, 1024]);
+            assert_eq!(data.len(), 3 * 1024 * 1024);
+            assert!(data.iter().all(|value| value.is_finite()));
+        }
+        RunResult::Cancelled => panic!("not cancelled"),
+    }
+}
