@@ -8,23 +8,25 @@
 #[allow(dead_code)]
 mod triton;
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable as _;
 use pentimento::app::Modal;
 use pentimento::dialogs::DialogKind;
+use pentimento_inference::LocateOptions;
 use pentimento_inference::remote::RemoteConfig;
-use pentimento_inference::{LocateOptions, OnnxRuntime};
 use pentimento_tests::{Sandbox, fixture_model, generate_and_wait, run_until, wait_for_model};
 
-/// ONNX Runtime for the harness (it reads the fixture's signatures).
-fn runtime() -> Arc<OnnxRuntime> {
-    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-        })
+/// The generation log's newest record.
+fn last_record(
+    harness: &egui_kittest::Harness<'static, pentimento::PentimentoApp>,
+) -> pentimento::document::GenerationRecord {
+    harness
+        .state()
+        .document()
+        .generation_log
+        .last()
+        .expect("logged")
         .clone()
 }
 
@@ -122,13 +124,7 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
     assert!(notice.contains("continue on this computer"), "{notice}");
     harness.get_by_label("No inference server is left for this model.");
     harness.get_by_label("unavailable");
-    let failed = harness
-        .state()
-        .document()
-        .generation_log
-        .last()
-        .expect("logged")
-        .clone();
+    let failed = last_record(&harness);
     assert!(failed.outcome.starts_with("failed:"), "{failed:?}");
 
     let failed_seed = harness
@@ -155,13 +151,7 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
                 && app.document().generation_log.len() == 3
         },
     );
-    let local = harness
-        .state()
-        .document()
-        .generation_log
-        .last()
-        .expect("logged")
-        .clone();
+    let local = last_record(&harness);
     assert_eq!(local.outcome, "finished", "{local:?}");
     assert_eq!(local.execution_provider, "cpu");
     assert_eq!(local.seeds.len(), record.seeds.len());

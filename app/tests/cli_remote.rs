@@ -8,19 +8,6 @@ mod triton;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, OnceLock};
-
-use pentimento_inference::{LocateOptions, OnnxRuntime};
-
-/// ONNX Runtime for the harness's `repository_for` (it reads a fixture's signatures).
-fn runtime() -> Arc<OnnxRuntime> {
-    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .clone()
-}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -13,23 +13,12 @@ mod triton;
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use pentimento_inference::remote::{Pool, RemoteConfig};
 use pentimento_inference::{
-    CancelToken, Component, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime,
-    SchedulerKind, StableDiffusion,
+    CancelToken, Component, GenerationRequest, LoadOptions, SchedulerKind, StableDiffusion,
 };
-
-fn runtime() -> Arc<OnnxRuntime> {
-    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .clone()
-}
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models/tiny-sd")
@@ -37,7 +26,7 @@ fn fixture() -> PathBuf {
 
 fn load(folder: &Path) -> StableDiffusion {
     StableDiffusion::load(
-        runtime(),
+        triton::runtime(),
         folder,
         LoadOptions {
             intra_threads: Some(1),

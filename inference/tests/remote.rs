@@ -117,6 +117,31 @@ fn local(name: &str) -> StableDiffusion {
     load(&fixtures().join("models").join(name)).unwrap_or_else(|err| panic!("{err}"))
 }
 
+/// The tiny model's repository and client folder under `dir`, served as `tiny`.
+fn tiny_repository(dir: &Path) -> common::triton::WrittenRepository {
+    repository_for(&fixtures().join("models/tiny-sd"), dir, "tiny", 0)
+}
+
+/// The tiny model's repository under `dir` served by one server, and its client folder
+/// pointed at it.
+fn served_tiny(dir: &Path) -> (std::path::PathBuf, Server) {
+    let written = tiny_repository(dir);
+    let server = Server::start(&dir.join("repository"));
+    configure(&written.client, &[&server], None);
+    (written.client, server)
+}
+
+/// Fails unless `theirs` are the latents the local `model` makes for `request`, within the
+/// bound.
+fn assert_matches_local(local: &mut StableDiffusion, request: &GenerationRequest, theirs: &[f32]) {
+    let ours = generate(local, request);
+    let difference = max_difference(&ours[0].latents, theirs);
+    assert!(
+        difference <= LATENT_BOUND,
+        "remote latents differ from local by {difference}"
+    );
+}
+
 #[test]
 fn remote_generation_equals_local_generation_for_the_same_seed() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -162,7 +187,7 @@ fn remote_generation_equals_local_generation_for_the_same_seed() {
 #[test]
 fn a_server_killed_mid_generation_leaves_the_rest_of_the_steps_to_the_other() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let written = tiny_repository(dir.path());
     let repository = dir.path().join("repository");
     let first = Arc::new(Mutex::new(Server::start(&repository)));
     let second = Server::start(&repository);
@@ -201,12 +226,7 @@ fn a_server_killed_mid_generation_leaves_the_rest_of_the_steps_to_the_other() {
     );
     assert!(status[0].completed >= 3, "{status:?}");
     assert!(status[1].completed >= 1, "{status:?}");
-    let ours = generate(&mut local("tiny-sd"), &request);
-    let difference = max_difference(&ours[0].latents, &theirs[0].latents);
-    assert!(
-        difference <= LATENT_BOUND,
-        "differs from local by {difference}"
-    );
+    assert_matches_local(&mut local("tiny-sd"), &request, &theirs[0].latents);
 
     // With the other one gone too, the next generation says so in a sentence.
     drop(second);
@@ -283,11 +303,10 @@ fn four_artists_at_once_all_finish_and_share_batched_unet_executions() {
     // Batched or not, each artist got their own seed's result.
     let mut local = local("tiny-sd");
     for (artist, theirs) in results {
-        let ours = generate(&mut local, &request(100 + artist, steps));
-        let difference = max_difference(&ours[0].latents, &theirs[0].latents);
-        assert!(
-            difference <= LATENT_BOUND,
-            "artist {artist} differs from local by {difference}"
+        assert_matches_local(
+            &mut local,
+            &request(100 + artist, steps),
+            &theirs[0].latents,
         );
     }
 }
@@ -295,10 +314,8 @@ fn four_artists_at_once_all_finish_and_share_batched_unet_executions() {
 #[test]
 fn cancelling_stops_a_remote_generation_within_a_step() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
-    let server = Server::start(&dir.path().join("repository"));
-    configure(&written.client, &[&server], None);
-    let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let (client, _server) = served_tiny(dir.path());
+    let mut remote = load(&client).unwrap_or_else(|err| panic!("{err}"));
     let cancel = CancelToken::new();
     let mut steps = 0;
     let started = Instant::now();
@@ -330,7 +347,7 @@ fn cancelling_stops_a_remote_generation_within_a_step() {
 #[test]
 fn a_refused_token_and_a_different_model_are_explained() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let written = tiny_repository(dir.path());
     let server = Server::start_with(&dir.path().join("repository"), Some("studio-secret"));
     configure(&written.client, &[&server], Some("not-the-secret"));
     let error = load(&written.client).expect_err("the token is wrong");
@@ -372,7 +389,7 @@ fn a_refused_token_and_a_different_model_are_explained() {
 #[test]
 fn a_server_that_stops_answering_times_out_and_the_step_goes_to_the_other() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let written = tiny_repository(dir.path());
     let repository = dir.path().join("repository");
     let first = Server::start(&repository);
     let second = Server::start(&repository);
@@ -406,18 +423,13 @@ fn a_server_that_stops_answering_times_out_and_the_step_goes_to_the_other() {
     assert_eq!(pool.last_used().as_deref(), Some(second.url.as_str()));
     // One timeout, not one per remaining step: the frozen server is passed over afterwards.
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
-    let ours = generate(&mut local("tiny-sd"), &request);
-    let difference = max_difference(&ours[0].latents, &theirs[0].latents);
-    assert!(
-        difference <= LATENT_BOUND,
-        "differs from local by {difference}"
-    );
+    assert_matches_local(&mut local("tiny-sd"), &request, &theirs[0].latents);
 }
 
 #[test]
 fn a_server_without_the_model_is_explained() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let written = tiny_repository(dir.path());
     let repository = dir.path().join("repository");
     std::fs::remove_dir_all(repository.join("tiny-vae_decoder")).expect("remove a model");
     let server = Server::start(&repository);
@@ -464,7 +476,7 @@ fn studio_certificates(dir: &Path) -> common::triton::Tls {
 #[test]
 fn tls_with_the_studios_own_certificate_authority() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
+    let written = tiny_repository(dir.path());
     let tls = studio_certificates(dir.path());
     let server = Server::start_tls(&dir.path().join("repository"), &tls);
     assert!(server.url.starts_with("https://"), "{}", server.url);
@@ -488,12 +500,7 @@ fn tls_with_the_studios_own_certificate_authority() {
     let mut remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
     let request = request(4, 3);
     let theirs = generate(&mut remote, &request);
-    let ours = generate(&mut local("tiny-sd"), &request);
-    let difference = max_difference(&ours[0].latents, &theirs[0].latents);
-    assert!(
-        difference <= LATENT_BOUND,
-        "differs from local by {difference}"
-    );
+    assert_matches_local(&mut local("tiny-sd"), &request, &theirs[0].latents);
 }
 
 #[test]
@@ -504,10 +511,8 @@ fn a_1024_pixel_image_comes_back_whole_past_grpcs_default_message_limit() {
     use pentimento_inference::pipeline::components::{RunResult, float_tensor};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let written = repository_for(&fixtures().join("models/tiny-sd"), dir.path(), "tiny", 0);
-    let server = Server::start(&dir.path().join("repository"));
-    configure(&written.client, &[&server], None);
-    let remote = load(&written.client).unwrap_or_else(|err| panic!("{err}"));
+    let (client, _server) = served_tiny(dir.path());
+    let remote = load(&client).unwrap_or_else(|err| panic!("{err}"));
     let mut decoder = remote
         .remote()
         .expect("remote")

@@ -279,20 +279,8 @@ impl StableDiffusion {
         }
         let folder = ModelFolder::open(root)?;
         crate::model::roles::check_roles(&folder)?;
-        let tokenizer_dir =
-            folder
-                .tokenizer
-                .clone()
-                .ok_or_else(|| ModelError::MissingComponent {
-                    component: "tokenizer",
-                    path: root.join("tokenizer"),
-                })?;
-        let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
-        let (scheduler_config, scheduler_adjustments) = match &folder.scheduler_config {
-            Some(path) => SchedulerConfig::from_file(path)?,
-            None => SchedulerConfig::stable_diffusion_v1(),
-        }
-        .as_pipelines_use_it();
+        let (tokenizer, (scheduler_config, scheduler_adjustments)) =
+            tokenizer_and_scheduler(&folder)?;
 
         // The UNet first: it decides the provider for the rest.
         let unet_files = required(&folder, Component::Unet)?;
@@ -381,20 +369,8 @@ impl StableDiffusion {
         pool.probe_all(&served)?;
         let remote = RemoteModel { config, pool };
         let folder = remote_folder(root)?;
-        let tokenizer_dir =
-            folder
-                .tokenizer
-                .clone()
-                .ok_or_else(|| ModelError::MissingComponent {
-                    component: "tokenizer",
-                    path: root.join("tokenizer"),
-                })?;
-        let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
-        let (scheduler_config, scheduler_adjustments) = match &folder.scheduler_config {
-            Some(path) => SchedulerConfig::from_file(path)?,
-            None => SchedulerConfig::stable_diffusion_v1(),
-        }
-        .as_pipelines_use_it();
+        let (tokenizer, (scheduler_config, scheduler_adjustments)) =
+            tokenizer_and_scheduler(&folder)?;
         let text_encoder = remote.component(Component::TextEncoder)?;
         let unet = remote.component(Component::Unet)?;
         let vae_decoder = remote.component(Component::VaeDecoder)?;
@@ -1057,6 +1033,27 @@ pub struct DenoisePlan {
     /// Latent blending after every step (inpainting with an ordinary UNet, and soft
     /// inpainting with either).
     pub blend: Option<inpaint::LatentBlend>,
+}
+
+/// A folder's tokenizer and its scheduler configuration as diffusers' pipelines run it (SD 1.x
+/// defaults when the folder has none).
+fn tokenizer_and_scheduler(
+    folder: &ModelFolder,
+) -> Result<(ClipTokenizer, (SchedulerConfig, Vec<PipelineAdjustment>)), InferenceError> {
+    let tokenizer_dir = folder
+        .tokenizer
+        .clone()
+        .ok_or_else(|| ModelError::MissingComponent {
+            component: "tokenizer",
+            path: folder.root.join("tokenizer"),
+        })?;
+    let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
+    let scheduler = match &folder.scheduler_config {
+        Some(path) => SchedulerConfig::from_file(path)?,
+        None => SchedulerConfig::stable_diffusion_v1(),
+    }
+    .as_pipelines_use_it();
+    Ok((tokenizer, scheduler))
 }
 
 fn vae_encoder_output(signature: &ComponentSignature) -> Result<VaeEncoderOutput, ModelError> {

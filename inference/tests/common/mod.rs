@@ -4,26 +4,18 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use pentimento_inference::rng::NoiseSource;
 use pentimento_inference::scheduler::SchedulerConfig;
-use pentimento_inference::{LocateOptions, OnnxRuntime, SchedulerKind, npy};
+use pentimento_inference::{SchedulerKind, npy};
 
 /// `tests/fixtures/`.
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
-/// ONNX Runtime, started once per test process.
-pub fn runtime() -> Arc<OnnxRuntime> {
-    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-        })
-        .clone()
-}
+#[allow(unused_imports)]
+pub use triton::runtime;
 
 /// A float32 `.npy` file, flattened.
 pub fn load_npy(path: &Path) -> Vec<f32> {

@@ -9,12 +9,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use pentimento_inference::remote::repository::{self, RepositoryOptions, WrittenRepository};
+pub use pentimento_inference::remote::repository::WrittenRepository;
+use pentimento_inference::remote::repository::{self, RepositoryOptions};
 use pentimento_inference::remote::{Pool, ServerState};
-use pentimento_inference::{ModelFolder, ModelReport};
+use pentimento_inference::{LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
+
+/// ONNX Runtime, started once per test process.
+pub fn runtime() -> Arc<OnnxRuntime> {
+    static RUNTIME: OnceLock<Arc<OnnxRuntime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
+        })
+        .clone()
+}
 
 /// The installed server: its binary, backends, and the environment it needs.
 #[derive(Debug)]
@@ -308,8 +319,8 @@ pub fn repository_for(
     queue_delay_microseconds: u64,
 ) -> WrittenRepository {
     let folder = ModelFolder::open(model).unwrap_or_else(|err| panic!("{err}"));
-    let report = ModelReport::inspect(&super::runtime(), folder.clone())
-        .unwrap_or_else(|err| panic!("{err}"));
+    let report =
+        ModelReport::inspect(&runtime(), folder.clone()).unwrap_or_else(|err| panic!("{err}"));
     let mut options = RepositoryOptions::new(name);
     options.gpu_instances = None;
     options.max_queue_delay_microseconds = queue_delay_microseconds;
