@@ -335,64 +335,97 @@ impl DabRows<'_> {
         let from = ((point.x - span - 0.5).floor().max(part.x0 as f32) as u32).max(part.x0);
         let to = ((point.x + span + 0.5).ceil().max(0.0) as u32).min(part.x1);
         let row_start = ((y % TILE) * TILE) as usize;
-        for x in from..to {
+        let mut x = from;
+        while x < to {
             let local = (x % TILE) as usize;
             if coverage[local] >= 1.0 {
-                // Fully covered by this stroke already: no dab changes it any more.
+                // Fully covered by this stroke already: no dab changes it any more. Overlapping
+                // dabs meet long runs of such pixels; they are passed eight at a time.
+                x += covered_run(&coverage[local..local + (to - x) as usize]) as u32;
                 continue;
             }
-            let dx = x as f32 + 0.5 - point.x;
-            let squared = dx * dx + dy * dy;
-            let shape = if squared <= self.core_squared {
-                1.0
-            } else if let Some(table) = self.table {
-                table.at(squared)
-            } else {
-                dab_shape(
-                    squared.sqrt() / self.radius.max(0.5),
-                    self.hardness,
-                    self.radius,
-                )
-            };
-            if shape <= 0.0 {
-                continue;
-            }
-            let c = &mut coverage[local];
-            let previous = *c;
-            *c += shape * self.flow * (1.0 - *c);
-            if *c == previous {
-                // Already as covered as this dab makes it: the pixel would not change.
-                continue;
-            }
-            let strength = *c * self.opacity;
-            let offset = local * C;
-            let in_tile = (row_start + local) * C;
-            if let StrokeMode::Variation(chosen) = self.mode {
-                // Every weight moves towards the chosen variation's alone.
-                for channel in 0..C {
-                    let original = before.map_or(0.0, |tile| f32::from(tile[in_tile + channel]));
-                    let target = if channel == usize::from(chosen) {
-                        255.0
-                    } else {
-                        0.0
-                    };
-                    pixels[offset + channel] =
-                        round_byte(original + strength * (target - original));
-                }
-                continue;
-            }
-            let original: [u8; 4] = match before {
-                Some(tile) => {
-                    let mut pixel = [0; 4];
-                    pixel[..C].copy_from_slice(&tile[in_tile..in_tile + C]);
-                    pixel
-                }
-                None => [0; 4],
-            };
-            let out = apply(self.mode, self.color, original, strength);
-            pixels[offset..offset + C].copy_from_slice(&out[..C]);
+            self.pixel::<C>(x, dy, row_start, local, pixels, coverage, before);
+            x += 1;
         }
     }
+
+    /// Paints pixel `x` of the row (`local` within the tile).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn pixel<const C: usize>(
+        &self,
+        x: u32,
+        dy: f32,
+        row_start: usize,
+        local: usize,
+        pixels: &mut [u8],
+        coverage: &mut [f32],
+        before: Option<&[u8]>,
+    ) {
+        let point = self.point;
+        let dx = x as f32 + 0.5 - point.x;
+        let squared = dx * dx + dy * dy;
+        let shape = if squared <= self.core_squared {
+            1.0
+        } else if let Some(table) = self.table {
+            table.at(squared)
+        } else {
+            dab_shape(
+                squared.sqrt() / self.radius.max(0.5),
+                self.hardness,
+                self.radius,
+            )
+        };
+        if shape <= 0.0 {
+            return;
+        }
+        let c = &mut coverage[local];
+        let previous = *c;
+        *c += shape * self.flow * (1.0 - *c);
+        if *c == previous {
+            // Already as covered as this dab makes it: the pixel would not change.
+            return;
+        }
+        let strength = *c * self.opacity;
+        let offset = local * C;
+        let in_tile = (row_start + local) * C;
+        if let StrokeMode::Variation(chosen) = self.mode {
+            // Every weight moves towards the chosen variation's alone.
+            for channel in 0..C {
+                let original = before.map_or(0.0, |tile| f32::from(tile[in_tile + channel]));
+                let target = if channel == usize::from(chosen) {
+                    255.0
+                } else {
+                    0.0
+                };
+                pixels[offset + channel] = round_byte(original + strength * (target - original));
+            }
+            return;
+        }
+        let original: [u8; 4] = match before {
+            Some(tile) => {
+                let mut pixel = [0; 4];
+                pixel[..C].copy_from_slice(&tile[in_tile..in_tile + C]);
+                pixel
+            }
+            None => [0; 4],
+        };
+        let out = apply(self.mode, self.color, original, strength);
+        pixels[offset..offset + C].copy_from_slice(&out[..C]);
+    }
+}
+
+/// How many of the first `coverage` values are fully covered (≥ 1), counted eight at a time
+/// without branches while a whole group is, then one by one.
+fn covered_run(coverage: &[f32]) -> usize {
+    let mut run = 0;
+    for group in coverage.chunks_exact(8) {
+        if !group.iter().fold(true, |all, &c| all & (c >= 1.0)) {
+            break;
+        }
+        run += 8;
+    }
+    run + coverage[run..].iter().take_while(|&&c| c >= 1.0).count()
 }
 
 /// A dab's falloff sampled over squared distance, between the fully-on core and the reach.
