@@ -201,12 +201,16 @@ impl Worker {
                     locate,
                     optimized_cache,
                     model: None,
+                    cache_work: None,
                     events: event_sender,
                     wake: Box::new(wake),
                 };
                 while let Ok(command) = command_receiver.recv() {
                     match command {
-                        Command::Shutdown => break,
+                        Command::Shutdown => {
+                            state.stop_cache_work();
+                            break;
+                        }
                         Command::LoadModel { job, path, options } => {
                             state.load(job, &path, options);
                         }
@@ -267,6 +271,8 @@ struct WorkerState {
     locate: LocateOptions,
     optimized_cache: Option<PathBuf>,
     model: Option<(StableDiffusion, ModelInfo)>,
+    /// The optimized-graph cache being written in the background, and its stop token.
+    cache_work: Option<(std::thread::JoinHandle<()>, CancelToken)>,
     events: SyncSender<Event>,
     wake: Box<dyn Fn() + Send>,
 }
@@ -277,8 +283,43 @@ impl WorkerState {
         (self.wake)();
     }
 
+    /// After a finished generation: writes the model's optimized graphs for the next load on a
+    /// thread of the lowest priority, so the first image never waited for them.
+    fn start_cache_work(&mut self) {
+        if self
+            .cache_work
+            .as_ref()
+            .is_some_and(|(thread, _)| !thread.is_finished())
+        {
+            return;
+        }
+        let Some(work) = self.model.as_mut().and_then(|(model, _)| model.take_cache_work()) else {
+            return;
+        };
+        let cancel = CancelToken::new();
+        let stop = cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("optimized-graph cache".to_owned())
+            .spawn(move || {
+                // Failures only mean the next load optimizes again.
+                let _ = work.run(&stop);
+            });
+        if let Ok(thread) = thread {
+            self.cache_work = Some((thread, cancel));
+        }
+    }
+
+    /// Stops the background cache write after its current component and waits for it.
+    fn stop_cache_work(&mut self) {
+        if let Some((thread, cancel)) = self.cache_work.take() {
+            cancel.cancel();
+            let _ = thread.join();
+        }
+    }
+
     fn load(&mut self, job: u64, path: &Path, mut options: LoadOptions) {
         // Free the old model first: two SD models at once may not fit in memory.
+        self.stop_cache_work();
         self.model = None;
         self.emit(Event::ModelLoading {
             job,
@@ -440,5 +481,8 @@ impl WorkerState {
         }
         self.model = Some((model, info));
         self.emit(Event::Finished { job, cancelled });
+        if !cancelled {
+            self.start_cache_work();
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod lora;
 pub mod model;
 pub mod npy;
 pub mod onnx_runtime;
+pub(crate) mod onnx_wire;
 pub mod pipeline;
 pub mod providers;
 pub mod remote;

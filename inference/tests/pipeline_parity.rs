@@ -147,6 +147,7 @@ fn run_golden(name: &str, optimum: bool, models: &mut Models) -> Result<Option<M
         mode,
         initial_noise: None,
         soft_inpainting: false,
+        guidance_cutoff: None,
         img2img_schedule: Img2ImgSchedule::DiffusersOnnx,
         // LoRA goldens: diffusers fused these into the PyTorch model before exporting it; here
         // they are merged into the unfused export.

@@ -21,6 +21,7 @@ impl PentimentoApp {
             provider: self.settings.generation.provider,
             intra_threads: self.options.threads,
             optimized_cache: self.options.optimized_cache.clone(),
+            ..pentimento_inference::LoadOptions::default()
         };
         match worker.send(crate::worker::Command::LoadModel {
             job,

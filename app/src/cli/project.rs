@@ -526,6 +526,7 @@ fn load_model(worker: &Worker, args: &InpaintArgs) -> anyhow::Result<ModelInfo> 
                 provider: args.provider,
                 intra_threads: None,
                 optimized_cache: None,
+                ..LoadOptions::default()
             },
         })
         .map_err(anyhow::Error::msg)?;

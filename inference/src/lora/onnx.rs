@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::onnx_wire::{Fields, LENGTH_DELIMITED, VARINT, packed_varints, put_bytes, put_varint};
+
 // Field numbers from onnx.proto.
 const MODEL_GRAPH: u64 = 7;
 const GRAPH_NODE: u64 = 1;
@@ -40,11 +42,6 @@ const ENTRY_KEY: u64 = 1;
 const ENTRY_VALUE: u64 = 2;
 /// `TensorProto.DataLocation.EXTERNAL`.
 const EXTERNAL: u64 = 1;
-
-const VARINT: u64 = 0;
-const FIXED64: u64 = 1;
-const LENGTH_DELIMITED: u64 = 2;
-const FIXED32: u64 = 5;
 
 /// ONNX element types a LoRA can be merged into.
 pub const FLOAT: i32 = 1;
@@ -605,153 +602,6 @@ fn external_tensor((bytes, start): (&[u8], usize), location: &str, range: &Range
     put_varint(TENSOR_DATA_LOCATION << 3 | VARINT, &mut out);
     put_varint(EXTERNAL, &mut out);
     out
-}
-
-/// Appends a protobuf varint.
-pub(crate) fn put_varint(mut value: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// Appends a length-delimited protobuf field.
-pub(crate) fn put_bytes(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-    put_varint(field << 3 | LENGTH_DELIMITED, out);
-    put_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
-/// One field of a protobuf message held in memory.
-struct Field<'a> {
-    number: u64,
-    wire_type: u64,
-    /// The value of a varint field.
-    varint: u64,
-    /// The contents of a length-delimited field and where they start in the whole buffer.
-    payload: (&'a [u8], usize),
-    /// The whole field, key included, in the whole buffer's offsets.
-    range: Range<usize>,
-}
-
-impl<'a> Field<'a> {
-    fn message(&self) -> Result<(&'a [u8], usize), String> {
-        if self.wire_type == LENGTH_DELIMITED {
-            Ok(self.payload)
-        } else {
-            Err(corrupt("a section has the wrong wire type"))
-        }
-    }
-
-    fn text(&self) -> Result<String, String> {
-        String::from_utf8(self.message()?.0.to_vec()).map_err(|_| corrupt("a name is not UTF-8"))
-    }
-}
-
-/// The fields of a message: `bytes`, which starts at `start` in the whole buffer.
-struct Fields<'a> {
-    bytes: &'a [u8],
-    start: usize,
-    position: usize,
-    failed: bool,
-}
-
-impl<'a> Fields<'a> {
-    fn new(bytes: &'a [u8], start: usize) -> Self {
-        Self {
-            bytes,
-            start,
-            position: 0,
-            failed: false,
-        }
-    }
-
-    fn varint(&mut self) -> Result<u64, String> {
-        let mut value = 0_u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self
-                .bytes
-                .get(self.position)
-                .ok_or_else(|| corrupt("the file ends inside a number (truncated?)"))?;
-            self.position += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(corrupt("a number is longer than ten bytes"))
-    }
-
-    fn next_field(&mut self) -> Result<Field<'a>, String> {
-        let begin = self.position;
-        let key = self.varint()?;
-        let (number, wire_type) = (key >> 3, key & 7);
-        let mut varint = 0;
-        let mut payload: (&'a [u8], usize) = (&[], self.start + self.position);
-        match wire_type {
-            VARINT => varint = self.varint()?,
-            FIXED64 | FIXED32 => {
-                let size = if wire_type == FIXED64 { 8 } else { 4 };
-                self.position += size;
-            }
-            LENGTH_DELIMITED => {
-                let size = self.varint()? as usize;
-                let end = self
-                    .position
-                    .checked_add(size)
-                    .filter(|&end| end <= self.bytes.len())
-                    .ok_or_else(|| {
-                        corrupt("a section runs past the end of the file (truncated?)")
-                    })?;
-                payload = (&self.bytes[self.position..end], self.start + self.position);
-                self.position = end;
-            }
-            _ => return Err(corrupt("unknown protobuf wire type")),
-        }
-        if self.position > self.bytes.len() {
-            return Err(corrupt(
-                "a field runs past the end of the file (truncated?)",
-            ));
-        }
-        Ok(Field {
-            number,
-            wire_type,
-            varint,
-            payload,
-            range: self.start + begin..self.start + self.position,
-        })
-    }
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = Result<Field<'a>, String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.position >= self.bytes.len() {
-            return None;
-        }
-        let field = self.next_field();
-        self.failed = field.is_err();
-        Some(field)
-    }
-}
-
-fn packed_varints(bytes: &[u8]) -> Result<impl Iterator<Item = u64>, String> {
-    let mut reader = Fields::new(bytes, 0);
-    let mut values = Vec::new();
-    while reader.position < bytes.len() {
-        values.push(reader.varint()?);
-    }
-    Ok(values.into_iter())
-}
-
-fn corrupt(reason: &str) -> String {
-    format!("not a valid ONNX file: {reason}")
 }
 
 #[cfg(test)]

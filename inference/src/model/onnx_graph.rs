@@ -571,7 +571,7 @@ mod tests {
     use super::*;
 
     // Protobuf encoding, for building small graphs by hand.
-    use crate::lora::onnx::{put_bytes as field_bytes, put_varint as varint};
+    use crate::onnx_wire::{put_bytes as field_bytes, put_varint as varint};
 
     fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -346,7 +346,11 @@ impl StableDiffusion {
             return None;
         }
         let root = self.options.optimized_cache.clone()?;
-        let entry = OptimizedCache::new(root).entry(files, self.runtime.version())?;
+        let entry = OptimizedCache::new(root).entry(
+            files,
+            self.runtime.version(),
+            self.options.attention.key(),
+        )?;
         let path = OptimizedCache::lookup(&entry)?;
         let graph = ModelWeights::read(&path).ok()?;
         Some((path, graph))

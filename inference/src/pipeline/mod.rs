@@ -8,23 +8,25 @@
 //! step (or inside a long ONNX Runtime call).
 
 pub mod components;
+pub mod fused_attention;
 pub mod img2img;
 pub mod inpaint;
 mod loras;
 pub mod optimized_cache;
 pub mod remote_component;
+mod sessions;
 pub mod txt2img;
 
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-use ort::session::Session;
-
 pub use components::{CancelToken, SessionTimes};
 use components::{LoadedComponent, RunResult, float_tensor, id_tensor, timestep_tensor};
 pub use loras::{Rebuild, RebuildKind};
 pub use optimized_cache::{CacheUse, OptimizedCache};
+pub use sessions::{AttentionGraph, CacheWork, CacheWrite};
+use sessions::{create_session, session_builder};
 
 use crate::error::{InferenceError, ModelError};
 use crate::image::{GrayImage, RgbImage, latent_preview};
@@ -32,7 +34,7 @@ use crate::model::onnx_graph::GraphOutline;
 use crate::model::signature::VaeEncoderOutput;
 use crate::model::{Component, ComponentSignature, Conventions, ModelFolder};
 use crate::onnx_runtime::OnnxRuntime;
-use crate::providers::{self, ProviderChoice, ProviderReport};
+use crate::providers::{ProviderChoice, ProviderReport};
 use crate::rng::{NoiseSource, NumpyRandom};
 use crate::scheduler::{self, PipelineAdjustment, Scheduler, SchedulerConfig, SchedulerKind};
 use crate::tokenizer::ClipTokenizer;
@@ -54,6 +56,10 @@ pub struct LoadOptions {
     /// Where to keep ONNX Runtime's optimized graphs between loads (see [`OptimizedCache`]);
     /// `None` optimizes at every load.
     pub optimized_cache: Option<std::path::PathBuf>,
+    /// When a missing cache entry is written.
+    pub cache_write: CacheWrite,
+    /// Which attention graph CPU sessions run.
+    pub attention: AttentionGraph,
 }
 
 /// How img2img turns `strength` into a starting point.
@@ -128,6 +134,10 @@ pub struct GenerationRequest {
     /// paths, and what the mask leaves black is held to the input throughout. Off: the mask
     /// is binarised at half for an inpainting UNet, and blended by coverage otherwise.
     pub soft_inpainting: bool,
+    /// Classifier-free guidance truncation (not exact; off when `None`): after the first
+    /// `⌊steps × f⌋ + 1` steps only the prompt's half of the batch runs, unguided, as diffusers'
+    /// `SDCFGCutoffCallback` with `cutoff_step_ratio = f` does. The last steps then cost half.
+    pub guidance_cutoff: Option<f32>,
 }
 
 impl GenerationRequest {
@@ -150,6 +160,7 @@ impl GenerationRequest {
             img2img_schedule: Img2ImgSchedule::Diffusers,
             loras: Vec::new(),
             soft_inpainting: false,
+            guidance_cutoff: None,
         }
     }
 
@@ -241,6 +252,8 @@ pub struct StableDiffusion {
     times: SessionTimes,
     /// How each component's session was created.
     cache_uses: Vec<(Component, CacheUse)>,
+    /// Components whose deferred cache entries were handed out.
+    cache_work_taken: Vec<Component>,
     /// The LoRAs merged into the text encoder and UNet sessions.
     loras: loras::LoraState,
     /// The servers and description of a remote model (`remote.json`); `None` for a local one.
@@ -325,6 +338,7 @@ impl StableDiffusion {
             size_multiple,
             times: SessionTimes::default(),
             cache_uses,
+            cache_work_taken: Vec::new(),
             loras: loras::LoraState::default(),
             remote: None,
         })
@@ -405,6 +419,7 @@ impl StableDiffusion {
             size_multiple,
             times: SessionTimes::default(),
             cache_uses,
+            cache_work_taken: Vec::new(),
             loras: loras::LoraState::default(),
             remote: Some(remote),
         })
@@ -484,6 +499,24 @@ impl StableDiffusion {
         &self.cache_uses
     }
 
+    /// The optimized-graph cache entries this model's loads left unwritten
+    /// ([`CacheUse::Deferred`]), to be written by [`CacheWork::run`] when the caller has time;
+    /// `None` when there are none. Each entry is handed out once.
+    pub fn take_cache_work(&mut self) -> Option<CacheWork> {
+        let mut jobs = Vec::new();
+        for (component, cache_use) in &self.cache_uses {
+            if *cache_use == CacheUse::Deferred
+                && !self.cache_work_taken.contains(component)
+                && let Some(files) = self.folder.component(*component)
+            {
+                jobs.push(files.clone());
+                self.cache_work_taken.push(*component);
+            }
+        }
+        (!jobs.is_empty())
+            .then(|| CacheWork::new(Arc::clone(&self.runtime), self.options.clone(), jobs))
+    }
+
     /// Time spent inside ONNX Runtime since the last reset, per component.
     pub fn session_times(&self) -> &SessionTimes {
         &self.times
@@ -524,7 +557,9 @@ impl StableDiffusion {
                 task: "start from an image",
                 reason: "it has no vae_encoder (only text to image is possible)".to_owned(),
             })?;
-        let encoder = create_session(&self.runtime, &files, &self.options, Some(&self.provider))?.0;
+        let (encoder, _, cache_use) =
+            create_session(&self.runtime, &files, &self.options, Some(&self.provider))?;
+        self.cache_uses.push((Component::VaeEncoder, cache_use));
         self.conventions.vae_encoder_output = Some(vae_encoder_output(&encoder.signature)?);
         self.vae_encoder = Some(encoder);
         Ok(())
@@ -563,6 +598,15 @@ impl StableDiffusion {
         }
         if !(request.guidance.is_finite() && (0.0..=100.0).contains(&request.guidance)) {
             return parameter("guidance", request.guidance.to_string(), "use 0 to 100");
+        }
+        if let Some(cutoff) = request.guidance_cutoff
+            && !(cutoff.is_finite() && (0.0..=1.0).contains(&cutoff))
+        {
+            return parameter(
+                "guidance cutoff",
+                cutoff.to_string(),
+                "use a fraction of the steps from 0 to 1",
+            );
         }
         if !(request.eta.is_finite() && (0.0..=1.0).contains(&request.eta)) {
             return parameter("eta", request.eta.to_string(), "use 0 to 1");
@@ -842,9 +886,13 @@ impl StableDiffusion {
         let [_, channels, height, width] = request.latent_shape();
         let size = channels * height * width;
         let guided = request.guidance > 1.0;
-        let batch = if guided { 2 } else { 1 };
         let timesteps: Vec<f32> = scheduler.timesteps().to_vec();
         let total = timesteps.len() - plan.start;
+        // The last loop step that still runs guided (diffusers counts the loop's own steps).
+        let last_guided = request
+            .guidance_cutoff
+            .map_or(usize::MAX, |cutoff| (total as f32 * cutoff).floor() as usize);
+        let conditional_half = embeddings.data.len() / 2;
         let mut latents = plan.latents;
         let latent_element = self.conventions.latent_element.clone();
         let context_element = self
@@ -857,6 +905,15 @@ impl StableDiffusion {
             if cancel.is_cancelled() {
                 return Ok(None);
             }
+            let guided_now = guided && done <= last_guided;
+            let batch = if guided_now { 2 } else { 1 };
+            let (context, context_shape) = if guided && !guided_now {
+                let mut shape = embeddings.shape.clone();
+                shape[0] = 1;
+                (&embeddings.data[conditional_half..], shape)
+            } else {
+                (&embeddings.data[..], embeddings.shape.clone())
+            };
             let mut scaled = latents.clone();
             scheduler.scale_model_input(&mut scaled, index);
             let mut sample = Vec::with_capacity(batch * size * 3);
@@ -882,7 +939,7 @@ impl StableDiffusion {
                 ),
                 (
                     "encoder_hidden_states".to_owned(),
-                    float_tensor(&embeddings.data, &embeddings.shape, &context_element),
+                    float_tensor(context, &context_shape, &context_element),
                 ),
             ];
             let prediction = match self
@@ -899,7 +956,7 @@ impl StableDiffusion {
                 RunResult::Output(data, _) => data,
                 RunResult::Cancelled => return Ok(None),
             };
-            let guided_prediction = if guided {
+            let guided_prediction = if guided_now {
                 scheduler::common::apply_guidance(
                     &prediction[..size],
                     &prediction[size..2 * size],
@@ -1198,168 +1255,5 @@ fn session_gone(component: Component) -> InferenceError {
             "its {} could not be set up again after a LoRA change; load the model again",
             component.folder_name()
         ),
-    }
-}
-
-/// A session builder with Pentimento's options and the provider applied.
-fn session_builder(
-    runtime: &OnnxRuntime,
-    files: &crate::model::ComponentFiles,
-    options: &LoadOptions,
-    choice: ProviderChoice,
-) -> Result<(ort::session::builder::SessionBuilder, ProviderReport), InferenceError> {
-    let component = files.component;
-    let session_error = |reason: String| ModelError::Session {
-        component: component.folder_name(),
-        reason,
-        path: files.model.clone(),
-    };
-    let mut builder =
-        Session::builder(runtime.environment()).map_err(|err| session_error(err.to_string()))?;
-    if let Some(threads) = options.intra_threads {
-        builder = builder
-            .with_intra_threads(threads)
-            .map_err(|err| session_error(err.to_string()))?;
-    }
-    // Memory patterns make the first two runs slower and raise the peak by gigabytes at 512²
-    // (measured on an SD 1.5 UNet); the plain arena is as fast from the third run on.
-    builder = builder
-        .with_memory_pattern(false)
-        .map_err(|err| session_error(err.to_string()))?;
-    let report = providers::apply(choice, &mut builder)
-        .map_err(|(provider, reason)| InferenceError::Provider { provider, reason })?;
-    Ok((builder, report))
-}
-
-/// Creates a session with the requested provider (or the one `decided` earlier), through the
-/// optimized-graph cache when one is configured and the session runs on the CPU.
-fn create_session(
-    runtime: &OnnxRuntime,
-    files: &crate::model::ComponentFiles,
-    options: &LoadOptions,
-    decided: Option<&ProviderReport>,
-) -> Result<(LoadedComponent, ProviderReport, CacheUse), InferenceError> {
-    use ort::session::builder::GraphOptimizationLevel;
-
-    let component = files.component;
-    let session_error = |reason: String| ModelError::Session {
-        component: component.folder_name(),
-        reason,
-        path: files.model.clone(),
-    };
-    let choice = decided.map_or(options.provider, |report| report.active);
-    let (mut builder, mut report) = session_builder(runtime, files, options, choice)?;
-    if let Some(decided) = decided {
-        report = decided.clone();
-    }
-    let plain = |mut builder: ort::session::builder::SessionBuilder| {
-        builder
-            .commit_from_file(&files.model)
-            .map_err(|err| session_error(err.to_string()))
-    };
-    let (session, cache_use) = match (&options.optimized_cache, report.active) {
-        (None, _) => (
-            plain(builder)?,
-            CacheUse::Unused("no cache folder".to_owned()),
-        ),
-        (Some(_), active) if active != ProviderChoice::Cpu => (
-            plain(builder)?,
-            CacheUse::Unused(format!("{active} optimizes on its own")),
-        ),
-        (Some(root), _) => {
-            let cache = OptimizedCache::new(root.clone());
-            match cache.entry(files, runtime.version()) {
-                None => (
-                    plain(builder)?,
-                    CacheUse::Unused("the model files could not be read".to_owned()),
-                ),
-                Some(entry) => {
-                    let mut hit = None;
-                    if let Some(graph) = OptimizedCache::lookup(&entry) {
-                        let loaded = builder
-                            .with_optimization_level(GraphOptimizationLevel::Disable)
-                            .map_err(|err| err.to_string())
-                            .and_then(|mut builder| {
-                                builder
-                                    .commit_from_file(&graph)
-                                    .map_err(|err| err.to_string())
-                            });
-                        match loaded {
-                            Ok(session) => hit = Some(session),
-                            Err(_) => {
-                                // A stale or damaged entry: drop it and optimize again.
-                                let _ = std::fs::remove_dir_all(&entry);
-                            }
-                        }
-                        builder = session_builder(runtime, files, options, report.active)?.0;
-                    }
-                    match hit {
-                        Some(session) => (session, CacheUse::Hit),
-                        None => store_optimized(runtime, files, options, &report, builder, &entry)?,
-                    }
-                }
-            }
-        }
-    };
-    let signature = ComponentSignature::of_session(component, &session)?;
-    Ok((
-        LoadedComponent::local(session, signature),
-        report,
-        cache_use,
-    ))
-}
-
-/// Creates the session while ONNX Runtime saves its optimized graph into the cache. Saving is a
-/// convenience: when it fails the session is created without it.
-fn store_optimized(
-    runtime: &OnnxRuntime,
-    files: &crate::model::ComponentFiles,
-    options: &LoadOptions,
-    report: &ProviderReport,
-    builder: ort::session::builder::SessionBuilder,
-    entry: &Path,
-) -> Result<(Session, CacheUse), InferenceError> {
-    let session_error = |reason: String| ModelError::Session {
-        component: files.component.folder_name(),
-        reason,
-        path: files.model.clone(),
-    };
-    let saving = OptimizedCache::staging(entry)
-        .map_err(|err| err.to_string())
-        .and_then(|graph| {
-            let mut builder = builder
-                .with_optimized_model_path(&graph)
-                .map_err(|err| err.to_string())?;
-            for (key, value) in OptimizedCache::save_config() {
-                builder = builder
-                    .with_config_entry(key, value)
-                    .map_err(|err| err.to_string())?;
-            }
-            builder
-                .commit_from_file(&files.model)
-                .map_err(|err| err.to_string())
-        });
-    match saving {
-        Ok(session) => {
-            let cache_use = match OptimizedCache::commit(entry) {
-                Ok(()) => CacheUse::Stored,
-                Err(err) => {
-                    OptimizedCache::abandon(entry);
-                    CacheUse::Unused(format!("could not save the optimized graph ({err})"))
-                }
-            };
-            Ok((session, cache_use))
-        }
-        Err(reason) => {
-            OptimizedCache::abandon(entry);
-            let mut builder = session_builder(runtime, files, options, report.active)?.0;
-            let session = builder
-                .commit_from_file(&files.model)
-                .map_err(|err| session_error(err.to_string()))?;
-            Ok((
-                session,
-                CacheUse::Unused(format!("could not save the optimized graph ({reason})")),
-            ))
-        }
     }
 }

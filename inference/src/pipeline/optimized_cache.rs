@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use crate::model::ComponentFiles;
 
 /// Bumped when the layout of cache entries changes.
-const FORMAT: &str = "1";
+const FORMAT: &str = "2";
 const MARKER: &str = "complete.json";
 const GRAPH: &str = "model.onnx";
 const WEIGHTS: &str = "model.onnx_data";
@@ -30,6 +30,8 @@ pub enum CacheUse {
     Hit,
     /// Optimized now and saved for next time.
     Stored,
+    /// Optimized now; saving it for next time is left to [`super::CacheWork`].
+    Deferred,
     /// Not cached, with the reason.
     Unused(String),
 }
@@ -46,10 +48,17 @@ impl OptimizedCache {
         Self { root }
     }
 
-    /// The entry folder of a component for this runtime and processor.
-    pub fn entry(&self, files: &ComponentFiles, runtime_version: &str) -> Option<PathBuf> {
+    /// The entry folder of a component for this runtime, processor and graph `variant` (how the
+    /// graph was rewritten before ONNX Runtime optimized it).
+    pub fn entry(
+        &self,
+        files: &ComponentFiles,
+        runtime_version: &str,
+        variant: &str,
+    ) -> Option<PathBuf> {
         let mut hasher = Sha256::new();
         hasher.update(FORMAT);
+        hasher.update(variant);
         hasher.update(runtime_version);
         hasher.update(processor_features());
         let canonical = fs::canonicalize(&files.model).ok()?;
@@ -88,6 +97,7 @@ impl OptimizedCache {
 
     /// A fresh staging folder for writing `entry`; returns the graph path to save to.
     pub fn staging(entry: &Path) -> std::io::Result<PathBuf> {
+        remove_abandoned_staging(entry);
         let staging = staging_path(entry);
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir_all(&staging)?;
@@ -141,6 +151,35 @@ fn staging_path(entry: &Path) -> PathBuf {
         .unwrap_or_default();
     name.push(format!(".staging-{}", std::process::id()));
     entry.with_file_name(name)
+}
+
+/// Removes staging folders of `entry` left by processes that ended while writing (a write in
+/// the background stops when the app quits). Only where running processes can be listed.
+fn remove_abandoned_staging(entry: &Path) {
+    #[cfg(target_os = "linux")]
+    {
+        let (Some(parent), Some(name)) = (entry.parent(), entry.file_name()) else {
+            return;
+        };
+        let prefix = format!("{}.staging-", name.to_string_lossy());
+        let Ok(siblings) = fs::read_dir(parent) else {
+            return;
+        };
+        for sibling in siblings.filter_map(Result::ok) {
+            let file_name = sibling.file_name().to_string_lossy().into_owned();
+            let Some(pid) = file_name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let alive = pid.parse::<u32>().is_ok_and(|pid| {
+                pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+            });
+            if !alive {
+                let _ = fs::remove_dir_all(sibling.path());
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = entry;
 }
 
 /// The processor's vector extensions, which decide ONNX Runtime's blocked layouts.
