@@ -935,3 +935,51 @@ fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
     assert_eq!(composite(document).0, before);
     assert!(document.mask().is_empty());
 }
+
+#[test]
+fn guidance_truncation_is_opt_in_and_labelled_in_the_log() {
+    let sandbox = Sandbox::new();
+    let mut harness = window(pentimento::AppOptions {
+        runtime: Some(LocateOptions::default()),
+        model: Some(fixture_model("tiny-sd")),
+        ..small_canvas(&sandbox)
+    });
+    {
+        let settings = harness.state_mut().settings_mut();
+        settings.generation.steps = 5;
+        settings.generation.count = 1;
+        settings.generation.seed = 3;
+        settings.generation.seed_locked = true;
+    }
+    wait_for_model(&mut harness);
+    harness.get_by_label("Describe what to paint").click();
+    harness.run();
+    harness
+        .get_by_label("Describe what to paint")
+        .type_text("a red apple");
+    harness.run();
+    // Off until the artist asks for it: the first generation is exact.
+    assert_eq!(harness.query_all_by_label("Guided share").count(), 0);
+    let exact = generate_and_wait(&mut harness);
+    assert_eq!(exact.guidance_cutoff, None);
+    harness.get_by_label("Discard").click();
+    harness.run();
+
+    harness
+        .get_by_label("Faster last steps (not exact)")
+        .click();
+    harness.run();
+    assert!(
+        harness.query_all_by_label("Guided share").count() >= 1,
+        "the share shows once it is on"
+    );
+    let truncated = generate_and_wait(&mut harness);
+    assert_eq!(truncated.guidance_cutoff, Some(0.4));
+    harness.get_by_label("Accept").click();
+    harness.run();
+    harness.get_by_label("Provenance").click();
+    harness.run();
+    harness.get_by_label("Show log").click();
+    harness.run();
+    harness.get_by_label_contains("Guidance truncated: the prompt alone after 40 % of the steps");
+}

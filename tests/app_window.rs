@@ -68,13 +68,13 @@ fn a_loading_model_does_not_widen_the_prompt_panel() {
     harness.state_mut().model = pentimento::app::ModelState::Loading {
         job: 1,
         path: std::path::PathBuf::from(format!("/{}/tiny-sd-inpaint", "models".repeat(30))),
-        stage: "Optimized the model for this computer (once).".to_owned(),
+        stage: "First load: after the first image, a copy optimized for this computer is saved in the background, so later loads are faster.".to_owned(),
     };
     // The spinner keeps repainting: a few frames, not until it settles.
     harness.run_steps(4);
     assert!(
         harness
-            .query_all_by_label("Optimized the model for this computer (once).")
+            .query_all_by_label("First load: after the first image, a copy optimized for this computer is saved in the background, so later loads are faster.")
             .count()
             >= 1,
         "the stage is shown"

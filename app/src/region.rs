@@ -444,6 +444,7 @@ impl FillPlan {
             accepted: vec![0],
             loras: Vec::new(),
             soft_inpainting: None,
+            guidance_cutoff: None,
         };
         let log_id = document.log_generation(record);
         document.add_fill_layer(
@@ -506,6 +507,7 @@ pub fn record_for(
         loras: Vec::new(),
         soft_inpainting: (plan.mode == ResolvedMode::Inpaint && request.soft_inpainting)
             .then_some(plan.graded_edge),
+        guidance_cutoff: request.guidance_cutoff,
     }
 }
 

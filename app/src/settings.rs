@@ -43,6 +43,10 @@ pub struct GenerationSettings {
     /// Grade a hard mask's edge inwards over this many pixels for soft inpainting (0: as
     /// painted).
     pub graded_edge: f32,
+    /// Skip the unconditional half of guidance in the last steps (faster, not exact).
+    pub guidance_cutoff_on: bool,
+    /// The share of the steps that still run guided when `guidance_cutoff_on`.
+    pub guidance_cutoff: f32,
 }
 
 /// A LoRA in the prompt panel's list.
@@ -87,6 +91,9 @@ impl Default for GenerationSettings {
             prefill: false,
             soft_inpainting: true,
             graded_edge: 0.0,
+            guidance_cutoff_on: false,
+            // diffusers' SDCFGCutoffCallback default.
+            guidance_cutoff: 0.4,
         }
     }
 }

@@ -293,7 +293,11 @@ impl WorkerState {
         {
             return;
         }
-        let Some(work) = self.model.as_mut().and_then(|(model, _)| model.take_cache_work()) else {
+        let Some(work) = self
+            .model
+            .as_mut()
+            .and_then(|(model, _)| model.take_cache_work())
+        else {
             return;
         };
         let cancel = CancelToken::new();
@@ -348,11 +352,13 @@ impl WorkerState {
         if model
             .cache_uses()
             .iter()
-            .any(|(_, used)| *used == CacheUse::Stored)
+            .any(|(_, used)| *used == CacheUse::Deferred)
         {
             self.emit(Event::ModelLoading {
                 job,
-                stage: "Optimized the model for this computer (once).".to_owned(),
+                stage: "First load: after the first image, a copy optimized for this computer \
+                        is saved in the background, so later loads are faster."
+                    .to_owned(),
             });
         }
         self.emit(Event::ModelLoading {

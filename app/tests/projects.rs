@@ -83,6 +83,7 @@ fn sample_document() -> Document {
             base_model: Some("stable-diffusion-v1/lora".to_owned()),
         }],
         soft_inpainting: Some(12.0),
+        guidance_cutoff: Some(0.4),
     });
     let layer = document.add_generative_layer("Generation 1 · seed 7", region, raw, mask, id);
     document

@@ -215,7 +215,10 @@ fn ours(options: &Options) -> Result<Figures, String> {
             // What the app does after the first result: write the cache in the background
             // while the artist goes on (here: while the second run goes on).
             figures.peak_rss_before_cache_write = Some(peak_rss());
-            println!("writing the optimized-graph cache of {:?} in the background", work.components());
+            println!(
+                "writing the optimized-graph cache of {:?} in the background",
+                work.components()
+            );
             cache_work = Some(std::thread::spawn(move || {
                 let started = Instant::now();
                 let results = work.run(&CancelToken::new());
@@ -227,7 +230,10 @@ fn ours(options: &Options) -> Result<Figures, String> {
         {
             // The steady state (runs 3 on) is measured without it.
             let (took, results) = work.join().map_err(|_| "the cache write panicked")?;
-            println!("optimized-graph cache written in {:.1} s: {results:?}", took.as_secs_f64());
+            println!(
+                "optimized-graph cache written in {:.1} s: {results:?}",
+                took.as_secs_f64()
+            );
             figures.cache_write = Some(took);
         }
         model.reset_session_times();
@@ -334,7 +340,10 @@ fn reference(options: &Options) -> Result<Figures, String> {
 }
 
 fn reference_image() -> PathBuf {
-    std::env::temp_dir().join(format!("pentimento-bench-reference-{}.png", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "pentimento-bench-reference-{}.png",
+        std::process::id()
+    ))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -466,7 +475,9 @@ fn main() {
             let max = differences.iter().copied().max().unwrap_or(0);
             let mean = differences.iter().map(|&d| f64::from(d)).sum::<f64>()
                 / differences.len().max(1) as f64;
-            println!("image against diffusers       max {max} / 255, mean {mean:.4} / 255 per channel");
+            println!(
+                "image against diffusers       max {max} / 255, mean {mean:.4} / 255 per channel"
+            );
         } else {
             println!("image against diffusers       sizes differ: {w}×{h} and {tw}×{th}");
         }

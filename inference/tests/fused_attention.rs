@@ -32,7 +32,9 @@ fn runtime() -> Arc<OnnxRuntime> {
 
 /// Deterministic values in [-1, 1).
 fn values(count: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..count)
         .map(|_| {
             state = state
@@ -51,9 +53,16 @@ fn session(runtime: &OnnxRuntime, model: &Path, fused: Option<&[u8]>) -> Session
     match fused {
         None => builder.commit_from_file(model).expect("original session"),
         Some(bytes) => {
-            let folder = model.parent().expect("folder").to_string_lossy().into_owned();
+            let folder = model
+                .parent()
+                .expect("folder")
+                .to_string_lossy()
+                .into_owned();
             builder = builder
-                .with_config_entry("session.model_external_initializers_file_folder_path", folder)
+                .with_config_entry(
+                    "session.model_external_initializers_file_folder_path",
+                    folder,
+                )
                 .expect("config");
             builder.commit_from_memory(bytes).expect("fused session")
         }
@@ -69,7 +78,9 @@ fn run(session: &mut Session, inputs: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<f3
         })
         .collect();
     let outputs = session.run(values).expect("runs");
-    let (_, data) = outputs[0].try_extract_tensor::<f32>().expect("float output");
+    let (_, data) = outputs[0]
+        .try_extract_tensor::<f32>()
+        .expect("float output");
     data.to_vec()
 }
 
@@ -128,7 +139,9 @@ fn each_rewritten_graph_gives_the_original_outputs() {
             let actual = run(&mut session(&runtime, &path, Some(&fused)), &inputs);
             let difference = max_difference(&expected, &actual);
             let magnitude = expected.iter().map(|v| v.abs()).fold(0.0, f32::max);
-            eprintln!("{model}/{component}: max difference {difference:e}, outputs up to {magnitude}");
+            eprintln!(
+                "{model}/{component}: max difference {difference:e}, outputs up to {magnitude}"
+            );
             assert!(
                 difference <= TOLERANCE,
                 "{model}/{component}: max difference {difference:e} (outputs up to {magnitude})"

@@ -1,12 +1,12 @@
-//! The optimized-graph cache: the first load stores ONNX Runtime's optimized graphs, the next
-//! loads use them, the results do not change, and a damaged entry is discarded and rebuilt —
-//! never loaded.
+//! The optimized-graph cache: the first load writes nothing and leaves the entries to
+//! `CacheWork`, which stores ONNX Runtime's optimized graphs; the next loads use them, the results
+//! do not change, and a damaged entry is discarded and rebuilt — never loaded.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pentimento_inference::pipeline::CacheUse;
+use pentimento_inference::pipeline::{CacheUse, CacheWrite};
 use pentimento_inference::{
     CancelToken, Component, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
     SchedulerKind, StableDiffusion,
@@ -17,6 +17,10 @@ fn model_dir() -> PathBuf {
 }
 
 fn load(cache: &Path) -> StableDiffusion {
+    load_with(cache, CacheWrite::Deferred)
+}
+
+fn load_with(cache: &Path, cache_write: CacheWrite) -> StableDiffusion {
     let runtime: Arc<OnnxRuntime> =
         OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"));
     StableDiffusion::load(
@@ -25,6 +29,7 @@ fn load(cache: &Path) -> StableDiffusion {
         LoadOptions {
             intra_threads: Some(1),
             optimized_cache: Some(cache.to_path_buf()),
+            cache_write,
             ..LoadOptions::default()
         },
     )
@@ -65,11 +70,33 @@ fn stores_then_hits_with_identical_results() {
     assert!(
         uses(&first)
             .iter()
-            .all(|(_, used)| *used == CacheUse::Stored),
+            .all(|(_, used)| *used == CacheUse::Deferred),
         "{:?}",
         uses(&first)
     );
+    assert_eq!(
+        std::fs::read_dir(cache.path()).map_or(0, |entries| entries.count()),
+        0,
+        "the load wrote nothing"
+    );
     let expected = latents(&mut first);
+    let work = first.take_cache_work().expect("entries to write");
+    assert_eq!(
+        work.components(),
+        [
+            Component::Unet,
+            Component::TextEncoder,
+            Component::VaeDecoder
+        ]
+    );
+    assert!(first.take_cache_work().is_none(), "handed out once");
+    let written = work.run(&CancelToken::new());
+    assert!(
+        written.iter().all(|(_, used)| *used == CacheUse::Stored),
+        "{written:?}"
+    );
+    // The model in use is unaffected by the write.
+    assert_eq!(latents(&mut first), expected);
     drop(first);
 
     let mut second = load(cache.path());
@@ -98,7 +125,7 @@ fn stores_then_hits_with_identical_results() {
 #[test]
 fn a_truncated_entry_is_discarded_and_rebuilt() {
     let cache = tempfile::tempdir().expect("temporary folder");
-    drop(load(cache.path()));
+    drop(load_with(cache.path(), CacheWrite::DuringLoad));
     let unet_entry = std::fs::read_dir(cache.path())
         .expect("cache")
         .filter_map(Result::ok)
@@ -117,10 +144,53 @@ fn a_truncated_entry_is_discarded_and_rebuilt() {
         .into_iter()
         .find(|(component, _)| *component == Component::Unet)
         .map(|(_, used)| used);
-    assert_eq!(unet_use, Some(CacheUse::Stored), "rebuilt, not loaded");
+    assert_eq!(unet_use, Some(CacheUse::Deferred), "rebuilt, not loaded");
+    let written = reloaded
+        .take_cache_work()
+        .expect("the UNet to write")
+        .run(&CancelToken::new());
+    assert_eq!(written, [(Component::Unet, CacheUse::Stored)]);
     assert_eq!(
         std::fs::metadata(&weights).expect("rebuilt").len(),
         bytes.len() as u64
     );
     latents(&mut reloaded);
+}
+
+#[test]
+fn a_cancelled_write_stops_before_the_next_component_and_leaves_no_entry_behind() {
+    let cache = tempfile::tempdir().expect("temporary folder");
+    let mut model = load(cache.path());
+    let work = model.take_cache_work().expect("entries to write");
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    assert!(work.run(&cancel).is_empty());
+    assert_eq!(
+        std::fs::read_dir(cache.path()).map_or(0, |entries| entries.count()),
+        0
+    );
+    // Not handed out again: the next load writes them.
+    assert!(model.take_cache_work().is_none());
+    let again = load(cache.path());
+    assert!(
+        again
+            .cache_uses()
+            .iter()
+            .all(|(_, used)| *used == CacheUse::Deferred)
+    );
+}
+
+#[test]
+fn writing_during_the_load_stores_at_once() {
+    let cache = tempfile::tempdir().expect("temporary folder");
+    let mut model = load_with(cache.path(), CacheWrite::DuringLoad);
+    assert!(
+        uses(&model)
+            .iter()
+            .all(|(_, used)| *used == CacheUse::Stored),
+        "{:?}",
+        uses(&model)
+    );
+    assert!(model.take_cache_work().is_none());
+    latents(&mut model);
 }

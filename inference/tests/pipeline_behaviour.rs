@@ -607,3 +607,55 @@ fn soft_inpainting_with_a_hard_mask_on_an_ordinary_unet_is_latent_blending() {
     // A cell is either held or free at every step either way: the same arithmetic.
     assert_eq!(generated(&mut model, &request)[0].latents, plain);
 }
+
+/// The latents after every step of a run.
+fn step_latents(model: &mut StableDiffusion, request: &GenerationRequest) -> Vec<Vec<f32>> {
+    let mut steps = Vec::new();
+    let outcome = model
+        .generate(
+            request,
+            &mut |progress| {
+                steps.push(progress.latents.to_vec());
+                ControlFlow::Continue(())
+            },
+            &CancelToken::new(),
+        )
+        .expect("generates");
+    finished(outcome);
+    steps
+}
+
+#[test]
+fn guidance_cutoff_runs_the_first_steps_guided_and_the_rest_on_the_prompt_alone() {
+    let mut model = load("tiny-sd");
+    let exact = request(SchedulerKind::Ddim, 6);
+    let guided = step_latents(&mut model, &exact);
+    // As diffusers' SDCFGCutoffCallback: guidance stops after step ⌊6 × 0.5⌋ = 3 (0-based).
+    let cut = GenerationRequest {
+        guidance_cutoff: Some(0.5),
+        ..exact.clone()
+    };
+    let truncated = step_latents(&mut model, &cut);
+    assert_eq!(guided.len(), 6);
+    assert_eq!(truncated.len(), 6);
+    for step in 0..4 {
+        assert_eq!(
+            truncated[step], guided[step],
+            "step {step} still runs guided"
+        );
+    }
+    assert!(max_difference(&truncated[4], &guided[4]) > 0.0);
+    // A cutoff of 1 truncates nothing.
+    let none = GenerationRequest {
+        guidance_cutoff: Some(1.0),
+        ..exact.clone()
+    };
+    assert_eq!(step_latents(&mut model, &none), guided);
+
+    let bad = GenerationRequest {
+        guidance_cutoff: Some(1.5),
+        ..exact
+    };
+    let err = model.validate(&bad).expect_err("out of range");
+    assert!(err.to_string().contains("guidance cutoff"), "{err}");
+}

@@ -538,6 +538,8 @@ impl PentimentoApp {
             seed: self.settings.generation.seed,
             count: settings.count,
             soft_inpainting: settings.soft_inpainting,
+            guidance_cutoff: (settings.guidance_cutoff_on && settings.guidance > 1.0)
+                .then_some(settings.guidance_cutoff),
             ..GenerationRequest::text_to_image("")
         };
         let request = region::request_for(&plan, &base);

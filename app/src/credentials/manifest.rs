@@ -88,6 +88,10 @@ fn generation_parameters(record: &GenerationRecord, choices: &ExportChoices) -> 
     if let Some(edge) = record.soft_inpainting {
         parameters["soft_inpainting"] = serde_json::json!({ "graded_edge_px": edge });
     }
+    if let Some(cutoff) = record.guidance_cutoff {
+        // Work not done: the last steps ran without the unconditional half.
+        parameters["guidance_cutoff"] = serde_json::json!({ "guided_share_of_steps": cutoff });
+    }
     if choices.show_prompt {
         parameters["prompt"] = serde_json::json!(record.prompt);
         parameters["negative_prompt"] = serde_json::json!(record.negative_prompt);

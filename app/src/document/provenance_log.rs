@@ -49,6 +49,10 @@ pub struct GenerationRecord {
     /// its edge first graded inwards over this many pixels (`None`: off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soft_inpainting: Option<f32>,
+    /// Guidance truncation: after this share of the steps only the prompt's half ran,
+    /// unguided (not exact; `None`: every step guided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance_cutoff: Option<f32>,
 }
 
 /// An image brought into the document (opened as it, or added as a layer): which file it was,

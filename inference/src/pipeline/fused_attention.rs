@@ -772,12 +772,17 @@ mod tests {
         for model in ["tiny-sd-optimum", "tiny-sd-inpaint-optimum"] {
             for (component, expected) in [("unet", 8), ("vae_decoder", 1), ("vae_encoder", 1)] {
                 let fusion = fuse_attention(&fixture(model, component)).expect("readable");
-                assert_eq!(fusion.fused, expected, "{model}/{component}: {:?}", fusion.skipped);
+                assert_eq!(
+                    fusion.fused, expected,
+                    "{model}/{component}: {:?}",
+                    fusion.skipped
+                );
             }
         }
         // Its chain has casts between the steps; the matcher does not take them apart.
         for component in ["unet", "vae_decoder", "vae_encoder"] {
-            let fusion = fuse_attention(&fixture("tiny-sd-inpaint-fp16", component)).expect("readable");
+            let fusion =
+                fuse_attention(&fixture("tiny-sd-inpaint-fp16", component)).expect("readable");
             assert!(fusion.model.is_none(), "{component}");
             assert!(!fusion.skipped.is_empty());
         }

@@ -889,9 +889,9 @@ impl StableDiffusion {
         let timesteps: Vec<f32> = scheduler.timesteps().to_vec();
         let total = timesteps.len() - plan.start;
         // The last loop step that still runs guided (diffusers counts the loop's own steps).
-        let last_guided = request
-            .guidance_cutoff
-            .map_or(usize::MAX, |cutoff| (total as f32 * cutoff).floor() as usize);
+        let last_guided = request.guidance_cutoff.map_or(usize::MAX, |cutoff| {
+            (total as f32 * cutoff).floor() as usize
+        });
         let conditional_half = embeddings.data.len() / 2;
         let mut latents = plan.latents;
         let latent_element = self.conventions.latent_element.clone();

@@ -100,6 +100,13 @@ impl GenerationLogWindow {
                                 "Soft inpainting, the mask's edge as painted".to_owned()
                             });
                         }
+                        if let Some(cutoff) = record.guidance_cutoff {
+                            ui.weak(format!(
+                                "Guidance truncated: the prompt alone after {:.0} % of the \
+                                 steps (faster, not exact)",
+                                cutoff * 100.0
+                            ));
+                        }
                         for lora in &record.loras {
                             ui.label(format!("LoRA: {}", lora.describe()))
                                 .on_hover_text(format!("sha256 {}", lora.sha256));

@@ -214,6 +214,33 @@ fn generation_settings(
                 ui.add(egui::Slider::new(&mut generation.guidance, 1.0..=20.0).step_by(0.5))
             })
             .on_hover_text("How closely to follow the prompt");
+            if generation.guidance > 1.0 {
+                ui.label("");
+                ui.checkbox(
+                    &mut generation.guidance_cutoff_on,
+                    "Faster last steps (not exact)",
+                )
+                .on_hover_text(
+                    "Stop guiding after part of the steps: the rest run on the prompt alone \
+                         and take half as long. The image changes a little; the log says so",
+                );
+                ui.end_row();
+                if generation.guidance_cutoff_on {
+                    grid_row(ui, "Guided share", |ui| {
+                        ui.add(
+                            egui::Slider::new(&mut generation.guidance_cutoff, 0.0..=1.0)
+                                .custom_formatter(|value, _| format!("{:.0} %", value * 100.0))
+                                .custom_parser(|text| {
+                                    text.trim_end_matches(['%', ' '])
+                                        .parse::<f64>()
+                                        .ok()
+                                        .map(|value| value / 100.0)
+                                }),
+                        )
+                    })
+                    .on_hover_text("The share of the steps that still run guided");
+                }
+            }
             let uses_strength = match generation.mode {
                 ModeChoice::TextToImage => false,
                 ModeChoice::Auto => !mask_empty || !document_blank,
