@@ -65,7 +65,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             .join("..")
             .join(&options.model);
     }
-    if options.runs < 2 || options.size % 8 != 0 {
+    if options.runs < 2 || !options.size.is_multiple_of(8) {
         return Err("--runs must be at least 2 and --size a multiple of 8".to_owned());
     }
     Ok(options)

@@ -290,7 +290,7 @@ fn reference(options: &Options) -> Result<Figures, String> {
         .args(["--seed", &options.seed.to_string()])
         .args(["--runs", &options.runs.to_string()])
         .args(["--threads", &options.threads.to_string()])
-        .args(["--save-image", &reference_image().to_string_lossy()])
+        .args(["--save-image", &reference_image(options).to_string_lossy()])
         .output()
         .map_err(|e| format!("could not run {}: {e}", python.display()))?;
     if !output.status.success() {
@@ -306,10 +306,7 @@ fn reference(options: &Options) -> Result<Figures, String> {
     let runs = json["runs"]
         .as_array()
         .ok_or("no runs in reference output")?;
-    let image = image::open(reference_image()).ok().map(|image| {
-        let image = image.to_rgb8();
-        (image.width(), image.height(), image.into_raw())
-    });
+    let image = saved_reference_image(options);
     Ok(Figures {
         image,
         load: seconds(&json["load_s"]),
@@ -339,11 +336,26 @@ fn reference(options: &Options) -> Result<Figures, String> {
     })
 }
 
-fn reference_image() -> PathBuf {
+/// Where the reference run leaves its first image; kept, so that a later run with
+/// `--skip-reference` and the same settings compares against it.
+fn reference_image(options: &Options) -> PathBuf {
+    let model = absolute(&options.model);
+    let name = model
+        .file_name()
+        .map_or_else(|| "model".into(), |name| name.to_string_lossy());
     std::env::temp_dir().join(format!(
-        "pentimento-bench-reference-{}.png",
-        std::process::id()
+        "pentimento-bench-reference-{name}-{}-{}-{}-{}-{}.png",
+        options.size,
+        options.steps,
+        options.scheduler.cli_name(),
+        options.guidance,
+        options.seed
     ))
+}
+
+fn saved_reference_image(options: &Options) -> Option<(u32, u32, Vec<u8>)> {
+    let image = image::open(reference_image(options)).ok()?.to_rgb8();
+    Some((image.width(), image.height(), image.into_raw()))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -463,9 +475,18 @@ fn main() {
             (second / steady - 1.0) * 100.0
         );
     }
-    if let (Some((w, h, ours_pixels)), Some((tw, th, theirs_pixels))) =
-        (&ours.image, t.and_then(|f| f.image.as_ref()))
-    {
+    let saved = if t.is_none() {
+        saved_reference_image(&options)
+    } else {
+        None
+    };
+    if saved.is_some() {
+        println!("(diffusers' image from an earlier run with the same settings)");
+    }
+    if let (Some((w, h, ours_pixels)), Some((tw, th, theirs_pixels))) = (
+        &ours.image,
+        t.and_then(|f| f.image.as_ref()).or(saved.as_ref()),
+    ) {
         if (w, h) == (tw, th) {
             let differences: Vec<u8> = ours_pixels
                 .iter()

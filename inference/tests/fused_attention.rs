@@ -22,6 +22,9 @@ use pentimento_inference::{
 
 const TOLERANCE: f32 = 1e-4;
 
+/// A named input: its shape and values.
+type Input<'a> = (&'a str, Vec<usize>, Vec<f32>);
+
 fn models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models")
 }
@@ -69,7 +72,7 @@ fn session(runtime: &OnnxRuntime, model: &Path, fused: Option<&[u8]>) -> Session
     }
 }
 
-fn run(session: &mut Session, inputs: &[(&str, Vec<usize>, Vec<f32>)]) -> Vec<f32> {
+fn run(session: &mut Session, inputs: &[Input<'_>]) -> Vec<f32> {
     let values: Vec<(String, ort::value::DynValue)> = inputs
         .iter()
         .map(|(name, shape, data)| {
@@ -104,7 +107,7 @@ fn each_rewritten_graph_gives_the_original_outputs() {
     ] {
         let timestep_values = vec![901.0; timestep.iter().product()];
         // 16² latents: self-attention over 256 positions, cross-attention over 77 tokens.
-        let cases: [(&str, Vec<(&str, Vec<usize>, Vec<f32>)>); 3] = [
+        let cases: [(&str, Vec<Input<'_>>); 3] = [
             (
                 "unet",
                 vec![

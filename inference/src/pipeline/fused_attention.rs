@@ -685,7 +685,7 @@ fn read_constant(bytes: &[u8]) -> Result<Option<Constant>, String> {
             (TENSOR_DATA_TYPE, _) => data_type = field.varint,
             (TENSOR_INT64_DATA, VARINT) => ints.push(field.varint as i64),
             (TENSOR_INT64_DATA, LENGTH_DELIMITED) => {
-                ints.extend(crate::onnx_wire::packed_varints(field.payload.0)?.map(|v| v as i64))
+                ints.extend(crate::onnx_wire::packed_varints(field.payload.0)?.map(|v| v as i64));
             }
             (TENSOR_FLOAT_DATA, LENGTH_DELIMITED) => floats.extend(
                 field

@@ -26,7 +26,8 @@ use crate::providers::{self, ProviderChoice, ProviderReport};
 /// Which attention graph CPU sessions run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AttentionGraph {
-    /// Attention rewritten into ONNX Runtime's MultiHeadAttention where it matches exactly.
+    /// The UNet's attention rewritten into ONNX Runtime's MultiHeadAttention where it matches
+    /// exactly.
     #[default]
     Fused,
     /// The exported operators as they are.
@@ -36,7 +37,7 @@ pub enum AttentionGraph {
 impl AttentionGraph {
     pub(super) fn key(self) -> &'static str {
         match self {
-            Self::Fused => "fused-attention",
+            Self::Fused => "fused-unet-attention",
             Self::Exported => "exported-attention",
         }
     }
@@ -95,17 +96,20 @@ struct Graph {
 }
 
 impl Graph {
-    /// The graph for `files` on `provider`: fused attention for the UNet and the VAE on the CPU
-    /// (the components that have attention over image positions), the file otherwise.
+    /// The graph for `files` on `provider`: fused attention for the UNet on the CPU, the file
+    /// otherwise. The VAE's one attention is left as exported: on an SD 1.5-shaped VAE decoder
+    /// at 512² (one head of 512 channels over 4,096 positions) the fused kernel gained nothing —
+    /// 26.1, 26.9 and 21.2 s in three pipeline runs against 20.5 s exported, 21.5 against 21.2 s
+    /// alone — for 7 % less memory in a component that never sets the peak
+    /// (`cargo bench -p pentimento-inference --bench versus_diffusers`, with and without
+    /// `--exported-attention`, and `--bench fused_attention`). [`super::fused_attention`]
+    /// rewrites it correctly all the same (tests/fused_attention.rs).
     fn for_component(
         files: &ComponentFiles,
         options: &LoadOptions,
         provider: ProviderChoice,
     ) -> Self {
-        let candidate = matches!(
-            files.component,
-            Component::Unet | Component::VaeDecoder | Component::VaeEncoder
-        );
+        let candidate = files.component == Component::Unet;
         if options.attention != AttentionGraph::Fused
             || provider != ProviderChoice::Cpu
             || !candidate
@@ -146,6 +150,28 @@ impl Graph {
     }
 }
 
+/// Commits `graph`; when a rewritten graph fails to become a session (an operator this ONNX
+/// Runtime build lacks), the file as exported instead.
+fn commit_with_fallback(
+    runtime: &OnnxRuntime,
+    files: &ComponentFiles,
+    options: &LoadOptions,
+    provider: ProviderChoice,
+    builder: SessionBuilder,
+    graph: &Graph,
+) -> Result<Session, InferenceError> {
+    match graph.commit(builder, files) {
+        Ok(session) => Ok(session),
+        Err(_) if graph.fused.is_some() => {
+            let builder = session_builder(runtime, files, options, provider)?.0;
+            Graph { fused: None }
+                .commit(builder, files)
+                .map_err(|reason| session_error(files, reason))
+        }
+        Err(reason) => Err(session_error(files, reason)),
+    }
+}
+
 /// The cache entry of `files` for these options, when the options use a cache on the CPU.
 fn cache_entry(
     runtime: &OnnxRuntime,
@@ -180,9 +206,8 @@ pub(super) fn create_session(
     let (session, cache_use) = match cache_entry(runtime, files, options, report.active) {
         Err(unused) => {
             let graph = Graph::for_component(files, options, report.active);
-            let session = graph
-                .commit(builder, files)
-                .map_err(|reason| session_error(files, reason))?;
+            let session =
+                commit_with_fallback(runtime, files, options, report.active, builder, &graph)?;
             (session, unused)
         }
         Ok(entry) => {
@@ -214,9 +239,14 @@ pub(super) fn create_session(
                             runtime, files, options, &report, builder, &entry, &graph,
                         )?,
                         CacheWrite::Deferred => {
-                            let session = graph
-                                .commit(builder, files)
-                                .map_err(|reason| session_error(files, reason))?;
+                            let session = commit_with_fallback(
+                                runtime,
+                                files,
+                                options,
+                                report.active,
+                                builder,
+                                &graph,
+                            )?;
                             (session, CacheUse::Deferred)
                         }
                     }
@@ -270,9 +300,8 @@ fn store_optimized(
         Err(reason) => {
             OptimizedCache::abandon(entry);
             let builder = session_builder(runtime, files, options, report.active)?.0;
-            let session = graph
-                .commit(builder, files)
-                .map_err(|reason| session_error(files, reason))?;
+            let session =
+                commit_with_fallback(runtime, files, options, report.active, builder, graph)?;
             Ok((
                 session,
                 CacheUse::Unused(format!("could not save the optimized graph ({reason})")),
