@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "../tests/common/measure.rs"]
+mod measure;
+
+use measure::{peak_rss, values};
 use ort::session::Session;
 use ort::value::Tensor;
 use pentimento_inference::pipeline::fused_attention::fuse_attention;
@@ -71,21 +75,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
-/// Deterministic values in [-1, 1).
-fn values(count: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..count)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
 /// The inputs of a component at `size`² pixels, from the model's own declared shapes.
 fn inputs(session: &Session, component: &str, size: usize) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let latent = size / 8;
@@ -129,19 +118,6 @@ fn inputs(session: &Session, component: &str, size: usize) -> Vec<(String, Vec<u
         inputs.push((name, shape, data));
     }
     inputs
-}
-
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// One (component, graph) pair, in this process: prints one JSON line and writes the output.

@@ -28,6 +28,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/measure.rs"]
+mod measure;
+
+use measure::peak_rss;
 use pentimento_inference::pipeline::{AttentionGraph, CacheWrite};
 use pentimento_inference::{
     CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
@@ -152,20 +156,6 @@ impl Figures {
 
 fn mean(durations: &[Duration]) -> Duration {
     durations.iter().sum::<Duration>() / durations.len().max(1) as u32
-}
-
-/// Peak resident set size of this process (Linux: VmHWM).
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmHWM:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }
 
 fn ours(options: &Options) -> Result<Figures, String> {

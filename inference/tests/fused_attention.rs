@@ -7,10 +7,14 @@
 //! last place (~1e-7 relative); through a network of this depth the differences stay within
 //! 1e-4 absolute on outputs of magnitude ~1, the bound we hold the rewrite to on every model.
 
+mod common;
+
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::max_difference;
+use common::measure::values;
 use ort::session::Session;
 use ort::value::Tensor;
 use pentimento_inference::pipeline::AttentionGraph;
@@ -31,21 +35,6 @@ fn models() -> PathBuf {
 
 fn runtime() -> Arc<OnnxRuntime> {
     OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
-}
-
-/// Deterministic values in [-1, 1).
-fn values(count: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..count)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
 }
 
 fn session(runtime: &OnnxRuntime, model: &Path, fused: Option<&[u8]>) -> Session {
@@ -85,14 +74,6 @@ fn run(session: &mut Session, inputs: &[Input<'_>]) -> Vec<f32> {
         .try_extract_tensor::<f32>()
         .expect("float output");
     data.to_vec()
-}
-
-fn max_difference(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 #[test]

@@ -127,4 +127,5 @@ impl NoiseSource for Recorded {
 }
 pub mod error_model;
 pub mod hub_server;
+pub mod measure;
 pub mod triton;
