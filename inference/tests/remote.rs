@@ -32,6 +32,9 @@ fn load(folder: &Path) -> Result<StableDiffusion, InferenceError> {
         folder,
         LoadOptions {
             intra_threads: Some(1),
+            // The servers run the exported graph; so does the local side it is compared with
+            // (the fused attention has its own comparison in tests/fused_attention.rs).
+            attention: pentimento_inference::pipeline::AttentionGraph::Exported,
             ..LoadOptions::default()
         },
     )
