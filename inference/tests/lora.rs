@@ -29,6 +29,8 @@ fn load_from(folder: &Path, cache: Option<&Path>) -> StableDiffusion {
         LoadOptions {
             intra_threads: Some(1),
             optimized_cache: cache.map(Path::to_path_buf),
+            // These tests are about what a LoRA does with entries that exist.
+            cache_write: pentimento_inference::pipeline::CacheWrite::DuringLoad,
             ..LoadOptions::default()
         },
     )

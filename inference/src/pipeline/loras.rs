@@ -2,7 +2,7 @@
 //! UNet's weights, and re-creating only the sessions whose LoRAs or strengths changed.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -291,9 +291,21 @@ impl StableDiffusion {
             }
             _ if outline.all_external(&name_refs) => {
                 builder = with_merged(builder, tensors).map_err(session_error)?;
-                let session = builder
-                    .commit_from_file(&files.model)
-                    .map_err(|err| session_error(err.to_string()))?;
+                let fused =
+                    super::sessions::fused_model(&files, &self.options, self.provider.active, None);
+                let session = match fused {
+                    Some(model) => {
+                        let mut builder = builder
+                            .with_config_entry(
+                                "session.model_external_initializers_file_folder_path",
+                                model_folder(&files.model),
+                            )
+                            .map_err(|err| session_error(err.to_string()))?;
+                        builder.commit_from_memory(&model)
+                    }
+                    None => builder.commit_from_file(&files.model),
+                }
+                .map_err(|err| session_error(err.to_string()))?;
                 (session, RebuildKind::Optimized)
             }
             _ => {
@@ -312,13 +324,17 @@ impl StableDiffusion {
                     ModelWeights::read(&files.model).map_err(|reason| LoraError::Model {
                         reason: format!("{}: {reason}", files.model.display()),
                     })?;
-                let model = whole.with_external(&moved, MERGED_FILE);
+                let mut model = whole.with_external(&moved, MERGED_FILE);
                 drop(whole);
-                let folder = files
-                    .model
-                    .parent()
-                    .map(|dir| dir.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                if let Some(fused) = super::sessions::fused_model(
+                    &files,
+                    &self.options,
+                    self.provider.active,
+                    Some(&model),
+                ) {
+                    model = fused;
+                }
+                let folder = model_folder(&files.model);
                 builder = builder
                     .with_config_entry(
                         "session.model_external_initializers_file_folder_path",
@@ -355,6 +371,14 @@ impl StableDiffusion {
         let graph = ModelWeights::read(&path).ok()?;
         Some((path, graph))
     }
+}
+
+/// The folder of `model.onnx`, where its external weights are found.
+fn model_folder(model: &Path) -> String {
+    model
+        .parent()
+        .map(|dir| dir.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The builder with each merged weight given as an external initializer (applied before the

@@ -109,19 +109,9 @@ impl Graph {
         options: &LoadOptions,
         provider: ProviderChoice,
     ) -> Self {
-        let candidate = files.component == Component::Unet;
-        if options.attention != AttentionGraph::Fused
-            || provider != ProviderChoice::Cpu
-            || !candidate
-        {
-            return Self { fused: None };
+        Self {
+            fused: fused_model(files, options, provider, None),
         }
-        // Unreadable or unusual files are left to ONNX Runtime, which says what is wrong.
-        let fused = std::fs::read(&files.model)
-            .ok()
-            .and_then(|bytes| fuse_attention(&bytes).ok())
-            .and_then(|fusion| fusion.model);
-        Self { fused }
     }
 
     fn commit(&self, builder: SessionBuilder, files: &ComponentFiles) -> Result<Session, String> {
@@ -146,6 +136,31 @@ impl Graph {
                     .commit_from_memory(bytes)
                     .map_err(|err| err.to_string())
             }
+        }
+    }
+}
+
+/// `model` (the file's own bytes when `None`) with its attention fused, when these options fuse
+/// this component on this provider and something matched; `None` otherwise. Unreadable or
+/// unusual files are left to ONNX Runtime, which says what is wrong.
+pub(super) fn fused_model(
+    files: &ComponentFiles,
+    options: &LoadOptions,
+    provider: ProviderChoice,
+    model: Option<&[u8]>,
+) -> Option<Vec<u8>> {
+    if options.attention != AttentionGraph::Fused
+        || provider != ProviderChoice::Cpu
+        || files.component != Component::Unet
+    {
+        return None;
+    }
+    match model {
+        Some(bytes) => fuse_attention(bytes).ok()?.model,
+        None => {
+            fuse_attention(&std::fs::read(&files.model).ok()?)
+                .ok()?
+                .model
         }
     }
 }
