@@ -192,7 +192,7 @@ impl StableDiffusion {
     }
 
     /// A LoRA file, read once per change on disk.
-    fn read_lora(&mut self, path: &std::path::Path) -> Result<Arc<LoraFile>, InferenceError> {
+    fn read_lora(&mut self, path: &Path) -> Result<Arc<LoraFile>, InferenceError> {
         let stamp = std::fs::metadata(path).map(|meta| (meta.len(), meta.modified().ok()));
         if let (Ok((size, modified)), Some((seen_size, seen_modified, lora))) =
             (&stamp, self.loras.files.get(path))
