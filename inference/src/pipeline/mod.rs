@@ -893,6 +893,10 @@ impl StableDiffusion {
             (total as f32 * cutoff).floor() as usize
         });
         let conditional_half = embeddings.data.len() / 2;
+        let mut prompt_only_shape = embeddings.shape.clone();
+        if let Some(batch) = prompt_only_shape.first_mut() {
+            *batch = 1;
+        }
         let mut latents = plan.latents;
         let latent_element = self.conventions.latent_element.clone();
         let context_element = self
@@ -908,11 +912,9 @@ impl StableDiffusion {
             let guided_now = guided && done <= last_guided;
             let batch = if guided_now { 2 } else { 1 };
             let (context, context_shape) = if guided && !guided_now {
-                let mut shape = embeddings.shape.clone();
-                shape[0] = 1;
-                (&embeddings.data[conditional_half..], shape)
+                (&embeddings.data[conditional_half..], &prompt_only_shape[..])
             } else {
-                (&embeddings.data[..], embeddings.shape.clone())
+                (&embeddings.data[..], &embeddings.shape[..])
             };
             let mut scaled = latents.clone();
             scheduler.scale_model_input(&mut scaled, index);
@@ -939,7 +941,7 @@ impl StableDiffusion {
                 ),
                 (
                     "encoder_hidden_states".to_owned(),
-                    float_tensor(context, &context_shape, &context_element),
+                    float_tensor(context, context_shape, &context_element),
                 ),
             ];
             let prediction = match self
