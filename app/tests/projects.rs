@@ -4,7 +4,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use pentimento::document::Document;
 use pentimento::document::brush::{BrushSettings, StrokeMode, StrokePoint};
@@ -296,18 +296,13 @@ fn flatten_renders_a_project_with_the_same_compositor() {
     let document = sample_document();
     ora::save(&document, &project).expect("save");
 
-    let run = Command::new(env!("CARGO_BIN_EXE_pentimento"))
-        .arg("flatten")
-        .arg(&project)
-        .arg(&output)
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = succeeds(
+        Command::new(env!("CARGO_BIN_EXE_pentimento"))
+            .arg("flatten")
+            .arg(&project)
+            .arg(&output),
     );
+    let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         stdout.contains("painted by hand") && stdout.contains("generated"),
         "{stdout}"
@@ -331,7 +326,6 @@ fn flatten_renders_a_project_with_the_same_compositor() {
     );
 }
 
-/// `pentimento` with its settings, data and identity in `home`.
 /// Every action of a manifest's action assertions.
 fn actions_of(manifest: &serde_json::Value) -> Vec<serde_json::Value> {
     manifest["assertions"]
@@ -380,6 +374,7 @@ fn rings_of(action: &serde_json::Value) -> Vec<Vec<(f64, f64)>> {
         .collect()
 }
 
+/// `pentimento` with its settings, data and identity in `home`.
 fn pentimento_at(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pentimento"));
     command
@@ -387,6 +382,24 @@ fn pentimento_at(home: &Path) -> Command {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"));
     command
+}
+
+/// Runs `command`, which must succeed; what it wrote, with its stderr shown when it failed.
+fn succeeds(command: &mut Command) -> Output {
+    let output = command.output().expect("the binary runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Runs `command`, which must fail, and returns what it said on stderr.
+fn refused(command: &mut Command) -> String {
+    let output = command.output().expect("the binary runs");
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
@@ -397,16 +410,11 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
     let document = sample_document();
     ora::save(&document, &project).expect("save");
 
-    let run = pentimento_at(folder.path())
-        .args(["export"])
-        .arg(&project)
-        .arg(&output)
-        .output()
-        .expect("runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    succeeds(
+        pentimento_at(folder.path())
+            .args(["export"])
+            .arg(&project)
+            .arg(&output),
     );
     let root = folder
         .path()
@@ -517,16 +525,11 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
 
     // Hidden prompt: neither the credentials nor the text chunks have it.
     let hidden = folder.path().join("hidden.png");
-    let run = pentimento_at(folder.path())
-        .args(["export", "--hide-prompt", "--training", "allowed"])
-        .arg(&project)
-        .arg(&hidden)
-        .output()
-        .expect("runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    succeeds(
+        pentimento_at(folder.path())
+            .args(["export", "--hide-prompt", "--training", "allowed"])
+            .arg(&project)
+            .arg(&hidden),
     );
     let hidden_bytes = std::fs::read(&hidden).expect("file");
     assert!(
@@ -557,22 +560,17 @@ fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
     let mask_path = folder.path().join("mask.png");
     mask.save(&mask_path).expect("mask");
     let out = folder.path().join("inpainted.ora");
-    let output = pentimento_at(folder.path())
-        .args(["project", "inpaint"])
-        .arg(&sketch_path)
-        .arg("--mask")
-        .arg(&mask_path)
-        .arg("--model")
-        .arg(tiny_inpaint_model())
-        .args(["--prompt", "a red door", "--seed", "5", "--steps", "2"])
-        .args(["--count", "2", "--accept", "1", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeds(
+        pentimento_at(folder.path())
+            .args(["project", "inpaint"])
+            .arg(&sketch_path)
+            .arg("--mask")
+            .arg(&mask_path)
+            .arg("--model")
+            .arg(tiny_inpaint_model())
+            .args(["--prompt", "a red door", "--seed", "5", "--steps", "2"])
+            .args(["--count", "2", "--accept", "1", "--out"])
+            .arg(&out),
     );
 
     let document = ora::open(&out).expect("the written project opens");
@@ -684,18 +682,13 @@ fn project_grow_then_inpaint_outpaints_the_new_area_from_the_pictures_context() 
     let sketch_path = folder.path().join("sketch.png");
     sketch.save(&sketch_path).expect("sketch");
     let grown = folder.path().join("grown.ora");
-    let output = pentimento_at(folder.path())
-        .args(["project", "grow"])
-        .arg(&sketch_path)
-        .args(["--width", "96", "--height", "64", "--anchor", "left"])
-        .args(["--overlap", "8", "--out"])
-        .arg(&grown)
-        .output()
-        .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        pentimento_at(folder.path())
+            .args(["project", "grow"])
+            .arg(&sketch_path)
+            .args(["--width", "96", "--height", "64", "--anchor", "left"])
+            .args(["--overlap", "8", "--out"])
+            .arg(&grown),
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -714,19 +707,14 @@ fn project_grow_then_inpaint_outpaints_the_new_area_from_the_pictures_context() 
 
     // Inpainting with the project's own mask paints the new area.
     let out = folder.path().join("outpainted.ora");
-    let output = pentimento_at(folder.path())
-        .args(["project", "inpaint"])
-        .arg(&grown)
-        .arg("--model")
-        .arg(tiny_inpaint_model())
-        .args(["--prompt", "more of the same", "--steps", "2", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeds(
+        pentimento_at(folder.path())
+            .args(["project", "inpaint"])
+            .arg(&grown)
+            .arg("--model")
+            .arg(tiny_inpaint_model())
+            .args(["--prompt", "more of the same", "--steps", "2", "--out"])
+            .arg(&out),
     );
     let document = ora::open(&out).expect("opens");
     let (composite, provenance) = document.composite(&document.bounds());
@@ -748,17 +736,15 @@ fn project_grow_then_inpaint_outpaints_the_new_area_from_the_pictures_context() 
         }
     }
     // A project with no mask and no --mask is refused with what to do.
-    let output = pentimento_at(folder.path())
-        .args(["project", "inpaint"])
-        .arg(&sketch_path)
-        .arg("--model")
-        .arg(tiny_inpaint_model())
-        .args(["--prompt", "x", "--out"])
-        .arg(folder.path().join("never.ora"))
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let message = String::from_utf8_lossy(&output.stderr);
+    let message = refused(
+        pentimento_at(folder.path())
+            .args(["project", "inpaint"])
+            .arg(&sketch_path)
+            .arg("--model")
+            .arg(tiny_inpaint_model())
+            .args(["--prompt", "x", "--out"])
+            .arg(folder.path().join("never.ora")),
+    );
     assert!(
         message.contains("has no mask; give one with --mask"),
         "{message}"
@@ -777,20 +763,19 @@ fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_not
         let mask_path = folder.path().join("mask.png");
         mask.save(&mask_path).expect("mask");
         let out = folder.path().join("out.ora");
-        let output = pentimento_at(folder.path())
-            .args(["project", "inpaint"])
-            .arg(&sketch_path)
-            .arg("--mask")
-            .arg(&mask_path)
-            .arg("--model")
-            .arg(tiny_inpaint_model())
-            .args(["--prompt", "x", "--out"])
-            .arg(&out)
-            .output()
-            .expect("run");
-        assert!(!output.status.success());
+        let message = refused(
+            pentimento_at(folder.path())
+                .args(["project", "inpaint"])
+                .arg(&sketch_path)
+                .arg("--mask")
+                .arg(&mask_path)
+                .arg("--model")
+                .arg(tiny_inpaint_model())
+                .args(["--prompt", "x", "--out"])
+                .arg(&out),
+        );
         assert!(!out.exists(), "nothing is written");
-        String::from_utf8_lossy(&output.stderr).into_owned()
+        message
     };
     let message = run(&image::GrayImage::from_pixel(32, 64, image::Luma([255])));
     assert!(
@@ -952,19 +937,14 @@ fn fill_continues_a_texture_with_no_model_and_refuses_a_wrong_mask() {
     mask.save(&mask_path).expect("mask");
     let out = folder.path().join("filled.png");
     // No model anywhere: HOME is an empty folder.
-    let output = pentimento_at(folder.path())
-        .arg("fill")
-        .arg(&picture)
-        .arg("--mask")
-        .arg(&mask_path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeds(
+        pentimento_at(folder.path())
+            .arg("fill")
+            .arg(&picture)
+            .arg("--mask")
+            .arg(&mask_path)
+            .arg("--out")
+            .arg(&out),
     );
     let filled = image::open(&out).expect("written").to_rgb8();
     let (mut continued, mut holes) = (0, 0);
@@ -988,17 +968,15 @@ fn fill_continues_a_texture_with_no_model_and_refuses_a_wrong_mask() {
 
     let small = folder.path().join("small.png");
     image::GrayImage::new(64, 64).save(&small).expect("small");
-    let output = pentimento_at(folder.path())
-        .arg("fill")
-        .arg(&picture)
-        .arg("--mask")
-        .arg(&small)
-        .arg("--out")
-        .arg(folder.path().join("never.png"))
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let message = String::from_utf8_lossy(&output.stderr);
+    let message = refused(
+        pentimento_at(folder.path())
+            .arg("fill")
+            .arg(&picture)
+            .arg("--mask")
+            .arg(&small)
+            .arg("--out")
+            .arg(folder.path().join("never.png")),
+    );
     assert!(
         message.contains("the mask is 64×64 pixels but the picture is 128×128"),
         "{message}"
@@ -1043,16 +1021,11 @@ fn an_export_names_each_variation_the_variation_brush_shows_with_its_seed_and_pi
     let project = folder.path().join("brushed.ora");
     ora::save(&document, &project).expect("save");
     let output = folder.path().join("brushed.png");
-    let run = pentimento_at(folder.path())
-        .arg("export")
-        .arg(&project)
-        .arg(&output)
-        .output()
-        .expect("runs");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    succeeds(
+        pentimento_at(folder.path())
+            .arg("export")
+            .arg(&project)
+            .arg(&output),
     );
 
     let bytes = std::fs::read(&output).expect("signed file");
