@@ -1,0 +1,437 @@
+//! Region-only inpainting against diffusers inpainting the whole canvas, on the same ONNX files,
+//! the same ONNX Runtime and the same thread count, in one run.
+//!
+//! ```text
+//! PENTIMENTO_BENCH_PYTHON=bench/.venv/bin/python cargo bench -p pentimento \
+//!     --bench region_versus_diffusers -- --model DIR --canvas 1024 --mask 256 --steps 4
+//! ```
+//!
+//! A `--canvas` × `--canvas` picture with a `--mask` × `--mask` square masked at its centre. Ours
+//! is the app's own plan (`region::plan`): the mask's bounding box plus its context margin,
+//! generated at the model's native resolution, the result pasted back into that region only.
+//! diffusers' `OnnxStableDiffusionInpaintPipeline` (`bench/diffusers_reference.py --mode
+//! inpaint`) regenerates the whole canvas at its size, as its users call it on a picture. That
+//! is work the app does not do, not the same computation done faster: the pixels outside the
+//! region are the artist's own on our side and regenerated (then discarded by whoever pastes
+//! back) on theirs. The model must be an inpainting one (9-channel UNet), e.g. from
+//! `bench/make_sd15_random.py --inpainting`. Reported: the generated sizes, session load, first
+//! run, the mean of the later runs, peak resident memory of each process, and the ratios.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pentimento::document::Document;
+use pentimento::region::{self, ModeChoice, ModelShape};
+use pentimento_inference::{
+    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
+    ProviderChoice, SchedulerKind, StableDiffusion,
+};
+
+struct Options {
+    model: PathBuf,
+    canvas: u32,
+    mask: u32,
+    steps: usize,
+    guidance: f32,
+    scheduler: SchedulerKind,
+    runs: usize,
+    threads: usize,
+    seed: u32,
+    skip_reference: bool,
+}
+
+fn parse() -> Result<Options, String> {
+    let mut options = Options {
+        model: PathBuf::from("tests/fixtures/models/tiny-sd-inpaint"),
+        canvas: 1024,
+        mask: 256,
+        steps: 4,
+        guidance: 7.5,
+        scheduler: SchedulerKind::Ddim,
+        runs: 2,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        seed: 42,
+        skip_reference: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--model" => options.model = PathBuf::from(value()?),
+            "--canvas" => options.canvas = number(&arg, &value()?)?,
+            "--mask" => options.mask = number(&arg, &value()?)?,
+            "--steps" => options.steps = number(&arg, &value()?)?,
+            "--guidance" => options.guidance = number(&arg, &value()?)?,
+            "--scheduler" => options.scheduler = value()?.parse()?,
+            "--runs" => options.runs = number(&arg, &value()?)?,
+            "--threads" => options.threads = number(&arg, &value()?)?,
+            "--seed" => options.seed = number(&arg, &value()?)?,
+            "--skip-reference" => options.skip_reference = true,
+            // cargo bench passes --bench to every bench binary.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    // `cargo bench` runs in the crate's folder; accept paths relative to the workspace too.
+    if options.model.is_relative() && !options.model.exists() {
+        options.model = workspace().join(&options.model);
+    }
+    if options.mask == 0 || options.mask > options.canvas {
+        return Err("--mask must be between 1 and --canvas".to_owned());
+    }
+    if !options.canvas.is_multiple_of(64) {
+        // diffusers' ONNX inpainting pipeline needs multiples of 8 and resizes its inputs;
+        // multiples of 64 keep both sides at exactly the canvas.
+        return Err("--canvas must be a multiple of 64".to_owned());
+    }
+    if options.runs == 0 {
+        return Err("--runs must be at least 1".to_owned());
+    }
+    Ok(options)
+}
+
+fn number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| format!("{name}: {e}"))
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// One side's figures.
+#[derive(Debug, Default)]
+struct Figures {
+    generated: (u32, u32),
+    load: Duration,
+    runs: Vec<Duration>,
+    peak_rss: u64,
+}
+
+impl Figures {
+    /// The mean of the runs after the first (the first when there is only one).
+    fn later(&self) -> Duration {
+        let later = if self.runs.len() > 1 {
+            &self.runs[1..]
+        } else {
+            &self.runs[..]
+        };
+        later.iter().sum::<Duration>() / later.len().max(1) as u32
+    }
+}
+
+/// The picture: smooth colour gradients with a few hard shapes, so that the context the model
+/// sees is not flat.
+fn picture(side: u32) -> Vec<u8> {
+    let mut rgba = Vec::with_capacity((side * side * 4) as usize);
+    for y in 0..side {
+        for x in 0..side {
+            let (u, v) = (x as f32 / side as f32, y as f32 / side as f32);
+            let stripe = ((x / 48 + y / 80) % 2) as f32 * 40.0;
+            rgba.extend_from_slice(&[
+                (u * 200.0 + stripe) as u8,
+                (v * 180.0 + 30.0) as u8,
+                ((1.0 - u) * 150.0 + stripe) as u8,
+                255,
+            ]);
+        }
+    }
+    rgba
+}
+
+/// The mask: a centred square of `mask` pixels (255 = regenerate).
+fn mask(side: u32, mask: u32) -> Vec<u8> {
+    let start = (side - mask) / 2;
+    let inside = start..start + mask;
+    (0..side * side)
+        .map(|index| {
+            if inside.contains(&(index % side)) && inside.contains(&(index / side)) {
+                255
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+fn document(options: &Options) -> Result<Document, String> {
+    let side = options.canvas;
+    let mut document = Document::new(side, side).map_err(|e| e.to_string())?;
+    document.import_layer("Picture", side, side, &picture(side), 0, 0);
+    document
+        .replace_mask((side, side), &mask(side, options.mask))
+        .map_err(|e| e.to_string())?;
+    Ok(document)
+}
+
+fn ours(options: &Options, document: &Document) -> Result<Figures, String> {
+    let runtime = OnnxRuntime::initialize(&LocateOptions::default()).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut model = StableDiffusion::load(
+        Arc::clone(&runtime),
+        &options.model,
+        LoadOptions {
+            provider: ProviderChoice::Cpu,
+            intra_threads: Some(options.threads),
+            optimized_cache: Some(std::env::temp_dir().join("pentimento-bench-optimized")),
+            ..LoadOptions::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let load = started.elapsed();
+    if !model.conventions().is_inpainting_unet() {
+        return Err(format!(
+            "{} is not an inpainting model (its UNet takes 4 channels, diffusers' inpainting \
+             pipeline needs 9): make one with bench/make_sd15_random.py --inpainting",
+            options.model.display()
+        ));
+    }
+    let plan = region::plan(
+        document,
+        ModeChoice::Inpaint,
+        ModelShape {
+            native_resolution: model.native_resolution(),
+            size_multiple: model.size_multiple(),
+            has_vae_encoder: model
+                .folder()
+                .component(pentimento_inference::Component::VaeEncoder)
+                .is_some(),
+        },
+        1.0,
+    )?;
+    let region = plan.region;
+    println!(
+        "ours: region {}×{} at ({}, {}) of the {}² canvas ({:.1} % of it), generated at {}×{}",
+        region.width(),
+        region.height(),
+        region.x0,
+        region.y0,
+        options.canvas,
+        100.0 * f64::from(region.width() * region.height())
+            / f64::from(options.canvas * options.canvas),
+        plan.generated.0,
+        plan.generated.1
+    );
+    let request = region::request_for(
+        &plan,
+        &GenerationRequest {
+            prompt: "a red apple on a wooden table, oil painting".to_owned(),
+            steps: options.steps,
+            guidance: options.guidance,
+            scheduler: options.scheduler,
+            seed: options.seed,
+            ..GenerationRequest::text_to_image("")
+        },
+    );
+    let mut figures = Figures {
+        generated: plan.generated,
+        load,
+        ..Figures::default()
+    };
+    for _ in 0..options.runs {
+        let started = Instant::now();
+        let outcome = model
+            .generate(
+                &request,
+                &mut |_| ControlFlow::Continue(()),
+                &CancelToken::new(),
+            )
+            .map_err(|e| e.to_string())?;
+        // Back to document pixels, as the app shows the result.
+        if let Outcome::Finished(variations) = outcome {
+            for variation in variations {
+                std::hint::black_box(region::to_region(&variation.image, region));
+            }
+        }
+        figures.runs.push(started.elapsed());
+    }
+    figures.peak_rss = peak_rss();
+    Ok(figures)
+}
+
+fn reference(options: &Options, document: &Document) -> Result<Figures, String> {
+    let python = std::env::var_os("PENTIMENTO_BENCH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("bench/.venv/bin/python"));
+    if !python.exists() {
+        return Err(format!(
+            "no Python with diffusers at {} (see bench/README.md, or set PENTIMENTO_BENCH_PYTHON)",
+            python.display()
+        ));
+    }
+    let folder = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let side = options.canvas;
+    let image_path = folder.path().join("picture.png");
+    let mask_path = folder.path().join("mask.png");
+    image::RgbImage::from_raw(
+        side,
+        side,
+        region::region_pixels(document, document.bounds()),
+    )
+    .ok_or("picture size")?
+    .save(&image_path)
+    .map_err(|e| e.to_string())?;
+    image::GrayImage::from_raw(side, side, mask(side, options.mask))
+        .ok_or("mask size")?
+        .save(&mask_path)
+        .map_err(|e| e.to_string())?;
+    let output = Command::new(&python)
+        .arg(workspace().join("bench/diffusers_reference.py"))
+        .args(["--model", &absolute(&options.model).to_string_lossy()])
+        .args(["--mode", "inpaint"])
+        .args(["--width", &side.to_string()])
+        .args(["--height", &side.to_string()])
+        .args(["--steps", &options.steps.to_string()])
+        .args(["--guidance", &options.guidance.to_string()])
+        .args(["--scheduler", options.scheduler.cli_name()])
+        .args(["--seed", &options.seed.to_string()])
+        .args(["--runs", &options.runs.to_string()])
+        .args(["--threads", &options.threads.to_string()])
+        .args(["--init-image", &image_path.to_string_lossy()])
+        .args(["--mask", &mask_path.to_string_lossy()])
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
+    if !output.status.success() {
+        use std::os::unix::process::ExitStatusExt as _;
+        if output.status.signal() == Some(9) {
+            return Err(format!(
+                "diffusers was killed by the system while inpainting the whole {side}² canvas \
+                 (out of memory: this machine has {:.1} GiB)",
+                total_memory_gib()
+            ));
+        }
+        return Err(format!(
+            "diffusers_reference.py failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("unreadable reference output ({e})"))?;
+    let seconds =
+        |value: &serde_json::Value| Duration::from_secs_f64(value.as_f64().unwrap_or(0.0));
+    let runs = json["runs"]
+        .as_array()
+        .ok_or("no runs in reference output")?;
+    Ok(Figures {
+        generated: (side, side),
+        load: seconds(&json["load_s"]),
+        runs: runs.iter().map(|run| seconds(&run["run_s"])).collect(),
+        peak_rss: json["peak_rss_bytes"].as_u64().unwrap_or(0),
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// This machine's memory (Linux `MemTotal`), in GiB.
+fn total_memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / (1024.0 * 1024.0))
+}
+
+fn row(name: &str, ours: f64, theirs: Option<f64>, unit: &str) {
+    match theirs {
+        Some(theirs) if theirs > 0.0 => println!(
+            "{name:<28} {ours:>12.3} {unit:<3} {theirs:>12.3} {unit:<3} {:>8.2}×",
+            ours / theirs
+        ),
+        _ => println!("{name:<28} {ours:>12.3} {unit:<3} {:>16}", "—"),
+    }
+}
+
+fn main() {
+    let options = match parse() {
+        Ok(options) => options,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "model {} · canvas {}² · mask {}² · {} steps · {} · guidance {} · {} threads · {} runs",
+        options.model.display(),
+        options.canvas,
+        options.mask,
+        options.steps,
+        options.scheduler.cli_name(),
+        options.guidance,
+        options.threads,
+        options.runs
+    );
+    let result = document(&options).and_then(|document| {
+        // Ours first, in this process; the reference in its own process afterwards, so neither
+        // side's memory counts against the other.
+        let ours = ours(&options, &document)?;
+        let theirs = if options.skip_reference {
+            None
+        } else {
+            reference(&options, &document)
+                .map_err(|err| eprintln!("reference skipped: {err}"))
+                .ok()
+        };
+        Ok((ours, theirs))
+    });
+    let (ours, theirs) = match result {
+        Ok(figures) => figures,
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(1);
+        }
+    };
+    let t = theirs.as_ref();
+    println!(
+        "{:<28} {:>16} {:>16} {:>9}",
+        "", "Pentimento", "diffusers", "ratio"
+    );
+    let pixels = |f: &Figures| f64::from(f.generated.0 * f.generated.1) / 1e6;
+    row("pixels generated", pixels(&ours), t.map(pixels), "MP");
+    row(
+        "session load",
+        ours.load.as_secs_f64(),
+        t.map(|f| f.load.as_secs_f64()),
+        "s",
+    );
+    row(
+        "first run",
+        ours.runs[0].as_secs_f64(),
+        t.map(|f| f.runs[0].as_secs_f64()),
+        "s",
+    );
+    if options.runs > 1 {
+        row(
+            "later runs (mean)",
+            ours.later().as_secs_f64(),
+            t.map(|f| f.later().as_secs_f64()),
+            "s",
+        );
+    }
+    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    row(
+        "peak resident memory",
+        gib(ours.peak_rss),
+        t.map(|f| gib(f.peak_rss)),
+        "GiB",
+    );
+}
