@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,8 +19,7 @@ use ort::value::Tensor;
 use pentimento_inference::pipeline::AttentionGraph;
 use pentimento_inference::pipeline::fused_attention::fuse_attention;
 use pentimento_inference::{
-    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
-    SchedulerKind, StableDiffusion,
+    GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, SchedulerKind, StableDiffusion,
 };
 
 const TOLERANCE: f32 = 1e-4;
@@ -146,17 +144,7 @@ fn generate(model: &str, attention: AttentionGraph, request: &GenerationRequest)
         },
     )
     .unwrap_or_else(|err| panic!("{err}"));
-    match loaded
-        .generate(
-            request,
-            &mut |_| ControlFlow::Continue(()),
-            &CancelToken::new(),
-        )
-        .expect("generates")
-    {
-        Outcome::Finished(variations) => variations[0].latents.clone(),
-        Outcome::Cancelled { .. } => panic!("cancelled"),
-    }
+    common::first_latents(&mut loaded, request)
 }
 
 #[test]

@@ -7,15 +7,13 @@
 mod common;
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use common::{fixtures, max_difference, runtime};
+use common::{first_latents as latents, fixtures, max_difference, runtime};
 use pentimento_inference::lora::onnx::{ModelWeights, TensorData};
 use pentimento_inference::lora::{LoraComponent, LoraFile, LoraFormat, LoraRequest, merge};
 use pentimento_inference::{
-    CancelToken, Component, GenerationRequest, InferenceError, LoadOptions, Outcome, SchedulerKind,
-    StableDiffusion,
+    Component, GenerationRequest, InferenceError, LoadOptions, SchedulerKind, StableDiffusion,
 };
 
 fn lora(name: &str) -> PathBuf {
@@ -58,21 +56,6 @@ fn request(loras: &[(&str, f32)]) -> GenerationRequest {
             })
             .collect(),
         ..GenerationRequest::text_to_image("")
-    }
-}
-
-/// The final latents of one variation.
-fn latents(model: &mut StableDiffusion, request: &GenerationRequest) -> Vec<f32> {
-    match model
-        .generate(
-            request,
-            &mut |_| ControlFlow::Continue(()),
-            &CancelToken::new(),
-        )
-        .unwrap_or_else(|err| panic!("{err}"))
-    {
-        Outcome::Finished(mut variations) => variations.remove(0).latents,
-        Outcome::Cancelled { .. } => panic!("cancelled"),
     }
 }
 

@@ -2,13 +2,14 @@
 //! `CacheWork`, which stores ONNX Runtime's optimized graphs; the next loads use them, the results
 //! do not change, and a damaged entry is discarded and rebuilt — never loaded.
 
-use std::ops::ControlFlow;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pentimento_inference::pipeline::{CacheUse, CacheWrite};
 use pentimento_inference::{
-    CancelToken, Component, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
+    CancelToken, Component, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime,
     SchedulerKind, StableDiffusion,
 };
 
@@ -50,17 +51,7 @@ fn latents(model: &mut StableDiffusion) -> Vec<f32> {
         seed: 3,
         ..GenerationRequest::text_to_image("")
     };
-    match model
-        .generate(
-            &request,
-            &mut |_| ControlFlow::Continue(()),
-            &CancelToken::new(),
-        )
-        .expect("generates")
-    {
-        Outcome::Finished(variations) => variations[0].latents.clone(),
-        Outcome::Cancelled { .. } => panic!("cancelled"),
-    }
+    common::first_latents(model, &request)
 }
 
 #[test]

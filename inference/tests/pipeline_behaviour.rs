@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 use common::error_model::step_bounds;
-use common::{fixtures, load_npy, max_difference, runtime};
+use common::{finished, fixtures, generated, load_npy, max_difference, runtime};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
 use pentimento_inference::npy;
@@ -50,24 +50,6 @@ fn request(scheduler: SchedulerKind, steps: usize) -> GenerationRequest {
 
 fn keep_going() -> impl FnMut(&pentimento_inference::Progress<'_>) -> ControlFlow<()> {
     |_| ControlFlow::Continue(())
-}
-
-/// The variations of a run left to finish; fails the test on an error.
-fn generated(
-    model: &mut StableDiffusion,
-    request: &GenerationRequest,
-) -> Vec<pentimento_inference::Variation> {
-    let outcome = model
-        .generate(request, &mut keep_going(), &CancelToken::new())
-        .unwrap_or_else(|err| panic!("generation failed: {err}"));
-    finished(outcome)
-}
-
-fn finished(outcome: Outcome) -> Vec<pentimento_inference::Variation> {
-    match outcome {
-        Outcome::Finished(variations) => variations,
-        Outcome::Cancelled { .. } => panic!("unexpectedly cancelled"),
-    }
 }
 
 fn test_image() -> RgbImage {

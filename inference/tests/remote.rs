@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::triton::{Server, repository_for};
-use common::{fixtures, max_difference, runtime};
+use common::{finished, fixtures, max_difference, runtime};
 
 use pentimento_inference::image::{GrayImage, RgbImage};
 use pentimento_inference::remote::{RemoteConfig, RemoteError, ServerState};
@@ -75,13 +75,6 @@ fn inpaint_request() -> GenerationRequest {
         },
         scheduler: SchedulerKind::DpmPlusPlus2M,
         ..request(7, 4)
-    }
-}
-
-fn finished(outcome: Outcome) -> Vec<pentimento_inference::Variation> {
-    match outcome {
-        Outcome::Finished(variations) => variations,
-        Outcome::Cancelled { .. } => panic!("unexpectedly cancelled"),
     }
 }
 

@@ -144,6 +144,33 @@ fn document_texture(
     })
 }
 
+/// `ATLAS_SLOTS` tile-sized layers that uploads fill and the shader reads, with its array view.
+fn tile_slots(
+    device: &wgpu::Device,
+    label: &str,
+    format: wgpu::TextureFormat,
+) -> (wgpu::Texture, wgpu::TextureView) {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: TILE,
+            height: TILE,
+            depth_or_array_layers: ATLAS_SLOTS,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor {
+        dimension: Some(wgpu::TextureViewDimension::D2Array),
+        ..Default::default()
+    });
+    (texture, view)
+}
+
 /// A fragment-stage texture binding.
 pub(crate) fn texture_layout(
     binding: u32,
@@ -215,42 +242,10 @@ impl GpuCompositor {
             &layout,
             wgpu::TextureFormat::Rgba8Unorm,
         );
-        let atlas = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("layer tiles"),
-            size: wgpu::Extent3d {
-                width: TILE,
-                height: TILE,
-                depth_or_array_layers: ATLAS_SLOTS,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba8Unorm,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
-        let atlas_view = atlas.create_view(&wgpu::TextureViewDescriptor {
-            dimension: Some(wgpu::TextureViewDimension::D2Array),
-            ..Default::default()
-        });
-        let distances = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("generative distances"),
-            size: wgpu::Extent3d {
-                width: TILE,
-                height: TILE,
-                depth_or_array_layers: ATLAS_SLOTS,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::R16Sint,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-            view_formats: &[],
-        });
-        let distances_view = distances.create_view(&wgpu::TextureViewDescriptor {
-            dimension: Some(wgpu::TextureViewDimension::D2Array),
-            ..Default::default()
-        });
+        let (atlas, atlas_view) =
+            tile_slots(device, "layer tiles", wgpu::TextureFormat::Rgba8Unorm);
+        let (distances, distances_view) =
+            tile_slots(device, "generative distances", wgpu::TextureFormat::R16Sint);
         let jobs = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("composite jobs"),
             size: JOB_STRIDE * JOBS_PER_BATCH as u64,

@@ -81,6 +81,16 @@ pub struct ModelFolder {
 }
 
 impl ModelFolder {
+    /// The tokenizer folder; a model cannot load without one.
+    pub fn required_tokenizer(&self) -> Result<&Path, ModelError> {
+        self.tokenizer
+            .as_deref()
+            .ok_or_else(|| ModelError::MissingComponent {
+                component: "tokenizer",
+                path: self.root.join("tokenizer"),
+            })
+    }
+
     /// Reads a model folder's layout. Fails with a message naming what is missing when the
     /// folder cannot be a Stable Diffusion ONNX model.
     ///

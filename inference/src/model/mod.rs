@@ -95,14 +95,7 @@ impl ModelReport {
             None => Err("no scheduler/scheduler_config.json; SD 1.x defaults are used".to_owned()),
         };
         // The tokenizer is checked as loading the model checks it.
-        let tokenizer = folder
-            .tokenizer
-            .clone()
-            .ok_or_else(|| ModelError::MissingComponent {
-                component: "tokenizer",
-                path: folder.root.join("tokenizer"),
-            })?;
-        crate::tokenizer::ClipTokenizer::from_folder(&tokenizer)?;
+        crate::tokenizer::ClipTokenizer::from_folder(folder.required_tokenizer()?)?;
         Ok(Self {
             folder,
             signatures,

@@ -1099,14 +1099,7 @@ pub struct DenoisePlan {
 fn tokenizer_and_scheduler(
     folder: &ModelFolder,
 ) -> Result<(ClipTokenizer, (SchedulerConfig, Vec<PipelineAdjustment>)), InferenceError> {
-    let tokenizer_dir = folder
-        .tokenizer
-        .clone()
-        .ok_or_else(|| ModelError::MissingComponent {
-            component: "tokenizer",
-            path: folder.root.join("tokenizer"),
-        })?;
-    let tokenizer = ClipTokenizer::from_folder(&tokenizer_dir)?;
+    let tokenizer = ClipTokenizer::from_folder(folder.required_tokenizer()?)?;
     let scheduler = match &folder.scheduler_config {
         Some(path) => SchedulerConfig::from_file(path)?,
         None => SchedulerConfig::stable_diffusion_v1(),

@@ -3,11 +3,14 @@
 
 #![allow(dead_code)]
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use pentimento_inference::rng::NoiseSource;
 use pentimento_inference::scheduler::SchedulerConfig;
-use pentimento_inference::{SchedulerKind, npy};
+use pentimento_inference::{
+    CancelToken, GenerationRequest, Outcome, SchedulerKind, StableDiffusion, Variation, npy,
+};
 
 /// `tests/fixtures/`.
 pub fn fixtures() -> PathBuf {
@@ -16,6 +19,31 @@ pub fn fixtures() -> PathBuf {
 
 #[allow(unused_imports)]
 pub use triton::runtime;
+
+/// The variations of a run left to finish; fails the test on an error.
+pub fn generated(model: &mut StableDiffusion, request: &GenerationRequest) -> Vec<Variation> {
+    let outcome = model
+        .generate(
+            request,
+            &mut |_| ControlFlow::Continue(()),
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|err| panic!("generation failed: {err}"));
+    finished(outcome)
+}
+
+/// The variations of a run that must have finished.
+pub fn finished(outcome: Outcome) -> Vec<Variation> {
+    match outcome {
+        Outcome::Finished(variations) => variations,
+        Outcome::Cancelled { .. } => panic!("unexpectedly cancelled"),
+    }
+}
+
+/// The final latents of a run's first variation.
+pub fn first_latents(model: &mut StableDiffusion, request: &GenerationRequest) -> Vec<f32> {
+    generated(model, request).remove(0).latents
+}
 
 /// A float32 `.npy` file, flattened.
 pub fn load_npy(path: &Path) -> Vec<f32> {
