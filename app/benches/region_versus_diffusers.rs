@@ -18,11 +18,17 @@
 //! run, the mean of the later runs, peak resident memory of each process, and the ratios.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "../../inference/benches/common/diffusers.rs"]
+mod diffusers;
+#[path = "../../inference/tests/common/measure.rs"]
+mod measure;
+
+use diffusers::{Reference, header, row, run_times, seconds, workspace};
+use measure::peak_rss;
 use pentimento::document::Document;
 use pentimento::region::{self, ModeChoice, ModelShape};
 use pentimento_inference::{
@@ -98,10 +104,6 @@ where
     T::Err: std::fmt::Display,
 {
     text.parse().map_err(|e| format!("{name}: {e}"))
-}
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// One side's figures.
@@ -255,15 +257,6 @@ fn ours(options: &Options, document: &Document) -> Result<Figures, String> {
 }
 
 fn reference(options: &Options, document: &Document) -> Result<Figures, String> {
-    let python = std::env::var_os("PENTIMENTO_BENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("bench/.venv/bin/python"));
-    if !python.exists() {
-        return Err(format!(
-            "no Python with diffusers at {} (see bench/README.md, or set PENTIMENTO_BENCH_PYTHON)",
-            python.display()
-        ));
-    }
     let folder = tempfile::tempdir().map_err(|e| e.to_string())?;
     let side = options.canvas;
     let image_path = folder.path().join("picture.png");
@@ -280,85 +273,29 @@ fn reference(options: &Options, document: &Document) -> Result<Figures, String> 
         .ok_or("mask size")?
         .save(&mask_path)
         .map_err(|e| e.to_string())?;
-    let output = Command::new(&python)
-        .arg(workspace().join("bench/diffusers_reference.py"))
-        .args(["--model", &absolute(&options.model).to_string_lossy()])
-        .args(["--mode", "inpaint"])
-        .args(["--width", &side.to_string()])
-        .args(["--height", &side.to_string()])
-        .args(["--steps", &options.steps.to_string()])
-        .args(["--guidance", &options.guidance.to_string()])
-        .args(["--scheduler", options.scheduler.cli_name()])
-        .args(["--seed", &options.seed.to_string()])
-        .args(["--runs", &options.runs.to_string()])
-        .args(["--threads", &options.threads.to_string()])
-        .args(["--init-image", &image_path.to_string_lossy()])
-        .args(["--mask", &mask_path.to_string_lossy()])
-        .output()
-        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
-    if !output.status.success() {
-        use std::os::unix::process::ExitStatusExt as _;
-        if output.status.signal() == Some(9) {
-            return Err(format!(
-                "diffusers was killed by the system while inpainting the whole {side}² canvas \
-                 (out of memory: this machine has {:.1} GiB)",
-                total_memory_gib()
-            ));
-        }
-        return Err(format!(
-            "diffusers_reference.py failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
+    let json = Reference {
+        model: &options.model,
+        mode: "inpaint",
+        width: side,
+        height: side,
+        steps: options.steps,
+        guidance: options.guidance,
+        scheduler: options.scheduler.cli_name(),
+        seed: options.seed,
+        runs: options.runs,
+        threads: options.threads,
+        extra: vec![
+            ("init-image", image_path.to_string_lossy().into_owned()),
+            ("mask", mask_path.to_string_lossy().into_owned()),
+        ],
     }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("unreadable reference output ({e})"))?;
-    let seconds =
-        |value: &serde_json::Value| Duration::from_secs_f64(value.as_f64().unwrap_or(0.0));
-    let runs = json["runs"]
-        .as_array()
-        .ok_or("no runs in reference output")?;
+    .run()?;
     Ok(Figures {
         generated: (side, side),
         load: seconds(&json["load_s"]),
-        runs: runs.iter().map(|run| seconds(&run["run_s"])).collect(),
+        runs: run_times(&json)?,
         peak_rss: json["peak_rss_bytes"].as_u64().unwrap_or(0),
     })
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in bytes.
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(0, |kib| kib * 1024)
-}
-
-/// This machine's memory (Linux `MemTotal`), in GiB.
-fn total_memory_gib() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(0.0, |kib| kib / (1024.0 * 1024.0))
-}
-
-fn row(name: &str, ours: f64, theirs: Option<f64>, unit: &str) {
-    match theirs {
-        Some(theirs) if theirs > 0.0 => println!(
-            "{name:<28} {ours:>12.3} {unit:<3} {theirs:>12.3} {unit:<3} {:>8.2}×",
-            ours / theirs
-        ),
-        _ => println!("{name:<28} {ours:>12.3} {unit:<3} {:>16}", "—"),
-    }
 }
 
 fn main() {
@@ -401,10 +338,7 @@ fn main() {
         }
     };
     let t = theirs.as_ref();
-    println!(
-        "{:<28} {:>16} {:>16} {:>9}",
-        "", "Pentimento", "diffusers", "ratio"
-    );
+    header();
     let pixels = |f: &Figures| f64::from(f.generated.0 * f.generated.1) / 1e6;
     row("pixels generated", pixels(&ours), t.map(pixels), "MP");
     row(

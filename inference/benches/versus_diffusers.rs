@@ -23,14 +23,16 @@
 //! `1 − F` of the steps (not exact; the output difference is printed).
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "common/diffusers.rs"]
+mod diffusers;
 #[path = "../tests/common/measure.rs"]
 mod measure;
 
+use diffusers::{Reference, absolute, header, row, run_times, seconds};
 use measure::peak_rss;
 use pentimento_inference::pipeline::{AttentionGraph, CacheWrite};
 use pentimento_inference::{
@@ -258,41 +260,23 @@ fn ours(options: &Options) -> Result<Figures, String> {
 }
 
 fn reference(options: &Options) -> Result<Figures, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let python = std::env::var_os("PENTIMENTO_BENCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("bench/.venv/bin/python"));
-    if !python.exists() {
-        return Err(format!(
-            "no Python with diffusers at {} (see bench/README.md, or set PENTIMENTO_BENCH_PYTHON)",
-            python.display()
-        ));
+    let json = Reference {
+        model: &options.model,
+        mode: "txt2img",
+        width: options.size,
+        height: options.size,
+        steps: options.steps,
+        guidance: options.guidance,
+        scheduler: options.scheduler.cli_name(),
+        seed: options.seed,
+        runs: options.runs,
+        threads: options.threads,
+        extra: vec![(
+            "save-image",
+            reference_image(options).to_string_lossy().into_owned(),
+        )],
     }
-    let output = Command::new(&python)
-        .arg(root.join("bench/diffusers_reference.py"))
-        .args(["--model", &absolute(&options.model).to_string_lossy()])
-        .args(["--mode", "txt2img"])
-        .args(["--width", &options.size.to_string()])
-        .args(["--height", &options.size.to_string()])
-        .args(["--steps", &options.steps.to_string()])
-        .args(["--guidance", &options.guidance.to_string()])
-        .args(["--scheduler", options.scheduler.cli_name()])
-        .args(["--seed", &options.seed.to_string()])
-        .args(["--runs", &options.runs.to_string()])
-        .args(["--threads", &options.threads.to_string()])
-        .args(["--save-image", &reference_image(options).to_string_lossy()])
-        .output()
-        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "diffusers_reference.py failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("unreadable reference output ({e})"))?;
-    let seconds =
-        |value: &serde_json::Value| Duration::from_secs_f64(value.as_f64().unwrap_or(0.0));
+    .run()?;
     let runs = json["runs"]
         .as_array()
         .ok_or("no runs in reference output")?;
@@ -300,7 +284,7 @@ fn reference(options: &Options) -> Result<Figures, String> {
     Ok(Figures {
         image,
         load: seconds(&json["load_s"]),
-        runs: runs.iter().map(|run| seconds(&run["run_s"])).collect(),
+        runs: run_times(&json)?,
         inside: runs.iter().map(|run| seconds(&run["ort_s"])).collect(),
         peak_rss: json["peak_rss_bytes"].as_u64().unwrap_or(0),
         components: runs
@@ -348,22 +332,8 @@ fn saved_reference_image(options: &Options) -> Option<(u32, u32, Vec<u8>)> {
     Some((image.width(), image.height(), image.into_raw()))
 }
 
-fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 /// One figure read from a run's measurements.
 type Figure = fn(&Figures) -> f64;
-
-fn row(name: &str, ours: f64, theirs: Option<f64>, unit: &str) {
-    match theirs {
-        Some(theirs) if theirs > 0.0 => println!(
-            "{name:<28} {ours:>10.3} {unit:<3} {theirs:>10.3} {unit:<3} {:>8.2}×",
-            ours / theirs
-        ),
-        _ => println!("{name:<28} {ours:>10.3} {unit:<3} {:>14}", "—"),
-    }
-}
 
 fn main() {
     let options = match parse() {
@@ -403,10 +373,7 @@ fn main() {
             }
         }
     };
-    println!(
-        "{:<28} {:>14} {:>14} {:>9}",
-        "", "Pentimento", "diffusers", "ratio"
-    );
+    header();
     let t = theirs.as_ref();
     let overall: [(&str, Figure, &str); 6] = [
         ("session load", |f| f.load.as_secs_f64(), "s"),
