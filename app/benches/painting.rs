@@ -10,7 +10,8 @@
 //!   worker thread, so it must not delay the window);
 //! - the memory of an idle 4096 × 4096 document with 16 layers.
 //!
-//! Run with `cargo bench -p pentimento --bench painting`.
+//! Run with `cargo bench -p pentimento --bench painting`; `-- dab` (or `thumbnails`, `feather`,
+//! `first frame`) runs only the parts whose names contain that text.
 
 use std::time::{Duration, Instant};
 
@@ -25,17 +26,34 @@ use common::{mib, rss_bytes};
 
 fn main() {
     println!("Pentimento painting benchmarks ({} cores)\n", cores());
-    let rss_start = rss_bytes();
-    let mut document = layered_document(4096, 16);
-    let rss_document = rss_bytes();
-    idle_memory(&document, rss_start, rss_document);
-    thumbnails(&mut document);
-    for size in [40.0, 200.0] {
-        dabs(&mut document, size);
+    // `cargo bench` passes `--bench`; any other argument chooses the parts to run.
+    let chosen: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let runs = |part: &str| chosen.is_empty() || chosen.iter().any(|c| part.contains(c.as_str()));
+    if runs("idle memory") || runs("thumbnails") || runs("dab") {
+        let rss_start = rss_bytes();
+        let mut document = layered_document(4096, 16);
+        let rss_document = rss_bytes();
+        if runs("idle memory") {
+            idle_memory(&document, rss_start, rss_document);
+        }
+        if runs("thumbnails") {
+            thumbnails(&mut document);
+        }
+        if runs("dab") {
+            for size in [40.0, 200.0] {
+                dabs(&mut document, size);
+            }
+        }
     }
-    drop(document);
-    feather_recomposite();
-    first_frame();
+    if runs("feather") {
+        feather_recomposite();
+    }
+    if runs("first frame") {
+        first_frame();
+    }
 }
 
 fn cores() -> usize {

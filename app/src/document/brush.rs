@@ -334,83 +334,136 @@ impl DabRows<'_> {
         let span = span_squared.sqrt();
         let from = ((point.x - span - 0.5).floor().max(part.x0 as f32) as u32).max(part.x0);
         let to = ((point.x + span + 0.5).ceil().max(0.0) as u32).min(part.x1);
-        let row_start = ((y % TILE) * TILE) as usize;
-        let mut x = from;
-        while x < to {
+        // First the coverage this dab adds, noting the pixels whose coverage changed; then those
+        // pixels, with the brush mode's arithmetic chosen once for the row.
+        let mut changed = [0_u16; TILE as usize];
+        let core_squared = self.core_squared;
+        let count = match self.table {
+            Some(table) => self.cover(from..to, dy, coverage, &mut changed, |squared| {
+                if squared <= core_squared {
+                    1.0
+                } else {
+                    table.at(squared)
+                }
+            }),
+            None => self.cover(from..to, dy, coverage, &mut changed, |squared| {
+                if squared <= core_squared {
+                    1.0
+                } else {
+                    dab_shape(
+                        squared.sqrt() / self.radius.max(0.5),
+                        self.hardness,
+                        self.radius,
+                    )
+                }
+            }),
+        };
+        if count == 0 {
+            return;
+        }
+        let changed = &changed[..count];
+        let row_bytes = TILE as usize * C;
+        let row_start = (y % TILE) as usize * row_bytes;
+        let before = before.map_or(&NOTHING[..row_bytes], |tile| {
+            &tile[row_start..row_start + row_bytes]
+        });
+        let opacity = self.opacity;
+        let color = self.color;
+        macro_rules! each {
+            ($mode:expr) => {
+                apply_each::<C>(changed, coverage, opacity, before, pixels, |o, s| {
+                    apply($mode, color, o, s)
+                })
+            };
+        }
+        match self.mode {
+            StrokeMode::Variation(chosen) => {
+                // Every weight moves towards the chosen variation's alone.
+                for &local in changed {
+                    let local = usize::from(local);
+                    let strength = coverage[local] * opacity;
+                    let offset = local * C;
+                    for channel in 0..C {
+                        let original = f32::from(before[offset + channel]);
+                        let target = if channel == usize::from(chosen) {
+                            255.0
+                        } else {
+                            0.0
+                        };
+                        pixels[offset + channel] =
+                            round_byte(original + strength * (target - original));
+                    }
+                }
+            }
+            // Each mode a loop of its own, its arithmetic known when the loop is compiled.
+            StrokeMode::Paint => each!(StrokeMode::Paint),
+            StrokeMode::Erase => each!(StrokeMode::Erase),
+            StrokeMode::MaskAdd => each!(StrokeMode::MaskAdd),
+            StrokeMode::MaskErase => each!(StrokeMode::MaskErase),
+        }
+    }
+
+    /// Adds this dab's coverage to the pixels `xs` of a row `dy` below its centre, where `shape`
+    /// gives the dab's opacity (before flow) at a squared distance; writes the tile-local
+    /// indices of the pixels whose coverage changed to `changed` and returns how many.
+    #[inline(always)]
+    fn cover(
+        &self,
+        xs: std::ops::Range<u32>,
+        dy: f32,
+        coverage: &mut [f32],
+        changed: &mut [u16; TILE as usize],
+        shape: impl Fn(f32) -> f32,
+    ) -> usize {
+        let mut count = 0;
+        let mut x = xs.start;
+        while x < xs.end {
             let local = (x % TILE) as usize;
             if coverage[local] >= 1.0 {
                 // Fully covered by this stroke already: no dab changes it any more. Overlapping
                 // dabs meet long runs of such pixels; they are passed eight at a time.
-                x += covered_run(&coverage[local..local + (to - x) as usize]) as u32;
+                x += covered_run(&coverage[local..local + (xs.end - x) as usize]) as u32;
                 continue;
             }
-            self.pixel::<C>(x, dy, row_start, local, pixels, coverage, before);
+            let dx = x as f32 + 0.5 - self.point.x;
+            let opacity = shape(dx * dx + dy * dy);
             x += 1;
+            if opacity <= 0.0 {
+                continue;
+            }
+            let c = &mut coverage[local];
+            let previous = *c;
+            *c += opacity * self.flow * (1.0 - *c);
+            if *c != previous {
+                // Otherwise already as covered as this dab makes it: the pixel would not change.
+                changed[count] = local as u16;
+                count += 1;
+            }
         }
+        count
     }
+}
 
-    /// Paints pixel `x` of the row (`local` within the tile).
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn pixel<const C: usize>(
-        &self,
-        x: u32,
-        dy: f32,
-        row_start: usize,
-        local: usize,
-        pixels: &mut [u8],
-        coverage: &mut [f32],
-        before: Option<&[u8]>,
-    ) {
-        let point = self.point;
-        let dx = x as f32 + 0.5 - point.x;
-        let squared = dx * dx + dy * dy;
-        let shape = if squared <= self.core_squared {
-            1.0
-        } else if let Some(table) = self.table {
-            table.at(squared)
-        } else {
-            dab_shape(
-                squared.sqrt() / self.radius.max(0.5),
-                self.hardness,
-                self.radius,
-            )
-        };
-        if shape <= 0.0 {
-            return;
-        }
-        let c = &mut coverage[local];
-        let previous = *c;
-        *c += shape * self.flow * (1.0 - *c);
-        if *c == previous {
-            // Already as covered as this dab makes it: the pixel would not change.
-            return;
-        }
-        let strength = *c * self.opacity;
+/// A row of zero bytes: the pixels of a tile that did not exist before the stroke.
+static NOTHING: [u8; TILE as usize * 8] = [0; TILE as usize * 8];
+
+/// Applies a stroke's `strength` (coverage × `opacity`) to the `changed` pixels of a row, from
+/// the row as it was before the stroke.
+#[inline(always)]
+fn apply_each<const C: usize>(
+    changed: &[u16],
+    coverage: &[f32],
+    opacity: f32,
+    before: &[u8],
+    pixels: &mut [u8],
+    apply: impl Fn([u8; 4], f32) -> [u8; 4],
+) {
+    for &local in changed {
+        let local = usize::from(local);
         let offset = local * C;
-        let in_tile = (row_start + local) * C;
-        if let StrokeMode::Variation(chosen) = self.mode {
-            // Every weight moves towards the chosen variation's alone.
-            for channel in 0..C {
-                let original = before.map_or(0.0, |tile| f32::from(tile[in_tile + channel]));
-                let target = if channel == usize::from(chosen) {
-                    255.0
-                } else {
-                    0.0
-                };
-                pixels[offset + channel] = round_byte(original + strength * (target - original));
-            }
-            return;
-        }
-        let original: [u8; 4] = match before {
-            Some(tile) => {
-                let mut pixel = [0; 4];
-                pixel[..C].copy_from_slice(&tile[in_tile..in_tile + C]);
-                pixel
-            }
-            None => [0; 4],
-        };
-        let out = apply(self.mode, self.color, original, strength);
+        let mut original = [0; 4];
+        original[..C].copy_from_slice(&before[offset..offset + C]);
+        let out = apply(original, coverage[local] * opacity);
         pixels[offset..offset + C].copy_from_slice(&out[..C]);
     }
 }
