@@ -486,7 +486,8 @@ fn covered_run(coverage: &[f32]) -> usize {
 struct FalloffTable {
     start: f32,
     scale: f32,
-    values: Vec<f32>,
+    /// Each sample with the step to the next one.
+    samples: Box<[[f32; 2]; FalloffTable::SIZE]>,
 }
 
 impl FalloffTable {
@@ -495,25 +496,32 @@ impl FalloffTable {
     fn new(core_squared: f32, reach: f32, hardness: f32, radius: f32) -> Self {
         let start = core_squared;
         let span = (reach * reach - start).max(1e-3);
-        let values = (0..=Self::SIZE)
-            .map(|index| {
-                let squared = start + span * index as f32 / Self::SIZE as f32;
-                dab_shape(squared.sqrt() / radius.max(0.5), hardness, radius)
-            })
-            .collect();
+        let value = |index: usize| {
+            let squared = start + span * index as f32 / Self::SIZE as f32;
+            dab_shape(squared.sqrt() / radius.max(0.5), hardness, radius)
+        };
+        let mut samples = Box::new([[0.0; 2]; Self::SIZE]);
+        let mut next = value(0);
+        for (index, sample) in samples.iter_mut().enumerate() {
+            let here = next;
+            next = value(index + 1);
+            *sample = [here, next - here];
+        }
         Self {
             start,
             scale: Self::SIZE as f32 / span,
-            values,
+            samples,
         }
     }
 
     /// Linear interpolation between samples.
+    #[inline(always)]
     fn at(&self, squared: f32) -> f32 {
         let position = ((squared - self.start) * self.scale).clamp(0.0, Self::SIZE as f32);
         let index = (position as usize).min(Self::SIZE - 1);
         let t = position - index as f32;
-        self.values[index] + (self.values[index + 1] - self.values[index]) * t
+        let [value, step] = self.samples[index];
+        value + step * t
     }
 }
 
