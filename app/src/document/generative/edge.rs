@@ -67,30 +67,42 @@ pub fn squared_distance_to(set: &[bool], width: usize, height: usize) -> Vec<f32
 
 /// Squared Euclidean distance from each pixel to the nearest seed (infinite when none).
 pub(super) fn squared_distance_transform(seeds: &[bool], width: usize, height: usize) -> Vec<f32> {
+    use rayon::prelude::*;
     const FAR: f32 = 1e20;
-    let mut grid: Vec<f32> = seeds
-        .iter()
-        .map(|&seed| if seed { 0.0 } else { FAR })
-        .collect();
-    let mut column = vec![0.0; height];
-    let mut out = vec![0.0; width.max(height)];
-    let mut v = vec![0_usize; width.max(height)];
-    let mut z = vec![0.0_f32; width.max(height) + 1];
-    for x in 0..width {
-        for y in 0..height {
-            column[y] = grid[y * width + x];
-        }
-        transform_1d(&column, &mut out[..height], &mut v, &mut z);
-        for y in 0..height {
-            grid[y * width + x] = out[y];
-        }
+    if width == 0 || height == 0 {
+        return Vec::new();
     }
-    let mut row = vec![0.0; width];
-    for y in 0..height {
-        row.copy_from_slice(&grid[y * width..(y + 1) * width]);
-        transform_1d(&row, &mut out[..width], &mut v, &mut z);
-        grid[y * width..(y + 1) * width].copy_from_slice(&out[..width]);
-    }
+    // Each pass's lines are independent, so they run in parallel, each thread with its own
+    // line and envelope buffers. The columns are kept column by column for the row pass.
+    let scratch = |length: usize| {
+        move || {
+            (
+                vec![0.0_f32; length],
+                vec![0_usize; length],
+                vec![0.0_f32; length + 1],
+            )
+        }
+    };
+    let mut columns = vec![0.0_f32; width * height];
+    columns.par_chunks_mut(height).enumerate().for_each_init(
+        scratch(height),
+        |(line, v, z), (x, column)| {
+            for (y, value) in line.iter_mut().enumerate() {
+                *value = if seeds[y * width + x] { 0.0 } else { FAR };
+            }
+            transform_1d(line, column, v, z);
+        },
+    );
+    let mut grid = vec![0.0_f32; width * height];
+    grid.par_chunks_mut(width).enumerate().for_each_init(
+        scratch(width),
+        |(line, v, z), (y, row)| {
+            for (x, value) in line.iter_mut().enumerate() {
+                *value = columns[x * height + y];
+            }
+            transform_1d(line, row, v, z);
+        },
+    );
     grid
 }
 
