@@ -129,7 +129,7 @@ fn main() {
         &half,
         with(local(0.5), 24.0),
     );
-    let _ = timed(
+    let global = timed(
         "mode local → global",
         &half,
         with(
@@ -140,7 +140,13 @@ fn main() {
             0.0,
         ),
     );
-    let _ = timed("off again", &half, GenerativeParams::default());
+    let back = timed(
+        "mode global → local again (both kept)",
+        &global,
+        with(local(0.5), 0.0),
+    );
+    let off = timed("off again", &back, GenerativeParams::default());
+    let _ = timed("local on again (kept)", &off, with(local(0.5), 0.0));
 
     // Where the measuring time goes.
     let raw = layer.variations[0].clone();

@@ -92,7 +92,8 @@ pub struct GenerativeLayer {
     pub context: Option<Arc<Vec<u8>>>,
     /// Which variation shows where, once the variation brush has painted (document size).
     choice: Option<ChoiceTiles>,
-    /// Variations fully colour-matched (RGB at region size), and what for.
+    /// Variations fully colour-matched (RGB at region size), and what for: each variation
+    /// once per mode it was shown with (at most two, global and local).
     matched: Vec<(MeasuredFor, Arc<Vec<u8>>)>,
     /// What shows, as generated: the variations mixed as chosen (RGB at region size).
     raw_mix: Option<Arc<Vec<u8>>>,
@@ -347,7 +348,7 @@ impl GenerativeLayer {
             1.0,
             |at| distance[at] <= reach,
         ));
-        self.matched.retain(|(measured, _)| measured.mode == mode);
+        // Kept for the other mode too: switching back to compare costs no second measurement.
         self.matched.push((wanted, Arc::clone(&matched)));
         Some(matched)
     }

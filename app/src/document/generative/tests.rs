@@ -144,3 +144,45 @@ fn changing_parameters_rewrites_only_the_changed_tiles() {
     );
     assert!(fresh.rendered() == feathered.rendered());
 }
+
+#[test]
+fn switching_colour_match_back_reuses_the_measured_correction() {
+    use crate::document::color_match::{ColorMatch, ColorMatchMode};
+    let size = 96;
+    let region = PixelRect::new(0, 0, size, size);
+    let mask = square_mask(size as usize, 24..72);
+    // The generation is the artist's picture shifted in brightness, so there is something to
+    // correct.
+    let context: Vec<u8> = (0..size * size * 3).map(|i| (i % 200) as u8 + 20).collect();
+    let raw: Vec<u8> = context.iter().map(|&v| v.saturating_add(30)).collect();
+    let layer = GenerativeLayer::new(
+        (size, size),
+        region,
+        vec![Arc::new(raw)],
+        Arc::new(mask),
+        GenerativeParams::default(),
+        1,
+    )
+    .with_context(Arc::new(context));
+    let with = |mode| GenerativeParams {
+        color: ColorMatch {
+            mode,
+            strength: 1.0,
+        },
+        ..GenerativeParams::default()
+    };
+    let (local, _) = layer.with_params(with(ColorMatchMode::Local));
+    let (global, _) = local.with_params(with(ColorMatchMode::Global));
+    let (back, _) = global.with_params(with(ColorMatchMode::Local));
+    let mix = |layer: &GenerativeLayer| layer.matched_mix.clone().expect("colour match is on");
+    assert!(
+        !Arc::ptr_eq(&mix(&local), &mix(&global)),
+        "each mode has its own correction"
+    );
+    assert!(
+        Arc::ptr_eq(&mix(&local), &mix(&back)),
+        "going back to local uses the correction measured the first time"
+    );
+    assert!(back.rendered() == local.rendered());
+    assert_eq!(back.matched.len(), 2, "one kept correction per mode");
+}
