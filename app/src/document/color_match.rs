@@ -193,11 +193,23 @@ pub struct Field {
 impl Field {
     /// The offset at region pixel `(x, y)` (bilinear between cell centres).
     pub fn at(&self, x: usize, y: usize) -> [f32; 3] {
-        let fx = ((x as f32 + 0.5) / self.cell - 0.5).clamp(0.0, (self.width - 1) as f32);
-        let fy = ((y as f32 + 0.5) / self.cell - 0.5).clamp(0.0, (self.height - 1) as f32);
-        let (x0, y0) = (fx as usize, fy as usize);
-        let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
-        let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
+        self.between(self.axis(x, self.width), self.axis(y, self.height))
+    }
+
+    /// Where region coordinate `at` falls between the centres of an axis of `cells` cells: the
+    /// two cells and the weight of the second.
+    fn axis(&self, at: usize, cells: usize) -> (usize, usize, f32) {
+        let f = ((at as f32 + 0.5) / self.cell - 0.5).clamp(0.0, (cells - 1) as f32);
+        let first = f as usize;
+        (first, (first + 1).min(cells - 1), f - first as f32)
+    }
+
+    /// The offset between the cells of `(x0, x1, tx)` across and `(y0, y1, ty)` down.
+    fn between(
+        &self,
+        (x0, x1, tx): (usize, usize, f32),
+        (y0, y1, ty): (usize, usize, f32),
+    ) -> [f32; 3] {
         let v = |x: usize, y: usize| self.values[y * self.width + x];
         let (a, b, c, d) = (v(x0, y0), v(x1, y0), v(x0, y1), v(x1, y1));
         std::array::from_fn(|k| {
@@ -219,6 +231,30 @@ pub fn measure(
     height: usize,
     beyond: impl Fn(usize) -> f32 + Sync,
 ) -> Correction {
+    let ring = ring(width, height, beyond);
+    measure_in(mode, result, artist, (width, height), &ring)
+}
+
+/// The ring [`measure`] measures in: the pixels (indices of a `width × height` region) whose
+/// distance beyond the visible edge, `beyond(index)` in pixels, lies in `(0, RING]`. It depends
+/// on the mask alone, so a layer keeps it for every mode.
+pub fn ring(width: usize, height: usize, beyond: impl Fn(usize) -> f32 + Sync) -> Vec<usize> {
+    (0..width * height)
+        .filter(|&index| {
+            let d = beyond(index);
+            d > 0.0 && d <= RING
+        })
+        .collect()
+}
+
+/// [`measure`] in a ring already found, of a region `(width, height)`.
+pub fn measure_in(
+    mode: ColorMatchMode,
+    result: &[u8],
+    artist: &[u8],
+    (width, height): (usize, usize),
+    ring: &[usize],
+) -> Correction {
     let pixel = |buffer: &[u8], index: usize| {
         [
             buffer[index * 3],
@@ -226,12 +262,6 @@ pub fn measure(
             buffer[index * 3 + 2],
         ]
     };
-    let ring: Vec<usize> = (0..width * height)
-        .filter(|&index| {
-            let d = beyond(index);
-            d > 0.0 && d <= RING
-        })
-        .collect();
     if ring.is_empty() || mode == ColorMatchMode::Off {
         return Correction::None;
     }
@@ -239,7 +269,7 @@ pub fn measure(
         ColorMatchMode::Off => Correction::None,
         ColorMatchMode::Global => {
             let mut sums = [[0.0_f64; 3]; 4]; // result sum, result sum², artist sum, artist sum²
-            for &index in &ring {
+            for &index in ring {
                 let (r, a) = (
                     to_oklab(pixel(result, index)),
                     to_oklab(pixel(artist, index)),
@@ -279,7 +309,7 @@ pub fn measure(
             );
             let mut sum = vec![[0.0_f32; 3]; columns * rows];
             let mut weight = vec![0.0_f32; columns * rows];
-            for &index in &ring {
+            for &index in ring {
                 let (x, y) = (index % width, index / width);
                 let cell_index = ((y as f32 / cell) as usize).min(rows - 1) * columns
                     + ((x as f32 / cell) as usize).min(columns - 1);
@@ -445,9 +475,25 @@ impl Correction {
         if *self == Self::None {
             return out;
         }
-        out.par_chunks_mut(width * 3)
-            .enumerate()
-            .for_each(|(y, row)| {
+        let rows = out.par_chunks_mut(width * 3).enumerate();
+        if let Self::Local(field) = self {
+            // Where each column falls between the field's cells, worked out once, not per row.
+            let columns: Vec<_> = (0..width).map(|x| field.axis(x, field.width)).collect();
+            rows.for_each(|(y, row)| {
+                let down = field.axis(y, field.height);
+                for (x, pixel) in row.chunks_exact_mut(3).enumerate() {
+                    if !shows(y * width + x) {
+                        continue;
+                    }
+                    // As `apply` does for a local correction.
+                    let lab = to_oklab([pixel[0], pixel[1], pixel[2]]);
+                    let offset = field.between(columns[x], down);
+                    let value = from_oklab(std::array::from_fn(|k| lab[k] + offset[k] * strength));
+                    pixel.copy_from_slice(&value);
+                }
+            });
+        } else {
+            rows.for_each(|(y, row)| {
                 for (x, pixel) in row.chunks_exact_mut(3).enumerate() {
                     if !shows(y * width + x) {
                         continue;
@@ -456,6 +502,7 @@ impl Correction {
                     pixel.copy_from_slice(&value);
                 }
             });
+        }
         out
     }
 }
@@ -582,7 +629,7 @@ pub mod evaluation {
     }
 
     /// Distance in pixels from each pixel outside `set` to the nearest pixel of it (0 inside).
-    fn distance_outside(set: &[bool], side: usize) -> Vec<f32> {
+    pub(crate) fn distance_outside(set: &[bool], side: usize) -> Vec<f32> {
         crate::document::generative::squared_distance_to(set, side, side)
             .into_iter()
             .map(f32::sqrt)
@@ -641,6 +688,36 @@ mod tests {
                 ours.seam < 0.25 * none.seam,
                 "{mode:?} {ours:?} vs {none:?}"
             );
+        }
+    }
+
+    #[test]
+    fn correcting_a_whole_region_equals_correcting_each_pixel() {
+        let case = case(150, |x, y| [0.08 * x - 0.05, 0.03 * y, -0.02 * x * y]);
+        let side = case.side;
+        let beyond = evaluation::distance_outside(&case.inside, side);
+        for mode in [ColorMatchMode::Global, ColorMatchMode::Local] {
+            let correction = measure(mode, &case.generated, &case.truth, side, side, |index| {
+                beyond[index]
+            });
+            assert_ne!(correction, Correction::None);
+            for strength in [0.35, 1.0] {
+                let shows = |index: usize| index % 7 != 3;
+                let whole = correction.corrected_where(&case.generated, side, strength, shows);
+                for (index, (pixel, original)) in whole
+                    .chunks_exact(3)
+                    .zip(case.generated.chunks_exact(3))
+                    .enumerate()
+                {
+                    let expected = if shows(index) {
+                        let rgb = [original[0], original[1], original[2]];
+                        correction.apply(rgb, index % side, index / side, strength)
+                    } else {
+                        [original[0], original[1], original[2]]
+                    };
+                    assert_eq!(pixel, expected, "{mode:?} {strength} at {index}");
+                }
+            }
         }
     }
 

@@ -92,6 +92,9 @@ pub struct GenerativeLayer {
     pub context: Option<Arc<Vec<u8>>>,
     /// Which variation shows where, once the variation brush has painted (document size).
     choice: Option<ChoiceTiles>,
+    /// Where colour match measures (region pixel indices just outside the mask), found when
+    /// first measured; it depends on the mask alone, so every version of the layer shares it.
+    ring: Arc<OnceLock<Vec<usize>>>,
     /// Variations fully colour-matched (RGB at region size), and what for: each variation
     /// once per mode it was shown with (at most two, global and local).
     matched: Vec<(MeasuredFor, Arc<Vec<u8>>)>,
@@ -238,6 +241,7 @@ impl GenerativeLayer {
             mask_bounds,
             context: None,
             choice: None,
+            ring: Arc::default(),
             matched: Vec::new(),
             raw_mix: None,
             matched_mix: None,
@@ -554,16 +558,12 @@ impl GenerativeLayer {
     /// the generation was made with (where the model was asked to keep them).
     fn measure(&self, raw: &[u8], context: &[u8]) -> Correction {
         let (width, height) = (self.region.width() as usize, self.region.height() as usize);
-        let masked: Vec<bool> = self.mask.iter().map(|&a| a > 0).collect();
-        let beyond = squared_distance_transform(&masked, width, height);
-        color_match::measure(
-            self.params.color.mode,
-            raw,
-            context,
-            width,
-            height,
-            |index| beyond[index].sqrt(),
-        )
+        let ring = self.ring.get_or_init(|| {
+            let masked: Vec<bool> = self.mask.iter().map(|&a| a > 0).collect();
+            let beyond = squared_distance_transform(&masked, width, height);
+            color_match::ring(width, height, |index| beyond[index].sqrt())
+        });
+        color_match::measure_in(self.params.color.mode, raw, context, (width, height), ring)
     }
 
     /// The same layer with other parameters, and the document tiles whose pixels may have
@@ -775,6 +775,10 @@ impl GenerativeLayer {
             + self.mask.len()
             + self.distance.len() * 2
             + self.context.as_ref().map_or(0, |context| context.len())
+            + self
+                .ring
+                .get()
+                .map_or(0, |ring| ring.len() * size_of::<usize>())
             + self
                 .matched
                 .iter()
