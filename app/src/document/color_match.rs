@@ -448,10 +448,7 @@ impl Correction {
                 let target = (lab[k] - mean_result[k]) * gain[k] + mean_artist[k];
                 lab[k] + (target - lab[k]) * strength
             }),
-            Self::Local(field) => {
-                let offset = field.at(x, y);
-                std::array::from_fn(|k| lab[k] + offset[k] * strength)
-            }
+            Self::Local(field) => return shifted(lab, field.at(x, y), strength),
         };
         from_oklab(corrected)
     }
@@ -485,10 +482,8 @@ impl Correction {
                     if !shows(y * width + x) {
                         continue;
                     }
-                    // As `apply` does for a local correction.
                     let lab = to_oklab([pixel[0], pixel[1], pixel[2]]);
-                    let offset = field.between(columns[x], down);
-                    let value = from_oklab(std::array::from_fn(|k| lab[k] + offset[k] * strength));
+                    let value = shifted(lab, field.between(columns[x], down), strength);
                     pixel.copy_from_slice(&value);
                 }
             });
@@ -505,6 +500,11 @@ impl Correction {
         }
         out
     }
+}
+
+/// `lab` moved by a local correction's `offset` times `strength`, back in sRGB bytes.
+fn shifted(lab: [f32; 3], offset: [f32; 3], strength: f32) -> [u8; 3] {
+    from_oklab(std::array::from_fn(|k| lab[k] + offset[k] * strength))
 }
 
 /// The measurement colour match is held to: a picture (the hidden truth), a "generation" that

@@ -3,32 +3,13 @@
 
 use super::{DISTANCE_SCALE, GenerativeParams, Shading};
 
-/// Grow and feather turned into a map from signed distance to alpha.
-struct EdgeShape(Shading);
-
-impl EdgeShape {
-    fn new(params: GenerativeParams) -> Self {
-        Self(Shading {
-            shaped: true,
-            edge: params.grow * DISTANCE_SCALE as i32,
-            width: (params.feather.max(1.0) * DISTANCE_SCALE).round() as i32,
-            weight: 0,
-        })
-    }
-
-    /// Alpha at signed distance `d` (negative inside): a smooth ramp centred on the edge.
-    fn alpha(&self, d: i16) -> u8 {
-        self.0.alpha(d)
-    }
-}
-
 /// Applies grow/shrink and feather to a mask. With neither, the mask is returned as it is (soft
 /// edges kept); otherwise the edge is the mask's half-way line, moved and softened.
 pub fn shape_mask(mask: &[u8], width: usize, height: usize, params: GenerativeParams) -> Vec<u8> {
     if params.edge_only() == GenerativeParams::default() {
         return mask.to_vec();
     }
-    let shape = EdgeShape::new(params);
+    let shape = Shading::of(params, 0);
     signed_distance(mask, width, height)
         .iter()
         .map(|&d| shape.alpha(d))
@@ -41,8 +22,8 @@ pub fn signed_distance(mask: &[u8], width: usize, height: usize) -> Vec<i16> {
     let inside: Vec<bool> = mask.iter().map(|&value| value >= 128).collect();
     let outside: Vec<bool> = inside.iter().map(|&value| !value).collect();
     let (to_inside, to_outside) = rayon::join(
-        || squared_distance_transform(&inside, width, height),
-        || squared_distance_transform(&outside, width, height),
+        || squared_distance_to(&inside, width, height),
+        || squared_distance_to(&outside, width, height),
     );
     let limit = f32::from(i16::MAX) / DISTANCE_SCALE;
     inside
@@ -62,48 +43,39 @@ pub fn signed_distance(mask: &[u8], width: usize, height: usize) -> Vec<i16> {
 /// Squared Euclidean distance from each pixel to the nearest pixel of `set` (0 on it; huge when
 /// the set is empty).
 pub fn squared_distance_to(set: &[bool], width: usize, height: usize) -> Vec<f32> {
-    squared_distance_transform(set, width, height)
-}
-
-/// Squared Euclidean distance from each pixel to the nearest seed (infinite when none).
-pub(super) fn squared_distance_transform(seeds: &[bool], width: usize, height: usize) -> Vec<f32> {
-    use rayon::prelude::*;
     const FAR: f32 = 1e20;
     if width == 0 || height == 0 {
         return Vec::new();
     }
-    // Each pass's lines are independent, so they run in parallel, each thread with its own
-    // line and envelope buffers. The columns are kept column by column for the row pass.
-    let scratch = |length: usize| {
-        move || {
+    // Columns first, kept column by column, then rows.
+    let mut columns = vec![0.0_f32; width * height];
+    transform_lines(&mut columns, height, |x, y| {
+        if set[y * width + x] { 0.0 } else { FAR }
+    });
+    let mut grid = vec![0.0_f32; width * height];
+    transform_lines(&mut grid, width, |y, x| columns[x * height + y]);
+    grid
+}
+
+/// Each `length`-long line of `out` transformed from its input, `input(line, position)`. The
+/// lines are independent, so they run in parallel, each thread with its own buffers.
+fn transform_lines(out: &mut [f32], length: usize, input: impl Fn(usize, usize) -> f32 + Sync) {
+    use rayon::prelude::*;
+    out.par_chunks_mut(length).enumerate().for_each_init(
+        || {
             (
                 vec![0.0_f32; length],
                 vec![0_usize; length],
                 vec![0.0_f32; length + 1],
             )
-        }
-    };
-    let mut columns = vec![0.0_f32; width * height];
-    columns.par_chunks_mut(height).enumerate().for_each_init(
-        scratch(height),
-        |(line, v, z), (x, column)| {
-            for (y, value) in line.iter_mut().enumerate() {
-                *value = if seeds[y * width + x] { 0.0 } else { FAR };
+        },
+        |(line, v, z), (index, out)| {
+            for (position, value) in line.iter_mut().enumerate() {
+                *value = input(index, position);
             }
-            transform_1d(line, column, v, z);
+            transform_1d(line, out, v, z);
         },
     );
-    let mut grid = vec![0.0_f32; width * height];
-    grid.par_chunks_mut(width).enumerate().for_each_init(
-        scratch(width),
-        |(line, v, z), (y, row)| {
-            for (x, value) in line.iter_mut().enumerate() {
-                *value = columns[x * height + y];
-            }
-            transform_1d(line, row, v, z);
-        },
-    );
-    grid
 }
 
 /// One dimension of the squared distance transform (lower envelope of parabolas).

@@ -19,7 +19,6 @@ use crate::document::tiles::{PixelRect, RgbaTiles, TILE, Tile};
 
 mod edge;
 
-use edge::squared_distance_transform;
 pub use edge::{shape_mask, signed_distance, squared_distance_to};
 
 /// The live parameters of a generative layer.
@@ -137,6 +136,16 @@ pub struct Shading {
 }
 
 impl Shading {
+    /// The shading of grow and feather in `params`, with match strength `weight` in 1/256.
+    fn of(params: GenerativeParams, weight: u32) -> Self {
+        Self {
+            shaped: params.edge_only() != GenerativeParams::default(),
+            edge: params.grow * DISTANCE_SCALE as i32,
+            width: (params.feather.max(1.0) * DISTANCE_SCALE).round() as i32,
+            weight,
+        }
+    }
+
     /// Alpha at signed distance `d` (negative inside): the smooth ramp `3t² − 2t³` of
     /// `t = ½ − (d − edge) / width`, in integer arithmetic (12-bit `t`) so the GPU computes the
     /// very same bytes.
@@ -560,7 +569,7 @@ impl GenerativeLayer {
         let (width, height) = (self.region.width() as usize, self.region.height() as usize);
         let ring = self.ring.get_or_init(|| {
             let masked: Vec<bool> = self.mask.iter().map(|&a| a > 0).collect();
-            let beyond = squared_distance_transform(&masked, width, height);
+            let beyond = squared_distance_to(&masked, width, height);
             color_match::ring(width, height, |index| beyond[index].sqrt())
         });
         color_match::measure_in(self.params.color.mode, raw, context, (width, height), ring)
@@ -661,12 +670,7 @@ impl GenerativeLayer {
         } else {
             0
         };
-        Shading {
-            shaped: params.edge_only() != GenerativeParams::default(),
-            edge: params.grow * DISTANCE_SCALE as i32,
-            width: (params.feather.max(1.0) * DISTANCE_SCALE).round() as i32,
-            weight,
-        }
+        Shading::of(params, weight)
     }
 
     /// The alpha the mask gives each region pixel after grow and feather.
