@@ -27,7 +27,7 @@ mod diffusers;
 #[path = "../../inference/tests/common/measure.rs"]
 mod measure;
 
-use diffusers::{Reference, header, row, run_times, seconds, workspace};
+use diffusers::{Reference, header, or_exit, row, run_times, seconds, workspace};
 use measure::peak_rss;
 use pentimento::document::Document;
 use pentimento::region::{self, ModeChoice, ModelShape};
@@ -299,13 +299,7 @@ fn reference(options: &Options, document: &Document) -> Result<Figures, String> 
 }
 
 fn main() {
-    let options = match parse() {
-        Ok(options) => options,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(2);
-        }
-    };
+    let options = or_exit(parse(), 2);
     println!(
         "model {} · canvas {}² · mask {}² · {} steps · {} · guidance {} · {} threads · {} runs",
         options.model.display(),
@@ -330,13 +324,7 @@ fn main() {
         };
         Ok((ours, theirs))
     });
-    let (ours, theirs) = match result {
-        Ok(figures) => figures,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(1);
-        }
-    };
+    let (ours, theirs) = or_exit(result, 1);
     let t = theirs.as_ref();
     header();
     let pixels = |f: &Figures| f64::from(f.generated.0 * f.generated.1) / 1e6;

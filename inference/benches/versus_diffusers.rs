@@ -32,7 +32,7 @@ mod diffusers;
 #[path = "../tests/common/measure.rs"]
 mod measure;
 
-use diffusers::{Reference, absolute, header, row, run_times, seconds};
+use diffusers::{Reference, absolute, header, or_exit, row, run_times, seconds};
 use measure::peak_rss;
 use pentimento_inference::pipeline::{AttentionGraph, CacheWrite};
 use pentimento_inference::{
@@ -336,13 +336,7 @@ fn saved_reference_image(options: &Options) -> Option<(u32, u32, Vec<u8>)> {
 type Figure = fn(&Figures) -> f64;
 
 fn main() {
-    let options = match parse() {
-        Ok(options) => options,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(2);
-        }
-    };
+    let options = or_exit(parse(), 2);
     println!(
         "model {} · {}² · {} steps · {} · guidance {} · {} threads · {} runs",
         options.model.display(),
@@ -355,23 +349,13 @@ fn main() {
     );
     // Ours first, in this process; the reference in its own process afterwards, so neither
     // side's memory counts against the other.
-    let ours = match ours(&options) {
-        Ok(figures) => figures,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(1);
-        }
-    };
+    let ours = or_exit(ours(&options), 1);
     let theirs = if options.skip_reference {
         None
     } else {
-        match reference(&options) {
-            Ok(figures) => Some(figures),
-            Err(err) => {
-                eprintln!("reference skipped: {err}");
-                None
-            }
-        }
+        reference(&options)
+            .map_err(|err| eprintln!("reference skipped: {err}"))
+            .ok()
     };
     header();
     let t = theirs.as_ref();

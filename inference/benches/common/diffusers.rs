@@ -80,6 +80,14 @@ impl Reference<'_> {
     }
 }
 
+/// The value, or the error printed and the process ended with `code`.
+pub fn or_exit<T>(result: Result<T, String>, code: i32) -> T {
+    result.unwrap_or_else(|err| {
+        eprintln!("error: {err}");
+        std::process::exit(code)
+    })
+}
+
 /// The repository's root.
 pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
