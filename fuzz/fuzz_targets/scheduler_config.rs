@@ -27,7 +27,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let prediction = vec![0.1_f32; 16];
         for index in 0..scheduler.timesteps().len().min(3) {
             scheduler.scale_model_input(&mut sample, index);
-            sample = scheduler.step(&prediction, index, &sample, &mut noise);
+            let step = scheduler::Step {
+                index,
+                sample: &sample,
+                model_output: &prediction,
+            };
+            sample = scheduler.step(step, &mut noise);
         }
         let _ = scheduler.add_noise(&sample, &prediction, 0);
     }

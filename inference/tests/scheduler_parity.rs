@@ -106,12 +106,12 @@ fn check_golden(name: &str) -> Result<f32, String> {
         } else {
             &latents[(step - 1) * size..step * size]
         };
-        let output = scheduler.step(
-            &noise_pred[step * size..(step + 1) * size],
-            start + step,
-            input,
-            &mut recorded,
-        );
+        let this_step = scheduler::Step {
+            index: start + step,
+            sample: input,
+            model_output: &noise_pred[step * size..(step + 1) * size],
+        };
+        let output = scheduler.step(this_step, &mut recorded);
         let expected = &latents[step * size..(step + 1) * size];
         let difference = max_difference(&output, expected);
         let bound = step_bound(input, expected);

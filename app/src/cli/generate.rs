@@ -22,15 +22,9 @@ use crate::io;
 /// Arguments of `pentimento generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// The model folder (diffusers or optimum ONNX layout).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// What to paint.
-    #[arg(long)]
-    pub prompt: String,
-    /// What to avoid.
-    #[arg(long, default_value = "")]
-    pub negative_prompt: String,
+    /// The model and what to paint with it.
+    #[command(flatten)]
+    pub painting: super::Painting,
     /// Width in pixels (default: the input image's, else the model's native resolution).
     #[arg(long)]
     pub width: Option<u32>,
@@ -162,7 +156,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
     let (prompt, loras) = requested_loras(args)?;
     let mut request = GenerationRequest {
         prompt,
-        negative_prompt: args.negative_prompt.clone(),
+        negative_prompt: args.painting.negative_prompt.clone(),
         width: 0,
         height: 0,
         steps: args.steps,
@@ -182,7 +176,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<GenerateEnd> {
     let started = Instant::now();
     let mut model = StableDiffusion::load(
         Arc::clone(&runtime),
-        &args.model,
+        &args.painting.model,
         LoadOptions {
             provider: args.provider,
             intra_threads: args.threads,
@@ -342,7 +336,7 @@ fn requested_loras(args: &GenerateArgs) -> anyhow::Result<(String, Vec<LoraReque
     for text in &args.loras {
         loras.push(parse_lora_argument(text)?);
     }
-    let (prompt, tagged) = take_lora_tags(&args.prompt).map_err(anyhow::Error::msg)?;
+    let (prompt, tagged) = take_lora_tags(&args.painting.prompt).map_err(anyhow::Error::msg)?;
     if !tagged.is_empty() {
         let folder = match &args.lora_dir {
             Some(folder) => folder.clone(),

@@ -34,6 +34,20 @@ pub struct Cli {
     pub model: Option<PathBuf>,
 }
 
+/// The model folder and the prompts: what every generating subcommand starts from.
+#[derive(Debug, clap::Args)]
+pub struct Painting {
+    /// The model folder (diffusers or optimum ONNX layout).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// What to paint.
+    #[arg(long)]
+    pub prompt: String,
+    /// What to avoid.
+    #[arg(long, default_value = "")]
+    pub negative_prompt: String,
+}
+
 /// The headless subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -82,15 +82,9 @@ pub struct InpaintArgs {
     /// project's own mask, as `project grow` or the window left it).
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// The model folder.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// What to paint.
-    #[arg(long)]
-    pub prompt: String,
-    /// What to avoid.
-    #[arg(long, default_value = "")]
-    pub negative_prompt: String,
+    /// The model and what to paint with it.
+    #[command(flatten)]
+    pub painting: super::Painting,
     /// Seed of the first variation; variation i uses seed + i.
     #[arg(long, default_value_t = GenerationSettings::default().seed)]
     pub seed: u32,
@@ -368,7 +362,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
     let folders = Folders::platform();
     let (settings, _) = Settings::load(&folders.settings_file());
     let (prompt, mut loras) =
-        crate::app::loras::requested(&args.prompt, &[], &settings.lora_dir(&folders))
+        crate::app::loras::requested(&args.painting.prompt, &[], &settings.lora_dir(&folders))
             .map_err(anyhow::Error::msg)?;
     let mut explicit = Vec::new();
     for text in &args.loras {
@@ -406,7 +400,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
     let base = GenerationRequest {
         prompt,
         loras: explicit,
-        negative_prompt: args.negative_prompt.clone(),
+        negative_prompt: args.painting.negative_prompt.clone(),
         steps: args.steps,
         guidance: args.guidance,
         scheduler: args.scheduler,
@@ -521,7 +515,7 @@ fn load_model(worker: &Worker, args: &InpaintArgs) -> anyhow::Result<ModelInfo> 
     worker
         .send(Command::LoadModel {
             job: 1,
-            path: args.model.clone(),
+            path: args.painting.model.clone(),
             options: LoadOptions {
                 provider: args.provider,
                 intra_threads: None,

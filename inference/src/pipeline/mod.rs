@@ -967,7 +967,12 @@ impl StableDiffusion {
             } else {
                 prediction
             };
-            latents = scheduler.step(&guided_prediction, index, &latents, noise);
+            let step = scheduler::Step {
+                index,
+                sample: &latents,
+                model_output: &guided_prediction,
+            };
+            latents = scheduler.step(step, noise);
             if let Some(blend) = &plan.blend {
                 blend.apply(scheduler, &mut latents, index);
             }

@@ -2,7 +2,7 @@
 
 use crate::rng::NoiseSource;
 use crate::scheduler::common::{Common, LINEAR_LEADING, clip_to};
-use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, Step};
 
 /// Denoising diffusion implicit models; deterministic at eta 0.
 #[derive(Clone, Debug)]
@@ -48,13 +48,8 @@ impl Scheduler for Ddim {
         &self.timesteps
     }
 
-    fn step(
-        &mut self,
-        model_output: &[f32],
-        index: usize,
-        sample: &[f32],
-        noise: &mut dyn NoiseSource,
-    ) -> Vec<f32> {
+    fn step(&mut self, step: Step<'_>, noise: &mut dyn NoiseSource) -> Vec<f32> {
+        let (index, sample, model_output) = (step.index, step.sample, step.model_output);
         let timestep = self.integer_timesteps[index];
         let previous = timestep - self.step_gap;
         let alpha_t = self.common.alpha_at(timestep, self.final_alpha);

@@ -5,7 +5,7 @@ use crate::rng::NoiseSource;
 use crate::scheduler::common::{
     Common, LINEAR_LEADING, Spacing, karras_sigmas, numpy_interp_index, numpy_linspace, sigma_to_t,
 };
-use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, Step};
 
 /// Which second-order update (aka `config.solver_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,13 +220,8 @@ impl Scheduler for DpmSolver {
         &self.timesteps
     }
 
-    fn step(
-        &mut self,
-        model_output: &[f32],
-        index: usize,
-        sample: &[f32],
-        _noise: &mut dyn NoiseSource,
-    ) -> Vec<f32> {
+    fn step(&mut self, step: Step<'_>, _noise: &mut dyn NoiseSource) -> Vec<f32> {
+        let (index, sample, model_output) = (step.index, step.sample, step.model_output);
         let count = self.timesteps.len();
         let short = count < 15;
         let lower_order_final = index == count - 1

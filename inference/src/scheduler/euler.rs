@@ -5,7 +5,7 @@ use crate::rng::NoiseSource;
 use crate::scheduler::common::{
     Common, Defaults, Prediction, Spacing, karras_sigmas, numpy_interp_index, sigma_to_t,
 };
-use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, Step};
 
 /// The Euler schedulers' defaults (`linspace` spacing).
 pub const EULER_DEFAULTS: Defaults = Defaults {
@@ -204,13 +204,8 @@ impl Scheduler for Euler {
         self.schedule.scale(sample, index);
     }
 
-    fn step(
-        &mut self,
-        model_output: &[f32],
-        index: usize,
-        sample: &[f32],
-        noise: &mut dyn NoiseSource,
-    ) -> Vec<f32> {
+    fn step(&mut self, step: Step<'_>, noise: &mut dyn NoiseSource) -> Vec<f32> {
+        let (index, sample, model_output) = (step.index, step.sample, step.model_output);
         let sigma = self.schedule.sigmas[index];
         let original =
             SigmaSchedule::original_sample(self.common.prediction, sigma, model_output, sample);

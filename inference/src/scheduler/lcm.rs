@@ -3,7 +3,7 @@
 use crate::rng::NoiseSource;
 use crate::scheduler::common::{Common, Defaults, clip_to};
 use crate::scheduler::ddim::add_noise_alpha;
-use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerKind};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerKind, Step};
 
 const LCM_DEFAULTS: Defaults = Defaults {
     beta_start: 0.00085,
@@ -77,13 +77,8 @@ impl Scheduler for Lcm {
         &self.timesteps
     }
 
-    fn step(
-        &mut self,
-        model_output: &[f32],
-        index: usize,
-        sample: &[f32],
-        noise: &mut dyn NoiseSource,
-    ) -> Vec<f32> {
+    fn step(&mut self, step: Step<'_>, noise: &mut dyn NoiseSource) -> Vec<f32> {
+        let (index, sample, model_output) = (step.index, step.sample, step.model_output);
         let timestep = self.integer_timesteps[index];
         let previous = self
             .integer_timesteps

@@ -163,6 +163,18 @@ impl std::str::FromStr for SchedulerKind {
     }
 }
 
+/// What one denoising step starts from. The two slices have the same length (the latents);
+/// naming them keeps a call from swapping the sample and the prediction.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// Which step of the run (an index into `timesteps`).
+    pub index: usize,
+    /// The latents at this step.
+    pub sample: &'a [f32],
+    /// The UNet's (guided) prediction for them.
+    pub model_output: &'a [f32],
+}
+
 /// A noise scheduler set up for one run.
 pub trait Scheduler: Send + std::fmt::Debug {
     /// The timesteps the UNet runs at, in order (one per `step` call).
@@ -178,15 +190,9 @@ pub trait Scheduler: Send + std::fmt::Debug {
     /// sqrt(sigma² + 1); the others leave it).
     fn scale_model_input(&self, _sample: &mut [f32], _index: usize) {}
 
-    /// One denoising step: from `sample` at step `index` and the UNet's (guided) prediction,
+    /// One denoising step: from `step.sample` at step `step.index` and the UNet's (guided) prediction,
     /// the sample at the next step. Schedulers that inject noise draw it from `noise`.
-    fn step(
-        &mut self,
-        model_output: &[f32],
-        index: usize,
-        sample: &[f32],
-        noise: &mut dyn NoiseSource,
-    ) -> Vec<f32>;
+    fn step(&mut self, step: Step<'_>, noise: &mut dyn NoiseSource) -> Vec<f32>;
 
     /// `original` noised to the level of step `index` with the standard-normal `noise`
     /// (img2img's starting point, and latent-blend inpainting's background each step).

@@ -4,7 +4,7 @@
 use crate::rng::NoiseSource;
 use crate::scheduler::common::{Common, LINEAR_LEADING, Prediction};
 use crate::scheduler::ddim::add_noise_alpha;
-use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerError, Step};
 
 /// Pseudo numerical methods for diffusion models.
 #[derive(Clone, Debug)]
@@ -118,7 +118,8 @@ impl Pndm {
             .collect()
     }
 
-    fn step_prk(&mut self, model_output: &[f32], index: usize, sample: &[f32]) -> Vec<f32> {
+    fn step_prk(&mut self, step: Step<'_>) -> Vec<f32> {
+        let (index, sample, model_output) = (step.index, step.sample, step.model_output);
         let timestep = self.integer_timesteps[index];
         let difference = if self.counter % 2 == 1 {
             0
@@ -171,7 +172,8 @@ impl Pndm {
         result
     }
 
-    fn step_plms(&mut self, model_output: &[f32], index: usize, sample: &[f32]) -> Vec<f32> {
+    fn step_plms(&mut self, step: Step<'_>) -> Vec<f32> {
+        let (index, sample, model_output) = (step.index, step.sample, step.model_output);
         let mut timestep = self.integer_timesteps[index];
         let mut previous = timestep - self.step_gap;
         if self.counter == 1 {
@@ -226,17 +228,11 @@ impl Scheduler for Pndm {
         &self.timesteps
     }
 
-    fn step(
-        &mut self,
-        model_output: &[f32],
-        index: usize,
-        sample: &[f32],
-        _noise: &mut dyn NoiseSource,
-    ) -> Vec<f32> {
+    fn step(&mut self, step: Step<'_>, _noise: &mut dyn NoiseSource) -> Vec<f32> {
         if self.counter < self.prk_count && !self.skip_prk_steps {
-            self.step_prk(model_output, index, sample)
+            self.step_prk(step)
         } else {
-            self.step_plms(model_output, index, sample)
+            self.step_plms(step)
         }
     }
 

@@ -157,3 +157,18 @@ pub mod error_model;
 pub mod hub_server;
 pub mod measure;
 pub mod triton;
+
+/// Checks that `error` is the kind `is_expected` accepts and that its message says each of
+/// `says`; the message is returned for further checks.
+pub fn assert_error<E: std::fmt::Display>(
+    error: E,
+    is_expected: impl FnOnce(&E) -> bool,
+    says: &[&str],
+) -> String {
+    let text = error.to_string();
+    assert!(is_expected(&error), "{text}");
+    for part in says {
+        assert!(text.contains(part), "expected {part:?} in: {text}");
+    }
+    text
+}
