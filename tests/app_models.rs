@@ -11,7 +11,7 @@ use std::time::Duration;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use pentimento::PentimentoApp;
-use pentimento::app::{Modal, ModelState};
+use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{Sandbox, files_under, fixture_model, run_until, snapshot_options};
@@ -43,11 +43,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         document_size: [256, 256],
         ..sandbox.options()
     };
-    let mut harness = pentimento_tests::window_sized(options, [1280.0, 860.0]);
-    harness.run();
-    harness.get_by_label("Models…").click();
-    harness.run();
-    assert_eq!(harness.state().modal(), Some(&Modal::Models));
+    let mut harness = pentimento_tests::with_model_manager(options);
     harness.get_by_label("No models yet: add a folder or download one below.");
 
     // A local folder: checked, listed with what it can do, and the default as the first.

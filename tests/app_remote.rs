@@ -11,7 +11,6 @@ mod triton;
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable as _;
-use pentimento::app::Modal;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_inference::remote::RemoteConfig;
@@ -51,13 +50,8 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
         threads: Some(1),
         ..sandbox.options()
     };
-    let mut harness = pentimento_tests::window_sized(options, [1280.0, 860.0]);
-    harness.run();
-
     // The model manager takes the client folder like any model folder.
-    harness.get_by_label("Models…").click();
-    harness.run();
-    assert_eq!(harness.state().modal(), Some(&Modal::Models));
+    let mut harness = pentimento_tests::with_model_manager(options);
     sandbox
         .dialogs
         .answer(DialogKind::ModelFolder, Some(written.client.clone()));

@@ -27,7 +27,7 @@ mod diffusers;
 #[path = "../../inference/tests/common/measure.rs"]
 mod measure;
 
-use diffusers::{Reference, header, or_exit, row, run_times, seconds, workspace};
+use diffusers::{Reference, given_folder, header, or_exit, row, run_times, seconds};
 use measure::peak_rss;
 use pentimento::document::Document;
 use pentimento::region::{self, ModeChoice, ModelShape};
@@ -81,10 +81,7 @@ fn parse() -> Result<Options, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    // `cargo bench` runs in the crate's folder; accept paths relative to the workspace too.
-    if options.model.is_relative() && !options.model.exists() {
-        options.model = workspace().join(&options.model);
-    }
+    options.model = given_folder(options.model);
     if options.mask == 0 || options.mask > options.canvas {
         return Err("--mask must be between 1 and --canvas".to_owned());
     }

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "common/diffusers.rs"]
+mod diffusers;
 #[path = "../tests/common/measure.rs"]
 mod measure;
 
@@ -64,11 +66,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if options.model.is_relative() && !options.model.exists() {
-        options.model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(&options.model);
-    }
+    options.model = diffusers::given_folder(options.model);
     if options.runs < 2 || !options.size.is_multiple_of(8) {
         return Err("--runs must be at least 2 and --size a multiple of 8".to_owned());
     }

@@ -105,12 +105,7 @@ fn parse() -> Result<Options, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    // `cargo bench` runs in the crate's folder; accept paths relative to the workspace too.
-    if options.model.is_relative() && !options.model.exists() {
-        options.model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(&options.model);
-    }
+    options.model = diffusers::given_folder(options.model);
     if options.runs < 3 {
         return Err("--runs must be at least 3 (steady state is run 3 and later)".to_owned());
     }

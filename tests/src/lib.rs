@@ -209,6 +209,19 @@ pub fn window_sized(
         .build_eframe(move |cc| PentimentoApp::with_options(cc, options))
 }
 
+/// The real app in a window large enough for the model manager, with the model manager open.
+pub fn with_model_manager(options: pentimento::AppOptions) -> Harness<'static, PentimentoApp> {
+    let mut harness = window_sized(options, [1280.0, 860.0]);
+    harness.run();
+    harness.get_by_label("Models…").click();
+    harness.run();
+    assert_eq!(
+        harness.state().modal(),
+        Some(&pentimento::app::Modal::Models)
+    );
+    harness
+}
+
 /// Where the whole-window snapshots live (`tests/snapshots/`).
 pub fn snapshot_options() -> SnapshotOptions {
     SnapshotOptions::new().output_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"))

@@ -57,6 +57,17 @@ pub fn effective(stored: Option<&[u8]>, selected: usize, count: usize) -> [u16; 
 /// out everywhere — it is still reported, it is what untouched pixels would show).
 pub fn used(choice: &ChoiceTiles, region: &PixelRect, count: usize) -> [bool; MAX_VARIATIONS] {
     let mut used = [false; MAX_VARIATIONS];
+    each_stored(choice, region, |_, _, weights| {
+        for (flag, &weight) in used.iter_mut().zip(&weights[..count.min(MAX_VARIATIONS)]) {
+            *flag |= weight > 0;
+        }
+    });
+    used
+}
+
+/// Calls `visit(x, y, weights)` for each pixel of `region` whose tile holds weights, with the
+/// pixel's stored weights (one per variation); untouched tiles are passed over.
+fn each_stored(choice: &ChoiceTiles, region: &PixelRect, mut visit: impl FnMut(u32, u32, &[u8])) {
     for index in choice.tiles_in(region) {
         let Some(tile) = choice.tile(index) else {
             continue;
@@ -66,13 +77,10 @@ pub fn used(choice: &ChoiceTiles, region: &PixelRect, count: usize) -> [bool; MA
             let row = ((y % TILE) * TILE) as usize;
             for x in part.x0..part.x1 {
                 let offset = (row + (x % TILE) as usize) * MAX_VARIATIONS;
-                for (flag, &weight) in used.iter_mut().zip(&tile[offset..offset + count]) {
-                    *flag |= weight > 0;
-                }
+                visit(x, y, &tile[offset..offset + MAX_VARIATIONS]);
             }
         }
     }
-    used
 }
 
 /// Writes into `out` (RGB at `region` size) what the pixels of `rect` show: the mix of
@@ -194,23 +202,13 @@ pub fn channel(choice: &ChoiceTiles, region: &PixelRect, variation: usize) -> Op
     let region_width = region.width() as usize;
     let mut out = vec![0_u8; region_width * region.height() as usize];
     let mut any = false;
-    for index in choice.tiles_in(region) {
-        let Some(tile) = choice.tile(index) else {
-            continue;
-        };
-        let part = choice.tile_rect(index).intersect(region);
-        for y in part.y0..part.y1 {
-            let row = ((y % TILE) * TILE) as usize;
-            for x in part.x0..part.x1 {
-                let weight = tile[(row + (x % TILE) as usize) * MAX_VARIATIONS + variation];
-                if weight > 0 {
-                    any = true;
-                    out[(y - region.y0) as usize * region_width + (x - region.x0) as usize] =
-                        weight;
-                }
-            }
+    each_stored(choice, region, |x, y, weights| {
+        let weight = weights[variation];
+        if weight > 0 {
+            any = true;
+            out[(y - region.y0) as usize * region_width + (x - region.x0) as usize] = weight;
         }
-    }
+    });
     any.then_some(out)
 }
 

@@ -110,6 +110,16 @@ pub fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
+/// A model folder as given on the command line: `cargo bench` runs in the crate's folder, so a
+/// relative path that is not found there is taken from the workspace's.
+pub fn given_folder(path: PathBuf) -> PathBuf {
+    if path.is_relative() && !path.exists() {
+        workspace().join(path)
+    } else {
+        path
+    }
+}
+
 /// This machine's memory (Linux `MemTotal`), in GiB.
 pub fn total_memory_gib() -> f64 {
     std::fs::read_to_string("/proc/meminfo")
