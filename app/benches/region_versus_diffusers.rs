@@ -17,71 +17,42 @@
 //! `bench/make_sd15_random.py --inpainting`. Reported: the generated sizes, session load, first
 //! run, the mean of the later runs, peak resident memory of each process, and the ratios.
 
-use std::ops::ControlFlow;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "../../inference/benches/common/diffusers.rs"]
 mod diffusers;
 #[path = "../../inference/tests/common/measure.rs"]
 mod measure;
 
-use diffusers::{Reference, given_folder, header, or_exit, row, run_times, seconds};
+use diffusers::{
+    Reference, Run, header, memory_row, number, or_exit, read_args, row, run_times, seconds,
+    timed_generation, unless_skipped,
+};
 use measure::peak_rss;
 use pentimento::document::Document;
 use pentimento::region::{self, ModeChoice, ModelShape};
-use pentimento_inference::{
-    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
-    ProviderChoice, SchedulerKind, StableDiffusion,
-};
+use pentimento_inference::{GenerationRequest, LoadOptions, Outcome};
 
 struct Options {
-    model: PathBuf,
+    run: Run,
     canvas: u32,
     mask: u32,
-    steps: usize,
-    guidance: f32,
-    scheduler: SchedulerKind,
-    runs: usize,
-    threads: usize,
-    seed: u32,
-    skip_reference: bool,
 }
 
 fn parse() -> Result<Options, String> {
     let mut options = Options {
-        model: PathBuf::from("tests/fixtures/models/tiny-sd-inpaint"),
+        run: Run::new("tests/fixtures/models/tiny-sd-inpaint", 4, 2),
         canvas: 1024,
         mask: 256,
-        steps: 4,
-        guidance: 7.5,
-        scheduler: SchedulerKind::Ddim,
-        runs: 2,
-        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        seed: 42,
-        skip_reference: false,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--model" => options.model = PathBuf::from(value()?),
-            "--canvas" => options.canvas = number(&arg, &value()?)?,
-            "--mask" => options.mask = number(&arg, &value()?)?,
-            "--steps" => options.steps = number(&arg, &value()?)?,
-            "--guidance" => options.guidance = number(&arg, &value()?)?,
-            "--scheduler" => options.scheduler = value()?.parse()?,
-            "--runs" => options.runs = number(&arg, &value()?)?,
-            "--threads" => options.threads = number(&arg, &value()?)?,
-            "--seed" => options.seed = number(&arg, &value()?)?,
-            "--skip-reference" => options.skip_reference = true,
-            // cargo bench passes --bench to every bench binary.
-            "--bench" => {}
-            other => return Err(format!("unknown argument {other}")),
+    read_args(&mut options.run, |arg, value| {
+        match arg {
+            "--canvas" => options.canvas = number(arg, &value()?)?,
+            "--mask" => options.mask = number(arg, &value()?)?,
+            _ => return Ok(false),
         }
-    }
-    options.model = given_folder(options.model);
+        Ok(true)
+    })?;
     if options.mask == 0 || options.mask > options.canvas {
         return Err("--mask must be between 1 and --canvas".to_owned());
     }
@@ -90,17 +61,10 @@ fn parse() -> Result<Options, String> {
         // multiples of 64 keep both sides at exactly the canvas.
         return Err("--canvas must be a multiple of 64".to_owned());
     }
-    if options.runs == 0 {
+    if options.run.runs == 0 {
         return Err("--runs must be at least 1".to_owned());
     }
     Ok(options)
-}
-
-fn number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse().map_err(|e| format!("{name}: {e}"))
 }
 
 /// One side's figures.
@@ -169,25 +133,15 @@ fn document(options: &Options) -> Result<Document, String> {
 }
 
 fn ours(options: &Options, document: &Document) -> Result<Figures, String> {
-    let runtime = OnnxRuntime::initialize(&LocateOptions::default()).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut model = StableDiffusion::load(
-        Arc::clone(&runtime),
-        &options.model,
-        LoadOptions {
-            provider: ProviderChoice::Cpu,
-            intra_threads: Some(options.threads),
-            optimized_cache: Some(std::env::temp_dir().join("pentimento-bench-optimized")),
-            ..LoadOptions::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let load = started.elapsed();
+    let (mut model, load) = options.run.timed_load(LoadOptions {
+        optimized_cache: Some(std::env::temp_dir().join("pentimento-bench-optimized")),
+        ..LoadOptions::default()
+    })?;
     if !model.conventions().is_inpainting_unet() {
         return Err(format!(
             "{} is not an inpainting model (its UNet takes 4 channels, diffusers' inpainting \
              pipeline needs 9): make one with bench/make_sd15_random.py --inpainting",
-            options.model.display()
+            options.run.model.display()
         ));
     }
     let plan = region::plan(
@@ -220,10 +174,10 @@ fn ours(options: &Options, document: &Document) -> Result<Figures, String> {
         &plan,
         &GenerationRequest {
             prompt: "a red apple on a wooden table, oil painting".to_owned(),
-            steps: options.steps,
-            guidance: options.guidance,
-            scheduler: options.scheduler,
-            seed: options.seed,
+            steps: options.run.steps,
+            guidance: options.run.guidance,
+            scheduler: options.run.scheduler,
+            seed: options.run.seed,
             ..GenerationRequest::text_to_image("")
         },
     );
@@ -232,22 +186,15 @@ fn ours(options: &Options, document: &Document) -> Result<Figures, String> {
         load,
         ..Figures::default()
     };
-    for _ in 0..options.runs {
-        let started = Instant::now();
-        let outcome = model
-            .generate(
-                &request,
-                &mut |_| ControlFlow::Continue(()),
-                &CancelToken::new(),
-            )
-            .map_err(|e| e.to_string())?;
+    for _ in 0..options.run.runs {
+        let (outcome, took) = timed_generation(&mut model, &request)?;
         // Back to document pixels, as the app shows the result.
         if let Outcome::Finished(variations) = outcome {
             for variation in variations {
                 std::hint::black_box(region::to_region(&variation.image, region));
             }
         }
-        figures.runs.push(started.elapsed());
+        figures.runs.push(took);
     }
     figures.peak_rss = peak_rss();
     Ok(figures)
@@ -271,16 +218,10 @@ fn reference(options: &Options, document: &Document) -> Result<Figures, String> 
         .save(&mask_path)
         .map_err(|e| e.to_string())?;
     let json = Reference {
-        model: &options.model,
+        run: &options.run,
         mode: "inpaint",
         width: side,
         height: side,
-        steps: options.steps,
-        guidance: options.guidance,
-        scheduler: options.scheduler.cli_name(),
-        seed: options.seed,
-        runs: options.runs,
-        threads: options.threads,
         extra: vec![
             ("init-image", image_path.to_string_lossy().into_owned()),
             ("mask", mask_path.to_string_lossy().into_owned()),
@@ -297,28 +238,15 @@ fn reference(options: &Options, document: &Document) -> Result<Figures, String> 
 
 fn main() {
     let options = or_exit(parse(), 2);
-    println!(
-        "model {} · canvas {}² · mask {}² · {} steps · {} · guidance {} · {} threads · {} runs",
-        options.model.display(),
-        options.canvas,
-        options.mask,
-        options.steps,
-        options.scheduler.cli_name(),
-        options.guidance,
-        options.threads,
-        options.runs
-    );
+    options.run.describe(&format!(
+        "canvas {}² · mask {}²",
+        options.canvas, options.mask
+    ));
     let result = document(&options).and_then(|document| {
-        // Ours first, in this process; the reference in its own process afterwards, so neither
-        // side's memory counts against the other.
         let ours = ours(&options, &document)?;
-        let theirs = if options.skip_reference {
-            None
-        } else {
+        let theirs = unless_skipped(options.run.skip_reference, || {
             reference(&options, &document)
-                .map_err(|err| eprintln!("reference skipped: {err}"))
-                .ok()
-        };
+        });
         Ok((ours, theirs))
     });
     let (ours, theirs) = or_exit(result, 1);
@@ -338,7 +266,7 @@ fn main() {
         t.map(|f| f.runs[0].as_secs_f64()),
         "s",
     );
-    if options.runs > 1 {
+    if options.run.runs > 1 {
         row(
             "later runs (mean)",
             ours.later().as_secs_f64(),
@@ -346,11 +274,5 @@ fn main() {
             "s",
         );
     }
-    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
-    row(
-        "peak resident memory",
-        gib(ours.peak_rss),
-        t.map(|f| gib(f.peak_rss)),
-        "GiB",
-    );
+    memory_row("peak resident memory", ours.peak_rss, t.map(|f| f.peak_rss));
 }

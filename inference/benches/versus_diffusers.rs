@@ -22,9 +22,7 @@
 //! `--cfg-cutoff F` skips the unconditional half of classifier-free guidance in the last
 //! `1 − F` of the steps (not exact; the output difference is printed).
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[path = "common/diffusers.rs"]
@@ -32,24 +30,17 @@ mod diffusers;
 #[path = "../tests/common/measure.rs"]
 mod measure;
 
-use diffusers::{Reference, absolute, header, or_exit, row, run_times, seconds};
+use diffusers::{
+    Reference, Run, absolute, header, memory_row, number, or_exit, read_args, row, run_times,
+    seconds, timed_generation, unless_skipped,
+};
 use measure::peak_rss;
 use pentimento_inference::pipeline::{AttentionGraph, CacheWrite};
-use pentimento_inference::{
-    CancelToken, GenerationRequest, LoadOptions, LocateOptions, OnnxRuntime, Outcome,
-    ProviderChoice, SchedulerKind, StableDiffusion,
-};
+use pentimento_inference::{CancelToken, GenerationRequest, LoadOptions, Outcome};
 
 struct Options {
-    model: PathBuf,
+    run: Run,
     size: u32,
-    steps: usize,
-    guidance: f32,
-    scheduler: SchedulerKind,
-    runs: usize,
-    threads: usize,
-    seed: u32,
-    skip_reference: bool,
     cache: Option<PathBuf>,
     cold: bool,
     cache_write: CacheWrite,
@@ -59,54 +50,28 @@ struct Options {
 
 fn parse() -> Result<Options, String> {
     let mut options = Options {
-        model: PathBuf::from("tests/fixtures/models/tiny-sd"),
+        run: Run::new("tests/fixtures/models/tiny-sd", 20, 5),
         size: 256,
-        steps: 20,
-        guidance: 7.5,
-        scheduler: SchedulerKind::Ddim,
-        runs: 5,
-        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        seed: 42,
-        skip_reference: false,
         cache: Some(std::env::temp_dir().join("pentimento-bench-optimized")),
         cold: false,
         cache_write: CacheWrite::Deferred,
         attention: AttentionGraph::Fused,
         cfg_cutoff: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--model" => options.model = PathBuf::from(value()?),
-            "--size" => options.size = value()?.parse().map_err(|e| format!("--size: {e}"))?,
-            "--steps" => options.steps = value()?.parse().map_err(|e| format!("--steps: {e}"))?,
-            "--guidance" => {
-                options.guidance = value()?.parse().map_err(|e| format!("--guidance: {e}"))?;
-            }
-            "--scheduler" => options.scheduler = value()?.parse()?,
-            "--runs" => options.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
-            "--threads" => {
-                options.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?;
-            }
-            "--seed" => options.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--skip-reference" => options.skip_reference = true,
+    read_args(&mut options.run, |arg, value| {
+        match arg {
+            "--size" => options.size = number(arg, &value()?)?,
             "--cache" => options.cache = Some(PathBuf::from(value()?)),
             "--no-cache" => options.cache = None,
             "--cold" => options.cold = true,
             "--cache-during-load" => options.cache_write = CacheWrite::DuringLoad,
             "--exported-attention" => options.attention = AttentionGraph::Exported,
-            "--cfg-cutoff" => {
-                options.cfg_cutoff =
-                    Some(value()?.parse().map_err(|e| format!("--cfg-cutoff: {e}"))?);
-            }
-            // cargo bench passes --bench to every bench binary.
-            "--bench" => {}
-            other => return Err(format!("unknown argument {other}")),
+            "--cfg-cutoff" => options.cfg_cutoff = Some(number(arg, &value()?)?),
+            _ => return Ok(false),
         }
-    }
-    options.model = diffusers::given_folder(options.model);
-    if options.runs < 3 {
+        Ok(true)
+    })?;
+    if options.run.runs < 3 {
         return Err("--runs must be at least 3 (steady state is run 3 and later)".to_owned());
     }
     Ok(options)
@@ -156,26 +121,17 @@ fn mean(durations: &[Duration]) -> Duration {
 }
 
 fn ours(options: &Options) -> Result<Figures, String> {
-    let runtime = OnnxRuntime::initialize(&LocateOptions::default()).map_err(|e| e.to_string())?;
     if options.cold
         && let Some(cache) = &options.cache
     {
         let _ = std::fs::remove_dir_all(cache);
     }
-    let started = Instant::now();
-    let mut model = StableDiffusion::load(
-        Arc::clone(&runtime),
-        &options.model,
-        LoadOptions {
-            provider: ProviderChoice::Cpu,
-            intra_threads: Some(options.threads),
-            optimized_cache: options.cache.clone(),
-            cache_write: options.cache_write,
-            attention: options.attention,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    let load = started.elapsed();
+    let (mut model, load) = options.run.timed_load(LoadOptions {
+        optimized_cache: options.cache.clone(),
+        cache_write: options.cache_write,
+        attention: options.attention,
+        ..LoadOptions::default()
+    })?;
     for (component, cache_use) in model.cache_uses() {
         println!("optimized-graph cache, {component}: {cache_use:?}");
     }
@@ -183,10 +139,10 @@ fn ours(options: &Options) -> Result<Figures, String> {
         prompt: "a red apple on a wooden table, oil painting".to_owned(),
         width: options.size,
         height: options.size,
-        steps: options.steps,
-        guidance: options.guidance,
-        scheduler: options.scheduler,
-        seed: options.seed,
+        steps: options.run.steps,
+        guidance: options.run.guidance,
+        scheduler: options.run.scheduler,
+        seed: options.run.seed,
         guidance_cutoff: options.cfg_cutoff,
         ..GenerationRequest::text_to_image("")
     };
@@ -195,7 +151,7 @@ fn ours(options: &Options) -> Result<Figures, String> {
         ..Figures::default()
     };
     let mut cache_work = None;
-    for run in 0..options.runs {
+    for run in 0..options.run.runs {
         if run == 1
             && let Some(work) = model.take_cache_work()
         {
@@ -224,15 +180,8 @@ fn ours(options: &Options) -> Result<Figures, String> {
             figures.cache_write = Some(took);
         }
         model.reset_session_times();
-        let started = Instant::now();
-        let outcome = model
-            .generate(
-                &request,
-                &mut |_| ControlFlow::Continue(()),
-                &CancelToken::new(),
-            )
-            .map_err(|e| e.to_string())?;
-        figures.runs.push(started.elapsed());
+        let (outcome, took) = timed_generation(&mut model, &request)?;
+        figures.runs.push(took);
         figures.inside.push(model.session_times().total());
         if run == 0
             && let Outcome::Finished(variations) = outcome
@@ -256,16 +205,10 @@ fn ours(options: &Options) -> Result<Figures, String> {
 
 fn reference(options: &Options) -> Result<Figures, String> {
     let json = Reference {
-        model: &options.model,
+        run: &options.run,
         mode: "txt2img",
         width: options.size,
         height: options.size,
-        steps: options.steps,
-        guidance: options.guidance,
-        scheduler: options.scheduler.cli_name(),
-        seed: options.seed,
-        runs: options.runs,
-        threads: options.threads,
         extra: vec![(
             "save-image",
             reference_image(options).to_string_lossy().into_owned(),
@@ -308,17 +251,17 @@ fn reference(options: &Options) -> Result<Figures, String> {
 /// Where the reference run leaves its first image; kept, so that a later run with
 /// `--skip-reference` and the same settings compares against it.
 fn reference_image(options: &Options) -> PathBuf {
-    let model = absolute(&options.model);
+    let model = absolute(&options.run.model);
     let name = model
         .file_name()
         .map_or_else(|| "model".into(), |name| name.to_string_lossy());
     std::env::temp_dir().join(format!(
         "pentimento-bench-reference-{name}-{}-{}-{}-{}-{}.png",
         options.size,
-        options.steps,
-        options.scheduler.cli_name(),
-        options.guidance,
-        options.seed
+        options.run.steps,
+        options.run.scheduler.cli_name(),
+        options.run.guidance,
+        options.run.seed
     ))
 }
 
@@ -332,26 +275,9 @@ type Figure = fn(&Figures) -> f64;
 
 fn main() {
     let options = or_exit(parse(), 2);
-    println!(
-        "model {} · {}² · {} steps · {} · guidance {} · {} threads · {} runs",
-        options.model.display(),
-        options.size,
-        options.steps,
-        options.scheduler.cli_name(),
-        options.guidance,
-        options.threads,
-        options.runs
-    );
-    // Ours first, in this process; the reference in its own process afterwards, so neither
-    // side's memory counts against the other.
+    options.run.describe(&format!("{}²", options.size));
     let ours = or_exit(ours(&options), 1);
-    let theirs = if options.skip_reference {
-        None
-    } else {
-        reference(&options)
-            .map_err(|err| eprintln!("reference skipped: {err}"))
-            .ok()
-    };
+    let theirs = unless_skipped(options.run.skip_reference, || reference(&options));
     header();
     let t = theirs.as_ref();
     let overall: [(&str, Figure, &str); 6] = [
@@ -387,20 +313,9 @@ fn main() {
             "s",
         );
     }
-    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
-    row(
-        "peak resident memory",
-        gib(ours.peak_rss),
-        t.map(|f| gib(f.peak_rss)),
-        "GiB",
-    );
+    memory_row("peak resident memory", ours.peak_rss, t.map(|f| f.peak_rss));
     if let Some(before) = ours.peak_rss_before_cache_write {
-        row(
-            "  before the cache write",
-            gib(before),
-            t.map(|f| gib(f.peak_rss)),
-            "GiB",
-        );
+        memory_row("  before the cache write", before, t.map(|f| f.peak_rss));
     }
     if let Some(took) = ours.cache_write {
         let second = ours.runs[1].as_secs_f64();
