@@ -543,21 +543,27 @@ mod tests {
             .collect()
     }
 
-    /// `picture` with the `hole` pixels painted `colour`.
-    fn damaged(picture: &[u8], hole: &[bool], colour: [u8; 3]) -> Vec<u8> {
-        let mut out = picture.to_vec();
-        for (pixel, _) in out.chunks_exact_mut(3).zip(hole).filter(|&(_, &h)| h) {
+    /// Stripes of `side`², the square hole `from..to` in both directions, and the stripes with
+    /// the hole's pixels painted `colour`.
+    fn striped_with_hole(
+        side: usize,
+        from: usize,
+        to: usize,
+        colour: [u8; 3],
+    ) -> (Vec<u8>, Vec<bool>, Vec<u8>) {
+        let truth = stripes(side);
+        let hole = square_hole(side, from, to);
+        let mut damaged = truth.clone();
+        for (pixel, _) in damaged.chunks_exact_mut(3).zip(&hole).filter(|&(_, &h)| h) {
             pixel.copy_from_slice(&colour);
         }
-        out
+        (truth, hole, damaged)
     }
 
     #[test]
     fn only_the_hole_changes_and_the_same_seed_fills_the_same() {
         let side = 64;
-        let truth = stripes(side);
-        let hole = square_hole(side, 20, 40);
-        let damaged = damaged(&truth, &hole, [255, 255, 255]);
+        let (_, hole, damaged) = striped_with_hole(side, 20, 40, [255, 255, 255]);
         let filled = fill(&damaged, side, side, &hole, 1);
         for (index, &h) in hole.iter().enumerate() {
             if !h {
@@ -573,9 +579,7 @@ mod tests {
     #[test]
     fn a_striped_texture_continues_through_the_hole() {
         let side = 96;
-        let truth = stripes(side);
-        let hole = square_hole(side, 30, 62);
-        let damaged = damaged(&truth, &hole, [0, 0, 0]);
+        let (truth, hole, damaged) = striped_with_hole(side, 30, 62, [0, 0, 0]);
         let filled = fill(&damaged, side, side, &hole, 7);
         // Most hole pixels get the truth's colour exactly or nearly: the stripes continue.
         let close = hole

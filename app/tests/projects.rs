@@ -402,6 +402,13 @@ fn refused(command: &mut Command) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Runs `command` with `--out out`; it must fail and write nothing there. Returns what it said.
+fn refused_writing_nothing(command: &mut Command, out: &Path) -> String {
+    let message = refused(command.arg("--out").arg(out));
+    assert!(!out.exists(), "nothing is written: {message}");
+    message
+}
+
 #[test]
 fn export_signs_content_credentials_that_verify_and_show_tampering() {
     let folder = tempfile::tempdir().expect("temporary folder");
@@ -736,20 +743,19 @@ fn project_grow_then_inpaint_outpaints_the_new_area_from_the_pictures_context() 
         }
     }
     // A project with no mask and no --mask is refused with what to do.
-    let message = refused(
+    let message = refused_writing_nothing(
         pentimento_at(folder.path())
             .args(["project", "inpaint"])
             .arg(&sketch_path)
             .arg("--model")
             .arg(tiny_inpaint_model())
-            .args(["--prompt", "x", "--out"])
-            .arg(folder.path().join("never.ora")),
+            .args(["--prompt", "x"]),
+        &folder.path().join("never.ora"),
     );
     assert!(
         message.contains("has no mask; give one with --mask"),
         "{message}"
     );
-    assert!(!folder.path().join("never.ora").exists());
 }
 
 #[test]
@@ -763,7 +769,7 @@ fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_not
         let mask_path = folder.path().join("mask.png");
         mask.save(&mask_path).expect("mask");
         let out = folder.path().join("out.ora");
-        let message = refused(
+        refused_writing_nothing(
             pentimento_at(folder.path())
                 .args(["project", "inpaint"])
                 .arg(&sketch_path)
@@ -771,11 +777,9 @@ fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_not
                 .arg(&mask_path)
                 .arg("--model")
                 .arg(tiny_inpaint_model())
-                .args(["--prompt", "x", "--out"])
-                .arg(&out),
-        );
-        assert!(!out.exists(), "nothing is written");
-        message
+                .args(["--prompt", "x"]),
+            &out,
+        )
     };
     let message = run(&image::GrayImage::from_pixel(32, 64, image::Luma([255])));
     assert!(
@@ -968,20 +972,18 @@ fn fill_continues_a_texture_with_no_model_and_refuses_a_wrong_mask() {
 
     let small = folder.path().join("small.png");
     image::GrayImage::new(64, 64).save(&small).expect("small");
-    let message = refused(
+    let message = refused_writing_nothing(
         pentimento_at(folder.path())
             .arg("fill")
             .arg(&picture)
             .arg("--mask")
-            .arg(&small)
-            .arg("--out")
-            .arg(folder.path().join("never.png")),
+            .arg(&small),
+        &folder.path().join("never.png"),
     );
     assert!(
         message.contains("the mask is 64×64 pixels but the picture is 128×128"),
         "{message}"
     );
-    assert!(!folder.path().join("never.png").exists());
 }
 
 #[test]

@@ -29,7 +29,7 @@ impl Run {
     /// The defaults: DDIM at guidance 7.5, seed 42, a thread per core, the reference run too.
     pub fn new(model: &str, steps: usize, runs: usize) -> Self {
         Self {
-            model: PathBuf::from(model),
+            model: given_folder(PathBuf::from(model)),
             steps,
             guidance: 7.5,
             scheduler: SchedulerKind::Ddim,
