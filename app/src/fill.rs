@@ -109,6 +109,13 @@ struct Level {
 }
 
 impl Level {
+    /// The positions to fill, in scan order.
+    fn targets(&self) -> Vec<u32> {
+        (0..(self.width * self.height) as u32)
+            .filter(|&p| self.target[p as usize])
+            .collect()
+    }
+
     fn from_bytes(rgb: &[u8], width: usize, height: usize, hole: &[bool]) -> Self {
         let colours = rgb
             .chunks_exact(3)
@@ -397,9 +404,7 @@ struct Nnf {
 impl Nnf {
     fn random(level: &Level, rng: &mut Rng) -> Self {
         let n = level.width * level.height;
-        let targets: Vec<u32> = (0..n as u32)
-            .filter(|&p| level.target[p as usize])
-            .collect();
+        let targets = level.targets();
         let mut source = vec![0_u32; n];
         let mut distance = vec![f32::MAX; n];
         for &p in &targets {
@@ -419,9 +424,7 @@ impl Nnf {
     fn upsampled(&self, level: &Level, rng: &mut Rng) -> Self {
         let n = level.width * level.height;
         let coarse_width = level.width.div_ceil(2);
-        let targets: Vec<u32> = (0..n as u32)
-            .filter(|&p| level.target[p as usize])
-            .collect();
+        let targets = level.targets();
         let mut source = vec![0_u32; n];
         let mut distance = vec![f32::MAX; n];
         for &p in &targets {
