@@ -19,7 +19,7 @@ use pentimento::app::Modal;
 use pentimento::dialogs::{DialogAnswer, DialogKind};
 use pentimento::document::compositor::unpremultiply;
 use pentimento::settings::FileDialogChoice;
-use pentimento_tests::{Sandbox, click_menu, discard_changes, window as start};
+use pentimento_tests::{Sandbox, click_menu, discard_changes, open_with_shortcut, window as start};
 
 /// A 200×100 window whose document has one change not saved yet: a new layer named "Ink".
 fn window_with_a_change(sandbox: &Sandbox) -> Harness<'static, PentimentoApp> {
@@ -90,11 +90,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     harness.run();
 
     // Ctrl+O on an untouched canvas opens the image as the document.
-    sandbox
-        .dialogs
-        .answer(DialogKind::OpenFile, Some(sketch.clone()));
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    open_with_shortcut(&mut harness, &sandbox, sketch.clone());
     let document = harness.state().document();
     assert_eq!((document.width(), document.height()), (96, 64));
     assert_eq!(document.layers().len(), 1);
@@ -153,9 +149,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     harness.get_by_label(notice.as_str());
 
     // Opening a damaged file over unsaved work: asked first, then refused; the work stays.
-    sandbox.dialogs.answer(DialogKind::OpenFile, Some(damaged));
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    open_with_shortcut(&mut harness, &sandbox, damaged);
     discard_changes(&mut harness);
     assert!(harness.state().modal().is_none());
     assert_eq!(
@@ -792,11 +786,7 @@ fn opening_a_signed_image_shows_its_credentials() {
     .expect("exported");
     let mut harness = start(sandbox.options());
     harness.run();
-    sandbox
-        .dialogs
-        .answer(DialogKind::OpenFile, Some(signed.clone()));
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    open_with_shortcut(&mut harness, &sandbox, signed.clone());
     assert!(
         matches!(harness.state().modal(), Some(Modal::Credentials { .. })),
         "{:?}",
@@ -815,9 +805,7 @@ fn opening_a_signed_image_shows_its_credentials() {
     // An image without credentials opens without the panel.
     let plain = sandbox.path("plain.png");
     write_image(&plain, 32, 32, 3);
-    sandbox.dialogs.answer(DialogKind::OpenFile, Some(plain));
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    open_with_shortcut(&mut harness, &sandbox, plain);
     assert!(
         harness.state().modal().is_none(),
         "{:?}",

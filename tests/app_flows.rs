@@ -15,8 +15,8 @@ use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, click_menu, drag_through, fixture_model, generate_and_wait, run_until,
-    snapshot_options, wait_for_model, window,
+    Sandbox, click_menu, drag_through, fix_generation, fixture_model, generate_and_wait,
+    open_with_shortcut, run_until, snapshot_options, wait_for_model, window,
 };
 
 /// Points along a line, every `step` pixels.
@@ -45,9 +45,12 @@ fn pixel(rgba: &[u8], width: u32, x: u32, y: u32) -> [u8; 4] {
     ]
 }
 
+/// The canvas size most flows paint on.
+const SMALL_CANVAS: [u32; 2] = [512, 384];
+
 fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
     pentimento::AppOptions {
-        document_size: [512, 384],
+        document_size: SMALL_CANVAS,
         ..sandbox.options()
     }
 }
@@ -212,17 +215,10 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
 fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     let sandbox = Sandbox::new();
     let saved = sandbox.path("flow.ora");
-    let mut harness = window(pentimento::AppOptions {
-        runtime: Some(LocateOptions::default()),
-        model: Some(fixture_model("tiny-sd-inpaint")),
-        ..small_canvas(&sandbox)
-    });
+    let mut harness = window(sandbox.with_model("tiny-sd-inpaint", SMALL_CANVAS));
+    fix_generation(&mut harness, 4, 3, 7);
     {
         let settings = harness.state_mut().settings_mut();
-        settings.generation.steps = 4;
-        settings.generation.count = 3;
-        settings.generation.seed = 7;
-        settings.generation.seed_locked = true;
         settings.tools.brush.color = [20, 90, 200];
         settings.tools.brush.size = 30.0;
         settings.tools.mask.size = 40.0;
@@ -539,13 +535,9 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     );
     assert!(!harness.state().document().has_unsaved_changes());
     let original = harness.state().document().snapshot();
-    sandbox
-        .dialogs
-        .answer(DialogKind::OpenFile, Some(saved.clone()));
     harness.state_mut().document_mut().clear_mask();
     harness.state_mut().document_mut().mark_saved();
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    open_with_shortcut(&mut harness, &sandbox, saved.clone());
     let reopened = harness.state().document();
     assert_eq!(harness.state().document_path(), Some(saved.as_path()));
     assert_eq!(reopened.layers().len(), original.layers().len());
@@ -751,17 +743,10 @@ fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
 #[test]
 fn the_variation_brush_paints_which_variation_shows_and_undoes() {
     let sandbox = Sandbox::new();
-    let mut harness = window(pentimento::AppOptions {
-        runtime: Some(LocateOptions::default()),
-        model: Some(fixture_model("tiny-sd-inpaint")),
-        ..small_canvas(&sandbox)
-    });
+    let mut harness = window(sandbox.with_model("tiny-sd-inpaint", SMALL_CANVAS));
+    fix_generation(&mut harness, 2, 2, 3);
     {
         let settings = harness.state_mut().settings_mut();
-        settings.generation.steps = 2;
-        settings.generation.count = 2;
-        settings.generation.seed = 3;
-        settings.generation.seed_locked = true;
         settings.tools.mask.size = 60.0;
         settings.tools.mask.hardness = 1.0;
         settings.tools.variation.size = 24.0;
@@ -852,12 +837,7 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
 #[test]
 fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
     let sandbox = Sandbox::new();
-    let mut harness = window(pentimento::AppOptions {
-        runtime: Some(LocateOptions::default()),
-        model: Some(fixture_model("tiny-sd-inpaint")),
-        document_size: [256, 192],
-        ..sandbox.options()
-    });
+    let mut harness = window(sandbox.with_model("tiny-sd-inpaint", [256, 192]));
     {
         let settings = harness.state_mut().settings_mut();
         settings.generation.steps = 2;
@@ -939,18 +919,8 @@ fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
 #[test]
 fn guidance_truncation_is_opt_in_and_labelled_in_the_log() {
     let sandbox = Sandbox::new();
-    let mut harness = window(pentimento::AppOptions {
-        runtime: Some(LocateOptions::default()),
-        model: Some(fixture_model("tiny-sd")),
-        ..small_canvas(&sandbox)
-    });
-    {
-        let settings = harness.state_mut().settings_mut();
-        settings.generation.steps = 5;
-        settings.generation.count = 1;
-        settings.generation.seed = 3;
-        settings.generation.seed_locked = true;
-    }
+    let mut harness = window(sandbox.with_model("tiny-sd", SMALL_CANVAS));
+    fix_generation(&mut harness, 5, 1, 3);
     wait_for_model(&mut harness);
     harness.get_by_label("Describe what to paint").click();
     harness.run();

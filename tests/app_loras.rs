@@ -6,9 +6,8 @@
 use egui::Key;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::settings::ChosenLora;
-use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, fixture_model, fixtures_dir, generate_and_wait, last_notice, snapshot_options,
+    Sandbox, fix_generation, fixtures_dir, generate_and_wait, last_notice, snapshot_options,
     wait_for_model, window,
 };
 
@@ -21,20 +20,9 @@ fn with_kohya_in_the_lora_folder(sandbox: &Sandbox) -> std::path::PathBuf {
 }
 
 fn ready_window(sandbox: &Sandbox) -> egui_kittest::Harness<'static, pentimento::PentimentoApp> {
-    let mut harness = window(pentimento::AppOptions {
-        runtime: Some(LocateOptions::default()),
-        model: Some(fixture_model("tiny-sd")),
-        document_size: [256, 192],
-        ..sandbox.options()
-    });
-    {
-        let generation = &mut harness.state_mut().settings_mut().generation;
-        generation.steps = 2;
-        generation.count = 1;
-        generation.seed = 5;
-        generation.seed_locked = true;
-        generation.prompt = "a harbour at dusk".to_owned();
-    }
+    let mut harness = window(sandbox.with_model("tiny-sd", [256, 192]));
+    fix_generation(&mut harness, 2, 1, 5);
+    harness.state_mut().settings_mut().generation.prompt = "a harbour at dusk".to_owned();
     wait_for_model(&mut harness);
     harness
 }

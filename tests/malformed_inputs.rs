@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::PentimentoApp;
@@ -14,7 +13,7 @@ use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::{LoadOptions, LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
 use pentimento_tests::corpus::{self, Case};
-use pentimento_tests::{Sandbox, click_menu, discard_changes, run_until};
+use pentimento_tests::{Sandbox, click_menu, discard_changes, open_with_shortcut, run_until};
 
 fn runtime() -> Arc<OnnxRuntime> {
     OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
@@ -174,18 +173,14 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
         click_menu(&mut harness, "File", "Add image as layer…");
         refused(&harness, case, &before);
         // …and as the document, over unsaved work.
-        sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
-        harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-        harness.run();
+        open_with_shortcut(&mut harness, &sandbox, path);
         discard_changes(&mut harness);
         refused(&harness, case, &before);
     }
 
     for (index, case) in corpus::project_cases().iter().enumerate() {
         let path = case.build(&folder(&scratch, "project", index));
-        sandbox.dialogs.answer(DialogKind::OpenFile, Some(path));
-        harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-        harness.run();
+        open_with_shortcut(&mut harness, &sandbox, path);
         harness.get_by_label("Discard changes").click();
         harness.run();
         let notice = refused(&harness, case, &before);

@@ -117,28 +117,14 @@ fn init_noise_reproduces_the_diffusers_golden() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let out = dir.path().join("golden.png");
     let golden = fixtures().join("goldens/txt2img-ddim");
-    let output = generate(&[
-        "--model",
-        &model("tiny-sd-optimum"),
-        "--prompt",
+    let output = golden_run(
+        "tiny-sd-optimum",
+        &golden,
         "a red apple on a wooden table",
-        "--width",
-        "64",
-        "--height",
-        "64",
-        "--steps",
-        "5",
-        "--scheduler",
         "ddim",
-        "--guidance",
-        "7.5",
-        "--seed",
-        "1234",
-        "--init-noise",
-        golden.join("noise.npy").to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+        &out,
+        &["--guidance", "7.5", "--seed", "1234"],
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let ours = image::open(&out).expect("png").to_rgb8();
     let theirs = image::open(golden.join("image.png"))
@@ -317,13 +303,21 @@ fn loras(name: &str) -> String {
         .into_owned()
 }
 
-/// The kohya golden's request, with `extra` arguments for the LoRA.
-fn lora_golden_run(out: &Path, prompt: &str, extra: &[&str]) -> Output {
-    let golden = fixtures().join("goldens/txt2img-euler-lora-kohya");
+/// A golden's 64×64, five-step request on the fixture `model_name`, starting from the golden's
+/// noise, with `extra` arguments.
+fn golden_run(
+    model_name: &str,
+    golden: &Path,
+    prompt: &str,
+    scheduler: &str,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
     let noise = golden.join("noise.npy");
+    let model = model(model_name);
     let mut args = vec![
         "--model",
-        "",
+        &model,
         "--prompt",
         prompt,
         "--width",
@@ -333,16 +327,20 @@ fn lora_golden_run(out: &Path, prompt: &str, extra: &[&str]) -> Output {
         "--steps",
         "5",
         "--scheduler",
-        "euler",
+        scheduler,
         "--init-noise",
         noise.to_str().expect("utf-8"),
         "--out",
         out.to_str().expect("utf-8"),
     ];
-    let model = model("tiny-sd");
-    args[1] = &model;
     args.extend_from_slice(extra);
     generate(&args)
+}
+
+/// The kohya golden's request, with `extra` arguments for the LoRA.
+fn lora_golden_run(out: &Path, prompt: &str, extra: &[&str]) -> Output {
+    let golden = fixtures().join("goldens/txt2img-euler-lora-kohya");
+    golden_run("tiny-sd", &golden, prompt, "euler", out, extra)
 }
 
 #[test]

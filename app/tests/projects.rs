@@ -551,6 +551,44 @@ fn tiny_inpaint_model() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models/tiny-sd-inpaint")
 }
 
+/// `pentimento project inpaint PROJECT [--mask MASK] --model tiny-sd-inpaint`, at home in `home`.
+fn project_inpaint(home: &Path, project: &Path, mask: Option<&Path>) -> Command {
+    let mut command = pentimento_at(home);
+    command.args(["project", "inpaint"]).arg(project);
+    if let Some(mask) = mask {
+        command.arg("--mask").arg(mask);
+    }
+    command.arg("--model").arg(tiny_inpaint_model());
+    command
+}
+
+/// Every pixel of `document` where `generated(x, y)` shows a generation; every other one shows
+/// `sketch`'s pixel, untouched.
+fn assert_generated_only_where(
+    document: &Document,
+    sketch: &image::RgbImage,
+    generated: impl Fn(u32, u32) -> bool,
+) {
+    let (composite, provenance) = document.composite(&document.bounds());
+    let straight = unpremultiply(&composite);
+    let width = document.width();
+    for y in 0..document.height() {
+        for x in 0..width {
+            let index = (y * width + x) as usize;
+            if generated(x, y) {
+                assert_eq!(provenance[index], Provenance::Generated, "({x}, {y})");
+            } else {
+                assert_eq!(provenance[index], Provenance::Hand, "({x}, {y})");
+                assert_eq!(
+                    &straight[index * 4..index * 4 + 3],
+                    &sketch.get_pixel(x, y).0,
+                    "({x}, {y})"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
     let folder = tempfile::tempdir().expect("temporary folder");
@@ -568,13 +606,7 @@ fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
     mask.save(&mask_path).expect("mask");
     let out = folder.path().join("inpainted.ora");
     succeeds(
-        pentimento_at(folder.path())
-            .args(["project", "inpaint"])
-            .arg(&sketch_path)
-            .arg("--mask")
-            .arg(&mask_path)
-            .arg("--model")
-            .arg(tiny_inpaint_model())
+        project_inpaint(folder.path(), &sketch_path, Some(&mask_path))
             .args(["--prompt", "a red door", "--seed", "5", "--steps", "2"])
             .args(["--count", "2", "--accept", "1", "--out"])
             .arg(&out),
@@ -611,23 +643,7 @@ fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
     assert_eq!(record.region, PixelRect::new(0, 0, 94, 80));
     assert_eq!(generative.region, record.region);
     // The artist's pixels outside the mask are untouched; inside, the generation shows.
-    let (composite, provenance) = document.composite(&document.bounds());
-    let straight = unpremultiply(&composite);
-    for y in 0..height {
-        for x in 0..width {
-            let index = (y * width + x) as usize;
-            if inside(x, y) {
-                assert_eq!(provenance[index], Provenance::Generated, "({x}, {y})");
-            } else {
-                assert_eq!(provenance[index], Provenance::Hand, "({x}, {y})");
-                assert_eq!(
-                    &straight[index * 4..index * 4 + 3],
-                    &sketch.get_pixel(x, y).0,
-                    "({x}, {y})"
-                );
-            }
-        }
-    }
+    assert_generated_only_where(&document, &sketch, inside);
     // The layer kept the artist's pixels it was generated over: colour match works on it, and
     // the project keeps both (a reopened project shows the same pixels).
     assert!(generative.can_match_colour());
@@ -715,41 +731,24 @@ fn project_grow_then_inpaint_outpaints_the_new_area_from_the_pictures_context() 
     // Inpainting with the project's own mask paints the new area.
     let out = folder.path().join("outpainted.ora");
     succeeds(
-        pentimento_at(folder.path())
-            .args(["project", "inpaint"])
-            .arg(&grown)
-            .arg("--model")
-            .arg(tiny_inpaint_model())
+        project_inpaint(folder.path(), &grown, None)
             .args(["--prompt", "more of the same", "--steps", "2", "--out"])
             .arg(&out),
     );
     let document = ora::open(&out).expect("opens");
-    let (composite, provenance) = document.composite(&document.bounds());
+    assert_eq!((document.width(), document.height()), (96, 64));
+    assert_generated_only_where(&document, &sketch, |x, _| x >= 56);
+    let (composite, _) = document.composite(&document.bounds());
     let straight = unpremultiply(&composite);
     for y in 0..64 {
-        for x in 0..96 {
+        for x in 56..96 {
             let index = (y * 96 + x) as usize;
-            if x >= 56 {
-                assert_eq!(provenance[index], Provenance::Generated, "({x}, {y})");
-                assert_eq!(straight[index * 4 + 3], 255, "opaque ({x}, {y})");
-            } else {
-                assert_eq!(provenance[index], Provenance::Hand, "({x}, {y})");
-                assert_eq!(
-                    &straight[index * 4..index * 4 + 3],
-                    &sketch.get_pixel(x, y).0,
-                    "({x}, {y})"
-                );
-            }
+            assert_eq!(straight[index * 4 + 3], 255, "opaque ({x}, {y})");
         }
     }
     // A project with no mask and no --mask is refused with what to do.
     let message = refused_writing_nothing(
-        pentimento_at(folder.path())
-            .args(["project", "inpaint"])
-            .arg(&sketch_path)
-            .arg("--model")
-            .arg(tiny_inpaint_model())
-            .args(["--prompt", "x"]),
+        project_inpaint(folder.path(), &sketch_path, None).args(["--prompt", "x"]),
         &folder.path().join("never.ora"),
     );
     assert!(
@@ -770,14 +769,7 @@ fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_not
         mask.save(&mask_path).expect("mask");
         let out = folder.path().join("out.ora");
         refused_writing_nothing(
-            pentimento_at(folder.path())
-                .args(["project", "inpaint"])
-                .arg(&sketch_path)
-                .arg("--mask")
-                .arg(&mask_path)
-                .arg("--model")
-                .arg(tiny_inpaint_model())
-                .args(["--prompt", "x"]),
+            project_inpaint(folder.path(), &sketch_path, Some(&mask_path)).args(["--prompt", "x"]),
             &out,
         )
     };
@@ -886,21 +878,8 @@ fn imported_images_are_ingredients_that_keep_their_own_credentials() {
         "{lines:?}"
     );
     // A c2pa.placed action per ingredient, linked to it.
-    let placed: Vec<&serde_json::Value> = active["assertions"]
-        .as_array()
-        .expect("assertions")
-        .iter()
-        .filter(|assertion| {
-            assertion["label"]
-                .as_str()
-                .is_some_and(|label| label.starts_with("c2pa.actions"))
-        })
-        .flat_map(|assertion| {
-            assertion["data"]["actions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-        })
+    let placed: Vec<serde_json::Value> = actions_of(active)
+        .into_iter()
         .filter(|action| action["action"] == "c2pa.placed")
         .collect();
     assert_eq!(placed.len(), 2, "{placed:?}");

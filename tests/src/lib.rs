@@ -71,6 +71,17 @@ impl Sandbox {
         }
     }
 
+    /// App options that load the fixture model `model` on ONNX Runtime into a canvas of
+    /// `document_size`.
+    pub fn with_model(&self, model: &str, document_size: [u32; 2]) -> pentimento::AppOptions {
+        pentimento::AppOptions {
+            runtime: Some(pentimento_inference::LocateOptions::default()),
+            model: Some(fixture_model(model)),
+            document_size,
+            ..self.options()
+        }
+    }
+
     /// A path inside the sandbox.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -81,6 +92,33 @@ impl Default for Sandbox {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Ctrl+O with the open dialog answering `path`, and one frame.
+pub fn open_with_shortcut(
+    harness: &mut Harness<'static, PentimentoApp>,
+    sandbox: &Sandbox,
+    path: PathBuf,
+) {
+    sandbox
+        .dialogs
+        .answer(pentimento::dialogs::DialogKind::OpenFile, Some(path));
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    harness.run();
+}
+
+/// A reproducible run: `steps` steps, `count` variations, the seed locked at `seed`.
+pub fn fix_generation(
+    harness: &mut Harness<'static, PentimentoApp>,
+    steps: usize,
+    count: usize,
+    seed: u32,
+) {
+    let generation = &mut harness.state_mut().settings_mut().generation;
+    generation.steps = steps;
+    generation.count = count;
+    generation.seed = seed;
+    generation.seed_locked = true;
 }
 
 /// One of two versions of a small painted document (`version` 0 or 1), saved over and over by

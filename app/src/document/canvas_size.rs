@@ -220,13 +220,8 @@ mod tests {
             )
             .expect("paints");
         let region = PixelRect::new(100, 50, 100, 100);
-        let generated = document.add_generative_layer(
-            "Gen 1 · seed 1",
-            region,
-            vec![40; 100 * 100 * 3],
-            vec![255; 100 * 100],
-            1,
-        );
+        let generated =
+            crate::document::tests::flat_generation(&mut document, "Gen 1 · seed 1", region, 40);
         let before = document.composite(&document.bounds());
         let steps = document.history().undo_depth();
 

@@ -10,6 +10,17 @@ use super::layer::LayerProperties;
 use super::tiles::PixelRect;
 use super::*;
 
+/// A generative layer of one grey over all of `region`, fully masked (generation 1).
+pub(super) fn flat_generation(
+    document: &mut Document,
+    name: &str,
+    region: PixelRect,
+    grey: u8,
+) -> LayerId {
+    let pixels = region.width() as usize * region.height() as usize;
+    document.add_generative_layer(name, region, vec![grey; pixels * 3], vec![255; pixels], 1)
+}
+
 fn point(x: f32, y: f32) -> StrokePoint {
     StrokePoint::new(x, y)
 }
@@ -378,13 +389,7 @@ fn moving_a_layer_is_one_undo_step_and_loses_nothing_while_dragging() {
     let err = document.begin_move(layer).expect_err("locked");
     assert!(err.to_string().contains("is locked"), "{err}");
     let region = PixelRect::new(0, 0, 64, 64);
-    let generated = document.add_generative_layer(
-        "Generation 1",
-        region,
-        vec![9; 64 * 64 * 3],
-        vec![255; 64 * 64],
-        1,
-    );
+    let generated = flat_generation(&mut document, "Generation 1", region, 9);
     let err = document.begin_move(generated).expect_err("generative");
     assert!(
         err.to_string().contains("stays where it was generated"),

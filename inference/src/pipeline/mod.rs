@@ -269,6 +269,21 @@ pub struct RemoteModel {
     pub pool: Arc<crate::remote::Pool>,
 }
 
+/// What loading a model (local or remote) puts together before [`StableDiffusion`] exists.
+struct Parts {
+    folder: ModelFolder,
+    conventions: Conventions,
+    tokenizer: ClipTokenizer,
+    scheduler: (SchedulerConfig, Vec<PipelineAdjustment>),
+    text_encoder: LoadedComponent,
+    unet: LoadedComponent,
+    vae_decoder: LoadedComponent,
+    provider: ProviderReport,
+    size_multiple: u32,
+    cache_uses: Vec<(Component, CacheUse)>,
+    remote: Option<RemoteModel>,
+}
+
 impl std::fmt::Debug for StableDiffusion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StableDiffusion")
@@ -292,8 +307,7 @@ impl StableDiffusion {
         }
         let folder = ModelFolder::open(root)?;
         crate::model::roles::check_roles(&folder)?;
-        let (tokenizer, (scheduler_config, scheduler_adjustments)) =
-            tokenizer_and_scheduler(&folder)?;
+        let (tokenizer, scheduler) = tokenizer_and_scheduler(&folder)?;
 
         // The UNet first: it decides the provider for the rest.
         let unet_files = required(&folder, Component::Unet)?;
@@ -322,26 +336,48 @@ impl StableDiffusion {
             .unwrap_or(3)
             .min(6);
         let size_multiple = VAE_FACTOR << downsamplings;
-        Ok(Self {
-            folder,
-            conventions,
-            tokenizer,
+        Ok(Self::from_parts(
+            Parts {
+                folder,
+                conventions,
+                tokenizer,
+                scheduler,
+                text_encoder,
+                unet,
+                vae_decoder,
+                provider,
+                size_multiple,
+                cache_uses,
+                remote: None,
+            },
+            runtime,
+            options,
+        ))
+    }
+
+    /// A freshly loaded pipeline: no VAE encoder yet, no LoRAs, no times measured.
+    fn from_parts(parts: Parts, runtime: Arc<OnnxRuntime>, options: LoadOptions) -> Self {
+        let (scheduler_config, scheduler_adjustments) = parts.scheduler;
+        Self {
+            folder: parts.folder,
+            conventions: parts.conventions,
+            tokenizer: parts.tokenizer,
             scheduler_config,
             scheduler_adjustments,
-            text_encoder: Some(text_encoder),
-            unet: Some(unet),
-            vae_decoder,
+            text_encoder: Some(parts.text_encoder),
+            unet: Some(parts.unet),
+            vae_decoder: parts.vae_decoder,
             vae_encoder: None,
             runtime,
             options,
-            provider,
-            size_multiple,
+            provider: parts.provider,
+            size_multiple: parts.size_multiple,
             times: SessionTimes::default(),
-            cache_uses,
+            cache_uses: parts.cache_uses,
             cache_work_taken: Vec::new(),
             loras: loras::LoraState::default(),
-            remote: None,
-        })
+            remote: parts.remote,
+        }
     }
 
     /// Loads a remote model: a client folder with a tokenizer, a scheduler and `remote.json`
@@ -383,8 +419,7 @@ impl StableDiffusion {
         pool.probe_all(&served)?;
         let remote = RemoteModel { config, pool };
         let folder = remote_folder(root)?;
-        let (tokenizer, (scheduler_config, scheduler_adjustments)) =
-            tokenizer_and_scheduler(&folder)?;
+        let (tokenizer, scheduler) = tokenizer_and_scheduler(&folder)?;
         let text_encoder = remote.component(Component::TextEncoder)?;
         let unet = remote.component(Component::Unet)?;
         let vae_decoder = remote.component(Component::VaeDecoder)?;
@@ -399,30 +434,27 @@ impl StableDiffusion {
         .into_iter()
         .map(|component| (component, CacheUse::Unused("served remotely".to_owned())))
         .collect();
-        Ok(Self {
-            folder,
-            conventions,
-            tokenizer,
-            scheduler_config,
-            scheduler_adjustments,
-            text_encoder: Some(text_encoder),
-            unet: Some(unet),
-            vae_decoder,
-            vae_encoder: None,
+        Ok(Self::from_parts(
+            Parts {
+                folder,
+                conventions,
+                tokenizer,
+                scheduler,
+                text_encoder,
+                unet,
+                vae_decoder,
+                provider: ProviderReport {
+                    requested: ProviderChoice::Cpu,
+                    active: ProviderChoice::Cpu,
+                    skipped: Vec::new(),
+                },
+                size_multiple,
+                cache_uses,
+                remote: Some(remote),
+            },
             runtime,
             options,
-            provider: ProviderReport {
-                requested: ProviderChoice::Cpu,
-                active: ProviderChoice::Cpu,
-                skipped: Vec::new(),
-            },
-            size_multiple,
-            times: SessionTimes::default(),
-            cache_uses,
-            cache_work_taken: Vec::new(),
-            loras: loras::LoraState::default(),
-            remote: Some(remote),
-        })
+        ))
     }
 
     /// The servers and description of a remote model; `None` when it runs on this computer.

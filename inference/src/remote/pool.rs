@@ -256,35 +256,45 @@ impl Pool {
         Ok(self.status())
     }
 
+    /// `call` on a copy of `server`'s client, cut off after [`PROBE_TIMEOUT`] (the outer `Err`).
+    fn within_probe_time<T, F>(
+        &self,
+        server: &Server,
+        call: impl FnOnce(Client) -> F,
+    ) -> Result<Result<T, Status>, tokio::time::error::Elapsed>
+    where
+        F: Future<Output = Result<T, Status>>,
+    {
+        let future = call(server.client.clone());
+        self.runtime
+            .block_on(async move { tokio::time::timeout(PROBE_TIMEOUT, future).await })
+    }
+
     fn probe(&self, server: &Server, models: &[String]) -> Result<(), Failure> {
-        let mut client = server.client.clone();
         let models = models.to_vec();
-        let result = self.runtime.block_on(async move {
-            tokio::time::timeout(PROBE_TIMEOUT, async move {
+        let result = self.within_probe_time(server, |mut client| async move {
+            let ready = client
+                .server_ready(proto::ServerReadyRequest {})
+                .await?
+                .into_inner()
+                .ready;
+            if !ready {
+                return Ok(Some("is starting or stopping (not ready)".to_owned()));
+            }
+            for model in models {
                 let ready = client
-                    .server_ready(proto::ServerReadyRequest {})
+                    .model_ready(proto::ModelReadyRequest {
+                        name: model.clone(),
+                        version: String::new(),
+                    })
                     .await?
                     .into_inner()
                     .ready;
                 if !ready {
-                    return Ok(Some("is starting or stopping (not ready)".to_owned()));
+                    return Ok(Some(format!("has the model {model} not loaded")));
                 }
-                for model in models {
-                    let ready = client
-                        .model_ready(proto::ModelReadyRequest {
-                            name: model.clone(),
-                            version: String::new(),
-                        })
-                        .await?
-                        .into_inner()
-                        .ready;
-                    if !ready {
-                        return Ok(Some(format!("has the model {model} not loaded")));
-                    }
-                }
-                Ok::<_, Status>(None)
-            })
-            .await
+            }
+            Ok::<_, Status>(None)
         });
         match result {
             Err(_) => Err(Failure::Retry(format!(
@@ -307,13 +317,12 @@ impl Pool {
     ) -> Result<(String, proto::ModelMetadataResponse), RemoteError> {
         let mut tried = Vec::new();
         for server in &self.servers {
-            let mut client = server.client.clone();
             let request = proto::ModelMetadataRequest {
                 name: model.to_owned(),
                 version: String::new(),
             };
-            let result = self.runtime.block_on(async move {
-                tokio::time::timeout(PROBE_TIMEOUT, client.model_metadata(request)).await
+            let result = self.within_probe_time(server, |mut client| async move {
+                client.model_metadata(request).await
             });
             let reason = match result {
                 Ok(Ok(response)) => {
@@ -363,13 +372,12 @@ impl Pool {
     pub fn statistics(&self, model: &str) -> Vec<(String, proto::ModelStatistics)> {
         let mut all = Vec::new();
         for server in &self.servers {
-            let mut client = server.client.clone();
             let request = proto::ModelStatisticsRequest {
                 name: model.to_owned(),
                 version: String::new(),
             };
-            let result = self.runtime.block_on(async move {
-                tokio::time::timeout(PROBE_TIMEOUT, client.model_statistics(request)).await
+            let result = self.within_probe_time(server, |mut client| async move {
+                client.model_statistics(request).await
             });
             if let Ok(Ok(response)) = result {
                 for stats in response.into_inner().model_stats {
