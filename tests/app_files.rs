@@ -19,7 +19,9 @@ use pentimento::app::Modal;
 use pentimento::dialogs::{DialogAnswer, DialogKind};
 use pentimento::document::compositor::unpremultiply;
 use pentimento::settings::FileDialogChoice;
-use pentimento_tests::{Sandbox, click_menu, discard_changes, open_with_shortcut, window as start};
+use pentimento_tests::{
+    Sandbox, click, click_menu, discard_changes, open_with_shortcut, window as start,
+};
 
 /// A 200×100 window whose document has one change not saved yet: a new layer named "Ink".
 fn window_with_a_change(sandbox: &Sandbox) -> Harness<'static, PentimentoApp> {
@@ -164,8 +166,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
         .dialogs
         .answer(DialogKind::ExportPng, Some(exported.clone()));
     click_menu(&mut harness, "File", "Export…");
-    harness.get_by_label("Export…").click();
-    harness.run();
+    click(&mut harness, "Export…");
     let document = harness.state().document();
     let (composite, _) = document.composite(&document.bounds());
     let decoder = png::Decoder::new(BufReader::new(
@@ -221,8 +222,7 @@ fn closing_with_unsaved_changes_asks_first() {
     request_close(&mut harness);
     assert_eq!(harness.state().modal(), Some(&Modal::ConfirmQuit));
     harness.get_by_label("Save changes before closing?");
-    harness.get_by_label("Cancel").click();
-    harness.run();
+    click(&mut harness, "Cancel");
     assert!(harness.state().modal().is_none(), "Cancel keeps working");
     assert_eq!(harness.state().document().layers().len(), 2);
 
@@ -230,8 +230,7 @@ fn closing_with_unsaved_changes_asks_first() {
     sandbox
         .dialogs
         .answer(DialogKind::SaveProject, Some(project.clone()));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
     assert!(project.is_file(), "Save wrote the project before closing");
     let saved = pentimento::io::ora::open(&project).expect("reopens");
     assert_eq!(saved.layers()[1].properties.name, "Ink");
@@ -266,8 +265,7 @@ fn a_killed_session_is_recovered_from_its_autosave() {
     harness.run();
     assert!(matches!(harness.state().modal(), Some(Modal::Recover(_))));
     harness.get_by_label("Recover your work?");
-    harness.get_by_label("Recover").click();
-    harness.run();
+    click(&mut harness, "Recover");
     let document = harness.state().document();
     assert_eq!((document.width(), document.height()), (320, 240));
     let (composite, _) = document.composite(&document.bounds());
@@ -289,8 +287,7 @@ fn a_killed_session_is_recovered_from_its_autosave() {
     let mut harness = start(sandbox.options());
     harness.run();
     assert!(matches!(harness.state().modal(), Some(Modal::Recover(_))));
-    harness.get_by_label("Discard").click();
-    harness.run();
+    click(&mut harness, "Discard");
     assert!(harness.state().modal().is_none());
     assert_eq!(harness.state().document().width(), 1024, "a fresh canvas");
     let aside: Vec<PathBuf> = std::fs::read_dir(folders.autosave_dir())
@@ -312,8 +309,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
     let sandbox = Sandbox::new();
     let settings_file = sandbox.folders().settings_file();
     let type_into = |harness: &mut Harness<'static, PentimentoApp>, label: &str, text: &str| {
-        harness.get_by_label(label).click();
-        harness.run();
+        click(harness, label);
         harness.get_by_label(label).type_text(text);
         harness.run();
     };
@@ -367,8 +363,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
         .collect();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(std::fs::read_to_string(&kept[0]).expect("read"), damaged);
-    harness.get_by_label("Dismiss").click();
-    harness.run();
+    click(&mut harness, "Dismiss");
     assert!(
         harness
             .query_by_label_contains("could not be read")
@@ -410,8 +405,7 @@ fn two_windows_never_touch_each_others_autosave() {
         Some(Modal::Recover(recovery)) => assert_eq!(recovery.path, first_file),
         other => panic!("expected the first window's autosave to be offered: {other:?}"),
     }
-    third.get_by_label("Recover").click();
-    third.run();
+    click(&mut third, "Recover");
     let layers = third.state().document().layers();
     assert_eq!(layers.last().expect("a layer").properties.name, "Ink");
     assert_eq!(
@@ -450,11 +444,9 @@ fn several_crashed_windows_are_offered_one_after_another() {
         other => panic!("expected a recovery question: {other:?}"),
     };
     assert_eq!(offered(&harness), pending[0].path);
-    harness.get_by_label("Discard").click();
-    harness.run();
+    click(&mut harness, "Discard");
     assert_eq!(offered(&harness), pending[1].path, "then the other one");
-    harness.get_by_label("Recover").click();
-    harness.run();
+    click(&mut harness, "Recover");
     assert!(harness.state().modal().is_none());
     let recovered = pentimento::io::ora::open(&pending[1].path).expect("opens");
     let document = harness.state().document();
@@ -467,8 +459,7 @@ fn several_crashed_windows_are_offered_one_after_another() {
 
 /// Types `text` into the field labelled `label` (replacing what it holds).
 fn fill(harness: &mut Harness<'static, PentimentoApp>, label: &str, text: &str) {
-    harness.get_by_label(label).click();
-    harness.run();
+    click(harness, label);
     harness.get_by_label(label).set_text_value_accesskit(text);
     harness.run();
 }
@@ -518,15 +509,13 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
 
     // A typed location, then a name without its extension.
     fill(&mut harness, "Location", &work.display().to_string());
-    harness.get_by_label("Go").click();
-    harness.run();
+    click(&mut harness, "Go");
     assert_eq!(
         harness.state().file_browser().expect("still open").folder(),
         work
     );
     fill(&mut harness, "File name", "sketch");
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
     let project = work.join("sketch.ora");
     assert!(project.is_file(), "saved through the own dialog");
     assert!(harness.state().file_browser().is_none(), "and it closed");
@@ -542,11 +531,9 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
     harness.run();
     assert_eq!(harness.state().file_browser().expect("open").folder(), work);
     let before = std::fs::metadata(&project).expect("saved").modified().ok();
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
     harness.get_by_label("sketch.ora already exists. Replace it?");
-    harness.get_by_label("Replace").click();
-    harness.run();
+    click(&mut harness, "Replace");
     assert!(harness.state().file_browser().is_none());
     assert!(
         std::fs::metadata(&project)
@@ -572,10 +559,8 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
         work,
         "it starts where the last file was chosen"
     );
-    harness.get_by_label("🗋 sketch.ora").click();
-    harness.run();
-    harness.get_by_label("Open").click();
-    harness.run();
+    click(&mut harness, "🗋 sketch.ora");
+    click(&mut harness, "Open");
     discard_changes(&mut harness);
     let reopened = harness.state().document();
     assert_eq!(
@@ -604,8 +589,7 @@ fn cancelling_the_own_dialog_changes_nothing_and_says_so() {
     harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
     harness.run();
     assert!(harness.state().file_browser().is_some());
-    harness.get_by_label("Cancel").click();
-    harness.run();
+    click(&mut harness, "Cancel");
     assert!(harness.state().file_browser().is_none());
     assert!(harness.state().document_path().is_none());
     assert!(
@@ -629,22 +613,18 @@ fn a_model_folder_is_added_through_the_own_dialog() {
     let mut harness = start(sandbox.options());
     harness.run();
     harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
-    harness.get_by_label("Models…").click();
-    harness.run();
-    harness.get_by_label("Add folder…").click();
-    harness.run();
+    click(&mut harness, "Models…");
+    click(&mut harness, "Add folder…");
     assert_eq!(
         harness.state().file_browser().expect("open").kind(),
         DialogKind::ModelFolder
     );
     let model = pentimento_tests::fixture_model("tiny-sd");
     fill(&mut harness, "Location", &model.display().to_string());
-    harness.get_by_label("Go").click();
-    harness.run();
+    click(&mut harness, "Go");
     // The folder's files are listed for orientation.
     harness.get_by_label("🗋 model_index.json");
-    harness.get_by_label("Choose this folder").click();
-    harness.run();
+    click(&mut harness, "Choose this folder");
     assert!(harness.state().file_browser().is_none());
     assert_eq!(
         harness.state().modal(),
@@ -682,8 +662,7 @@ fn a_typed_path_opens_the_file_at_once() {
     harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
     harness.run();
     fill(&mut harness, "Location", &image.display().to_string());
-    harness.get_by_label("Go").click();
-    harness.run();
+    click(&mut harness, "Go");
     assert!(
         harness.state().file_browser().is_none(),
         "the dialog closed"
@@ -710,8 +689,7 @@ fn settings_sign_exports_in_the_artists_name_and_export_the_local_root() {
         .get_by_label("Your name in exports' Content Credentials")
         .type_text("Ada Painter");
     harness.run();
-    harness.get_by_label("Allowed").click();
-    harness.run();
+    click(&mut harness, "Allowed");
     assert_eq!(harness.state().settings().artist_name, "Ada Painter");
     assert_eq!(
         harness.state().settings().training,
@@ -752,8 +730,7 @@ fn settings_take_the_artists_own_certificate() {
     sandbox
         .dialogs
         .answer(DialogKind::OpenKey, Some(elsewhere.join("signing-key.pem")));
-    harness.get_by_label("Use my own certificate…").click();
-    harness.run();
+    click(&mut harness, "Use my own certificate…");
     let notice = pentimento_tests::last_notice(&harness);
     assert_eq!(
         notice,
@@ -798,8 +775,7 @@ fn opening_a_signed_image_shows_its_credentials() {
         "credentials   Valid, signer not on a trust list (a local identity reads so until its root is trusted)",
     );
     harness.get_by_label("signed by     Ada Painter");
-    harness.get_by_label("Close").click();
-    harness.run();
+    click(&mut harness, "Close");
     assert!(harness.state().modal().is_none());
 
     // An image without credentials opens without the panel.
@@ -833,22 +809,19 @@ fn the_export_dialog_chooses_format_quality_prompts_and_training_for_one_export(
     harness.get_by_label(
         "The flattened picture: 38.1% painted by hand, 61.9% generated, 0.0% generated then painted over.",
     );
-    harness.get_by_label("JPEG").click();
-    harness.run();
+    click(&mut harness, "JPEG");
     harness.run();
     assert!(
         harness.query_all_by_label("Quality").next().is_some(),
         "JPEG offers a quality"
     );
     harness.get_by_label("Show the prompts").click();
-    harness.get_by_label("Allowed").click();
-    harness.run();
+    click(&mut harness, "Allowed");
     let exported = sandbox.path("picture.jpg");
     sandbox
         .dialogs
         .answer(DialogKind::ExportJpeg, Some(exported.clone()));
-    harness.get_by_label("Export…").click();
-    harness.run();
+    click(&mut harness, "Export…");
     assert!(harness.state().modal().is_none());
     assert_eq!(
         pentimento_tests::last_notice(&harness),
@@ -879,18 +852,15 @@ fn the_export_dialog_chooses_format_quality_prompts_and_training_for_one_export(
 
     // Without credentials, a name without an extension gets the format's.
     click_menu(&mut harness, "File", "Export…");
-    harness.get_by_label("WebP (lossless)").click();
-    harness.run();
-    harness.get_by_label("Sign Content Credentials").click();
-    harness.run();
+    click(&mut harness, "WebP (lossless)");
+    click(&mut harness, "Sign Content Credentials");
     harness.get_by_label(
         "Without Content Credentials nothing in the file proves which parts you painted and which were generated.",
     );
     sandbox
         .dialogs
         .answer(DialogKind::ExportWebp, Some(sandbox.path("unsigned")));
-    harness.get_by_label("Export…").click();
-    harness.run();
+    click(&mut harness, "Export…");
     assert_eq!(
         pentimento_tests::last_notice(&harness),
         "Exported unsigned.webp without Content Credentials."

@@ -15,7 +15,7 @@ use pentimento::document::layer::LayerContent;
 use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, click_menu, drag_through, fix_generation, fixture_model, generate_and_wait,
+    Sandbox, click, click_menu, drag_through, fix_generation, fixture_model, generate_and_wait,
     open_with_shortcut, run_until, snapshot_options, wait_for_model, window,
 };
 
@@ -120,8 +120,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     let mut harness = window(small_canvas(&sandbox));
     harness.run();
     hard_brush(&mut harness, [200, 40, 30]);
-    harness.get_by_label("Brush").click();
-    harness.run();
+    click(&mut harness, "Brush");
     let layer = harness.state().active_layer().expect("a layer");
     // The layer panel's thumbnail (64 × 48 for this 512 × 384 canvas), premultiplied.
     let thumbnail = |harness: &Harness<'static, PentimentoApp>| {
@@ -227,8 +226,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     wait_for_model(&mut harness);
 
     // The artist's drawing: a line across the canvas.
-    harness.get_by_label("Brush").click();
-    harness.run();
+    click(&mut harness, "Brush");
     drag_through(&mut harness, &line((40.0, 190.0), (470.0, 190.0), 10.0));
     let painted_before = harness.state().document().layers()[0]
         .pixels()
@@ -236,8 +234,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     let (before, provenance_before) = composite(harness.state().document());
 
     // A mask over the middle of the line.
-    harness.get_by_label("Mask brush").click();
-    harness.run();
+    click(&mut harness, "Mask brush");
     drag_through(&mut harness, &line((200.0, 160.0), (300.0, 220.0), 8.0));
     let document = harness.state().document();
     let mask = document.mask().read_rect(&document.bounds());
@@ -247,8 +244,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         "most of the canvas is outside the mask"
     );
 
-    harness.get_by_label("Describe what to paint").click();
-    harness.run();
+    click(&mut harness, "Describe what to paint");
     harness
         .get_by_label("Describe what to paint")
         .type_text("a red flower");
@@ -292,8 +288,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     );
     harness.key_press(Key::ArrowRight);
     harness.run();
-    harness.get_by_label("Accept").click();
-    harness.run();
+    click(&mut harness, "Accept");
 
     let document = harness.state().document();
     assert_eq!(document.layers().len(), 2, "accepting adds one layer");
@@ -356,8 +351,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     assert_eq!(generative.variations.len(), 3);
     assert_eq!(generative.selected, 1);
     harness.get_by_label("2 of 3");
-    harness.get_by_label("Next").click();
-    harness.run();
+    click(&mut harness, "Next");
     let document = harness.state().document();
     assert_eq!(document.generation_log.len(), 1, "no new generation");
     assert_eq!(document.layers()[1].properties.name, "Gen 1 · seed 9");
@@ -427,8 +421,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     // Colour match is live too: Local corrects the generation where it meets the artist's
     // pixels, at once and without a new job, nothing outside where the layer shows changes,
     // and one undo takes it back.
-    harness.get_by_label("Local").click();
-    harness.run();
+    click(&mut harness, "Local");
     let document = harness.state().document();
     let LayerContent::Generative(generative) = &document.layers()[1].content else {
         panic!("still generative");
@@ -465,32 +458,25 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     );
 
     // The provenance overlay and the layer's panel, as the artist sees them.
-    harness.get_by_label("Provenance").click();
-    harness.run();
-    harness.get_by_label("Show on the canvas").click();
-    harness.run();
+    click(&mut harness, "Provenance");
+    click(&mut harness, "Show on the canvas");
     harness.get_by_label("How it was made");
     harness.snapshot_options("generative_layer_with_provenance", &snapshot_options());
-    harness.get_by_label("Show on the canvas").click();
-    harness.run();
+    click(&mut harness, "Show on the canvas");
     // The log window lists the generation with what it needs to be reproduced and proved.
-    harness.get_by_label("Show log").click();
-    harness.run();
+    click(&mut harness, "Show log");
     harness.get_by_label("Generation log");
     harness.get_by_label_contains("Generation 1 · ");
     harness.get_by_label("Seeds: 7, 8 (taken in), 9 (taken in)");
     harness.get_by_label_contains("inpaint · tiny-sd-inpaint · 4 steps");
-    harness.get_by_label("Close").click();
-    harness.run();
+    click(&mut harness, "Close");
     assert!(harness.state().modal().is_none());
 
     // How the layer was made names its seed, whatever the layer is called.
-    harness.get_by_label("How it was made").click();
-    harness.run();
+    click(&mut harness, "How it was made");
     harness.get_by_label("Prompt: a red flower");
     harness.get_by_label("Seed: 8");
-    harness.get_by_label("How it was made").click();
-    harness.run();
+    click(&mut harness, "How it was made");
 
     // Undo the feather, the accept and the mask; redo them.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
@@ -685,15 +671,13 @@ fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
     harness.run();
     // A texture of strokes, then a mask over part of it.
     hard_brush(&mut harness, [200, 60, 40]);
-    harness.get_by_label("Brush").click();
-    harness.run();
+    click(&mut harness, "Brush");
     for row in 0..6 {
         let y = 120.0 + row as f32 * 30.0;
         drag_through(&mut harness, &line((60.0, y), (450.0, y + 20.0), 8.0));
     }
     let (before, _) = composite(harness.state().document());
-    harness.get_by_label("Mask brush").click();
-    harness.run();
+    click(&mut harness, "Mask brush");
     drag_through(&mut harness, &line((230.0, 180.0), (280.0, 200.0), 6.0));
     let mask = {
         let document = harness.state().document();
@@ -753,12 +737,10 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
         settings.tools.variation.hardness = 1.0;
     }
     wait_for_model(&mut harness);
-    harness.get_by_label("Mask brush").click();
-    harness.run();
+    click(&mut harness, "Mask brush");
     drag_through(&mut harness, &line((150.0, 190.0), (350.0, 190.0), 8.0));
     generate_and_wait(&mut harness);
-    harness.get_by_label("Accept").click();
-    harness.run();
+    click(&mut harness, "Accept");
     let (accepted, provenance_accepted) = composite(harness.state().document());
     let base = {
         let document = harness.state().document();
@@ -771,11 +753,9 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
     let other = 1 - base;
 
     // The brush offers the layer's variations; paint the other one along the mask.
-    harness.get_by_label("Variation brush").click();
-    harness.run();
+    click(&mut harness, "Variation brush");
     harness.get_by_label_contains("Paint a variation of");
-    harness.get_by_label(&(other + 1).to_string()).click();
-    harness.run();
+    click(&mut harness, &(other + 1).to_string());
     let jobs = harness.state().document().generation_log.len();
     drag_through(&mut harness, &line((180.0, 190.0), (320.0, 190.0), 6.0));
     let document = harness.state().document();
@@ -817,13 +797,10 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
         "still generated, pixel for pixel"
     );
     // The log says which variation shows where.
-    harness.get_by_label("Provenance").click();
-    harness.run();
-    harness.get_by_label("Show log").click();
-    harness.run();
+    click(&mut harness, "Provenance");
+    click(&mut harness, "Show log");
     harness.get_by_label_contains(&format!("variation {} (seed", other + 1));
-    harness.get_by_label("Close").click();
-    harness.run();
+    click(&mut harness, "Close");
 
     // One undo takes the stroke back.
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
@@ -845,8 +822,7 @@ fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
     }
     wait_for_model(&mut harness);
     hard_brush(&mut harness, [200, 60, 40]);
-    harness.get_by_label("Brush").click();
-    harness.run();
+    click(&mut harness, "Brush");
     drag_through(&mut harness, &line((20.0, 90.0), (236.0, 110.0), 8.0));
     let (before, _) = composite(harness.state().document());
     assert!(
@@ -856,13 +832,10 @@ fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
 
     click_menu(&mut harness, "Edit", "Canvas size…");
     harness.get_by_label("Canvas size");
-    harness.get_by_label("Anchor left").click();
-    harness.run();
-    harness.get_by_label("+64").click();
-    harness.run();
+    click(&mut harness, "Anchor left");
+    click(&mut harness, "+64");
     harness.get_by_label_contains("Adds 64 px on the top, 64 px on the right, 64 px on the bottom");
-    harness.get_by_label("Grow canvas").click();
-    harness.run();
+    click(&mut harness, "Grow canvas");
     let document = harness.state().document();
     assert_eq!((document.width(), document.height()), (320, 320));
     let picture = pentimento::document::tiles::PixelRect::new(0, 64, 256, 192);
@@ -882,8 +855,7 @@ fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
     );
 
     generate_and_wait(&mut harness);
-    harness.get_by_label("Accept").click();
-    harness.run();
+    click(&mut harness, "Accept");
     let document = harness.state().document();
     assert_eq!(document.layers().len(), 2);
     assert_eq!(document.generation_log[0].mode, "inpaint");
@@ -922,8 +894,7 @@ fn guidance_truncation_is_opt_in_and_labelled_in_the_log() {
     let mut harness = window(sandbox.with_model("tiny-sd", SMALL_CANVAS));
     fix_generation(&mut harness, 5, 1, 3);
     wait_for_model(&mut harness);
-    harness.get_by_label("Describe what to paint").click();
-    harness.run();
+    click(&mut harness, "Describe what to paint");
     harness
         .get_by_label("Describe what to paint")
         .type_text("a red apple");
@@ -932,8 +903,7 @@ fn guidance_truncation_is_opt_in_and_labelled_in_the_log() {
     assert_eq!(harness.query_all_by_label("Guided share").count(), 0);
     let exact = generate_and_wait(&mut harness);
     assert_eq!(exact.guidance_cutoff, None);
-    harness.get_by_label("Discard").click();
-    harness.run();
+    click(&mut harness, "Discard");
 
     harness
         .get_by_label("Faster last steps (not exact)")
@@ -945,11 +915,8 @@ fn guidance_truncation_is_opt_in_and_labelled_in_the_log() {
     );
     let truncated = generate_and_wait(&mut harness);
     assert_eq!(truncated.guidance_cutoff, Some(0.4));
-    harness.get_by_label("Accept").click();
-    harness.run();
-    harness.get_by_label("Provenance").click();
-    harness.run();
-    harness.get_by_label("Show log").click();
-    harness.run();
+    click(&mut harness, "Accept");
+    click(&mut harness, "Provenance");
+    click(&mut harness, "Show log");
     harness.get_by_label_contains("Guidance truncated: the prompt alone after 40 % of the steps");
 }

@@ -7,7 +7,7 @@ use egui::Key;
 use egui_kittest::kittest::Queryable as _;
 use pentimento::settings::ChosenLora;
 use pentimento_tests::{
-    Sandbox, fix_generation, fixtures_dir, generate_and_wait, last_notice, snapshot_options,
+    Sandbox, click, fix_generation, fixtures_dir, generate_and_wait, last_notice, snapshot_options,
     wait_for_model, window,
 };
 
@@ -33,12 +33,9 @@ fn a_lora_is_added_tuned_used_and_named_in_the_log() {
     let file = with_kohya_in_the_lora_folder(&sandbox);
     let mut harness = ready_window(&sandbox);
 
-    harness.get_by_label("LoRAs").click();
-    harness.run();
-    harness.get_by_label("Add LoRA").click();
-    harness.run();
-    harness.get_by_label("kohya").click();
-    harness.run();
+    click(&mut harness, "LoRAs");
+    click(&mut harness, "Add LoRA");
+    click(&mut harness, "kohya");
     assert_eq!(
         harness.state().settings().generation.loras,
         [ChosenLora {
@@ -48,8 +45,7 @@ fn a_lora_is_added_tuned_used_and_named_in_the_log() {
         }]
     );
     // Its trigger words come from the file's training captions.
-    harness.get_by_label("crosshatching").click();
-    harness.run();
+    click(&mut harness, "crosshatching");
     assert_eq!(
         harness.state().settings().generation.prompt,
         "a harbour at dusk, crosshatching"
@@ -83,13 +79,11 @@ fn a_lora_is_added_tuned_used_and_named_in_the_log() {
         lora.sha256,
         pentimento_inference::sha256::of_file(&file).expect("hash")
     );
-    assert_eq!(lora.title.as_deref(), Some("Tiny ink"));
-    assert_eq!(lora.license.as_deref(), Some("CC0-1.0"));
+    assert_eq!(lora.credits.title.as_deref(), Some("Tiny ink"));
+    assert_eq!(lora.credits.license.as_deref(), Some("CC0-1.0"));
 
-    harness.get_by_label("Provenance").click();
-    harness.run();
-    harness.get_by_label("Show log").click();
-    harness.run();
+    click(&mut harness, "Provenance");
+    click(&mut harness, "Show log");
     harness.get_by_label(&format!(
         "LoRA: kohya at {} (\"Tiny ink\", by Pentimento fixtures, license CC0-1.0)",
         lora.strength
@@ -103,8 +97,7 @@ fn a_prompt_tag_for_a_missing_lora_is_explained() {
     let mut harness = ready_window(&sandbox);
     harness.state_mut().settings_mut().generation.prompt =
         "a harbour <lora:watercolour:0.7>".to_owned();
-    harness.get_by_label("Generate").click();
-    harness.run();
+    click(&mut harness, "Generate");
     assert!(!harness.state().generation.is_running());
     let notice = last_notice(&harness);
     assert!(

@@ -14,7 +14,7 @@ use pentimento::PentimentoApp;
 use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, files_under, fixture_model, run_until, snapshot_options};
+use pentimento_tests::{Sandbox, click, files_under, fixture_model, run_until, snapshot_options};
 
 /// Types `repo` over whatever the download form's Repository field holds and clicks Download.
 fn start_download(harness: &mut Harness<'static, PentimentoApp>, repo: &str) {
@@ -51,8 +51,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         DialogKind::ModelFolder,
         Some(fixture_model("tiny-sd-inpaint")),
     );
-    harness.get_by_label("Add folder…").click();
-    harness.run();
+    click(&mut harness, "Add folder…");
     assert!(
         harness.get_all_by_label("tiny-sd-inpaint").count() >= 1,
         "the folder is listed by name"
@@ -77,8 +76,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     sandbox
         .dialogs
         .answer(DialogKind::ModelFolder, Some(pytorch));
-    harness.get_by_label("Add folder…").click();
-    harness.run();
+    click(&mut harness, "Add folder…");
     harness.get_by_label_contains("holds a diffusers model with PyTorch weights");
     assert_eq!(harness.state().settings().models.len(), 1);
 

@@ -14,7 +14,9 @@ use egui_kittest::kittest::Queryable as _;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_inference::remote::RemoteConfig;
-use pentimento_tests::{Sandbox, fixture_model, generate_and_wait, run_until, wait_for_model};
+use pentimento_tests::{
+    Sandbox, click, fixture_model, generate_and_wait, run_until, wait_for_model,
+};
 
 /// The generation log's newest record.
 fn last_record(
@@ -55,8 +57,7 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
     sandbox
         .dialogs
         .answer(DialogKind::ModelFolder, Some(written.client.clone()));
-    harness.get_by_label("Add folder…").click();
-    harness.run();
+    click(&mut harness, "Add folder…");
     harness.get_by_label_contains("served as studio-sd by 1 server");
     harness.get_by_label("Its servers are asked when it loads.");
     harness.get_by_label("Use now").click();
@@ -93,8 +94,7 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
     );
 
     // The model manager shows the loaded remote model's server and its state.
-    harness.get_by_label("Models…").click();
-    harness.run();
+    click(&mut harness, "Models…");
     assert!(harness.get_all_by_label(address.as_str()).count() >= 1);
     harness.key_press(egui::Key::Escape);
     harness.run();

@@ -64,8 +64,7 @@ fn app_opens_and_explains_a_missing_runtime() {
         )
         .expect("copy");
     }
-    harness.get_by_label("Try again").click();
-    harness.run();
+    pentimento_tests::click(&mut harness, "Try again");
     pentimento_tests::wait_for_runtime(&mut harness);
     let RuntimeStatus::Ready(runtime) = harness.state().runtime_status() else {
         panic!(

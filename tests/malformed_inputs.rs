@@ -13,7 +13,9 @@ use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::{LoadOptions, LocateOptions, ModelFolder, ModelReport, OnnxRuntime};
 use pentimento_tests::corpus::{self, Case};
-use pentimento_tests::{Sandbox, click_menu, discard_changes, open_with_shortcut, run_until};
+use pentimento_tests::{
+    Sandbox, click, click_menu, discard_changes, open_with_shortcut, run_until,
+};
 
 fn runtime() -> Arc<OnnxRuntime> {
     OnnxRuntime::initialize(&LocateOptions::default()).unwrap_or_else(|err| panic!("{err}"))
@@ -181,8 +183,7 @@ fn the_app_survives_every_case_with_the_document_unchanged() {
     for (index, case) in corpus::project_cases().iter().enumerate() {
         let path = case.build(&folder(&scratch, "project", index));
         open_with_shortcut(&mut harness, &sandbox, path);
-        harness.get_by_label("Discard changes").click();
-        harness.run();
+        click(&mut harness, "Discard changes");
         let notice = refused(&harness, case, &before);
         harness.get_by_label(notice.as_str());
     }

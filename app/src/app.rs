@@ -59,7 +59,7 @@ pub const SIZE_PRESETS: [(&str, u32, u32); 6] = [
 ];
 
 /// How the app starts.
-#[derive(Clone)]
+#[derive(Clone, derive_more::Debug)]
 pub struct AppOptions {
     /// Where to look for ONNX Runtime; `None` starts neither ONNX Runtime nor the worker (tests
     /// of the bare UI).
@@ -69,6 +69,7 @@ pub struct AppOptions {
     /// Settings and autosave folders (`None`: the platform's).
     pub folders: Option<Folders>,
     /// File dialogs (`None`: native ones).
+    #[debug(skip)]
     pub dialogs: Option<Arc<dyn FileDialogs>>,
     /// A model folder to load at start (overrides the remembered one).
     pub model: Option<PathBuf>,
@@ -98,16 +99,6 @@ impl Default for AppOptions {
             hub_endpoint: None,
             hub_cache: None,
         }
-    }
-}
-
-impl std::fmt::Debug for AppOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppOptions")
-            .field("document_size", &self.document_size)
-            .field("folders", &self.folders)
-            .field("model", &self.model)
-            .finish_non_exhaustive()
     }
 }
 

@@ -128,6 +128,7 @@ pub enum DownloadEvent {
 }
 
 /// A download running on its own thread.
+#[derive(derive_more::Debug)]
 pub struct Download {
     /// What is downloaded.
     pub source: HubSource,
@@ -135,15 +136,8 @@ pub struct Download {
     pub cancel: CancelToken,
     /// The latest progress.
     pub progress: Option<DownloadProgress>,
+    #[debug(skip)]
     events: Receiver<DownloadEvent>,
-}
-
-impl std::fmt::Debug for Download {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Download")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Download {

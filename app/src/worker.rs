@@ -172,16 +172,14 @@ pub enum Event {
 }
 
 /// The handle the UI keeps.
+#[derive(derive_more::Debug)]
 pub struct Worker {
+    #[debug(skip)]
     commands: SyncSender<Command>,
+    #[debug(skip)]
     events: Receiver<Event>,
+    #[debug(skip)]
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Worker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").finish_non_exhaustive()
-    }
 }
 
 impl Worker {

@@ -14,6 +14,7 @@ use pentimento::document::layer::{BlendMode, LayerContent};
 use pentimento::document::tiles::PixelRect;
 use pentimento::document::{GenerationRecord, LoraRecord};
 use pentimento::io::ora;
+use pentimento_inference::lora::LoraCredits;
 
 /// A document with a painted layer, a generative layer with feathered edges, a mask and a log.
 fn sample_document() -> Document {
@@ -77,10 +78,12 @@ fn sample_document() -> Document {
             name: "inkStyle".to_owned(),
             sha256: "cd".repeat(32),
             strength: -0.35,
-            title: Some("Ink style".to_owned()),
-            author: Some("A. Painter".to_owned()),
-            license: Some("CC-BY-4.0".to_owned()),
-            base_model: Some("stable-diffusion-v1/lora".to_owned()),
+            credits: LoraCredits {
+                title: Some("Ink style".to_owned()),
+                author: Some("A. Painter".to_owned()),
+                license: Some("CC-BY-4.0".to_owned()),
+                base_model: Some("stable-diffusion-v1/lora".to_owned()),
+            },
         }],
         soft_inpainting: Some(12.0),
         guidance_cutoff: Some(0.4),

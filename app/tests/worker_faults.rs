@@ -34,6 +34,17 @@ fn until_end(worker: &Worker, job: u64) -> (usize, Event) {
     }
 }
 
+/// `end` says job `job` finished, cancelled or not as `cancelled` says.
+fn assert_finished(end: &Event, job: u64, cancelled: bool) {
+    assert!(
+        matches!(
+            end,
+            Event::Finished { job: j, cancelled: c } if *j == job && *c == cancelled
+        ),
+        "{end:?}"
+    );
+}
+
 /// Runs `request` as job `job` to its end; returns (variations, the end event).
 fn generate(worker: &Worker, job: u64, request: GenerationRequest) -> (usize, Event) {
     worker
@@ -101,16 +112,7 @@ fn out_of_memory_in_onnx_runtime_is_explained_and_the_worker_recovers() {
     // The same worker, the same model: the next generation works.
     let (variations, end) = generate(&worker, 3, request(64, 3));
     assert_eq!(variations, 1, "{end:?}");
-    assert!(
-        matches!(
-            end,
-            Event::Finished {
-                job: 3,
-                cancelled: false
-            }
-        ),
-        "{end:?}"
-    );
+    assert_finished(&end, 3, false);
 
     // A cancelled job ends as cancelled, and the worker goes on.
     let cancel = CancelToken::new();
@@ -134,26 +136,8 @@ fn out_of_memory_in_onnx_runtime_is_explained_and_the_worker_recovers() {
     cancel.cancel();
     let (variations, end) = until_end(&worker, 4);
     assert_eq!(variations, 0);
-    assert!(
-        matches!(
-            end,
-            Event::Finished {
-                job: 4,
-                cancelled: true
-            }
-        ),
-        "{end:?}"
-    );
+    assert_finished(&end, 4, true);
     let (variations, end) = generate(&worker, 5, request(64, 2));
     assert_eq!(variations, 1);
-    assert!(
-        matches!(
-            end,
-            Event::Finished {
-                job: 5,
-                cancelled: false
-            }
-        ),
-        "{end:?}"
-    );
+    assert_finished(&end, 5, false);
 }

@@ -2,7 +2,8 @@
 //! (The app and the command line read and write files; this crate sees only pixels.)
 
 /// An 8-bit RGB image, rows top to bottom.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, derive_more::Debug)]
+#[debug("RgbImage({width}×{height})")]
 pub struct RgbImage {
     /// Width in pixels.
     pub width: u32,
@@ -12,14 +13,9 @@ pub struct RgbImage {
     pub pixels: Vec<u8>,
 }
 
-impl std::fmt::Debug for RgbImage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RgbImage({}×{})", self.width, self.height)
-    }
-}
-
 /// An 8-bit single-channel image (a mask: white = regenerate).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, derive_more::Debug)]
+#[debug("GrayImage({width}×{height})")]
 pub struct GrayImage {
     /// Width in pixels.
     pub width: u32,
@@ -27,12 +23,6 @@ pub struct GrayImage {
     pub height: u32,
     /// `width × height` bytes.
     pub pixels: Vec<u8>,
-}
-
-impl std::fmt::Debug for GrayImage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "GrayImage({}×{})", self.width, self.height)
-    }
 }
 
 impl RgbImage {

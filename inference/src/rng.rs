@@ -21,19 +21,13 @@ const UPPER_MASK: u32 = 0x8000_0000;
 const LOWER_MASK: u32 = 0x7fff_ffff;
 
 /// NumPy's legacy `RandomState`: MT19937 with the polar Gaussian method.
-#[derive(Clone)]
+#[derive(Clone, derive_more::Debug)]
 pub struct NumpyRandom {
+    #[debug(skip)]
     state: [u32; N],
     index: usize,
+    #[debug(skip)]
     cached_gauss: Option<f64>,
-}
-
-impl std::fmt::Debug for NumpyRandom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NumpyRandom")
-            .field("index", &self.index)
-            .finish_non_exhaustive()
-    }
 }
 
 impl NumpyRandom {

@@ -41,6 +41,15 @@ fn uses(model: &StableDiffusion) -> Vec<(Component, CacheUse)> {
     model.cache_uses().to_vec()
 }
 
+/// Every component's session was created with the cache used as `expected`.
+fn assert_every_use(model: &StableDiffusion, expected: &CacheUse) {
+    assert!(
+        uses(model).iter().all(|(_, used)| used == expected),
+        "{:?}",
+        uses(model)
+    );
+}
+
 fn latents(model: &mut StableDiffusion) -> Vec<f32> {
     let request = GenerationRequest {
         prompt: "a red apple".to_owned(),
@@ -58,13 +67,7 @@ fn latents(model: &mut StableDiffusion) -> Vec<f32> {
 fn stores_then_hits_with_identical_results() {
     let cache = tempfile::tempdir().expect("temporary folder");
     let mut first = load(cache.path());
-    assert!(
-        uses(&first)
-            .iter()
-            .all(|(_, used)| *used == CacheUse::Deferred),
-        "{:?}",
-        uses(&first)
-    );
+    assert_every_use(&first, &CacheUse::Deferred);
     assert_eq!(
         std::fs::read_dir(cache.path()).map_or(0, |entries| entries.count()),
         0,
@@ -91,11 +94,7 @@ fn stores_then_hits_with_identical_results() {
     drop(first);
 
     let mut second = load(cache.path());
-    assert!(
-        uses(&second).iter().all(|(_, used)| *used == CacheUse::Hit),
-        "{:?}",
-        uses(&second)
-    );
+    assert_every_use(&second, &CacheUse::Hit);
     assert_eq!(latents(&mut second), expected);
 
     // Without the cache the result is the same as well.
@@ -163,25 +162,14 @@ fn a_cancelled_write_stops_before_the_next_component_and_leaves_no_entry_behind(
     // Not handed out again: the next load writes them.
     assert!(model.take_cache_work().is_none());
     let again = load(cache.path());
-    assert!(
-        again
-            .cache_uses()
-            .iter()
-            .all(|(_, used)| *used == CacheUse::Deferred)
-    );
+    assert_every_use(&again, &CacheUse::Deferred);
 }
 
 #[test]
 fn writing_during_the_load_stores_at_once() {
     let cache = tempfile::tempdir().expect("temporary folder");
     let mut model = load_with(cache.path(), CacheWrite::DuringLoad);
-    assert!(
-        uses(&model)
-            .iter()
-            .all(|(_, used)| *used == CacheUse::Stored),
-        "{:?}",
-        uses(&model)
-    );
+    assert_every_use(&model, &CacheUse::Stored);
     assert!(model.take_cache_work().is_none());
     latents(&mut model);
 }

@@ -138,6 +138,22 @@ fn assert_matches_local(local: &mut StableDiffusion, request: &GenerationRequest
     );
 }
 
+/// `error` is the remote failure `is_expected` picks, and its sentence says each of `says`.
+fn assert_remote_error(
+    error: InferenceError,
+    is_expected: impl FnOnce(&RemoteError) -> bool,
+    says: &[&str],
+) -> String {
+    common::assert_error(
+        error,
+        |e| match e {
+            InferenceError::Remote(remote) => is_expected(remote),
+            _ => false,
+        },
+        says,
+    )
+}
+
 #[test]
 fn remote_generation_equals_local_generation_for_the_same_seed() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -233,9 +249,9 @@ fn a_server_killed_mid_generation_leaves_the_rest_of_the_steps_to_the_other() {
             &CancelToken::new(),
         )
         .expect_err("no server is left");
-    common::assert_error(
+    assert_remote_error(
         error,
-        |e| matches!(e, InferenceError::Remote(RemoteError::NoServerLeft { .. })),
+        |e| matches!(e, RemoteError::NoServerLeft { .. }),
         &["continue on this computer"],
     );
 }
@@ -343,9 +359,9 @@ fn a_refused_token_and_a_different_model_are_explained() {
     let server = Server::start_with(&dir.path().join("repository"), Some("studio-secret"));
     configure(&written.client, &[&server], Some("not-the-secret"));
     let error = load(&written.client).expect_err("the token is wrong");
-    common::assert_error(
+    assert_remote_error(
         error,
-        |e| matches!(e, InferenceError::Remote(RemoteError::TokenRefused { .. })),
+        |e| matches!(e, RemoteError::TokenRefused { .. }),
         &["refused the access token", "remote.json"],
     );
     configure(&written.client, &[&server], Some("studio-secret"));
@@ -362,14 +378,9 @@ fn a_refused_token_and_a_different_model_are_explained() {
     );
     configure(&other.client, &[&server], Some("studio-secret"));
     let error = load(&other.client).expect_err("another model");
-    common::assert_error(
+    assert_remote_error(
         error,
-        |e| {
-            matches!(
-                e,
-                InferenceError::Remote(RemoteError::SignatureMismatch { .. })
-            )
-        },
+        |e| matches!(e, RemoteError::SignatureMismatch { .. }),
         &["does not match this client folder"],
     );
 }
@@ -423,14 +434,9 @@ fn a_server_without_the_model_is_explained() {
     let server = Server::start(&repository);
     configure(&written.client, &[&server], None);
     let error = load(&written.client).expect_err("the decoder is not served");
-    common::assert_error(
+    assert_remote_error(
         error,
-        |e| {
-            matches!(
-                e,
-                InferenceError::Remote(RemoteError::ModelNotLoaded { .. })
-            )
-        },
+        |e| matches!(e, RemoteError::ModelNotLoaded { .. }),
         &["does not have the model tiny-vae_decoder loaded"],
     );
 }
@@ -471,9 +477,9 @@ fn tls_with_the_studios_own_certificate_authority() {
 
     // Without the studio's authority the certificate is not trusted.
     let error = load(&written.client).expect_err("unknown authority");
-    common::assert_error(
+    assert_remote_error(
         error,
-        |e| matches!(e, InferenceError::Remote(RemoteError::NoServerLeft { .. })),
+        |e| matches!(e, RemoteError::NoServerLeft { .. }),
         &[],
     );
 

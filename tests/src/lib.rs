@@ -356,12 +356,16 @@ pub fn type_into(harness: &mut Harness<'static, PentimentoApp>, label: &str, tex
     );
 }
 
+/// Clicks the widget labelled `label` and runs until the app settles.
+pub fn click(harness: &mut Harness<'_, PentimentoApp>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.run();
+}
+
 /// Opens the menu `menu` and clicks its item `item`.
 pub fn click_menu(harness: &mut Harness<'static, PentimentoApp>, menu: &str, item: &str) {
-    harness.get_by_label(menu).click();
-    harness.run();
-    harness.get_by_label(item).click();
-    harness.run();
+    click(harness, menu);
+    click(harness, item);
 }
 
 /// The artist confirms replacing the document over unsaved work: the app asked first, and

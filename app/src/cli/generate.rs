@@ -472,9 +472,9 @@ fn png_text(
             "name": lora.name,
             "sha256": lora.sha256,
             "strength": lora.strength,
-            "title": lora.title,
-            "author": lora.author,
-            "license": lora.license,
+            "title": lora.credits.title,
+            "author": lora.credits.author,
+            "license": lora.credits.license,
         })).collect::<Vec<_>>(),
     });
     vec![

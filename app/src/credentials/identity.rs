@@ -53,27 +53,21 @@ pub enum IdentityKind {
 }
 
 /// A signing identity: the certificate chain (end entity first) and its private key.
-#[derive(Clone)]
+#[derive(Clone, derive_more::Debug)]
 pub struct SigningIdentity {
     /// The chain, PEM, end entity first.
+    #[debug(skip)]
     pub chain_pem: String,
-    /// The end entity's private key, PKCS#8 PEM.
+    /// The end entity's private key, PKCS#8 PEM (never shown).
+    #[debug(skip)]
     key_pem: String,
     /// The local root certificate (PEM), for a local identity.
+    #[debug(skip)]
     pub root_pem: Option<String>,
     /// The name in the end-entity certificate.
     pub signer: String,
     /// Local or imported.
     pub kind: IdentityKind,
-}
-
-impl std::fmt::Debug for SigningIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningIdentity")
-            .field("signer", &self.signer)
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -328,6 +322,16 @@ fn write_private(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_names_the_signer_and_never_the_key() {
+        let identity = SigningIdentity::make_local("Ada Painter").expect("identity");
+        let shown = format!("{identity:?}");
+        assert!(shown.contains("Ada Painter"), "{shown}");
+        let key_body = identity.key_pem.lines().nth(1).expect("a PEM body line");
+        assert!(!shown.contains(key_body), "{shown}");
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    }
 
     #[test]
     fn an_imported_chain_signs_and_replaces_the_local_one() {

@@ -2,6 +2,7 @@
 //! needed to reproduce it and to prove where its pixels came from.
 
 use crate::document::tiles::PixelRect;
+use pentimento_inference::lora::LoraCredits;
 
 /// One generation.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -94,18 +95,10 @@ pub struct LoraRecord {
     pub sha256: String,
     /// The strength it was applied with.
     pub strength: f32,
-    /// Its metadata title, when the file has one.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Its author, when the file names one.
-    #[serde(default)]
-    pub author: Option<String>,
-    /// Its license, when the file names one.
-    #[serde(default)]
-    pub license: Option<String>,
-    /// The base model it says it was made for.
-    #[serde(default)]
-    pub base_model: Option<String>,
+    /// Its title, author, license and base model, where the file says (stored beside the
+    /// fields above, as before they had a struct of their own).
+    #[serde(flatten)]
+    pub credits: LoraCredits,
 }
 
 impl LoraRecord {
@@ -115,25 +108,22 @@ impl LoraRecord {
             name: applied.name.clone(),
             sha256: applied.sha256.clone(),
             strength: applied.strength,
-            title: applied.title.clone(),
-            author: applied.author.clone(),
-            license: applied.license.clone(),
-            base_model: applied.base_model.clone(),
+            credits: applied.credits.clone(),
         }
     }
 
     /// One line for people: name, strength, and title/author/license where known.
     pub fn describe(&self) -> String {
         let mut about: Vec<String> = Vec::new();
-        if let Some(title) = &self.title
+        if let Some(title) = &self.credits.title
             && title != &self.name
         {
             about.push(format!("\"{title}\""));
         }
-        if let Some(author) = &self.author {
+        if let Some(author) = &self.credits.author {
             about.push(format!("by {author}"));
         }
-        if let Some(license) = &self.license {
+        if let Some(license) = &self.credits.license {
             about.push(format!("license {license}"));
         }
         let about = if about.is_empty() {

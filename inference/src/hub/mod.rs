@@ -86,24 +86,16 @@ impl Default for HubSource {
 }
 
 /// Where to download from and to. `None` takes the usual default (see the module docs).
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, derive_more::Debug)]
 pub struct HubOptions {
     /// The Hub or a mirror, e.g. `https://huggingface.co`.
     pub endpoint: Option<String>,
-    /// Access token for private and gated repositories; `Some("")` sends none.
+    /// Access token for private and gated repositories; `Some("")` sends none (shown only as
+    /// set or not).
+    #[debug("{:?}", token.as_ref().map(|_| "<set>"))]
     pub token: Option<String>,
     /// The hub cache folder (the one that holds `models--owner--name`).
     pub cache_dir: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for HubOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubOptions")
-            .field("endpoint", &self.endpoint)
-            .field("token", &self.token.as_ref().map(|_| "<set>"))
-            .field("cache_dir", &self.cache_dir)
-            .finish()
-    }
 }
 
 /// How far a download is, over all of its files.
@@ -312,4 +304,28 @@ fn select_files(
         .into_iter()
         .filter(|file| needed.contains(&file.path))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let options = HubOptions {
+            endpoint: Some("http://127.0.0.1:9".to_owned()),
+            token: Some("hf_secret_value".to_owned()),
+            cache_dir: None,
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("hf_secret_value"), "{shown}");
+        assert!(
+            shown.contains("<set>") && shown.contains("127.0.0.1:9"),
+            "{shown}"
+        );
+        let settings = Settings::resolve(&options);
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hf_secret_value"), "{shown}");
+        assert!(shown.contains("<set>"), "{shown}");
+    }
 }

@@ -9,27 +9,17 @@ use super::HubOptions;
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// The options with every default filled in.
-#[derive(Clone)]
+#[derive(Clone, derive_more::Debug)]
 pub(crate) struct Settings {
     /// Endpoint without a trailing slash, e.g. `https://huggingface.co`.
     pub endpoint: String,
-    /// Token to send as `Authorization: Bearer …`.
+    /// Token to send as `Authorization: Bearer …` (shown only as set or not).
+    #[debug("{:?}", token.as_ref().map(|_| "<set>"))]
     pub token: Option<String>,
     /// The hub cache (the folder holding `models--owner--name`).
     pub cache_dir: PathBuf,
     /// `HF_HUB_OFFLINE` is set: only what the cache holds may be used.
     pub offline: bool,
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("endpoint", &self.endpoint)
-            .field("token", &self.token.as_ref().map(|_| "<set>"))
-            .field("cache_dir", &self.cache_dir)
-            .field("offline", &self.offline)
-            .finish()
-    }
 }
 
 impl Settings {

@@ -114,6 +114,24 @@ impl LoraPair {
     }
 }
 
+/// Who made a LoRA and for what, as its file says: what the generation log and exported
+/// provenance credit.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoraCredits {
+    /// Its title, when the file has one.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Its author, when the file names one.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Its license, when the file names one.
+    #[serde(default)]
+    pub license: Option<String>,
+    /// The base model it says it was made for.
+    #[serde(default)]
+    pub base_model: Option<String>,
+}
+
 /// What the trainer wrote into the file's header.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoraMetadata {
@@ -192,6 +210,17 @@ impl LoraMetadata {
             .filter_map(|key| self.entries.get(*key))
             .map(|value| value.trim())
             .find(|value| !value.is_empty() && *value != "None")
+    }
+
+    /// Its title, author, license and base model, those the file has.
+    pub fn credits(&self) -> LoraCredits {
+        let owned = |value: Option<&str>| value.map(str::to_owned);
+        LoraCredits {
+            title: owned(self.title()),
+            author: owned(self.author()),
+            license: owned(self.license()),
+            base_model: owned(self.base_model()),
+        }
     }
 
     /// The title (`modelspec.title`, kohya's `ss_output_name`).

@@ -20,7 +20,7 @@ pub mod prompt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use file::{BaseFamily, LoraComponent, LoraFile, LoraFormat, LoraMetadata};
+pub use file::{BaseFamily, LoraComponent, LoraCredits, LoraFile, LoraFormat, LoraMetadata};
 pub use merge::{ComponentMatch, MergedTensor, MergedValues};
 
 /// A LoRA and the strength it is applied with (1: as trained; negative values subtract it).
@@ -53,13 +53,7 @@ pub struct AppliedLora {
     /// The strength it was applied with.
     pub strength: f32,
     /// Its metadata title, author, license and base model, where the file says.
-    pub title: Option<String>,
-    /// Who made it.
-    pub author: Option<String>,
-    /// Its license.
-    pub license: Option<String>,
-    /// The base model it names.
-    pub base_model: Option<String>,
+    pub credits: LoraCredits,
     /// Pairs merged into the UNet and the text encoder.
     pub merged: usize,
     /// Keys that matched no layer of the model.
@@ -70,16 +64,12 @@ impl AppliedLora {
     /// The record of `choice` merged with these matches.
     pub fn new(choice: &LoraChoice, merged: usize, unmatched: Vec<String>) -> Self {
         let lora = &choice.lora;
-        let owned = |value: Option<&str>| value.map(str::to_owned);
         Self {
             name: lora.name(),
             path: lora.path.clone(),
             sha256: lora.sha256.clone(),
             strength: choice.strength,
-            title: owned(lora.metadata.title()),
-            author: owned(lora.metadata.author()),
-            license: owned(lora.metadata.license()),
-            base_model: owned(lora.metadata.base_model()),
+            credits: lora.metadata.credits(),
             merged,
             unmatched,
         }

@@ -247,19 +247,12 @@ fn shipped_library(wheel: Option<&wheel::PinnedWheel>) -> Option<PathBuf> {
 
 /// A started ONNX Runtime: the loaded library and its environment. One per process, because
 /// ONNX Runtime allows only one; get it with [`OnnxRuntime::initialize`].
+#[derive(derive_more::Debug)]
 pub struct OnnxRuntime {
+    #[debug(skip)]
     environment: ort::environment::Environment,
     library: RuntimeLibrary,
     version: String,
-}
-
-impl std::fmt::Debug for OnnxRuntime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnnxRuntime")
-            .field("library", &self.library)
-            .field("version", &self.version)
-            .finish_non_exhaustive()
-    }
 }
 
 static STARTED: Mutex<Option<Arc<OnnxRuntime>>> = Mutex::new(None);

@@ -62,21 +62,14 @@ pub struct TokenizedPrompt {
 }
 
 /// Stable Diffusion's CLIP tokenizer.
+#[derive(derive_more::Debug)]
 pub struct ClipTokenizer {
+    #[debug(skip)]
     tokenizer: Tokenizer,
     start_id: u32,
     end_id: u32,
     pad_id: u32,
     max_length: usize,
-}
-
-impl std::fmt::Debug for ClipTokenizer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClipTokenizer")
-            .field("max_length", &self.max_length)
-            .field("pad_id", &self.pad_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ClipTokenizer {
