@@ -23,6 +23,13 @@ use pentimento_tests::{
     Sandbox, click, click_menu, discard_changes, open_with_shortcut, window as start,
 };
 
+/// A window living in `sandbox`, after its first frames.
+fn started(sandbox: &Sandbox) -> Harness<'static, PentimentoApp> {
+    let mut harness = start(sandbox.options());
+    harness.run();
+    harness
+}
+
 /// A 200×100 window whose document has one change not saved yet: a new layer named "Ink".
 fn window_with_a_change(sandbox: &Sandbox) -> Harness<'static, PentimentoApp> {
     let mut harness = start(pentimento::AppOptions {
@@ -88,8 +95,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
     let damaged = sandbox.path("damaged.png");
     std::fs::write(&damaged, b"\x89PNG\r\n\x1a\nthis is not really a png").expect("write");
 
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
 
     // Ctrl+O on an untouched canvas opens the image as the document.
     open_with_shortcut(&mut harness, &sandbox, sketch.clone());
@@ -261,8 +267,7 @@ fn a_killed_session_is_recovered_from_its_autosave() {
     let status = child.wait().expect("wait");
     assert!(!status.success());
 
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     assert!(matches!(harness.state().modal(), Some(Modal::Recover(_))));
     harness.get_by_label("Recover your work?");
     click(&mut harness, "Recover");
@@ -284,8 +289,7 @@ fn a_killed_session_is_recovered_from_its_autosave() {
     // (another crash) offers it again, and declining keeps the file aside, not deleted.
     harness.state_mut().autosave_now();
     drop(harness);
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     assert!(matches!(harness.state().modal(), Some(Modal::Recover(_))));
     click(&mut harness, "Discard");
     assert!(harness.state().modal().is_none());
@@ -318,8 +322,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
     };
 
     // An artist writes a prompt and closes the window.
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     type_into(
         &mut harness,
         "Describe what to paint",
@@ -330,8 +333,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
     drop(harness);
 
     // The next session starts with it.
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let harness = started(&sandbox);
     assert_eq!(
         field(&harness, "Describe what to paint"),
         "a lighthouse at dusk"
@@ -346,8 +348,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
     saved["generation"]["steps"] = serde_json::json!("many");
     let damaged = serde_json::to_string_pretty(&saved).expect("json");
     std::fs::write(&settings_file, &damaged).expect("write");
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     harness.get_by_label_contains("could not be read and were reset: generation.steps.");
     assert_eq!(
         field(&harness, "Describe what to paint"),
@@ -437,8 +438,7 @@ fn several_crashed_windows_are_offered_one_after_another() {
     let pending = Autosave::pending_recoveries(&root);
     assert_eq!(pending.len(), 2);
 
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     let offered = |harness: &Harness<'static, PentimentoApp>| match harness.state().modal() {
         Some(Modal::Recover(recovery)) => recovery.path.clone(),
         other => panic!("expected a recovery question: {other:?}"),
@@ -583,8 +583,7 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
 #[test]
 fn cancelling_the_own_dialog_changes_nothing_and_says_so() {
     let sandbox = Sandbox::new();
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
     harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
     harness.run();
@@ -610,8 +609,7 @@ fn cancelling_the_own_dialog_changes_nothing_and_says_so() {
 #[test]
 fn a_model_folder_is_added_through_the_own_dialog() {
     let sandbox = Sandbox::new();
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
     click(&mut harness, "Models…");
     click(&mut harness, "Add folder…");
@@ -656,8 +654,7 @@ fn a_typed_path_opens_the_file_at_once() {
     let sandbox = Sandbox::new();
     let image = sandbox.path("typed.png");
     write_image(&image, 40, 30, 3);
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
     harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
     harness.run();
@@ -678,8 +675,7 @@ fn a_typed_path_opens_the_file_at_once() {
 #[test]
 fn settings_sign_exports_in_the_artists_name_and_export_the_local_root() {
     let sandbox = Sandbox::new();
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     click_menu(&mut harness, "File", "Settings…");
     harness
         .get_by_label("Your name in exports' Content Credentials")
@@ -720,8 +716,7 @@ fn settings_take_the_artists_own_certificate() {
     let own = pentimento::credentials::SigningIdentity::make_local("Studio Ada").expect("made");
     let elsewhere = sandbox.path("own");
     own.save(&elsewhere).expect("saved");
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     click_menu(&mut harness, "File", "Settings…");
     sandbox.dialogs.answer(
         DialogKind::OpenCertificate,
@@ -761,8 +756,7 @@ fn opening_a_signed_image_shows_its_credentials() {
         &pentimento::credentials::manifest::ExportChoices::default(),
     )
     .expect("exported");
-    let mut harness = start(sandbox.options());
-    harness.run();
+    let mut harness = started(&sandbox);
     open_with_shortcut(&mut harness, &sandbox, signed.clone());
     assert!(
         matches!(harness.state().modal(), Some(Modal::Credentials { .. })),

@@ -539,14 +539,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn prefill_gives_the_model_the_pictures_texture_in_the_mask_and_keeps_the_context() {
-        let mut document = Document::new(192, 192).expect("size");
-        // Stripes, with a white square the artist wants gone, masked.
-        let picture: Vec<u8> = (0..192 * 192)
+    /// Red and blue diagonal stripes 8 px wide over `side`², RGBA, with the square `white` (in
+    /// both directions) white.
+    fn diagonal_stripes(side: u32, white: std::ops::Range<u32>) -> Vec<u8> {
+        (0..side * side)
             .flat_map(|i| {
-                let (x, y) = (i % 192, i / 192);
-                if (84..108).contains(&x) && (84..108).contains(&y) {
+                let (x, y) = (i % side, i / side);
+                if white.contains(&x) && white.contains(&y) {
                     [255, 255, 255, 255]
                 } else if ((x + y) / 8) % 2 == 0 {
                     [220, 40, 40, 255]
@@ -554,7 +553,14 @@ mod tests {
                     [40, 40, 220, 255]
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn prefill_gives_the_model_the_pictures_texture_in_the_mask_and_keeps_the_context() {
+        let mut document = Document::new(192, 192).expect("size");
+        // Stripes, with a white square the artist wants gone, masked.
+        let picture = diagonal_stripes(192, 84..108);
         document.import_layer("picture", 192, 192, &picture, 0, 0);
         document.fill_mask_polygon(
             &[(80.0, 80.0), (112.0, 80.0), (112.0, 112.0), (80.0, 112.0)],
@@ -608,15 +614,7 @@ mod tests {
     #[test]
     fn outpainting_gives_the_model_the_pictures_texture_in_the_new_area() {
         let mut document = Document::new(128, 128).expect("size");
-        let picture: Vec<u8> = (0..128 * 128)
-            .flat_map(|i| {
-                if ((i % 128 + i / 128) / 8) % 2 == 0 {
-                    [220, 40, 40, 255]
-                } else {
-                    [40, 40, 220, 255]
-                }
-            })
-            .collect();
+        let picture = diagonal_stripes(128, 0..0);
         document.import_layer("picture", 128, 128, &picture, 0, 0);
         document
             .grow_canvas(

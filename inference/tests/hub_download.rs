@@ -244,16 +244,9 @@ fn a_dropped_connection_resumes_with_a_range_request() {
     let run = download(&source(REPO), &server.options(cache.path()));
     assert_complete(&run);
 
-    assert!(
-        server.resumed(REPO, "unet/model.onnx"),
-        "{:#?}",
-        server.log()
-    );
-    assert!(
-        server.resumed(REPO, "tokenizer/vocab.json"),
-        "{:#?}",
-        server.log()
-    );
+    for file in files {
+        assert!(server.resumed(REPO, file), "{file}: {:#?}", server.log());
+    }
 }
 
 #[test]

@@ -68,11 +68,7 @@ pub fn used(choice: &ChoiceTiles, region: &PixelRect, count: usize) -> [bool; MA
 /// Calls `visit(x, y, weights)` for each pixel of `region` whose tile holds weights, with the
 /// pixel's stored weights (one per variation); untouched tiles are passed over.
 fn each_stored(choice: &ChoiceTiles, region: &PixelRect, mut visit: impl FnMut(u32, u32, &[u8])) {
-    for index in choice.tiles_in(region) {
-        let Some(tile) = choice.tile(index) else {
-            continue;
-        };
-        let part = choice.tile_rect(index).intersect(region);
+    for (tile, part) in choice.stored_parts(region) {
         for y in part.y0..part.y1 {
             let row = ((y % TILE) * TILE) as usize;
             for x in part.x0..part.x1 {

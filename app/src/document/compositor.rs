@@ -155,11 +155,7 @@ fn composite_band(
             Some(crate::document::generative::Origin::Fill) => FILLED,
             None => 0,
         };
-        for index in pixels.tiles_in(rect) {
-            let Some(tile) = pixels.tile(index) else {
-                continue;
-            };
-            let part = pixels.tile_rect(index).intersect(rect);
+        for (tile, part) in pixels.stored_parts(rect) {
             for y in part.y0..part.y1 {
                 let source_row = ((y % TILE) * TILE) as usize;
                 let target_row = (y - rect.y0) as usize * width;

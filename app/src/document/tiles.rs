@@ -169,6 +169,16 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
         indices
     }
 
+    /// The painted tiles a rectangle touches, each with the part of the rectangle it holds
+    /// (tiles never painted are passed over).
+    pub fn stored_parts(&self, rect: &PixelRect) -> impl Iterator<Item = (&Arc<Tile>, PixelRect)> {
+        let rect = *rect;
+        self.tiles_in(&rect).into_iter().filter_map(move |index| {
+            let tile = self.tile(index)?;
+            Some((tile, self.tile_rect(index).intersect(&rect)))
+        })
+    }
+
     /// The tile at an index (`None`: never painted).
     pub fn tile(&self, index: usize) -> Option<&Arc<Tile>> {
         self.tiles.get(index).and_then(Option::as_ref)
@@ -230,12 +240,7 @@ impl<const CHANNELS: usize> Tiled<CHANNELS> {
     /// Reads a rectangle into a packed buffer (`width × height × CHANNELS`).
     pub fn read_rect(&self, rect: &PixelRect) -> Vec<u8> {
         let mut out = vec![0; rect.width() as usize * rect.height() as usize * CHANNELS];
-        let clipped = rect.intersect(&self.bounds());
-        for index in self.tiles_in(&clipped) {
-            let Some(tile) = self.tile(index) else {
-                continue;
-            };
-            let part = self.tile_rect(index).intersect(&clipped);
+        for (tile, part) in self.stored_parts(rect) {
             for (in_tile, in_buffer, length) in Self::row_spans(part, *rect) {
                 out[in_buffer..in_buffer + length]
                     .copy_from_slice(&tile[in_tile..in_tile + length]);

@@ -25,56 +25,39 @@ impl Questions {
                 }
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
-                    if ui.button("Recover").clicked() {
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::Recover(recovery.clone()));
-                    }
-                    if ui
-                        .button("Discard")
-                        .on_hover_text("The autosave is kept aside in the data folder, not deleted")
-                        .clicked()
-                    {
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::DiscardRecovery(recovery.clone()));
-                    }
+                    answer(ui.button("Recover").clicked(), actions, || {
+                        Some(Action::Recover(recovery.clone()))
+                    });
+                    let discard = ui.button("Discard").on_hover_text(
+                        "The autosave is kept aside in the data folder, not deleted",
+                    );
+                    answer(discard.clicked(), actions, || {
+                        Some(Action::DiscardRecovery(recovery.clone()))
+                    });
                 });
             }
-            Modal::ConfirmQuit => {
-                ui.heading("Save changes before closing?");
-                ui.label("The document has changes that are not saved.");
-                ui.add_space(8.0);
-                ui.horizontal(|ui| {
-                    if ui.button("Save").clicked() {
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::Save(AfterSave::Quit));
-                    }
-                    if ui.button("Don't save").clicked() {
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::QuitWithoutSaving);
-                    }
-                    if ui.button("Cancel").clicked() {
-                        actions.push(Action::CloseModal);
-                    }
-                });
-            }
-            Modal::ConfirmReplace(with) => {
-                ui.heading("Replace the open document?");
-                ui.label("It has changes that are not saved.");
-                ui.add_space(8.0);
-                ui.horizontal(|ui| {
-                    if ui.button("Save first").clicked() {
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::Save(AfterSave::Replace(with.clone())));
-                    }
-                    if ui.button("Discard changes").clicked() {
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::ReplaceNow(with.clone()));
-                    }
-                    if ui.button("Cancel").clicked() {
-                        actions.push(Action::CloseModal);
-                    }
-                });
-            }
+            Modal::ConfirmQuit => unsaved_changes(
+                ui,
+                actions,
+                [
+                    "Save changes before closing?",
+                    "The document has changes that are not saved.",
+                ],
+                ("Save", || Action::Save(AfterSave::Quit)),
+                ("Don't save", || Action::QuitWithoutSaving),
+            ),
+            Modal::ConfirmReplace(with) => unsaved_changes(
+                ui,
+                actions,
+                [
+                    "Replace the open document?",
+                    "It has changes that are not saved.",
+                ],
+                ("Save first", || {
+                    Action::Save(AfterSave::Replace(with.clone()))
+                }),
+                ("Discard changes", || Action::ReplaceNow(with.clone())),
+            ),
             Modal::NewCanvas { width, height } => {
                 ui.heading("New canvas");
                 ui.horizontal_wrapped(|ui| {
@@ -94,14 +77,11 @@ impl Questions {
                 });
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
-                    if ui.button("Create").clicked() {
-                        // Replacing may ask to save first (another modal).
-                        actions.push(Action::CloseModal);
-                        actions.push(Action::Replace(ReplaceWith::New(*width, *height)));
-                    }
-                    if ui.button("Cancel").clicked() {
-                        actions.push(Action::CloseModal);
-                    }
+                    // Replacing may ask to save first (another modal).
+                    answer(ui.button("Create").clicked(), actions, || {
+                        Some(Action::Replace(ReplaceWith::New(*width, *height)))
+                    });
+                    answer(ui.button("Cancel").clicked(), actions, || None);
                 });
             }
             Modal::CanvasSize(form) => canvas_size(ui, form, actions),
@@ -113,9 +93,7 @@ impl Questions {
                     ui.label(line.as_str());
                 }
                 ui.add_space(6.0);
-                if ui.button("Close").clicked() {
-                    actions.push(Action::CloseModal);
-                }
+                answer(ui.button("Close").clicked(), actions, || None);
             }
             Modal::Settings | Modal::Models | Modal::GenerationLog | Modal::Export(_) => {
                 return false;
@@ -123,6 +101,35 @@ impl Questions {
         }
         true
     }
+}
+
+/// When the answer's button was `clicked`: closes the question and asks for what `then` gives.
+fn answer(clicked: bool, actions: &mut Vec<Action>, then: impl FnOnce() -> Option<Action>) {
+    if clicked {
+        actions.push(Action::CloseModal);
+        actions.extend(then());
+    }
+}
+
+/// A question about changes not saved yet: its heading and text, a button that saves first,
+/// one that goes on without saving, and Cancel.
+fn unsaved_changes(
+    ui: &mut Ui,
+    actions: &mut Vec<Action>,
+    [heading, text]: [&str; 2],
+    (save, after_saving): (&str, impl FnOnce() -> Action),
+    (discard, without_saving): (&str, impl FnOnce() -> Action),
+) {
+    ui.heading(heading);
+    ui.label(text);
+    ui.add_space(8.0);
+    ui.horizontal(|ui| {
+        answer(ui.button(save).clicked(), actions, || Some(after_saving()));
+        answer(ui.button(discard).clicked(), actions, || {
+            Some(without_saving())
+        });
+        answer(ui.button("Cancel").clicked(), actions, || None);
+    });
 }
 
 /// "90 s", "12 min", "3 h", "2 days".
@@ -247,16 +254,13 @@ fn canvas_size(ui: &mut Ui, form: &mut CanvasSizeForm, actions: &mut Vec<Action>
     ui.add_space(8.0);
     ui.horizontal(|ui| {
         let grows = form.width > from_width || form.height > from_height;
-        if ui
-            .add_enabled(grows, egui::Button::new("Grow canvas"))
-            .clicked()
-        {
-            actions.push(Action::CloseModal);
-            actions.push(Action::Edit(Edit::GrowCanvas(*form)));
-        }
-        if ui.button("Cancel").clicked() {
-            actions.push(Action::CloseModal);
-        }
+        answer(
+            ui.add_enabled(grows, egui::Button::new("Grow canvas"))
+                .clicked(),
+            actions,
+            || Some(Action::Edit(Edit::GrowCanvas(*form))),
+        );
+        answer(ui.button("Cancel").clicked(), actions, || None);
     });
 }
 
