@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures"))
 from sd_export import OFFLINE_ENV, SD15_SCHEDULER_CONFIG, export_text_encoder, export_unet  # noqa: E402
-from sd_export import export_vae_decoder, export_vae_encoder  # noqa: E402
+from sd_export import component_configs, export_vae_decoder, export_vae_encoder  # noqa: E402
 
 # Offline and quiet; these are read when the libraries are imported.
 for _k, _v in OFFLINE_ENV.items():
@@ -90,61 +90,16 @@ SEED_UNET_INPAINT = 1504
 SEED_EXPORT_DUMMIES = 1505
 
 # ---- SD 1.5 component configs (runwayml/stable-diffusion-v1-5, */config.json) ----------------------------
+# bench/sd15_configs.json holds them as the constructors take them.
 # text_encoder: the text tower of openai/clip-vit-large-patch14. bos/eos/pad 0/2/1 are the legacy values that
 # SD 1.5's config.json carries; with eos_token_id == 2 transformers pools at argmax(input_ids) (= the
 # <|endoftext|> token 49407), exactly as for the real model. The pooled output is not used by SD anyway.
-TEXT_ENCODER_CONFIG = dict(
-    vocab_size=49408,
-    hidden_size=768,
-    intermediate_size=3072,
-    num_hidden_layers=12,
-    num_attention_heads=12,
-    max_position_embeddings=77,
-    hidden_act="quick_gelu",
-    layer_norm_eps=1e-5,
-    attention_dropout=0.0,
-    dropout=0.0,
-    initializer_range=0.02,
-    initializer_factor=1.0,
-    projection_dim=768,
-    bos_token_id=0,
-    eos_token_id=2,
-    pad_token_id=1,
-)
-
-UNET_CONFIG = dict(
-    sample_size=64,
-    in_channels=4,  # 9 with --inpainting (4 latents + 1 mask + 4 masked-image latents)
-    out_channels=4,
-    center_input_sample=False,
-    flip_sin_to_cos=True,
-    freq_shift=0,
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    block_out_channels=(320, 640, 1280, 1280),
-    layers_per_block=2,
-    downsample_padding=1,
-    mid_block_scale_factor=1,
-    act_fn="silu",
-    norm_num_groups=32,
-    norm_eps=1e-5,
-    cross_attention_dim=768,
-    attention_head_dim=8,  # diffusers' historical misnomer: 8 = number of heads in SD 1.x
-)
-
-VAE_CONFIG = dict(
-    in_channels=3,
-    out_channels=3,
-    down_block_types=("DownEncoderBlock2D",) * 4,
-    up_block_types=("UpDecoderBlock2D",) * 4,
-    block_out_channels=(128, 256, 512, 512),
-    layers_per_block=2,
-    act_fn="silu",
-    latent_channels=4,
-    norm_num_groups=32,
-    sample_size=512,
-    scaling_factor=0.18215,
-)
+# unet: in_channels is 4, or 9 with --inpainting (4 latents + 1 mask + 4 masked-image latents);
+# attention_head_dim is diffusers' historical misnomer: 8 = the number of heads in SD 1.x.
+_CONFIGS = component_configs(Path(__file__).resolve().parent / "sd15_configs.json")
+TEXT_ENCODER_CONFIG = _CONFIGS["text_encoder"]
+UNET_CONFIG = _CONFIGS["unet"]
+VAE_CONFIG = _CONFIGS["vae"]
 
 # --------------------------------------------------------------------------------------------------------------
 def log(*a):

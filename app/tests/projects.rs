@@ -781,9 +781,22 @@ fn project_inpaint_refuses_a_mask_of_another_size_or_an_empty_one_and_writes_not
     run(&image::GrayImage::new(64, 64), "black everywhere");
 }
 
+/// Exports `document` as a PNG at `path`, signed by a local identity in `signer`'s name, with
+/// the default choices.
+fn signed_by(document: &Document, path: &Path, signer: &str) {
+    let identity = pentimento::credentials::SigningIdentity::make_local(signer).expect("identity");
+    pentimento::credentials::export::export_png(
+        document,
+        path,
+        Some(&identity),
+        &pentimento::credentials::manifest::ExportChoices::default(),
+    )
+    .expect("exported");
+}
+
 #[test]
 fn imported_images_are_ingredients_that_keep_their_own_credentials() {
-    use pentimento::credentials::{SigningIdentity, ingredients};
+    use pentimento::credentials::ingredients;
     let folder = tempfile::tempdir().expect("temporary folder");
     // An image another artist signed.
     let theirs = folder.path().join("theirs.png");
@@ -792,14 +805,7 @@ fn imported_images_are_ingredients_that_keep_their_own_credentials() {
         .flat_map(|i| [(i % 251) as u8, 90, 40, 255])
         .collect();
     original.import_layer("sketch", 64, 48, &pixels, 0, 0);
-    let ada = SigningIdentity::make_local("Ada Painter").expect("identity");
-    pentimento::credentials::export::export_png(
-        &original,
-        &theirs,
-        Some(&ada),
-        &pentimento::credentials::manifest::ExportChoices::default(),
-    )
-    .expect("signed");
+    signed_by(&original, &theirs, "Ada Painter");
     // And a plain one.
     let plain = folder.path().join("plain.png");
     image::RgbaImage::from_pixel(16, 16, image::Rgba([0, 0, 200, 255]))
@@ -837,14 +843,7 @@ fn imported_images_are_ingredients_that_keep_their_own_credentials() {
     );
 
     let exported = folder.path().join("mine.png");
-    let bo = SigningIdentity::make_local("Bo Inker").expect("identity");
-    pentimento::credentials::export::export_png(
-        &reopened,
-        &exported,
-        Some(&bo),
-        &pentimento::credentials::manifest::ExportChoices::default(),
-    )
-    .expect("exported");
+    signed_by(&reopened, &exported, "Bo Inker");
     let read = pentimento::credentials::verify(
         &std::fs::read(&exported).expect("read"),
         "image/png",

@@ -3,6 +3,7 @@
 //! separate storage server that honours `Range`, and faults on demand (a dropped connection,
 //! corrupted bytes, a slow file, a required token).
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -235,15 +236,24 @@ fn a_second_call_downloads_nothing() {
     assert_progress(&run.reports);
 }
 
-#[test]
-fn a_dropped_connection_resumes_with_a_range_request() {
+/// A download that completes although the server fails once on each of `files`, in the way
+/// `fault` picks; the server and the run.
+fn complete_despite(
+    fault: impl FnOnce(&mut Faults) -> &mut HashSet<String>,
+    files: &[&str],
+) -> (HubServer, Run) {
     let server = HubServer::start();
     let cache = tempfile::tempdir().expect("temp dir");
-    let files = ["unet/model.onnx", "tokenizer/vocab.json"];
-    server.faults().drop_once.extend(files.map(String::from));
+    fault(&mut server.faults()).extend(files.iter().map(|file| (*file).to_owned()));
     let run = download(&source(REPO), &server.options(cache.path()));
     assert_complete(&run);
+    (server, run)
+}
 
+#[test]
+fn a_dropped_connection_resumes_with_a_range_request() {
+    let files = ["unet/model.onnx", "tokenizer/vocab.json"];
+    let (server, _) = complete_despite(|faults| &mut faults.drop_once, &files);
     for file in files {
         assert!(server.resumed(REPO, file), "{file}: {:#?}", server.log());
     }
@@ -251,12 +261,10 @@ fn a_dropped_connection_resumes_with_a_range_request() {
 
 #[test]
 fn a_corrupted_file_is_fetched_again() {
-    let server = HubServer::start();
-    let cache = tempfile::tempdir().expect("temp dir");
-    let files = ["vae_decoder/model.onnx", "tokenizer/merges.txt"];
-    server.faults().corrupt_once.extend(files.map(String::from));
-    let run = download(&source(REPO), &server.options(cache.path()));
-    assert_complete(&run);
+    let (server, run) = complete_despite(
+        |faults| &mut faults.corrupt_once,
+        &["vae_decoder/model.onnx", "tokenizer/merges.txt"],
+    );
     let last = run.reports.last().expect("report");
     assert!(last.bytes_total > needed_bytes(), "the refetch is counted");
 

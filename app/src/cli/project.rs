@@ -333,11 +333,7 @@ fn fill(
     let started = std::time::Instant::now();
     let layer = region::content_aware_fill(&mut document, seed).map_err(anyhow::Error::msg)?;
     let seconds = started.elapsed().as_secs_f64();
-    crate::io::ora::save(&document, out)?;
-    let name = document
-        .layer(layer)
-        .map(|layer| layer.properties.name.clone())
-        .unwrap_or_default();
+    let name = save_naming(&document, out, layer)?;
     println!(
         "{}: layer \"{name}\" filled in {seconds:.2} s from the picture's own pixels (no model)",
         out.display()
@@ -497,11 +493,7 @@ fn inpaint(args: &InpaintArgs) -> anyhow::Result<ExitCode> {
         seed,
     );
     // The mask did its work; the project keeps it, as the window does after Generate.
-    crate::io::ora::save(&document, &args.out)?;
-    let name = document
-        .layer(layer)
-        .map(|layer| layer.properties.name.clone())
-        .unwrap_or_default();
+    let name = save_naming(&document, &args.out, layer)?;
     println!(
         "{}: layer \"{name}\" (variation {} of {}, seed {seed}), generation {log_id} in the log",
         args.out.display(),
@@ -533,4 +525,17 @@ fn load_model(worker: &Worker, args: &InpaintArgs) -> anyhow::Result<ModelInfo> 
             None => bail!("loading the model stopped answering"),
         }
     }
+}
+
+/// Saves the project to `out`; the name of `layer`, the one the command added.
+fn save_naming(
+    document: &crate::document::Document,
+    out: &std::path::Path,
+    layer: crate::document::layer::LayerId,
+) -> anyhow::Result<String> {
+    crate::io::ora::save(document, out)?;
+    Ok(document
+        .layer(layer)
+        .map(|layer| layer.properties.name.clone())
+        .unwrap_or_default())
 }

@@ -145,13 +145,15 @@ fn encode_with_exif(
     pixels: &[u8],
     (width, height): (u32, u32),
     color: image::ExtendedColorType,
-) -> image::ImageResult<()> {
+) -> Result<(), String> {
     if let Some(text) = text {
         encoder
             .set_exif_metadata(exif_user_comment(&text))
-            .map_err(image::ImageError::Unsupported)?;
+            .map_err(|err| err.to_string())?;
     }
-    encoder.write_image(pixels, width, height, color)
+    encoder
+        .write_image(pixels, width, height, color)
+        .map_err(|err| err.to_string())
 }
 
 /// The topmost visible generative layer's generation and the seed it shows.
@@ -247,9 +249,12 @@ pub fn export(
     let (composite, provenance) = document.composite(&bounds);
     let straight = unpremultiply(&composite);
     let shares = ProvenanceShares::count(&provenance);
-    let image = match format {
+    let mut encoded = Vec::new();
+    let text = || a1111_text(document, &shares, choices);
+    let written = match format {
         ExportFormat::Png => encode_png(document, &straight, &shares, choices)
-            .map_err(|err| write_error(err.to_string()))?,
+            .map(|bytes| encoded = bytes)
+            .map_err(|err| err.to_string()),
         ExportFormat::Jpeg { quality } => {
             let rgb: Vec<u8> = straight
                 .chunks_exact(4)
@@ -260,30 +265,23 @@ pub fn export(
                     [over_white(p[0]), over_white(p[1]), over_white(p[2])]
                 })
                 .collect();
-            let mut bytes = Vec::new();
             encode_with_exif(
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality),
-                a1111_text(document, &shares, choices),
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, quality),
+                text(),
                 &rgb,
                 bounds.size(),
                 image::ExtendedColorType::Rgb8,
             )
-            .map_err(|err| write_error(err.to_string()))?;
-            bytes
         }
-        ExportFormat::Webp => {
-            let mut bytes = Vec::new();
-            encode_with_exif(
-                image::codecs::webp::WebPEncoder::new_lossless(&mut bytes),
-                a1111_text(document, &shares, choices),
-                &straight,
-                bounds.size(),
-                image::ExtendedColorType::Rgba8,
-            )
-            .map_err(|err| write_error(err.to_string()))?;
-            bytes
-        }
+        ExportFormat::Webp => encode_with_exif(
+            image::codecs::webp::WebPEncoder::new_lossless(&mut encoded),
+            text(),
+            &straight,
+            bounds.size(),
+            image::ExtendedColorType::Rgba8,
+        ),
     };
+    written.map_err(write_error)?;
     let title = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -291,8 +289,8 @@ pub fn export(
     let content = manifest::for_export(document, &provenance, &title, choices);
     let regions = content.regions.clone();
     let bytes = match identity {
-        Some(identity) => super::sign(&image, format.mime(), &content, identity)?,
-        None => image,
+        Some(identity) => super::sign(&encoded, format.mime(), &content, identity)?,
+        None => encoded,
     };
     crate::io::write_atomically(path, &bytes).map_err(|err| write_error(err.to_string()))?;
     Ok(Exported { shares, regions })

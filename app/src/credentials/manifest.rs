@@ -324,45 +324,39 @@ mod tests {
 
     #[test]
     fn the_whole_picture_source_type_follows_the_shares() {
-        let shares = |hand, generated| ProvenanceShares {
-            visible: hand + generated,
-            hand,
-            generated,
-            ..ProvenanceShares::default()
-        };
-        assert_eq!(
-            whole_source_type(&shares(10, 0)),
-            source_type::DIGITAL_CREATION
-        );
-        assert_eq!(
-            whole_source_type(&shares(0, 10)),
-            source_type::TRAINED_ALGORITHMIC_MEDIA
-        );
-        assert_eq!(
-            whole_source_type(&shares(5, 5)),
-            source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
-        );
-        let filled = |hand, filled| ProvenanceShares {
-            visible: hand + filled,
-            hand,
-            filled,
-            ..ProvenanceShares::default()
-        };
-        assert_eq!(
-            whole_source_type(&filled(0, 10)),
-            source_type::ALGORITHMIC_MEDIA
-        );
-        assert_eq!(
-            whole_source_type(&filled(5, 5)),
-            source_type::COMPOSITE_SYNTHETIC
-        );
-        let both = ProvenanceShares {
-            filled: 3,
-            ..shares(0, 10)
-        };
-        assert_eq!(
-            whole_source_type(&both),
-            source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
-        );
+        // (visible, hand, generated, filled) pixels, and the source type of the whole picture.
+        for (visible, hand, generated, filled, expected) in [
+            (10, 10, 0, 0, source_type::DIGITAL_CREATION),
+            (10, 0, 10, 0, source_type::TRAINED_ALGORITHMIC_MEDIA),
+            (
+                10,
+                5,
+                5,
+                0,
+                source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
+            ),
+            (10, 0, 0, 10, source_type::ALGORITHMIC_MEDIA),
+            (10, 5, 0, 5, source_type::COMPOSITE_SYNTHETIC),
+            (
+                10,
+                0,
+                10,
+                3,
+                source_type::COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
+            ),
+        ] {
+            let shares = ProvenanceShares {
+                visible,
+                hand,
+                generated,
+                filled,
+                ..ProvenanceShares::default()
+            };
+            assert_eq!(
+                whole_source_type(&shares),
+                expected,
+                "{hand} hand, {generated} generated, {filled} filled of {visible}"
+            );
+        }
     }
 }
