@@ -55,6 +55,13 @@ fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
     }
 }
 
+/// A hard mask brush `size` px wide.
+fn hard_mask(harness: &mut Harness<'static, PentimentoApp>, size: f32) {
+    let mask = &mut harness.state_mut().settings_mut().tools.mask;
+    mask.size = size;
+    mask.hardness = 1.0;
+}
+
 /// A hard 20 px brush of `color`.
 fn hard_brush(harness: &mut Harness<'static, PentimentoApp>, color: [u8; 3]) {
     let brush = &mut harness.state_mut().settings_mut().tools.brush;
@@ -217,12 +224,11 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     let mut harness = window(sandbox.with_model("tiny-sd-inpaint", SMALL_CANVAS));
     fix_generation(&mut harness, 4, 3, 7);
     {
-        let settings = harness.state_mut().settings_mut();
-        settings.tools.brush.color = [20, 90, 200];
-        settings.tools.brush.size = 30.0;
-        settings.tools.mask.size = 40.0;
-        settings.tools.mask.hardness = 1.0;
+        let brush = &mut harness.state_mut().settings_mut().tools.brush;
+        brush.color = [20, 90, 200];
+        brush.size = 30.0;
     }
+    hard_mask(&mut harness, 40.0);
     wait_for_model(&mut harness);
 
     // The artist's drawing: a line across the canvas.
@@ -663,11 +669,7 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
 fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
     let sandbox = Sandbox::new();
     let mut harness = window(small_canvas(&sandbox));
-    {
-        let settings = harness.state_mut().settings_mut();
-        settings.tools.mask.size = 40.0;
-        settings.tools.mask.hardness = 1.0;
-    }
+    hard_mask(&mut harness, 40.0);
     harness.run();
     // A texture of strokes, then a mask over part of it.
     hard_brush(&mut harness, [200, 60, 40]);
@@ -729,12 +731,11 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
     let sandbox = Sandbox::new();
     let mut harness = window(sandbox.with_model("tiny-sd-inpaint", SMALL_CANVAS));
     fix_generation(&mut harness, 2, 2, 3);
+    hard_mask(&mut harness, 60.0);
     {
-        let settings = harness.state_mut().settings_mut();
-        settings.tools.mask.size = 60.0;
-        settings.tools.mask.hardness = 1.0;
-        settings.tools.variation.size = 24.0;
-        settings.tools.variation.hardness = 1.0;
+        let variation = &mut harness.state_mut().settings_mut().tools.variation;
+        variation.size = 24.0;
+        variation.hardness = 1.0;
     }
     wait_for_model(&mut harness);
     click(&mut harness, "Mask brush");

@@ -232,19 +232,31 @@ fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The fixture `name` takes `input_ids` and the timestep as `inputs` says, its VAE encoder
+/// returns `vae_output`, and its text embeddings are 32 wide.
+fn assert_convention(
+    name: &str,
+    c: &Conventions,
+    (input_ids, timestep): (ElementType, TimestepInput),
+    vae_output: VaeEncoderOutput,
+) {
+    assert_eq!(c.input_ids, input_ids, "{name}");
+    assert_eq!(c.timestep, timestep, "{name}");
+    assert_eq!(c.vae_encoder_output, Some(vae_output), "{name}");
+    assert_eq!(c.text_embedding_width, Some(32), "{name}");
+}
+
 #[test]
 fn diffusers_convention_is_detected() {
     for name in ["tiny-sd", "tiny-sd-inpaint"] {
         let model = load(name);
         let c = &model.conventions;
-        assert_eq!(c.input_ids, ElementType::Int32, "{name}");
-        assert_eq!(c.timestep, TimestepInput::Float32Batch, "{name}");
-        assert_eq!(
-            c.vae_encoder_output,
-            Some(VaeEncoderOutput::LatentSample),
-            "{name}"
+        assert_convention(
+            name,
+            c,
+            (ElementType::Int32, TimestepInput::Float32Batch),
+            VaeEncoderOutput::LatentSample,
         );
-        assert_eq!(c.text_embedding_width, Some(32), "{name}");
         assert_eq!(c.latent_element, ElementType::Float32, "{name}");
         assert_eq!(c.unet_output, "out_sample", "{name}");
         assert_eq!(c.is_inpainting_unet(), name.contains("inpaint"), "{name}");
@@ -262,16 +274,17 @@ fn diffusers_convention_is_detected() {
 fn optimum_convention_is_detected() {
     for name in ["tiny-sd-optimum", "tiny-sd-inpaint-optimum"] {
         let model = load(name);
-        let c = &model.conventions;
-        assert_eq!(c.input_ids, ElementType::Int64, "{name}");
-        assert_eq!(c.timestep, TimestepInput::Float32Scalar, "{name}");
+        assert_convention(
+            name,
+            &model.conventions,
+            (ElementType::Int64, TimestepInput::Float32Scalar),
+            VaeEncoderOutput::LatentParameters,
+        );
         assert_eq!(
-            c.vae_encoder_output,
-            Some(VaeEncoderOutput::LatentParameters),
+            model.conventions.is_inpainting_unet(),
+            name.contains("inpaint"),
             "{name}"
         );
-        assert_eq!(c.text_embedding_width, Some(32), "{name}");
-        assert_eq!(c.is_inpainting_unet(), name.contains("inpaint"), "{name}");
     }
 }
 

@@ -183,9 +183,8 @@ fn thumbnails(document: &mut Document) {
     println!("Layer thumbnails, 64 px, all 16 layers of a 4096 × 4096 document (median of 8)");
     println!("  from nothing (opened)   {:>8.2} ms", ms(cold));
     println!(
-        "  after a stroke          {:>8.2} ms   target 8 ms (half a 60 Hz frame)   ratio {:.2}",
-        ms(warm),
-        ms(warm) / 8.0
+        "{}",
+        against_target("after a stroke", warm, 2, 8.0, " (half a 60 Hz frame)")
     );
     println!();
 }
@@ -237,11 +236,7 @@ fn dabs(document: &mut Document, size: f32) {
     let per_dab = dab_time / events;
     let per_frame = (dab_time + job_time) / events;
     println!("One brush dab, {size:.0} px, on the top of 16 layers of a 4096 × 4096 document");
-    println!(
-        "  dab                     {:>8.3} ms   target 0.5 ms   ratio {:.2}",
-        ms(per_dab),
-        ms(per_dab) / 0.5
-    );
+    println!("{}", against_target("dab", per_dab, 3, 0.5, ""));
     println!(
         "  dab + GPU tile jobs     {:>8.3} ms   ({} jobs for {events} dabs)",
         ms(per_frame),
@@ -359,9 +354,8 @@ fn feather_recomposite() {
         grid.tile_count()
     );
     println!(
-        "  CPU part of a drag frame{:>8.2} ms   target 16 ms   ratio {:.2}",
-        ms(change + jobs),
-        ms(change + jobs) / 16.0
+        "{}",
+        against_target("CPU part of a drag frame", change + jobs, 2, 16.0, "")
     );
     match &gpu {
         Some((_, _, adapter)) => {
@@ -432,9 +426,8 @@ fn first_frame() {
     println!("  first frame laid out    {:>8.1} ms", ms(stepped));
     match rendered {
         Ok(rendered) => println!(
-            "  first frame rendered    {:>8.1} ms   target 500 ms   ratio {:.2}",
-            ms(rendered),
-            ms(rendered) / 500.0
+            "{}",
+            against_target("first frame rendered", rendered, 1, 500.0, "")
         ),
         Err(err) => println!("  first frame not rendered: {err}"),
     }
@@ -461,4 +454,14 @@ fn median(values: &mut [Duration]) -> Duration {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// One row of figures: `label`, the time with `decimals` decimals, the target in milliseconds
+/// (with `why` it is that target), and the ratio of the two.
+fn against_target(label: &str, time: Duration, decimals: usize, target: f64, why: &str) -> String {
+    format!(
+        "  {label:<24}{:>8.decimals$} ms   target {target} ms{why}   ratio {:.2}",
+        ms(time),
+        ms(time) / target
+    )
 }

@@ -3,7 +3,7 @@
 //! and hostile files refused with a sentence, and `pentimento flatten`.
 
 use std::io::{Read as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use pentimento::document::Document;
@@ -291,13 +291,33 @@ fn damaged_and_hostile_projects_are_refused_with_a_sentence() {
     assert!(message.contains("100000"), "{message}");
 }
 
+/// A mask of `width × height`, white where `inside(x, y)`, saved at `path`; the path.
+fn mask_file(
+    path: &Path,
+    (width, height): (u32, u32),
+    inside: impl Fn(u32, u32) -> bool,
+) -> PathBuf {
+    image::GrayImage::from_fn(width, height, |x, y| {
+        image::Luma([if inside(x, y) { 255 } else { 0 }])
+    })
+    .save(path)
+    .expect("mask");
+    path.to_path_buf()
+}
+
+/// The sample document, saved as `project.ora` in `folder`.
+fn saved_sample(folder: &Path) -> (Document, PathBuf) {
+    let document = sample_document();
+    let project = folder.join("project.ora");
+    ora::save(&document, &project).expect("save");
+    (document, project)
+}
+
 #[test]
 fn flatten_renders_a_project_with_the_same_compositor() {
     let folder = tempfile::tempdir().expect("temporary folder");
-    let project = folder.path().join("project.ora");
+    let (document, project) = saved_sample(folder.path());
     let output = folder.path().join("flat.png");
-    let document = sample_document();
-    ora::save(&document, &project).expect("save");
 
     let run = succeeds(
         Command::new(env!("CARGO_BIN_EXE_pentimento"))
@@ -415,10 +435,8 @@ fn refused_writing_nothing(command: &mut Command, out: &Path, says: &str) {
 #[test]
 fn export_signs_content_credentials_that_verify_and_show_tampering() {
     let folder = tempfile::tempdir().expect("temporary folder");
-    let project = folder.path().join("project.ora");
+    let (document, project) = saved_sample(folder.path());
     let output = folder.path().join("signed.png");
-    let document = sample_document();
-    ora::save(&document, &project).expect("save");
 
     succeeds(
         pentimento_at(folder.path())
@@ -550,7 +568,7 @@ fn export_signs_content_credentials_that_verify_and_show_tampering() {
     assert!(read.training.iter().all(|(_, choice)| choice == "allowed"));
 }
 
-fn tiny_inpaint_model() -> std::path::PathBuf {
+fn tiny_inpaint_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/models/tiny-sd-inpaint")
 }
 
@@ -602,11 +620,7 @@ fn project_inpaint_accepts_a_variation_as_a_generative_layer_and_logs_it() {
     let sketch_path = folder.path().join("sketch.png");
     sketch.save(&sketch_path).expect("sketch");
     let inside = |x: u32, y: u32| (30..62).contains(&x) && (20..52).contains(&y);
-    let mask = image::GrayImage::from_fn(width, height, |x, y| {
-        image::Luma([if inside(x, y) { 255 } else { 0 }])
-    });
-    let mask_path = folder.path().join("mask.png");
-    mask.save(&mask_path).expect("mask");
+    let mask_path = mask_file(&folder.path().join("mask.png"), (width, height), inside);
     let out = folder.path().join("inpainted.ora");
     succeeds(
         project_inpaint(folder.path(), &sketch_path, Some(&mask_path))
@@ -911,11 +925,7 @@ fn fill_continues_a_texture_with_no_model_and_refuses_a_wrong_mask() {
     }
     let picture = folder.path().join("damaged.png");
     damaged.save(&picture).expect("picture");
-    let mask = image::GrayImage::from_fn(side, side, |x, y| {
-        image::Luma([if inside(x, y) { 255 } else { 0 }])
-    });
-    let mask_path = folder.path().join("hole.png");
-    mask.save(&mask_path).expect("mask");
+    let mask_path = mask_file(&folder.path().join("hole.png"), (side, side), inside);
     let out = folder.path().join("filled.png");
     // No model anywhere: HOME is an empty folder.
     succeeds(

@@ -29,3 +29,17 @@ pub use pipeline::{
 };
 pub use providers::ProviderChoice;
 pub use scheduler::SchedulerKind;
+
+/// The sentence for a command-line name that names none of `choices`: what was asked for
+/// (`what`, e.g. "scheduler"), the text given, and the names there are.
+pub(crate) fn unknown_choice<'a>(
+    what: &str,
+    text: &str,
+    choices: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let names: Vec<&str> = choices.into_iter().collect();
+    format!(
+        "unknown {what} \"{text}\"; choose one of {}",
+        names.join(", ")
+    )
+}

@@ -53,6 +53,26 @@ impl<'a> Field<'a> {
     pub fn text(&self) -> Result<String, String> {
         String::from_utf8(self.message()?.0.to_vec()).map_err(|_| corrupt("a name is not UTF-8"))
     }
+
+    /// A message field read as a name and a number: the text of its field `text_field` and the
+    /// varint of its field `number_field` (empty and 0 when absent), e.g. an attribute's name
+    /// and integer or an opset import's domain and version.
+    pub fn text_and_varint(
+        &self,
+        text_field: u64,
+        number_field: u64,
+    ) -> Result<(String, u64), String> {
+        let (mut text, mut number) = (String::new(), 0);
+        for part in Fields::new(self.message()?.0, 0) {
+            let part = part?;
+            if part.number == text_field {
+                text = part.text()?;
+            } else if part.number == number_field {
+                number = part.varint;
+            }
+        }
+        Ok((text, number))
+    }
 }
 
 /// The fields of a message: `bytes`, which starts at `start` in the whole buffer.

@@ -88,10 +88,10 @@ impl std::str::FromStr for ProviderChoice {
             .into_iter()
             .find(|choice| choice.cli_name() == text.to_ascii_lowercase())
             .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|choice| choice.cli_name()).collect();
-                format!(
-                    "unknown execution provider \"{text}\"; choose one of {}",
-                    names.join(", ")
+                crate::unknown_choice(
+                    "execution provider",
+                    text,
+                    Self::ALL.into_iter().map(Self::cli_name),
                 )
             })
     }

@@ -473,9 +473,7 @@ impl PentimentoApp {
         };
         let generation = generative.generation;
         let seeds = document
-            .generation_log
-            .iter()
-            .find(|record| record.id == generation)
+            .generation_record(generation)
             .map(|record| record.seeds.clone())
             .unwrap_or_default();
         let rename = match (seeds.get(generative.selected), seeds.get(selected)) {

@@ -165,10 +165,7 @@ fn shown_generation(document: &Document) -> Option<(&GenerationRecord, Option<u3
         if !layer.properties.visible {
             return None;
         }
-        let record = document
-            .generation_log
-            .iter()
-            .find(|record| record.id == generative.generation)?;
+        let record = document.generation_record(generative.generation)?;
         Some((record, record.seeds.get(generative.selected).copied()))
     })
 }

@@ -170,10 +170,7 @@ pub fn for_export(
         }
         if origin == Origin::Fill {
             // An algorithm filled these from the picture's own pixels: no model, no training.
-            let record = document
-                .generation_log
-                .iter()
-                .find(|record| record.id == generative.generation);
+            let record = document.generation_record(generative.generation);
             actions.push(serde_json::json!({
                 "action": "c2pa.edited",
                 "digitalSourceType": source_type::ALGORITHMIC_MEDIA,
@@ -191,10 +188,7 @@ pub fn for_export(
             }));
             continue;
         }
-        let record = document
-            .generation_log
-            .iter()
-            .find(|record| record.id == generative.generation);
+        let record = document.generation_record(generative.generation);
         let shown = generative.variation_shares();
         if shown.len() <= 1 {
             region_reports.push(RegionReport::of(&regions));

@@ -28,6 +28,11 @@ impl Document {
         id
     }
 
+    /// The generation log's entry `id`.
+    pub fn generation_record(&self, id: u64) -> Option<&GenerationRecord> {
+        self.generation_log.iter().find(|record| record.id == id)
+    }
+
     /// A generation log entry, for completing it (seeds, outcome, accepted variations). The log
     /// only grows: entries are completed, never removed.
     pub fn generation_record_mut(&mut self, id: u64) -> Option<&mut GenerationRecord> {
@@ -263,9 +268,7 @@ impl Document {
                     return None;
                 };
                 let seeds = self
-                    .generation_log
-                    .iter()
-                    .find(|record| record.id == generative.generation)
+                    .generation_record(generative.generation)
                     .map(|record| record.seeds.as_slice())
                     .unwrap_or_default();
                 Some(ShownVariations {

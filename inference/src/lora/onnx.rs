@@ -491,15 +491,7 @@ fn read_node((bytes, start): (&[u8], usize)) -> Result<Node, String> {
             NODE_OP_TYPE => node.op_type = field.text()?,
             NODE_DOMAIN => node.domain = field.text()?,
             NODE_ATTRIBUTE => {
-                let (mut name, mut value) = (String::new(), 0);
-                for part in Fields::new(field.message()?.0, 0) {
-                    let part = part?;
-                    match part.number {
-                        ATTRIBUTE_NAME => name = part.text()?,
-                        ATTRIBUTE_INT => value = part.varint,
-                        _ => {}
-                    }
-                }
+                let (name, value) = field.text_and_varint(ATTRIBUTE_NAME, ATTRIBUTE_INT)?;
                 if name == "transB" {
                     node.trans_b = value != 0;
                 }

@@ -91,15 +91,7 @@ pub fn fuse_attention(model: &[u8]) -> Result<Fusion, String> {
         match field.number {
             MODEL_GRAPH => graph_field = Some(field.message()?),
             MODEL_OPSET_IMPORT => {
-                let (mut domain, mut version) = (String::new(), 0);
-                for part in Fields::new(field.message()?.0, 0) {
-                    let part = part?;
-                    match part.number {
-                        OPSET_DOMAIN => domain = part.text()?,
-                        OPSET_VERSION => version = part.varint,
-                        _ => {}
-                    }
-                }
+                let (domain, version) = field.text_and_varint(OPSET_DOMAIN, OPSET_VERSION)?;
                 if domain.is_empty() || domain == "ai.onnx" {
                     default_opset = version;
                 }

@@ -272,7 +272,6 @@ pub struct RemoteModel {
 /// What loading a model (local or remote) puts together before [`StableDiffusion`] exists.
 struct Parts {
     folder: ModelFolder,
-    conventions: Conventions,
     tokenizer: ClipTokenizer,
     scheduler: (SchedulerConfig, Vec<PipelineAdjustment>),
     text_encoder: LoadedComponent,
@@ -324,22 +323,14 @@ impl StableDiffusion {
         let text_encoder = on_provider(Component::TextEncoder)?;
         let vae_decoder = on_provider(Component::VaeDecoder)?;
 
-        // The VAE encoder's output convention is filled in when it is first loaded.
-        let conventions = Conventions::detect(
-            &text_encoder.signature,
-            &unet.signature,
-            None,
-            &unet_files.model,
-        )?;
         let downsamplings = GraphOutline::read(&unet_files.model)
             .map(|outline| outline.downsampling_convolutions())
             .unwrap_or(3)
             .min(6);
         let size_multiple = VAE_FACTOR << downsamplings;
-        Ok(Self::from_parts(
+        Self::from_parts(
             Parts {
                 folder,
-                conventions,
                 tokenizer,
                 scheduler,
                 text_encoder,
@@ -350,17 +341,32 @@ impl StableDiffusion {
                 cache_uses,
                 remote: None,
             },
+            &unet_files.model,
             runtime,
             options,
-        ))
+        )
     }
 
-    /// A freshly loaded pipeline: no VAE encoder yet, no LoRAs, no times measured.
-    fn from_parts(parts: Parts, runtime: Arc<OnnxRuntime>, options: LoadOptions) -> Self {
+    /// A freshly loaded pipeline: no VAE encoder yet, no LoRAs, no times measured. Checks that
+    /// the sessions' signatures follow a convention this crate runs (`unet_graph` names the
+    /// UNet in messages, and is read when its signature leaves the channel count open).
+    fn from_parts(
+        parts: Parts,
+        unet_graph: &Path,
+        runtime: Arc<OnnxRuntime>,
+        options: LoadOptions,
+    ) -> Result<Self, InferenceError> {
+        // The VAE encoder's output convention is filled in when it is first loaded.
+        let conventions = Conventions::detect(
+            &parts.text_encoder.signature,
+            &parts.unet.signature,
+            None,
+            unet_graph,
+        )?;
         let (scheduler_config, scheduler_adjustments) = parts.scheduler;
-        Self {
+        Ok(Self {
             folder: parts.folder,
-            conventions: parts.conventions,
+            conventions,
             tokenizer: parts.tokenizer,
             scheduler_config,
             scheduler_adjustments,
@@ -377,7 +383,7 @@ impl StableDiffusion {
             cache_work_taken: Vec::new(),
             loras: loras::LoraState::default(),
             remote: parts.remote,
-        }
+        })
     }
 
     /// Loads a remote model: a client folder with a tokenizer, a scheduler and `remote.json`
@@ -420,41 +426,35 @@ impl StableDiffusion {
         let remote = RemoteModel { config, pool };
         let folder = remote_folder(root)?;
         let (tokenizer, scheduler) = tokenizer_and_scheduler(&folder)?;
-        let text_encoder = remote.component(Component::TextEncoder)?;
-        let unet = remote.component(Component::Unet)?;
-        let vae_decoder = remote.component(Component::VaeDecoder)?;
-        let conventions =
-            Conventions::detect(&text_encoder.signature, &unet.signature, None, root)?;
-        let size_multiple = VAE_FACTOR << remote.config.unet_downsamplings.min(6);
-        let cache_uses = [
+        let served_remotely = [
             Component::TextEncoder,
             Component::Unet,
             Component::VaeDecoder,
-        ]
-        .into_iter()
-        .map(|component| (component, CacheUse::Unused("served remotely".to_owned())))
-        .collect();
-        Ok(Self::from_parts(
+        ];
+        Self::from_parts(
             Parts {
                 folder,
-                conventions,
                 tokenizer,
                 scheduler,
-                text_encoder,
-                unet,
-                vae_decoder,
+                text_encoder: remote.component(Component::TextEncoder)?,
+                unet: remote.component(Component::Unet)?,
+                vae_decoder: remote.component(Component::VaeDecoder)?,
                 provider: ProviderReport {
                     requested: ProviderChoice::Cpu,
                     active: ProviderChoice::Cpu,
                     skipped: Vec::new(),
                 },
-                size_multiple,
-                cache_uses,
+                size_multiple: VAE_FACTOR << remote.config.unet_downsamplings.min(6),
+                cache_uses: served_remotely
+                    .into_iter()
+                    .map(|component| (component, CacheUse::Unused("served remotely".to_owned())))
+                    .collect(),
                 remote: Some(remote),
             },
+            root,
             runtime,
             options,
-        ))
+        )
     }
 
     /// The servers and description of a remote model; `None` when it runs on this computer.

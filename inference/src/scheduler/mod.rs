@@ -154,11 +154,7 @@ impl std::str::FromStr for SchedulerKind {
             .into_iter()
             .find(|kind| kind.cli_name() == text)
             .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|kind| kind.cli_name()).collect();
-                format!(
-                    "unknown scheduler \"{text}\"; choose one of {}",
-                    names.join(", ")
-                )
+                crate::unknown_choice("scheduler", text, Self::ALL.into_iter().map(Self::cli_name))
             })
     }
 }

@@ -436,11 +436,7 @@ fn layer_properties(
             }));
             actions.push(Action::Edit(Edit::SealHistory));
         }
-        if let Some(record) = document
-            .generation_log
-            .iter()
-            .find(|record| record.id == generation)
-        {
+        if let Some(record) = document.generation_record(generation) {
             egui::CollapsingHeader::new("How it was made")
                 .id_salt(("generation", id.0))
                 .show(ui, |ui| {

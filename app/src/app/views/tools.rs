@@ -157,9 +157,7 @@ fn variation_choice(
         return;
     };
     let seeds = document
-        .generation_log
-        .iter()
-        .find(|record| record.id == generative.generation)
+        .generation_record(generative.generation)
         .map(|record| record.seeds.clone())
         .unwrap_or_default();
     let count = generative.variations.len().min(MAX_VARIATIONS);
