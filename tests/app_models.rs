@@ -14,7 +14,9 @@ use pentimento::PentimentoApp;
 use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
-use pentimento_tests::{Sandbox, click, files_under, fixture_model, run_until, snapshot_options};
+use pentimento_tests::{
+    Sandbox, click, click_then_until, files_under, fixture_model, run_until, snapshot_options,
+};
 
 /// Types `repo` over whatever the download form's Repository field holds and clicks Download.
 fn start_download(harness: &mut Harness<'static, PentimentoApp>, repo: &str) {
@@ -129,10 +131,9 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     assert_eq!(partial_files, 1, "the partial UNet is kept");
 
     server.faults().slow.clear();
-    harness.get_by_label("Download").click();
-    harness.step();
-    run_until(
+    click_then_until(
         &mut harness,
+        "Download",
         "the download",
         Duration::from_secs(60),
         |app| app.download().is_none(),
@@ -191,11 +192,13 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     harness.snapshot_options("model_manager", &snapshot_options());
 
     // "Use now" loads it.
-    harness.get_by_label("Use now").click();
-    harness.run_steps(2);
-    run_until(&mut harness, "the model", Duration::from_secs(60), |app| {
-        !matches!(app.model, ModelState::Loading { .. })
-    });
+    click_then_until(
+        &mut harness,
+        "Use now",
+        "the model",
+        Duration::from_secs(60),
+        |app| !matches!(app.model, ModelState::Loading { .. }),
+    );
     assert!(
         harness.state().model.ready().is_some(),
         "{:?}",

@@ -15,7 +15,7 @@ use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_inference::remote::RemoteConfig;
 use pentimento_tests::{
-    Sandbox, click, fixture_model, generate_and_wait, run_until, wait_for_model,
+    Sandbox, click, click_then_until, fixture_model, generate_and_wait, wait_for_model,
 };
 
 /// The generation log's newest record.
@@ -102,10 +102,9 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
     // The server dies: the next generation fails with a sentence, and the prompt panel offers
     // the local copy.
     server.kill();
-    harness.get_by_label("Generate").click();
-    harness.step();
-    run_until(
+    click_then_until(
         &mut harness,
+        "Generate",
         "the failure",
         Duration::from_secs(120),
         |app| !app.generation.is_running(),
@@ -133,10 +132,9 @@ fn a_remote_model_generates_on_its_server_and_continues_here_when_the_server_is_
 
     // Continue on this computer: the local copy loads and the failed generation runs here,
     // unchanged.
-    harness.get_by_label("Continue on this computer").click();
-    harness.run_steps(2);
-    run_until(
+    click_then_until(
         &mut harness,
+        "Continue on this computer",
         "the local generation",
         Duration::from_secs(300),
         |app| {

@@ -172,6 +172,20 @@ pub fn run_until(
     harness.run_steps(3);
 }
 
+/// Clicks `label`, lets two frames take the click in, then steps until `done` as
+/// [`run_until`] does.
+pub fn click_then_until(
+    harness: &mut Harness<'static, PentimentoApp>,
+    label: &str,
+    what: &str,
+    timeout: Duration,
+    done: impl Fn(&PentimentoApp) -> bool,
+) {
+    harness.get_by_label(label).click();
+    harness.run_steps(2);
+    run_until(harness, what, timeout, done);
+}
+
 /// Steps the app until the model it was started with has loaded; fails the test when it could
 /// not be.
 pub fn wait_for_model(harness: &mut Harness<'static, PentimentoApp>) {
