@@ -297,18 +297,37 @@ fn file_size(path: &Path) -> Result<u64, ModelError> {
         })
 }
 
-fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>, ModelError> {
+/// Why a JSON file that is there could not be used.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JsonFileError {
+    /// It could not be read.
+    #[error("{0}")]
+    Read(std::io::Error),
+    /// It is not JSON.
+    #[error("{0}")]
+    Parse(serde_json::Error),
+}
+
+/// A JSON file that may be missing (`None` then).
+pub(crate) fn json_if_present(path: &Path) -> Result<Option<serde_json::Value>, JsonFileError> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(JsonFileError::Read)?;
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|err| ModelError::InvalidJson {
+        .map_err(JsonFileError::Parse)
+}
+
+fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>, ModelError> {
+    json_if_present(path).map_err(|err| match err {
+        JsonFileError::Read(source) => ModelError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        JsonFileError::Parse(err) => ModelError::InvalidJson {
             reason: err.to_string(),
             path: path.to_path_buf(),
-        })
+        },
+    })
 }

@@ -227,17 +227,8 @@ impl ClipTokenizer {
 }
 
 fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>, TokenizerError> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(|err| TokenizerError::Invalid {
+    crate::model::folder::json_if_present(path).map_err(|err| TokenizerError::Invalid {
         reason: err.to_string(),
         path: path.to_path_buf(),
-    })?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|err| TokenizerError::Invalid {
-            reason: err.to_string(),
-            path: path.to_path_buf(),
-        })
+    })
 }
