@@ -7,6 +7,7 @@ pub mod atomic_file;
 pub mod error;
 pub mod hub;
 pub mod image;
+pub(crate) mod json_file;
 pub mod lora;
 pub mod model;
 pub mod npy;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::ModelError;
+use crate::json_file::JsonFileError;
 use crate::model::onnx_graph::GraphOutline;
 
 /// Extensions of PyTorch pickle files (never opened).
@@ -297,30 +298,8 @@ fn file_size(path: &Path) -> Result<u64, ModelError> {
         })
 }
 
-/// Why a JSON file that is there could not be used.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum JsonFileError {
-    /// It could not be read.
-    #[error("{0}")]
-    Read(std::io::Error),
-    /// It is not JSON.
-    #[error("{0}")]
-    Parse(serde_json::Error),
-}
-
-/// A JSON file that may be missing (`None` then).
-pub(crate) fn json_if_present(path: &Path) -> Result<Option<serde_json::Value>, JsonFileError> {
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(path).map_err(JsonFileError::Read)?;
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(JsonFileError::Parse)
-}
-
 fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>, ModelError> {
-    json_if_present(path).map_err(|err| match err {
+    crate::json_file::read_if_present(path).map_err(|err| match err {
         JsonFileError::Read(source) => ModelError::Io {
             path: path.to_path_buf(),
             source,

@@ -227,7 +227,7 @@ impl ClipTokenizer {
 }
 
 fn read_json_if_present(path: &Path) -> Result<Option<serde_json::Value>, TokenizerError> {
-    crate::model::folder::json_if_present(path).map_err(|err| TokenizerError::Invalid {
+    crate::json_file::read_if_present(path).map_err(|err| TokenizerError::Invalid {
         reason: err.to_string(),
         path: path.to_path_buf(),
     })
