@@ -11,11 +11,11 @@ use std::time::Duration;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use pentimento::PentimentoApp;
-use pentimento::app::ModelState;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
     Sandbox, click, click_then_until, files_under, fixture_model, run_until, snapshot_options,
+    wait_for_model,
 };
 
 /// Types `repo` over whatever the download form's Repository field holds and clicks Download.
@@ -192,18 +192,9 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
     harness.snapshot_options("model_manager", &snapshot_options());
 
     // "Use now" loads it.
-    click_then_until(
-        &mut harness,
-        "Use now",
-        "the model",
-        Duration::from_secs(60),
-        |app| !matches!(app.model, ModelState::Loading { .. }),
-    );
-    assert!(
-        harness.state().model.ready().is_some(),
-        "{:?}",
-        harness.state().model
-    );
+    harness.get_by_label("Use now").click();
+    harness.run_steps(2);
+    wait_for_model(&mut harness);
     assert!(harness.state().modal().is_none(), "the window closes");
 
     // A repository without an ONNX pipeline is explained under the download form.

@@ -100,6 +100,15 @@ impl std::fmt::Display for PipelineAdjustment {
 }
 
 impl SchedulerConfig {
+    /// The range the predicted clean sample is clamped to, when `clip_sample` is on
+    /// (`clip_sample_range`, 1 by default); `on_by_default` is the scheduler class's default
+    /// for a missing `clip_sample` (true for DDIM, false for LCM).
+    pub fn clip_range(&self, on_by_default: bool) -> Option<f32> {
+        self.clip_sample
+            .unwrap_or(on_by_default)
+            .then(|| self.clip_sample_range.unwrap_or(1.0) as f32)
+    }
+
     /// Reads `scheduler_config.json`.
     pub fn from_file(path: &Path) -> Result<Self, SchedulerError> {
         let text = std::fs::read_to_string(path).map_err(|err| SchedulerError::Config {

@@ -27,10 +27,7 @@ impl Ddim {
         let final_alpha = common.final_alpha(config.set_alpha_to_one.unwrap_or(true));
         let integer_timesteps = common.integer_timesteps(steps);
         let timesteps = integer_timesteps.iter().map(|&t| t as f32).collect();
-        let clip = config
-            .clip_sample
-            .unwrap_or(true)
-            .then(|| config.clip_sample_range.unwrap_or(1.0) as f32);
+        let clip = config.clip_range(true);
         Ok(Self {
             step_gap: (common.train_steps / steps) as i64,
             common,

@@ -57,10 +57,7 @@ impl Lcm {
             .map(|index| origin[(index as f64 * stride).floor() as usize])
             .collect();
         let timesteps = integer_timesteps.iter().map(|&t| t as f32).collect();
-        let clip = config
-            .clip_sample
-            .unwrap_or(false)
-            .then(|| config.clip_sample_range.unwrap_or(1.0) as f32);
+        let clip = config.clip_range(false);
         Ok(Self {
             common,
             final_alpha,
