@@ -246,12 +246,11 @@ pub fn export(
     let (composite, provenance) = document.composite(&bounds);
     let straight = unpremultiply(&composite);
     let shares = ProvenanceShares::count(&provenance);
-    let mut encoded = Vec::new();
     let text = || a1111_text(document, &shares, choices);
-    let written = match format {
-        ExportFormat::Png => encode_png(document, &straight, &shares, choices)
-            .map(|bytes| encoded = bytes)
-            .map_err(|err| err.to_string()),
+    let encoded = match format {
+        ExportFormat::Png => {
+            encode_png(document, &straight, &shares, choices).map_err(|err| err.to_string())
+        }
         ExportFormat::Jpeg { quality } => {
             let rgb: Vec<u8> = straight
                 .chunks_exact(4)
@@ -262,23 +261,29 @@ pub fn export(
                     [over_white(p[0]), over_white(p[1]), over_white(p[2])]
                 })
                 .collect();
+            let mut bytes = Vec::new();
             encode_with_exif(
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut encoded, quality),
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality),
                 text(),
                 &rgb,
                 bounds.size(),
                 image::ExtendedColorType::Rgb8,
             )
+            .map(|()| bytes)
         }
-        ExportFormat::Webp => encode_with_exif(
-            image::codecs::webp::WebPEncoder::new_lossless(&mut encoded),
-            text(),
-            &straight,
-            bounds.size(),
-            image::ExtendedColorType::Rgba8,
-        ),
-    };
-    written.map_err(write_error)?;
+        ExportFormat::Webp => {
+            let mut bytes = Vec::new();
+            encode_with_exif(
+                image::codecs::webp::WebPEncoder::new_lossless(&mut bytes),
+                text(),
+                &straight,
+                bounds.size(),
+                image::ExtendedColorType::Rgba8,
+            )
+            .map(|()| bytes)
+        }
+    }
+    .map_err(write_error)?;
     let title = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
