@@ -20,7 +20,7 @@ use pentimento::dialogs::{DialogAnswer, DialogKind};
 use pentimento::document::compositor::unpremultiply;
 use pentimento::settings::FileDialogChoice;
 use pentimento_tests::{
-    Sandbox, click, click_menu, discard_changes, open_with_shortcut, window as start,
+    Sandbox, click, click_menu, discard_changes, open_with_shortcut, press, window as start,
 };
 
 /// A window living in `sandbox`, after its first frames.
@@ -191,12 +191,7 @@ fn images_open_as_documents_and_layers_and_damaged_files_change_nothing() {
         .expect("provenance text chunk");
     assert!(summary.starts_with("100.0% painted by hand"), "{summary}");
     // And signed Content Credentials, with the identity made at this first export.
-    let read = pentimento::credentials::verify(
-        &std::fs::read(&exported).expect("exported"),
-        "image/png",
-        None,
-    )
-    .expect("credentials");
+    let read = pentimento::credentials::verify_file(&exported, None).expect("credentials");
     assert_eq!(read.state, "Valid", "{:?}", read.statuses);
     assert_eq!(
         read.digital_source_type.as_deref(),
@@ -294,15 +289,8 @@ fn a_killed_session_is_recovered_from_its_autosave() {
     click(&mut harness, "Discard");
     assert!(harness.state().modal().is_none());
     assert_eq!(harness.state().document().width(), 1024, "a fresh canvas");
-    let aside: Vec<PathBuf> = std::fs::read_dir(folders.autosave_dir())
-        .expect("autosave folder")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("declined-autosave-"))
-        })
-        .collect();
+    let aside =
+        pentimento_tests::listing::starting_with(&folders.autosave_dir(), "declined-autosave-");
     assert_eq!(aside.len(), 1, "the declined autosave is kept aside");
     let kept = pentimento::io::ora::open(&aside[0]).expect("the kept file opens");
     assert_eq!((kept.width(), kept.height()), (320, 240));
@@ -358,7 +346,7 @@ fn the_prompt_is_remembered_and_damaged_settings_are_kept_and_explained() {
         harness.state().settings().generation.steps,
         pentimento::settings::GenerationSettings::default().steps
     );
-    let kept: Vec<PathBuf> = pentimento_tests::files_under(&sandbox.folders().config)
+    let kept: Vec<PathBuf> = pentimento_tests::listing::files_under(&sandbox.folders().config)
         .into_iter()
         .filter(|path| path.to_string_lossy().contains("settings-unreadable-"))
         .collect();
@@ -493,8 +481,7 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
     sandbox
         .dialogs
         .queue(DialogKind::SaveProject, DialogAnswer::Unavailable);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::S);
     let browser = harness
         .state()
         .file_browser()
@@ -527,8 +514,7 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
     sandbox
         .dialogs
         .queue(DialogKind::SaveProject, DialogAnswer::Unavailable);
-    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::S);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND | Modifiers::SHIFT, Key::S);
     assert_eq!(harness.state().file_browser().expect("open").folder(), work);
     let before = std::fs::metadata(&project).expect("saved").modified().ok();
     click(&mut harness, "Save");
@@ -552,8 +538,7 @@ fn without_system_dialogs_a_project_is_saved_and_reopened_through_the_own_dialog
     sandbox
         .dialogs
         .queue(DialogKind::OpenFile, DialogAnswer::Unavailable);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::O);
     assert_eq!(
         harness.state().file_browser().expect("open").folder(),
         work,
@@ -585,8 +570,7 @@ fn cancelling_the_own_dialog_changes_nothing_and_says_so() {
     let sandbox = Sandbox::new();
     let mut harness = started(&sandbox);
     harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::S);
     assert!(harness.state().file_browser().is_some());
     click(&mut harness, "Cancel");
     assert!(harness.state().file_browser().is_none());
@@ -656,8 +640,7 @@ fn a_typed_path_opens_the_file_at_once() {
     write_image(&image, 40, 30, 3);
     let mut harness = started(&sandbox);
     harness.state_mut().settings_mut().file_dialogs = FileDialogChoice::Pentimento;
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::O);
     fill(&mut harness, "Location", &image.display().to_string());
     click(&mut harness, "Go");
     assert!(

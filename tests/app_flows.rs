@@ -16,7 +16,7 @@ use pentimento::io::ora;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
     Sandbox, click, click_menu, drag_through, fix_generation, fixture_model, generate_and_wait,
-    open_with_shortcut, run_until, snapshot_options, wait_for_model, window,
+    open_with_shortcut, press, run_until, snapshot_options, wait_for_model, window,
 };
 
 /// Points along a line, every `step` pixels.
@@ -55,6 +55,13 @@ fn small_canvas(sandbox: &Sandbox) -> pentimento::AppOptions {
     }
 }
 
+/// The window on a small canvas, after its first frame.
+fn small_window(sandbox: &Sandbox) -> Harness<'static, PentimentoApp> {
+    let mut harness = window(small_canvas(sandbox));
+    harness.run();
+    harness
+}
+
 /// A hard mask brush `size` px wide.
 fn hard_mask(harness: &mut Harness<'static, PentimentoApp>, size: f32) {
     let mask = &mut harness.state_mut().settings_mut().tools.mask;
@@ -73,8 +80,7 @@ fn hard_brush(harness: &mut Harness<'static, PentimentoApp>, color: [u8; 3]) {
 #[test]
 fn the_move_tool_drags_the_layer_and_undoes() {
     let sandbox = Sandbox::new();
-    let mut harness = window(small_canvas(&sandbox));
-    harness.run();
+    let mut harness = small_window(&sandbox);
     hard_brush(&mut harness, [30, 90, 200]);
     drag_through(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
     let width = harness.state().document().width();
@@ -108,24 +114,21 @@ fn the_move_tool_drags_the_layer_and_undoes() {
         }
     }
 
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(composite(harness.state().document()).0, painted, "undo");
 
     // Dragged past the edge, the cut-off part is announced, and undo brings it back.
     drag_through(&mut harness, &line((250.0, 200.0), (400.0, 200.0), 10.0));
     harness.get_by_label_contains("went past the canvas edge");
     assert_ne!(composite(harness.state().document()).0, painted);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(composite(harness.state().document()).0, painted, "undo");
 }
 
 #[test]
 fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     let sandbox = Sandbox::new();
-    let mut harness = window(small_canvas(&sandbox));
-    harness.run();
+    let mut harness = small_window(&sandbox);
     hard_brush(&mut harness, [200, 40, 30]);
     click(&mut harness, "Brush");
     let layer = harness.state().active_layer().expect("a layer");
@@ -167,8 +170,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
     assert!(document.has_unsaved_changes());
     harness.get_by_label("unsaved changes");
 
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     let (rgba, _) = composite(harness.state().document());
     assert!(
         rgba.iter().all(|&value| value == 0),
@@ -179,8 +181,7 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
         "and its thumbnail"
     );
 
-    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     let (rgba, _) = composite(harness.state().document());
     assert_eq!(
         pixel(&rgba, width, 250, 200),
@@ -372,8 +373,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         assert_eq!(third_provenance[index], provenance_before[index]);
     }
     harness.get_by_label("3 of 3");
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     let document = harness.state().document();
     assert_eq!(
         composite(document).0,
@@ -455,8 +455,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
         }
     }
     harness.get_by_role_and_label(egui::accesskit::Role::Slider, "Match strength");
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(
         composite(harness.state().document()).0,
         feathered,
@@ -485,30 +484,26 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     click(&mut harness, "How it was made");
 
     // Undo the feather, the accept and the mask; redo them.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(
         composite(harness.state().document()).0,
         after,
         "undo restores the sharp edge"
     );
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(
         harness.state().document().layers().len(),
         1,
         "undo removes the accepted layer"
     );
     assert_eq!(composite(harness.state().document()).0, before);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert!(
         harness.state().document().mask().is_empty(),
         "undo removes the mask stroke"
     );
     for _ in 0..3 {
-        harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
-        harness.run();
+        press(&mut harness, Modifiers::COMMAND, Key::Y);
     }
     let (redone, provenance_redone) = composite(harness.state().document());
     assert_eq!(redone, feathered, "redo brings back layer and feather");
@@ -518,8 +513,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     sandbox
         .dialogs
         .answer(DialogKind::SaveProject, Some(saved.clone()));
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::S);
     assert!(
         saved.is_file(),
         "Ctrl+S asked where and saved: {:?}",
@@ -532,32 +526,7 @@ fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     open_with_shortcut(&mut harness, &sandbox, saved.clone());
     let reopened = harness.state().document();
     assert_eq!(harness.state().document_path(), Some(saved.as_path()));
-    assert_eq!(reopened.layers().len(), original.layers().len());
-    for (a, b) in reopened.layers().iter().zip(original.layers()) {
-        assert_eq!(a.properties, b.properties);
-        let (pixels_a, pixels_b) = (
-            a.pixels().read_rect(&reopened.bounds()),
-            b.pixels().read_rect(&original.bounds()),
-        );
-        if let Some(index) = (0..pixels_a.len()).find(|&index| pixels_a[index] != pixels_b[index]) {
-            panic!(
-                "layer {} differs after reopening at byte {index}: {:?} vs {:?}",
-                a.properties.name,
-                &pixels_a[index / 4 * 4..index / 4 * 4 + 4],
-                &pixels_b[index / 4 * 4..index / 4 * 4 + 4]
-            );
-        }
-        assert!(
-            a.content == b.content,
-            "layer {} differs after reopening",
-            a.properties.name
-        );
-    }
-    assert_eq!(
-        reopened.mask().read_rect(&reopened.bounds()),
-        original.mask().read_rect(&original.bounds())
-    );
-    assert_eq!(reopened.generation_log, original.generation_log);
+    pentimento_tests::assert_same_document(reopened, &original);
     let (reopened_rgba, reopened_provenance) = composite(reopened);
     assert_eq!(reopened_rgba, redone);
     assert_eq!(reopened_provenance, provenance_redone);
@@ -668,9 +637,8 @@ fn a_remembered_model_loads_on_generate_and_cancelling_keeps_the_document() {
 #[test]
 fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
     let sandbox = Sandbox::new();
-    let mut harness = window(small_canvas(&sandbox));
+    let mut harness = small_window(&sandbox);
     hard_mask(&mut harness, 40.0);
-    harness.run();
     // A texture of strokes, then a mask over part of it.
     hard_brush(&mut harness, [200, 60, 40]);
     click(&mut harness, "Brush");
@@ -721,8 +689,7 @@ fn content_aware_fill_works_with_no_model_and_is_its_own_class() {
         "filled is not generated"
     );
     // One undo takes it away.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(harness.state().document().layers().len(), 1);
 }
 
@@ -804,11 +771,9 @@ fn the_variation_brush_paints_which_variation_shows_and_undoes() {
     click(&mut harness, "Close");
 
     // One undo takes the stroke back.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     assert_eq!(composite(harness.state().document()).0, accepted);
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Y);
     assert_eq!(composite(harness.state().document()).0, painted);
 }
 
@@ -879,10 +844,8 @@ fn canvas_size_grows_the_canvas_then_a_generation_paints_the_new_area() {
         }
     }
     // Undo the accept and the growth: the canvas is as it was.
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
-    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
-    harness.run();
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
     let document = harness.state().document();
     assert_eq!((document.width(), document.height()), (256, 192));
     assert_eq!(composite(document).0, before);

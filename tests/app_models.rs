@@ -14,8 +14,7 @@ use pentimento::PentimentoApp;
 use pentimento::dialogs::DialogKind;
 use pentimento_inference::LocateOptions;
 use pentimento_tests::{
-    Sandbox, click, click_then_until, files_under, fixture_model, run_until, snapshot_options,
-    wait_for_model,
+    Sandbox, click, click_then_until, fixture_model, run_until, snapshot_options, wait_for_model,
 };
 
 /// Types `repo` over whatever the download form's Repository field holds and clicks Download.
@@ -124,7 +123,7 @@ fn the_model_manager_adds_downloads_chooses_and_removes_models() {
         1,
         "nothing added yet"
     );
-    let partial_files = files_under(&hub_cache)
+    let partial_files = pentimento_tests::listing::files_under(&hub_cache)
         .into_iter()
         .filter(|path| path.to_string_lossy().ends_with(".incomplete"))
         .count();

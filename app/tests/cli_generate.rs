@@ -2,6 +2,10 @@
 //! `--save-latents`, `--init-noise` reproducing diffusers' golden image, provenance in the PNG,
 //! Ctrl-C leaving only whole images, and clear errors for bad input.
 
+#[path = "../../inference/tests/common/listing.rs"]
+#[allow(dead_code)]
+mod listing;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -193,17 +197,11 @@ fn ctrl_c_stops_cleanly_and_keeps_only_whole_images() {
         "{stderr}"
     );
     image::open(&first).expect("the finished image is whole");
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .expect("read")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    assert_eq!(names, ["long-1.png"], "no partial or later images");
+    assert_eq!(
+        listing::names(dir.path()),
+        ["long-1.png"],
+        "no partial or later images"
+    );
 }
 
 #[test]

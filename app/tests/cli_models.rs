@@ -5,6 +5,9 @@
 
 #[path = "../../inference/tests/common/hub_server.rs"]
 mod hub_server;
+#[path = "../../inference/tests/common/listing.rs"]
+#[allow(dead_code)]
+mod listing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -268,16 +271,12 @@ fn offline_downloads_use_the_cache_or_explain() {
 
 /// The partial downloads under a folder, with their lengths.
 fn partial_files(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(partial_files(&path));
-            } else if path.to_string_lossy().ends_with(".incomplete") {
-                found.push((path.clone(), entry.metadata().map_or(0, |meta| meta.len())));
-            }
-        }
-    }
-    found
+    listing::files_under(dir)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(".incomplete"))
+        .map(|path| {
+            let length = std::fs::metadata(&path).map_or(0, |meta| meta.len());
+            (path, length)
+        })
+        .collect()
 }

@@ -2,6 +2,12 @@
 //! of everything Pentimento keeps (paint and generative layers, mask, generation log), damaged
 //! and hostile files refused with a sentence, and `pentimento flatten`.
 
+#[path = "../../inference/tests/common/listing.rs"]
+#[allow(dead_code)]
+mod listing;
+#[path = "../../tests/src/same_document.rs"]
+mod same_document;
+
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -109,25 +115,6 @@ fn sample_document() -> Document {
     document
 }
 
-fn assert_same_document(a: &Document, b: &Document) {
-    assert_eq!((a.width(), a.height()), (b.width(), b.height()));
-    assert_eq!(a.layers().len(), b.layers().len());
-    for (left, right) in a.layers().iter().zip(b.layers()) {
-        assert_eq!(left.properties, right.properties);
-        assert!(
-            left.content == right.content,
-            "layer {} differs",
-            left.properties.name
-        );
-    }
-    assert_eq!(
-        a.mask().read_rect(&a.bounds()),
-        b.mask().read_rect(&b.bounds())
-    );
-    assert_eq!(a.generation_log, b.generation_log);
-    assert_eq!(a.composite(&a.bounds()), b.composite(&b.bounds()));
-}
-
 fn entry(path: &Path, name: &str) -> Vec<u8> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path).expect("open")).expect("zip");
     let mut data = Vec::new();
@@ -193,7 +180,7 @@ fn projects_keep_everything_and_stay_openraster() {
     assert!(provenance.contains(&Provenance::Hand));
 
     let reopened = ora::open(&path).expect("reopen");
-    assert_same_document(&document, &reopened);
+    same_document::assert_same_document(&document, &reopened);
     let LayerContent::Generative(generative) = &reopened.layers()[1].content else {
         panic!("the generative layer stays generative");
     };
@@ -209,11 +196,7 @@ fn projects_keep_everything_and_stay_openraster() {
 
     // Saving again over the file replaces it whole; no temporary file is left behind.
     ora::save(&reopened, &path).expect("save again");
-    let names: Vec<_> = std::fs::read_dir(folder.path())
-        .expect("list")
-        .map(|entry| entry.expect("entry").file_name())
-        .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("project.ora")]);
+    assert_eq!(listing::names(folder.path()), ["project.ora"]);
 }
 
 #[test]
@@ -858,12 +841,7 @@ fn imported_images_are_ingredients_that_keep_their_own_credentials() {
 
     let exported = folder.path().join("mine.png");
     signed_by(&reopened, &exported, "Bo Inker");
-    let read = pentimento::credentials::verify(
-        &std::fs::read(&exported).expect("read"),
-        "image/png",
-        None,
-    )
-    .expect("credentials");
+    let read = pentimento::credentials::verify_file(&exported, None).expect("credentials");
     assert_eq!(read.state, "Valid", "{:?}", read.statuses);
     assert_eq!(read.signer.as_deref(), Some("Bo Inker"));
     let manifests = &read.json["manifests"];

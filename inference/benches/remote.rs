@@ -105,13 +105,7 @@ fn serve(dir: &Path, delay_us: u64) -> (triton::Server, PathBuf, Pool) {
     let mut config = RemoteConfig::read(&written.client).expect("remote.json");
     config.servers = vec![server.url.clone()];
     config.write(&written.client).expect("remote.json");
-    let pool = Pool::new(
-        std::slice::from_ref(&server.url),
-        None,
-        None,
-        Duration::from_secs(10),
-    )
-    .expect("pool");
+    let pool = server.pool();
     (server, written.client, pool)
 }
 

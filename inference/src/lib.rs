@@ -31,16 +31,34 @@ pub use pipeline::{
 pub use providers::ProviderChoice;
 pub use scheduler::SchedulerKind;
 
-/// The sentence for a command-line name that names none of `choices`: what was asked for
-/// (`what`, e.g. "scheduler"), the text given, and the names there are.
-pub(crate) fn unknown_choice<'a>(
-    what: &str,
-    text: &str,
-    choices: impl IntoIterator<Item = &'a str>,
-) -> String {
-    let names: Vec<&str> = choices.into_iter().collect();
-    format!(
-        "unknown {what} \"{text}\"; choose one of {}",
-        names.join(", ")
-    )
+/// `Display` (the label people read) and `FromStr` (the command-line name, in any case) for a
+/// closed set of choices with `ALL`, `label()` and `cli_name()`. A name that matches none is
+/// answered with a sentence naming the set (`$what`, e.g. "scheduler") and every name in it.
+macro_rules! choice_text {
+    ($choice:ty, $what:literal) => {
+        impl std::fmt::Display for $choice {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.label())
+            }
+        }
+
+        impl std::str::FromStr for $choice {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .into_iter()
+                    .find(|choice| choice.cli_name().eq_ignore_ascii_case(text))
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = Self::ALL.into_iter().map(Self::cli_name).collect();
+                        format!(
+                            "unknown {} \"{text}\"; choose one of {}",
+                            $what,
+                            names.join(", ")
+                        )
+                    })
+            }
+        }
+    };
 }
+pub(crate) use choice_text;

@@ -74,28 +74,7 @@ impl ProviderChoice {
     }
 }
 
-impl std::fmt::Display for ProviderChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-impl std::str::FromStr for ProviderChoice {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|choice| choice.cli_name() == text.to_ascii_lowercase())
-            .ok_or_else(|| {
-                crate::unknown_choice(
-                    "execution provider",
-                    text,
-                    Self::ALL.into_iter().map(Self::cli_name),
-                )
-            })
-    }
-}
+crate::choice_text!(ProviderChoice, "execution provider");
 
 /// The provider that actually runs, and why others were passed over.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -195,20 +195,7 @@ fn strength_zero_is_the_base_model_and_negative_strength_goes_the_other_way() {
 #[test]
 fn merged_weights_never_enter_the_optimized_graph_cache() {
     let cache = tempfile::tempdir().expect("cache");
-    let entries = || {
-        let mut names: Vec<String> = std::fs::read_dir(cache.path())
-            .expect("cache")
-            .map(|entry| {
-                entry
-                    .expect("entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        names.sort();
-        names
-    };
+    let entries = || common::listing::names(cache.path());
     let folder = fixtures().join("models/tiny-sd");
     let mut model = load_from(&folder, Some(cache.path()));
     let before = entries();

@@ -116,14 +116,9 @@ fn stores_then_hits_with_identical_results() {
 fn a_truncated_entry_is_discarded_and_rebuilt() {
     let cache = tempfile::tempdir().expect("temporary folder");
     drop(load_with(cache.path(), CacheWrite::DuringLoad));
-    let unet_entry = std::fs::read_dir(cache.path())
-        .expect("cache")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("unet-"))
-        })
+    let unet_entry = common::listing::starting_with(cache.path(), "unet-")
+        .into_iter()
+        .next()
         .expect("a UNet entry");
     let weights = unet_entry.join("model.onnx_data");
     let bytes = std::fs::read(&weights).expect("read");

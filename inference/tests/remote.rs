@@ -286,14 +286,7 @@ fn four_artists_at_once_all_finish_and_share_batched_unet_executions() {
         .map(|artist| artist.join().expect("artist"))
         .collect();
     assert_eq!(results.len(), 4);
-    let pool = pentimento_inference::remote::Pool::new(
-        std::slice::from_ref(&server.url),
-        None,
-        None,
-        Duration::from_secs(10),
-    )
-    .expect("pool");
-    let stats = pool.statistics("tiny-unet");
+    let stats = server.pool().statistics("tiny-unet");
     let (_, unet) = stats.first().expect("statistics of tiny-unet");
     // Every guided step is one request with a batch of 2.
     let requests = 4 * steps as u64;

@@ -3,6 +3,10 @@
 //! that says what to do — never a panic, never a half-written cache. A local HTTP server stands
 //! in for PyPI.
 
+#[path = "common/listing.rs"]
+#[allow(dead_code)]
+mod listing;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
@@ -119,25 +123,12 @@ fn synthetic_wheel() -> (Vec<u8>, &'static PinnedWheel) {
     (zip_bytes, pin)
 }
 
-fn folder_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// A failed install left neither its folder nor anything else (a staging folder, the wheel) in
 /// the cache.
 fn assert_nothing_left(dir: &Path) {
     assert!(!dir.exists());
     assert_eq!(
-        folder_entries(dir.parent().expect("parent")),
+        listing::names(dir.parent().expect("parent")),
         Vec::<String>::new()
     );
 }
@@ -182,10 +173,10 @@ fn downloads_verifies_and_extracts() {
         wheel::check_installed(&dir, pin),
         CacheState::Ready(library.clone())
     );
-    assert_eq!(folder_entries(&dir), ["libcompanion.so", "libtest.so"]);
+    assert_eq!(listing::names(&dir), ["libcompanion.so", "libtest.so"]);
     // Nothing else is left in the cache (no staging folder, no wheel).
     assert_eq!(
-        folder_entries(dir.parent().expect("parent")),
+        listing::names(dir.parent().expect("parent")),
         [dir.file_name()
             .expect("name")
             .to_string_lossy()

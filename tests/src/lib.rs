@@ -2,8 +2,13 @@
 //! and driving the app until something has happened.
 
 pub mod corpus;
+#[path = "../../inference/tests/common/listing.rs"]
+pub mod listing;
+mod same_document;
 
-use std::path::{Path, PathBuf};
+pub use same_document::assert_same_document;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use egui::Pos2;
@@ -94,6 +99,16 @@ impl Default for Sandbox {
     }
 }
 
+/// A key pressed with `modifiers` (a shortcut), and one frame.
+pub fn press(
+    harness: &mut Harness<'static, PentimentoApp>,
+    modifiers: egui::Modifiers,
+    key: egui::Key,
+) {
+    harness.key_press_modifiers(modifiers, key);
+    harness.run();
+}
+
 /// Ctrl+O with the open dialog answering `path`, and one frame.
 pub fn open_with_shortcut(
     harness: &mut Harness<'static, PentimentoApp>,
@@ -103,8 +118,7 @@ pub fn open_with_shortcut(
     sandbox
         .dialogs
         .answer(pentimento::dialogs::DialogKind::OpenFile, Some(path));
-    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
-    harness.run();
+    press(harness, egui::Modifiers::COMMAND, egui::Key::O);
 }
 
 /// A reproducible run: `steps` steps, `count` variations, the seed locked at `seed`.
@@ -227,22 +241,6 @@ pub fn generate_and_wait(
         .last()
         .expect("the generation is logged")
         .clone()
-}
-
-/// Every file below a folder (none when it does not exist).
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(files_under(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 /// The real app in a headless 1280 × 800 window on a software wgpu adapter.

@@ -53,14 +53,8 @@ impl PentimentoApp {
 
     /// Shows what an opened image's Content Credentials say, when it has any.
     fn show_credentials_of(&mut self, path: &Path) {
-        let Ok(format) = crate::credentials::mime_of(path) else {
-            return;
-        };
-        let Ok(bytes) = std::fs::read(path) else {
-            return;
-        };
         // An image without a manifest is the usual case, not an error.
-        let Ok(read) = crate::credentials::verify(&bytes, format, None) else {
+        let Ok(read) = crate::credentials::verify_file(path, None) else {
             return;
         };
         if read.json.get("active_manifest").is_none() {

@@ -94,13 +94,12 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `pentimento verify FILE [--trust ROOT]`: exit 0 when valid or trusted, 1 otherwise.
 pub fn verify(file: &Path, trust: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let anchor = trust
         .map(|path| {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
         })
         .transpose()?;
-    let read = crate::credentials::verify(&bytes, mime_of(file)?, anchor.as_deref())?;
+    let read = crate::credentials::verify_file(file, anchor.as_deref())?;
     print!("{}", describe(file, &read));
     Ok(if read.state == "Invalid" {
         ExitCode::FAILURE

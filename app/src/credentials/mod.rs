@@ -16,6 +16,8 @@ pub mod regions;
 
 use std::io::Cursor;
 
+use anyhow::Context as _;
+
 pub use identity::{IdentityError, IdentityKind, SigningIdentity};
 
 /// IPTC digital source types, as C2PA names them (http, not https).
@@ -402,6 +404,17 @@ fn generated_regions(json: &serde_json::Value) -> Vec<(String, String)> {
         }
     }
     found
+}
+
+/// Reads a PNG, JPEG or WebP file (told apart by its extension) and checks its Content
+/// Credentials, as [`verify`] does.
+pub fn verify_file(
+    path: &std::path::Path,
+    trust_anchor: Option<&str>,
+) -> anyhow::Result<Verification> {
+    let format = mime_of(path)?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(verify(&bytes, format, trust_anchor)?)
 }
 
 /// Reads and checks the Content Credentials of `file` (of MIME type `format`); `trust_anchor`

@@ -247,28 +247,28 @@ pub fn from_channels(
 mod tests {
     use super::*;
 
+    /// A pixel's stored weights: the given ones, the rest zero.
+    fn stored(leading: &[u8]) -> [u8; MAX_VARIATIONS] {
+        let mut weights = [0_u8; MAX_VARIATIONS];
+        weights[..leading.len()].copy_from_slice(leading);
+        weights
+    }
+
     #[test]
     fn untouched_pixels_show_the_selected_variation_alone() {
         assert_eq!(effective(None, 2, 4)[..4], [0, 0, 255, 0]);
-        let zero = [0_u8; MAX_VARIATIONS];
-        assert_eq!(effective(Some(&zero), 1, 3)[..3], [0, 255, 0]);
+        assert_eq!(effective(Some(&stored(&[])), 1, 3)[..3], [0, 255, 0]);
     }
 
     #[test]
     fn weights_below_full_leave_the_rest_to_the_selected_variation() {
-        let mut stored = [0_u8; MAX_VARIATIONS];
-        stored[1] = 100;
-        stored[2] = 55;
-        assert_eq!(effective(Some(&stored), 0, 3)[..3], [100, 100, 55]);
+        let weights = effective(Some(&stored(&[0, 100, 55])), 0, 3);
+        assert_eq!(weights[..3], [100, 100, 55]);
     }
 
     #[test]
     fn weights_past_full_are_scaled_to_exactly_full() {
-        let mut stored = [0_u8; MAX_VARIATIONS];
-        stored[0] = 128;
-        stored[1] = 128;
-        stored[2] = 3;
-        let weights = effective(Some(&stored), 0, 3);
+        let weights = effective(Some(&stored(&[128, 128, 3])), 0, 3);
         assert_eq!(weights.iter().sum::<u16>(), 255);
         assert!(weights[0] == 126 || weights[0] == 127, "{weights:?}");
         assert_eq!(weights[0], weights[1]);
@@ -278,9 +278,7 @@ mod tests {
     fn the_mix_is_the_weighted_mean() {
         let region = PixelRect::new(0, 0, 2, 1);
         let mut choice = ChoiceTiles::new(2, 1);
-        let mut pixel = [0_u8; MAX_VARIATIONS];
-        pixel[1] = 51; // a fifth of variation 1
-        choice.set_pixel(1, 0, pixel);
+        choice.set_pixel(1, 0, stored(&[0, 51])); // a fifth of variation 1
         let a = vec![0_u8, 0, 0, 0, 0, 0];
         let b = vec![255_u8, 255, 255, 250, 100, 5];
         let mut out = vec![9_u8; 6];
@@ -300,9 +298,7 @@ mod tests {
     fn shares_count_alpha_weighted_pixels_and_their_bounds() {
         let region = PixelRect::new(10, 10, 4, 1);
         let mut choice = ChoiceTiles::new(20, 20);
-        let mut pixel = [0_u8; MAX_VARIATIONS];
-        pixel[1] = 255;
-        choice.set_pixel(13, 10, pixel);
+        choice.set_pixel(13, 10, stored(&[0, 255]));
         let shares = shares(Some(&choice), 0, 2, &region, |_| 255);
         assert_eq!(shares.len(), 2);
         assert_eq!(shares[0].variation, 0);
@@ -314,10 +310,7 @@ mod tests {
     fn channels_round_trip() {
         let region = PixelRect::new(3, 4, 300, 20);
         let mut choice = ChoiceTiles::new(400, 40);
-        let mut pixel = [0_u8; MAX_VARIATIONS];
-        pixel[2] = 7;
-        pixel[5] = 200;
-        choice.set_pixel(280, 10, pixel);
+        choice.set_pixel(280, 10, stored(&[0, 0, 7, 0, 0, 200]));
         let saved: Vec<(usize, Vec<u8>)> = (0..MAX_VARIATIONS)
             .filter_map(|v| channel(&choice, &region, v).map(|c| (v, c)))
             .collect();

@@ -349,6 +349,21 @@ impl Document {
         self.dirty.tiles.extend(tiles);
     }
 
+    /// Puts `value` in one field of a layer and gives back what was there, marking the tiles
+    /// the layer covers before and after (old and new content may cover different tiles).
+    fn replace_in_layer<T>(
+        &mut self,
+        id: LayerId,
+        field: impl FnOnce(&mut Layer) -> &mut T,
+        value: T,
+    ) -> Option<T> {
+        let index = self.layer_index(id)?;
+        self.mark_layer(id);
+        let previous = std::mem::replace(field(&mut self.layers[index]), value);
+        self.mark_layer(id);
+        Some(previous)
+    }
+
     fn changed(&mut self) {
         self.revision += 1;
     }
@@ -474,12 +489,12 @@ impl Document {
         properties: LayerProperties,
         coalesce: Option<&str>,
     ) -> Result<(), DocumentError> {
-        let index = self.layer_index(id).ok_or(DocumentError::NoLayer)?;
-        let previous = std::mem::replace(&mut self.layers[index].properties, properties);
-        if previous == self.layers[index].properties {
+        if self.layer(id).ok_or(DocumentError::NoLayer)?.properties == properties {
             return Ok(());
         }
-        self.mark_layer(id);
+        let previous = self
+            .replace_in_layer(id, |it| &mut it.properties, properties)
+            .ok_or(DocumentError::NoLayer)?;
         let change = Change::Properties {
             layer: id,
             properties: previous,
@@ -500,24 +515,27 @@ impl Document {
         if self.active.is_some() {
             self.end_stroke();
         }
-        self.end_move();
-        let entry = self.history.take_undo()?;
-        let inverse = self.apply_entry(&entry);
-        let label = entry.label.clone();
-        self.history.push_redo(inverse);
-        self.changed();
-        Some(label)
+        self.replay(History::take_undo, History::push_redo)
     }
 
     /// Redoes the last undone step; returns its label.
     pub fn redo(&mut self) -> Option<String> {
+        self.replay(History::take_redo, History::push_undo_keep_redo)
+    }
+
+    /// Applies the step `take` gives and hands its inverse to `put` (undo's inverse goes to
+    /// the redo list and back); returns the step's label.
+    fn replay(
+        &mut self,
+        take: fn(&mut History) -> Option<Entry>,
+        put: fn(&mut History, Entry),
+    ) -> Option<String> {
         self.end_move();
-        let entry = self.history.take_redo()?;
+        let entry = take(&mut self.history)?;
         let inverse = self.apply_entry(&entry);
-        let label = entry.label.clone();
-        self.history.push_undo_keep_redo(inverse);
+        put(&mut self.history, inverse);
         self.changed();
-        Some(label)
+        Some(entry.label)
     }
 
     fn apply_entry(&mut self, entry: &Entry) -> Entry {
@@ -565,25 +583,12 @@ impl Document {
                     tiles: previous,
                 })
             }
-            Change::Properties { layer, properties } => {
-                let index = self.layer_index(layer)?;
-                let previous = std::mem::replace(&mut self.layers[index].properties, properties);
-                self.mark_layer(layer);
-                Some(Change::Properties {
-                    layer,
-                    properties: previous,
-                })
-            }
-            Change::Content { layer, content } => {
-                let index = self.layer_index(layer)?;
-                self.mark_layer(layer);
-                let previous = std::mem::replace(&mut self.layers[index].content, content);
-                self.mark_layer(layer);
-                Some(Change::Content {
-                    layer,
-                    content: previous,
-                })
-            }
+            Change::Properties { layer, properties } => self
+                .replace_in_layer(layer, |it| &mut it.properties, properties)
+                .map(|properties| Change::Properties { layer, properties }),
+            Change::Content { layer, content } => self
+                .replace_in_layer(layer, |it| &mut it.content, content)
+                .map(|content| Change::Content { layer, content }),
             Change::Insert { index, layer } => {
                 let id = layer.id;
                 self.layers.insert(index.min(self.layers.len()), *layer);

@@ -270,6 +270,25 @@ impl Pool {
             .block_on(async move { tokio::time::timeout(PROBE_TIMEOUT, future).await })
     }
 
+    /// `call` on each server in turn, each within [`PROBE_TIMEOUT`]; lazily, so that a caller
+    /// may stop at the first good answer.
+    fn ask_each<'a, T, F>(
+        &'a self,
+        call: impl Fn(Client) -> F + 'a,
+    ) -> impl Iterator<
+        Item = (
+            &'a Server,
+            Result<Result<T, Status>, tokio::time::error::Elapsed>,
+        ),
+    > + 'a
+    where
+        F: Future<Output = Result<T, Status>>,
+    {
+        self.servers
+            .iter()
+            .map(move |server| (server, self.within_probe_time(server, &call)))
+    }
+
     fn probe(&self, server: &Server, models: &[String]) -> Result<(), Failure> {
         let models = models.to_vec();
         let result = self.within_probe_time(server, |mut client| async move {
@@ -316,14 +335,15 @@ impl Pool {
         model: &str,
     ) -> Result<(String, proto::ModelMetadataResponse), RemoteError> {
         let mut tried = Vec::new();
-        for server in &self.servers {
+        let answers = self.ask_each(|mut client| {
+            // No version: the one the server serves.
             let request = proto::ModelMetadataRequest {
                 name: model.to_owned(),
-                version: String::new(),
+                ..Default::default()
             };
-            let result = self.within_probe_time(server, |mut client| async move {
-                client.model_metadata(request).await
-            });
+            async move { client.model_metadata(request).await }
+        });
+        for (server, result) in answers {
             let reason = match result {
                 Ok(Ok(response)) => {
                     server.set_state(ServerState::Ready);
@@ -370,22 +390,21 @@ impl Pool {
 
     /// Cumulative statistics of `model` on every server that answers.
     pub fn statistics(&self, model: &str) -> Vec<(String, proto::ModelStatistics)> {
-        let mut all = Vec::new();
-        for server in &self.servers {
+        let answers = self.ask_each(|mut client| {
             let request = proto::ModelStatisticsRequest {
                 name: model.to_owned(),
-                version: String::new(),
+                ..Default::default()
             };
-            let result = self.within_probe_time(server, |mut client| async move {
-                client.model_statistics(request).await
-            });
-            if let Ok(Ok(response)) = result {
-                for stats in response.into_inner().model_stats {
-                    all.push((server.url.clone(), stats));
-                }
-            }
-        }
-        all
+            async move { client.model_statistics(request).await }
+        });
+        answers
+            .filter_map(|(server, result)| Some((server, result.ok()?.ok()?)))
+            .flat_map(|(server, response)| {
+                let url = &server.url;
+                let stats = response.into_inner().model_stats;
+                stats.into_iter().map(move |stats| (url.clone(), stats))
+            })
+            .collect()
     }
 
     /// Runs one call on the pool: on the healthy server with the fewest calls in flight, and on

@@ -140,24 +140,7 @@ impl SchedulerKind {
     }
 }
 
-impl std::fmt::Display for SchedulerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-impl std::str::FromStr for SchedulerKind {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.cli_name() == text)
-            .ok_or_else(|| {
-                crate::unknown_choice("scheduler", text, Self::ALL.into_iter().map(Self::cli_name))
-            })
-    }
-}
+crate::choice_text!(SchedulerKind, "scheduler");
 
 /// What one denoising step starts from. The two slices have the same length (the latents);
 /// naming them keeps a call from swapping the sample and the prediction.

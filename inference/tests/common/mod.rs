@@ -95,14 +95,11 @@ pub fn golden_scheduler(params: &serde_json::Value) -> GoldenScheduler {
 
 /// The names of all golden runs.
 pub fn golden_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("goldens"))
-        .expect("goldens")
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().join("params.json").is_file())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
+    let goldens = fixtures().join("goldens");
+    listing::names(&goldens)
+        .into_iter()
+        .filter(|name| goldens.join(name).join("params.json").is_file())
+        .collect()
 }
 
 /// Largest absolute difference between two equally long slices.
@@ -155,6 +152,7 @@ impl NoiseSource for Recorded {
 }
 pub mod error_model;
 pub mod hub_server;
+pub mod listing;
 pub mod measure;
 pub mod triton;
 

@@ -247,13 +247,7 @@ impl Server {
             .filter(|entry| entry.path().join("config.pbtxt").is_file())
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
             .collect();
-        let pool = Pool::new(
-            std::slice::from_ref(&self.url),
-            token,
-            authority,
-            Duration::from_secs(10),
-        )
-        .expect("pool");
+        let pool = self.pool_with(token, authority);
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let status = pool.probe_all(&models).expect("probe");
@@ -268,6 +262,21 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// A pool of this one server, for its status and statistics.
+    pub fn pool(&self) -> Pool {
+        self.pool_with(None, None)
+    }
+
+    fn pool_with(&self, token: Option<&str>, authority: Option<&[u8]>) -> Pool {
+        Pool::new(
+            std::slice::from_ref(&self.url),
+            token,
+            authority,
+            Duration::from_secs(10),
+        )
+        .expect("pool")
     }
 
     /// Freezes the server (SIGSTOP to its process group): it keeps its connections and

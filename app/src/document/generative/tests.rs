@@ -10,32 +10,55 @@ fn square_mask(size: usize, inner: std::ops::Range<usize>) -> Vec<u8> {
     mask
 }
 
-fn shaped(mask: &[u8], size: usize, grow: i32, feather: f32) -> Vec<u8> {
-    shape_mask(
-        mask,
-        size,
-        size,
-        GenerativeParams {
+/// A generative layer of one variation over the whole of a `size` × `size` canvas, its mask full
+/// over `inner` on both axes.
+fn whole_canvas_layer(
+    size: u32,
+    inner: std::ops::Range<usize>,
+    raw: Arc<Vec<u8>>,
+    params: GenerativeParams,
+) -> GenerativeLayer {
+    let mask = square_mask(size as usize, inner);
+    let region = PixelRect::new(0, 0, size, size);
+    GenerativeLayer::new((size, size), region, vec![raw], Arc::new(mask), params, 1)
+}
+
+/// A shaped mask's alpha, read by pixel.
+struct Shaped {
+    size: usize,
+    alpha: Vec<u8>,
+}
+
+impl Shaped {
+    /// The square mask of `size` px that is full over `inner` on both axes, shaped with `grow`
+    /// and `feather`.
+    fn square(size: usize, inner: std::ops::Range<usize>, grow: i32, feather: f32) -> Self {
+        let params = GenerativeParams {
             grow,
             feather,
             ..GenerativeParams::default()
-        },
-    )
+        };
+        let alpha = shape_mask(&square_mask(size, inner), size, size, params);
+        Self { size, alpha }
+    }
+
+    fn at(&self, x: usize, y: usize) -> u8 {
+        self.alpha[y * self.size + x]
+    }
 }
 
 #[test]
 fn grow_and_shrink_move_the_edge_by_the_radius() {
-    let mask = square_mask(40, 10..30);
-    let grown = shaped(&mask, 40, 3, 0.0);
-    assert_eq!(grown[20 * 40 + 7], 255, "3 px outside the edge is inside");
-    assert_eq!(grown[20 * 40 + 6], 0, "4 px outside is not");
-    assert_eq!(grown[20 * 40 + 20], 255, "the inside stays");
-    let shrunk = shaped(&mask, 40, -3, 0.0);
-    assert_eq!(shrunk[20 * 40 + 13], 255);
-    assert_eq!(shrunk[20 * 40 + 12], 0);
+    let grown = Shaped::square(40, 10..30, 3, 0.0);
+    assert_eq!(grown.at(7, 20), 255, "3 px outside the edge is inside");
+    assert_eq!(grown.at(6, 20), 0, "4 px outside is not");
+    assert_eq!(grown.at(20, 20), 255, "the inside stays");
+    let shrunk = Shaped::square(40, 10..30, -3, 0.0);
+    assert_eq!(shrunk.at(13, 20), 255);
+    assert_eq!(shrunk.at(12, 20), 0);
     // Corners grow round (Euclidean), not square.
     assert_eq!(
-        grown[7 * 40 + 7],
+        grown.at(7, 7),
         0,
         "the diagonal corner is farther than 3 px"
     );
@@ -43,40 +66,31 @@ fn grow_and_shrink_move_the_edge_by_the_radius() {
 
 #[test]
 fn feather_softens_only_near_the_edge() {
-    let mask = square_mask(64, 16..48);
-    let soft = shaped(&mask, 64, 0, 12.0);
-    assert_eq!(soft[32 * 64 + 32], 255, "centre stays full");
-    assert_eq!(soft[2 * 64 + 2], 0, "far outside stays empty");
-    let edge = soft[32 * 64 + 16];
+    let soft = Shaped::square(64, 16..48, 0, 12.0);
+    assert_eq!(soft.at(32, 32), 255, "centre stays full");
+    assert_eq!(soft.at(2, 2), 0, "far outside stays empty");
+    let edge = soft.at(16, 32);
     assert!(edge > 60 && edge < 200, "edge is soft: {edge}");
     // Symmetric around the edge, monotonic across it.
-    let inside = i32::from(soft[32 * 64 + 18]);
-    let outside = i32::from(soft[32 * 64 + 13]);
+    let inside = i32::from(soft.at(18, 32));
+    let outside = i32::from(soft.at(13, 32));
     assert!((inside - (255 - outside)).abs() < 30, "{inside} {outside}");
-    let row: Vec<u8> = (0..32).map(|x| soft[32 * 64 + x]).collect();
+    let row: Vec<u8> = (0..32).map(|x| soft.at(x, 32)).collect();
     assert!(row.windows(2).all(|pair| pair[0] <= pair[1]), "{row:?}");
-    assert_eq!(soft[32 * 64 + 9], 0, "beyond half the width nothing shows");
+    assert_eq!(soft.at(9, 32), 0, "beyond half the width nothing shows");
 }
 
 #[test]
 fn pixels_asked_for_from_the_pool_and_another_thread_at_once_never_hang() {
     use rayon::prelude::*;
     let size = 1024;
-    let region = PixelRect::new(0, 0, size, size);
-    let mask = square_mask(size as usize, 100..900);
     let raw = Arc::new(vec![90_u8; (size * size * 3) as usize]);
     for round in 0..20 {
-        let layer = Arc::new(GenerativeLayer::new(
-            (size, size),
-            region,
-            vec![Arc::clone(&raw)],
-            Arc::new(mask.clone()),
-            GenerativeParams {
-                feather: 4.0 + round as f32,
-                ..GenerativeParams::default()
-            },
-            1,
-        ));
+        let params = GenerativeParams {
+            feather: 4.0 + round as f32,
+            ..GenerativeParams::default()
+        };
+        let layer = Arc::new(whole_canvas_layer(size, 100..900, Arc::clone(&raw), params));
         let (done, finished) = std::sync::mpsc::channel();
         let outside = {
             let layer = Arc::clone(&layer);
@@ -106,22 +120,19 @@ fn no_parameters_keep_the_mask_as_it_is() {
 #[test]
 fn changing_parameters_rewrites_only_the_changed_tiles() {
     let size = 600;
-    let region = PixelRect::new(0, 0, size, size);
-    let mask = square_mask(size as usize, 100..200);
-    let raw = vec![200_u8; (size * size * 3) as usize];
-    let layer = GenerativeLayer::new(
-        (size, size),
-        region,
-        vec![Arc::new(raw)],
-        Arc::new(mask),
+    let raw = Arc::new(vec![200_u8; (size * size * 3) as usize]);
+    let layer = whole_canvas_layer(
+        size,
+        100..200,
+        Arc::clone(&raw),
         GenerativeParams::default(),
-        1,
     );
-    let (feathered, changed) = layer.with_params(GenerativeParams {
+    let feather = GenerativeParams {
         grow: 0,
         feather: 10.0,
         ..GenerativeParams::default()
-    });
+    };
+    let (feathered, changed) = layer.with_params(feather);
     assert_eq!(changed, vec![0], "the square lies in the first tile");
     let (back, changed) = feathered.with_params(GenerativeParams::default());
     assert_eq!(changed, vec![0]);
@@ -130,18 +141,7 @@ fn changing_parameters_rewrites_only_the_changed_tiles() {
         "going back restores the pixels exactly"
     );
     // The same result as rendering from scratch.
-    let fresh = GenerativeLayer::new(
-        (size, size),
-        region,
-        layer.variations.clone(),
-        layer.mask.clone(),
-        GenerativeParams {
-            grow: 0,
-            feather: 10.0,
-            ..GenerativeParams::default()
-        },
-        1,
-    );
+    let fresh = whole_canvas_layer(size, 100..200, raw, feather);
     assert!(fresh.rendered() == feathered.rendered());
 }
 
@@ -149,21 +149,12 @@ fn changing_parameters_rewrites_only_the_changed_tiles() {
 fn switching_colour_match_back_reuses_the_measured_correction() {
     use crate::document::color_match::{ColorMatch, ColorMatchMode};
     let size = 96;
-    let region = PixelRect::new(0, 0, size, size);
-    let mask = square_mask(size as usize, 24..72);
     // The generation is the artist's picture shifted in brightness, so there is something to
     // correct.
     let context: Vec<u8> = (0..size * size * 3).map(|i| (i % 200) as u8 + 20).collect();
     let raw: Vec<u8> = context.iter().map(|&v| v.saturating_add(30)).collect();
-    let layer = GenerativeLayer::new(
-        (size, size),
-        region,
-        vec![Arc::new(raw)],
-        Arc::new(mask),
-        GenerativeParams::default(),
-        1,
-    )
-    .with_context(Arc::new(context));
+    let layer = whole_canvas_layer(size, 24..72, Arc::new(raw), GenerativeParams::default())
+        .with_context(Arc::new(context));
     let with = |mode| GenerativeParams {
         color: ColorMatch {
             mode,
