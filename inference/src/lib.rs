@@ -62,3 +62,30 @@ macro_rules! choice_text {
     };
 }
 pub(crate) use choice_text;
+
+#[cfg(test)]
+mod tests {
+    use super::{ProviderChoice, SchedulerKind};
+
+    #[test]
+    fn choices_read_their_command_line_names_in_any_case_and_show_their_labels() {
+        for kind in SchedulerKind::ALL {
+            assert_eq!(kind.cli_name().parse(), Ok(kind));
+            assert_eq!(kind.cli_name().to_ascii_uppercase().parse(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.label());
+        }
+        for choice in ProviderChoice::ALL {
+            assert_eq!(choice.cli_name().parse(), Ok(choice));
+            assert_eq!(choice.cli_name().to_ascii_uppercase().parse(), Ok(choice));
+            assert_eq!(choice.to_string(), choice.label());
+        }
+        assert_eq!(
+            "gpu".parse::<ProviderChoice>(),
+            Err(
+                "unknown execution provider \"gpu\"; choose one of auto, cpu, cuda, tensorrt, \
+                 directml, coreml"
+                    .to_owned()
+            )
+        );
+    }
+}

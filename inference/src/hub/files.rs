@@ -159,53 +159,42 @@ mod tests {
 
     #[test]
     fn keeps_the_onnx_pipeline_and_nothing_else() {
-        let all = listing(&[
-            ".gitattributes",
-            "README.md",
-            "model_index.json",
-            "v1-5-pruned.safetensors",
-            "feature_extractor/preprocessor_config.json",
-            "safety_checker/model.onnx",
-            "scheduler/scheduler_config.json",
-            "text_encoder/config.json",
-            "text_encoder/model.onnx",
-            "text_encoder/model.safetensors",
-            "tokenizer/merges.txt",
-            "tokenizer/special_tokens_map.json",
-            "tokenizer/tokenizer_config.json",
-            "tokenizer/vocab.json",
-            "unet/model.onnx",
-            "unet/weights.pb",
-            "unet/model_fp16.onnx",
-            "unet/model_fp16.onnx_data",
-            "unet/diffusion_pytorch_model.bin",
-            "unet/RyzenAI/model.onnx",
-            "vae_decoder/model.onnx",
-            "vae_decoder/model.onnx.data",
-            "vae_decoder/.gitkeep",
-            "vae_encoder/model.onnx",
-            "vae_encoder/model.onnx_data",
-            "vae/diffusion_pytorch_model.safetensors",
-        ]);
-        assert_eq!(
-            model_files(&all, None),
-            listing(&[
-                "model_index.json",
-                "scheduler/scheduler_config.json",
-                "text_encoder/config.json",
-                "text_encoder/model.onnx",
-                "tokenizer/merges.txt",
-                "tokenizer/special_tokens_map.json",
-                "tokenizer/tokenizer_config.json",
-                "tokenizer/vocab.json",
-                "unet/model.onnx",
-                "unet/weights.pb",
-                "vae_decoder/model.onnx",
-                "vae_decoder/model.onnx.data",
-                "vae_encoder/model.onnx",
-                "vae_encoder/model.onnx_data",
-            ])
-        );
+        // Each file of a real repository's listing, and whether the download keeps it.
+        let files = [
+            (".gitattributes", false),
+            ("README.md", false),
+            ("model_index.json", true),
+            ("v1-5-pruned.safetensors", false),
+            ("feature_extractor/preprocessor_config.json", false),
+            ("safety_checker/model.onnx", false),
+            ("scheduler/scheduler_config.json", true),
+            ("text_encoder/config.json", true),
+            ("text_encoder/model.onnx", true),
+            ("text_encoder/model.safetensors", false),
+            ("tokenizer/merges.txt", true),
+            ("tokenizer/special_tokens_map.json", true),
+            ("tokenizer/tokenizer_config.json", true),
+            ("tokenizer/vocab.json", true),
+            ("unet/model.onnx", true),
+            ("unet/weights.pb", true),
+            ("unet/model_fp16.onnx", false),
+            ("unet/model_fp16.onnx_data", false),
+            ("unet/diffusion_pytorch_model.bin", false),
+            ("unet/RyzenAI/model.onnx", false),
+            ("vae_decoder/model.onnx", true),
+            ("vae_decoder/model.onnx.data", true),
+            ("vae_decoder/.gitkeep", false),
+            ("vae_encoder/model.onnx", true),
+            ("vae_encoder/model.onnx_data", true),
+            ("vae/diffusion_pytorch_model.safetensors", false),
+        ];
+        let all: Vec<String> = files.iter().map(|(path, _)| (*path).to_owned()).collect();
+        let kept: Vec<String> = files
+            .iter()
+            .filter(|(_, kept)| *kept)
+            .map(|(path, _)| (*path).to_owned())
+            .collect();
+        assert_eq!(model_files(&all, None), kept);
     }
 
     #[test]
