@@ -153,7 +153,7 @@ fn main() {
     let context = layer.context.clone().expect("context");
     let inside: Vec<bool> = layer.mask.iter().map(|&a| a > 0).collect();
     let started = Instant::now();
-    let distance = pentimento::document::generative::squared_distance_to(&inside, 2048, 2048);
+    let distance = pentimento::document::distance::squared_distance_to(&inside, 2048, 2048);
     let t_distance = started.elapsed();
     let started = Instant::now();
     let correction = pentimento::document::color_match::measure(

@@ -249,7 +249,7 @@ pub fn plan_with(
 /// the painted softness is kept where it is softer still.
 pub fn graded(mask: &[u8], width: usize, height: usize, edge: f32) -> Vec<u8> {
     let unmasked: Vec<bool> = mask.iter().map(|&value| value == 0).collect();
-    let squared = crate::document::generative::squared_distance_to(&unmasked, width, height);
+    let squared = crate::document::distance::squared_distance_to(&unmasked, width, height);
     mask.iter()
         .zip(&squared)
         .map(|(&value, &squared)| {

@@ -490,7 +490,7 @@ fn a_1024_pixel_image_comes_back_whole_past_grpcs_default_message_limit() {
     use pentimento_inference::Component;
     use pentimento_inference::model::ElementType;
     use pentimento_inference::pipeline::SessionTimes;
-    use pentimento_inference::pipeline::components::{RunResult, float_tensor};
+    use pentimento_inference::pipeline::tensor::{RunResult, float_tensor};
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (client, _server) = served_tiny(dir.path());

@@ -630,7 +630,7 @@ pub mod evaluation {
 
     /// Distance in pixels from each pixel outside `set` to the nearest pixel of it (0 inside).
     pub(crate) fn distance_outside(set: &[bool], side: usize) -> Vec<f32> {
-        crate::document::generative::squared_distance_to(set, side, side)
+        crate::document::distance::squared_distance_to(set, side, side)
             .into_iter()
             .map(f32::sqrt)
             .collect()

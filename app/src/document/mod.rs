@@ -9,6 +9,7 @@ pub mod canvas_size;
 pub mod choice;
 pub mod color_match;
 pub mod compositor;
+pub mod distance;
 pub mod generations;
 pub mod generative;
 pub mod history;

@@ -1,84 +1,18 @@
-//! Running the ONNX components: tensors in the dtype each graph declares (float32 or float16,
-//! int32 or int64 ids, timestep as a vector or a scalar), cancellable runs, time accounting.
+//! Running the ONNX components, here or on inference servers: cancellable runs and time
+//! accounting.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ort::session::{RunOptions, Session};
-use ort::value::{DynValue, Tensor};
-
-use crate::pipeline::remote_component::RemoteComponent;
+use ort::value::DynValue;
 
 use crate::error::InferenceError;
-use crate::model::signature::{ElementType, TimestepInput};
+use crate::model::signature::ElementType;
 use crate::model::{Component, ComponentSignature};
-
-/// Stops a running generation from another thread: between steps, and inside a long ONNX
-/// Runtime call through `RunOptions::terminate`.
-#[derive(Clone, Default)]
-pub struct CancelToken {
-    inner: Arc<CancelInner>,
-}
-
-#[derive(Default)]
-struct CancelInner {
-    cancelled: std::sync::atomic::AtomicBool,
-    running: Mutex<Option<Arc<RunOptions>>>,
-}
-
-impl std::fmt::Debug for CancelToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CancelToken")
-            .field("cancelled", &self.is_cancelled())
-            .finish()
-    }
-}
-
-impl CancelToken {
-    /// A token that is not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the generation to stop as soon as possible.
-    pub fn cancel(&self) {
-        self.inner
-            .cancelled
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let running = self
-            .inner
-            .running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(options) = running.as_ref() {
-            let _ = options.terminate();
-        }
-    }
-
-    /// Whether `cancel` was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.inner
-            .cancelled
-            .load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Whether an ONNX Runtime call is running under this token right now.
-    pub fn is_running(&self) -> bool {
-        self.inner
-            .running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .is_some()
-    }
-
-    fn set_running(&self, options: Option<Arc<RunOptions>>) {
-        *self
-            .inner
-            .running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = options;
-    }
-}
+use crate::pipeline::cancel::CancelToken;
+use crate::pipeline::remote_component::RemoteComponent;
+use crate::pipeline::tensor::{InputTensor, RunResult};
 
 /// Time spent inside ONNX Runtime, per component.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -116,74 +50,6 @@ pub struct LoadedComponent {
 enum Backend {
     Local(Session),
     Remote(RemoteComponent),
-}
-
-/// The data of an input tensor, in the element type the graph wants.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TensorData {
-    /// 32-bit floats.
-    F32(Vec<f32>),
-    /// 16-bit floats.
-    F16(Vec<half::f16>),
-    /// 32-bit integers.
-    I32(Vec<i32>),
-    /// 64-bit integers.
-    I64(Vec<i64>),
-}
-
-/// An input tensor: data and shape (empty for a scalar).
-#[derive(Clone, Debug, PartialEq)]
-pub struct InputTensor {
-    /// The elements, row-major.
-    pub data: TensorData,
-    /// The shape.
-    pub shape: Vec<i64>,
-}
-
-impl InputTensor {
-    fn new(data: TensorData, shape: Vec<i64>) -> Self {
-        Self { data, shape }
-    }
-
-    /// The Open Inference Protocol's name of the element type (`FP32`, `FP16`, `INT32`,
-    /// `INT64`).
-    pub fn datatype(&self) -> &'static str {
-        match self.data {
-            TensorData::F32(_) => "FP32",
-            TensorData::F16(_) => "FP16",
-            TensorData::I32(_) => "INT32",
-            TensorData::I64(_) => "INT64",
-        }
-    }
-
-    /// The elements as little-endian bytes, row-major, without padding (the protocol's raw
-    /// tensor contents).
-    pub fn to_le_bytes(&self) -> Vec<u8> {
-        match &self.data {
-            TensorData::F32(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            TensorData::F16(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            TensorData::I32(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            TensorData::I64(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        }
-    }
-
-    fn into_ort(self) -> ort::Result<DynValue> {
-        let shape = self.shape;
-        match self.data {
-            TensorData::F32(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
-            TensorData::F16(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
-            TensorData::I32(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
-            TensorData::I64(values) => Tensor::from_array((shape, values)).map(Tensor::into_dyn),
-        }
-    }
-}
-
-/// The outcome of one run: the named output as float32, or a cancellation.
-pub enum RunResult {
-    /// The output tensor's data and shape.
-    Output(Vec<f32>, Vec<usize>),
-    /// The run was terminated by the cancel token.
-    Cancelled,
 }
 
 impl LoadedComponent {
@@ -324,53 +190,4 @@ fn extract_f32(value: &DynValue) -> ort::Result<(Vec<usize>, Vec<f32>)> {
         shape.iter().map(|&d| d.max(0) as usize).collect(),
         data.iter().map(|value| value.to_f32()).collect(),
     ))
-}
-
-/// A float tensor in the element type the graph wants.
-pub fn float_tensor(data: &[f32], shape: &[usize], element: &ElementType) -> InputTensor {
-    let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-    let data = match element {
-        ElementType::Float16 => TensorData::F16(
-            data.iter()
-                .map(|&value| half::f16::from_f32(value))
-                .collect(),
-        ),
-        _ => TensorData::F32(data.to_vec()),
-    };
-    InputTensor::new(data, shape)
-}
-
-/// Token ids as int32 or int64, `[batch, length]`.
-pub fn id_tensor(ids: &[i64], batch: usize, element: &ElementType) -> InputTensor {
-    let shape = vec![batch as i64, (ids.len() / batch) as i64];
-    let data = match element {
-        ElementType::Int32 => TensorData::I32(ids.iter().map(|&id| id as i32).collect()),
-        _ => TensorData::I64(ids.to_vec()),
-    };
-    InputTensor::new(data, shape)
-}
-
-/// The UNet's timestep input in the convention the graph declares. Integer conventions
-/// truncate, as numpy's `astype(int64)` does.
-pub fn timestep_tensor(timestep: f32, batch: usize, convention: TimestepInput) -> InputTensor {
-    let batch_shape = vec![batch as i64];
-    match convention {
-        TimestepInput::Float32Batch => {
-            InputTensor::new(TensorData::F32(vec![timestep; batch]), batch_shape)
-        }
-        TimestepInput::Float32Scalar => InputTensor::new(TensorData::F32(vec![timestep]), vec![]),
-        TimestepInput::Int64Batch => {
-            InputTensor::new(TensorData::I64(vec![timestep as i64; batch]), batch_shape)
-        }
-        TimestepInput::Int64Scalar => {
-            InputTensor::new(TensorData::I64(vec![timestep as i64]), vec![])
-        }
-        TimestepInput::Float16Batch => InputTensor::new(
-            TensorData::F16(vec![half::f16::from_f32(timestep); batch]),
-            batch_shape,
-        ),
-        TimestepInput::Float16Scalar => {
-            InputTensor::new(TensorData::F16(vec![half::f16::from_f32(timestep)]), vec![])
-        }
-    }
 }

@@ -7,6 +7,7 @@
 //! step through a callback that may stop the run, and honouring a [`CancelToken`] within one
 //! step (or inside a long ONNX Runtime call).
 
+mod cancel;
 pub mod components;
 pub mod fused_attention;
 pub mod img2img;
@@ -15,18 +16,21 @@ mod loras;
 pub mod optimized_cache;
 pub mod remote_component;
 mod sessions;
+pub mod tensor;
 pub mod txt2img;
 
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use components::{CancelToken, SessionTimes};
-use components::{LoadedComponent, RunResult, float_tensor, id_tensor, timestep_tensor};
+pub use cancel::CancelToken;
+use components::LoadedComponent;
+pub use components::SessionTimes;
 pub use loras::{Rebuild, RebuildKind};
 pub use optimized_cache::{CacheUse, OptimizedCache};
 pub use sessions::{AttentionGraph, CacheWork, CacheWrite};
 use sessions::{create_session, session_builder};
+use tensor::{RunResult, float_tensor, id_tensor, timestep_tensor};
 
 use crate::error::{InferenceError, ModelError};
 use crate::image::{GrayImage, RgbImage, latent_preview};

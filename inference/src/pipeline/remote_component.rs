@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::error::InferenceError;
 use crate::model::signature::ComponentSignature;
-use crate::pipeline::CancelToken;
-use crate::pipeline::components::{InputTensor, RunResult};
+use crate::pipeline::cancel::CancelToken;
+use crate::pipeline::tensor::{InputTensor, RunResult};
 use crate::remote::{self, Pool};
 
 /// One component served remotely: the model name on the servers and the pool that runs it.

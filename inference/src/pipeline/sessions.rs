@@ -14,7 +14,8 @@ use std::sync::Arc;
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
-use super::components::{CancelToken, LoadedComponent};
+use super::cancel::CancelToken;
+use super::components::LoadedComponent;
 use super::fused_attention::fuse_attention;
 use super::{LoadOptions, OptimizedCache};
 use crate::error::{InferenceError, ModelError};

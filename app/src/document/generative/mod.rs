@@ -15,11 +15,12 @@ use std::sync::{Arc, OnceLock};
 
 use crate::document::choice::{self, ChoiceTiles, MAX_VARIATIONS};
 use crate::document::color_match::{self, ColorMatch, Correction};
+use crate::document::distance::squared_distance_to;
 use crate::document::tiles::{PixelRect, RgbaTiles, TILE, Tile};
 
 mod edge;
 
-pub use edge::{shape_mask, signed_distance, squared_distance_to};
+pub use edge::{shape_mask, signed_distance};
 
 /// The live parameters of a generative layer.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
