@@ -219,6 +219,55 @@ fn a_brush_stroke_paints_the_active_layer_and_undoes() {
 }
 
 #[test]
+fn undo_and_redo_keep_a_layer_for_strokes_to_go_to() {
+    let sandbox = Sandbox::new();
+    let mut harness = small_window(&sandbox);
+    hard_brush(&mut harness, [40, 160, 60]);
+    let first = harness.state().active_layer().expect("a layer");
+    click(&mut harness, "New layer");
+    let added = harness.state().active_layer().expect("the new layer");
+    assert_ne!(added, first);
+
+    // Undoing the new layer hands strokes back to the layer below it, and one paints it.
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    assert_eq!(harness.state().document().layers().len(), 1);
+    assert_eq!(harness.state().active_layer(), Some(first));
+    drag_through(&mut harness, &line((100.0, 200.0), (400.0, 200.0), 12.0));
+    assert!(
+        harness
+            .query_by_label_contains("no longer exists")
+            .is_none(),
+        "the stroke found its layer"
+    );
+    let document = harness.state().document();
+    let width = document.width();
+    assert_eq!(
+        pixel(&composite(document).0, width, 250, 200),
+        [40, 160, 60, 255]
+    );
+
+    // The stroke ended the redo branch; undo it, then the layer that an undone delete brings
+    // back is the one strokes go to again.
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    click(&mut harness, "New layer");
+    let second = harness.state().active_layer().expect("the new layer");
+    click(&mut harness, "Delete");
+    assert_eq!(harness.state().active_layer(), Some(first), "after delete");
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    assert_eq!(harness.state().document().layers().len(), 2);
+    assert_eq!(
+        harness.state().active_layer(),
+        Some(second),
+        "undone delete"
+    );
+    // Undo the add as well, and redo it: the layer comes back and is the one strokes go to.
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    assert_eq!(harness.state().active_layer(), Some(first), "undone add");
+    press(&mut harness, Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    assert_eq!(harness.state().active_layer(), Some(second), "redone add");
+}
+
+#[test]
 fn inpainting_adds_a_layer_and_never_touches_the_artists_pixels() {
     let sandbox = Sandbox::new();
     let saved = sandbox.path("flow.ora");

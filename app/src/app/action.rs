@@ -376,12 +376,14 @@ impl PentimentoApp {
         let workspace = &mut self.workspace;
         let document = &mut workspace.document;
         let refused = match edit {
-            Edit::Undo => {
-                document.undo();
-                None
-            }
-            Edit::Redo => {
-                document.redo();
+            Edit::Undo | Edit::Redo => {
+                let before = workspace.layer_ids();
+                if matches!(edit, Edit::Undo) {
+                    workspace.document.undo();
+                } else {
+                    workspace.document.redo();
+                }
+                workspace.follow_history(&before);
                 None
             }
             Edit::ClearMask => {

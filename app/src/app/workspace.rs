@@ -43,6 +43,46 @@ impl Workspace {
         self.active_layer = self.document.layers().last().map(|layer| layer.id);
     }
 
+    /// The layer strokes go to after undo or redo, given the layers (bottom to top) before it: a
+    /// layer that came back (an undone delete, a redone add) becomes the one strokes go to; when
+    /// the one they went to is gone (an undone add), the layer that was below it takes over, or
+    /// the lowest one when it was at the bottom, as after deleting it.
+    pub fn follow_history(&mut self, before: &[LayerId]) {
+        let layers = self.document.layers();
+        if let Some(back) = layers
+            .iter()
+            .rev()
+            .find(|layer| !before.contains(&layer.id))
+        {
+            self.active_layer = Some(back.id);
+            return;
+        }
+        let active = self.active_layer;
+        if active.is_some_and(|id| self.document.layer(id).is_some()) {
+            return;
+        }
+        let was_at = active.and_then(|id| before.iter().position(|&other| other == id));
+        // The nearest layer below it that is still there, else the bottom one.
+        self.active_layer = was_at
+            .and_then(|index| {
+                before[..index]
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|&id| self.document.layer(id).is_some())
+            })
+            .or_else(|| layers.first().map(|layer| layer.id));
+    }
+
+    /// The ids of the layers, bottom to top.
+    pub fn layer_ids(&self) -> Vec<LayerId> {
+        self.document
+            .layers()
+            .iter()
+            .map(|layer| layer.id)
+            .collect()
+    }
+
     /// Autosaves now when there are unsaved changes (after an accepted generation, say), or on
     /// the autosave clock when `now` is false.
     pub fn autosave(&mut self, now: bool) {
